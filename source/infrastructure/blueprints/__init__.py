@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Blueprint stacks, keyed by the template file name the catalogue gives them.
+
+Each stack class takes (scope, construct_id, **kwargs) and declares exactly the CfnParameters that the
+catalogue's Blueprint lists for its template.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# template file name (catalogue Blueprint.template) -> CDK Stack class
+BLUEPRINT_STACKS: dict[str, Any] = {}

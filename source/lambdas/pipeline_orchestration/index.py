@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Lambda entry point of the orchestrator: turn the event into a service call and the answer into a reply."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from lambdas.shared.errors import BadRequest, NotFound
+from lambdas.shared.logging import get_logger
+
+from . import responses
+from .service import OrchestratorService
+from .settings import Settings
+
+logger = get_logger(__name__)
+
+Route = Callable[[OrchestratorService, dict[str, Any]], Any]
+
+
+def _body(event: dict[str, Any]) -> Any:
+    raw = event.get("body")
+    if raw is None or raw == "":
+        raise BadRequest("Bad request. The request body is empty; send a JSON object.")
+    if event.get("isBase64Encoded"):
+        import base64
+
+        raw = base64.b64decode(raw)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest(f"Bad request. The request body is not valid JSON: {error}") from None
+
+
+# (method, resource) -> route. The lifecycle routes register themselves here too.
+ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "/provisionpipeline"): lambda service, event: service.provision(_body(event)),
+    ("POST", "/pipelinestatus"): lambda service, event: service.status(_body(event)),
+}
+
+
+@cache
+def service() -> OrchestratorService:
+    return OrchestratorService(Settings.from_env())
+
+
+def handle_api(event: dict[str, Any], svc: OrchestratorService) -> dict[str, Any]:
+    key = (event.get("httpMethod", ""), event.get("resource") or event.get("path", ""))
+    try:
+        route = ROUTES.get(key)
+        if route is None:
+            paths = ", ".join(sorted({f"{m} {p}" for m, p in ROUTES}))
+            raise NotFound(f"Unacceptable event path {key[0]} {key[1]}. Routes: {paths}")
+        answer = route(svc, event)
+        status = answer.pop("_status", 200) if isinstance(answer, dict) else 200
+        return responses.ok(answer, status)
+    except Exception as exc:  # the single error mapper decides the status; nothing escapes as a 502
+        return responses.error(exc, svc.settings.detailed_errors)
+
+
+def handle(event: Any, svc: OrchestratorService) -> Any:
+    if isinstance(event, dict) and "httpMethod" in event:
+        return handle_api(event, svc)
+    if isinstance(event, dict) and event.get("source") == "aws.codecommit":
+        return svc.on_codecommit_push(event)
+    records = event.get("Records") if isinstance(event, dict) else None
+    if records and records[0].get("eventSource") == "aws:s3":
+        return svc.on_s3_upload(event)
+    if isinstance(event, dict) and "pipeline_type" in event:
+        # The predecessor's git pipeline invoked the function with the raw mlops-config.json.
+        try:
+            return responses.ok(svc.provision(event))
+        except Exception as exc:
+            return responses.error(exc, svc.settings.detailed_errors)
+    return responses.error(
+        BadRequest(
+            "Bad request format. Expected an API Gateway request, an S3 or CodeCommit event, or a pipeline request."
+        ),
+        svc.settings.detailed_errors,
+    )
+
+
+def handler(event: Any, context: Any) -> Any:
+    return handle(event, service())

@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The one place that turns answers and exceptions into API Gateway proxy responses."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from lambdas.shared.errors import OrchestratorError
+from lambdas.shared.logging import get_logger
+
+from .adapters import error_code, http_status, is_client_error
+
+logger = get_logger(__name__)
+HEADERS = {"Content-Type": "application/json"}
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def to_json(body: Any) -> str:
+    return json.dumps(body, default=_default, indent=4)
+
+
+def ok(body: Any, status: int = 200) -> dict[str, Any]:
+    return {"statusCode": status, "headers": HEADERS, "body": to_json(body), "isBase64Encoded": False}
+
+
+def error(exc: BaseException, detailed: bool) -> dict[str, Any]:
+    """Map any exception to a response; a 500 never carries a stack trace."""
+    if isinstance(exc, OrchestratorError):
+        status, body = exc.http_status, {"message": exc.summary}
+        if detailed:
+            body["detailedMessage"] = exc.detail
+        body["errors"] = [e.as_dict() for e in exc.errors]
+        if getattr(exc, "left_behind", None):
+            body["left_behind"] = exc.left_behind  # type: ignore[attr-defined]
+        if status >= 500:
+            logger.error("%s: %s", type(exc).__name__, exc.detail)
+    elif is_client_error(exc):  # type: ignore[arg-type]
+        status = http_status(exc) or 500  # type: ignore[arg-type]
+        body = {"message": "A boto3 ClientError occurred", "errors": []}
+        if detailed:
+            body["detailedMessage"] = f"{error_code(exc)}: {exc}"  # type: ignore[arg-type]
+        logger.error("AWS error: %s", exc)
+    else:
+        status, body = 500, {"message": "An Unexpected Server side exception occurred", "errors": []}
+        if detailed:
+            body["detailedMessage"] = f"{type(exc).__name__}: {exc}"
+        logger.exception("unexpected error")
+    return {"statusCode": status, "headers": HEADERS, "body": to_json(body), "isBase64Encoded": False}

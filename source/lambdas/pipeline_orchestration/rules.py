@@ -1,0 +1,353 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Value rules for request fields. Each rule normalizes a value or says, in one sentence, what is wrong.
+
+A rule also describes itself as a JSON Schema fragment, so the published schema and the checks that run
+are the same objects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RuleBroken(ValueError):
+    """Raised by a rule with a message naming the rule that was broken."""
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Base: accepts any value. `allow_empty` lets "" (and null) through as ""."""
+
+    allow_empty: bool = field(default=False, kw_only=True)
+
+    def check(self, value: Any) -> Any:
+        if _is_blank(value):
+            if self.allow_empty:
+                return ""
+            raise RuleBroken("must not be empty")
+        return self.normalize(value)
+
+    def normalize(self, value: Any) -> Any:
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {}
+
+
+def _text(value: Any, what: str = "a string") -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise RuleBroken(f"must be {what}, got {type(value).__name__}")
+    return str(value).strip()
+
+
+@dataclass(frozen=True)
+class Text(Rule):
+    """Free text with optional length bounds and pattern."""
+
+    min_len: int = 1
+    max_len: int = 1024
+    pattern: str | None = None
+    pattern_hint: str = ""
+    lower: bool = False
+    numbers_ok: bool = True
+
+    def normalize(self, value: Any) -> Any:
+        if not self.numbers_ok and not isinstance(value, str):
+            raise RuleBroken(f"must be a string, got {type(value).__name__}")
+        text = _text(value)
+        if self.lower:
+            text = text.lower()
+        if not self.min_len <= len(text) <= self.max_len:
+            raise RuleBroken(f"must be {self.min_len} to {self.max_len} characters long, got {len(text)}")
+        if self.pattern and not re.fullmatch(self.pattern, text):
+            raise RuleBroken(self.pattern_hint or f"must match {self.pattern}")
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "string", "maxLength": self.max_len}
+        if self.pattern:
+            out["pattern"] = f"^{self.pattern}$"
+        return out
+
+
+# A SageMaker/CloudFormation-safe name: letters, digits and single hyphens inside.
+NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9])*"
+
+
+@dataclass(frozen=True)
+class Name(Text):
+    """A name that ends up inside stack, job and SageMaker resource names."""
+
+    pattern: str | None = NAME_PATTERN
+    pattern_hint: str = "may hold only letters, digits and hyphens, and must start and end with a letter or digit"
+    numbers_ok: bool = False
+
+
+@dataclass(frozen=True)
+class InstanceType(Text):
+    pattern: str | None = r"ml\.[a-z0-9]+\.[a-z0-9]+"
+    pattern_hint: str = "must be a SageMaker instance type such as ml.m5.large"
+    numbers_ok: bool = False
+    max_len: int = 64
+    min_len: int = 7
+
+
+BUCKET_PATTERN = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+
+
+def bucket_name_problem(bucket: str) -> str | None:
+    """The first S3 bucket-naming rule `bucket` breaks, or None."""
+    if not 3 <= len(bucket) <= 63:
+        return f"bucket name '{bucket}' must be 3 to 63 characters long"
+    if not re.fullmatch(BUCKET_PATTERN, bucket):
+        return (
+            f"bucket name '{bucket}' may hold only lower-case letters, digits, dots and hyphens, "
+            "and must start and end with a letter or digit"
+        )
+    if ".." in bucket or ".-" in bucket or "-." in bucket:
+        return f"bucket name '{bucket}' must not hold '..', '.-' or '-.'"
+    try:
+        ipaddress.ip_address(bucket)
+        return f"bucket name '{bucket}' must not be an IP address"
+    except ValueError:
+        pass
+    if bucket.startswith(("xn--", "sthree-", "amzn-s3-demo-")) or bucket.endswith(("-s3alias", "--ol-s3")):
+        return f"bucket name '{bucket}' uses a prefix or suffix that S3 reserves"
+    return None
+
+
+def _path_problems(path: str) -> str | None:
+    if path.startswith("s3://"):
+        return "must be given without the s3:// prefix"
+    if ".." in path.split("/"):
+        return "must not contain a '..' path segment"
+    if "//" in path:
+        return "must not contain an empty path segment ('//')"
+    if any(ord(c) < 32 for c in path):
+        return "must not contain control characters"
+    return None
+
+
+@dataclass(frozen=True)
+class AssetKey(Rule):
+    """The key of an object (or prefix) in the orchestrator's assets bucket."""
+
+    max_len: int = 1024
+
+    def normalize(self, value: Any) -> Any:
+        key = _text(value)
+        problem = _path_problems(key)
+        if problem:
+            raise RuleBroken(problem)
+        if key.startswith("/"):
+            raise RuleBroken("must be a key in the assets bucket, without a leading '/'")
+        if len(key) > self.max_len:
+            raise RuleBroken(f"must be at most {self.max_len} characters long, got {len(key)}")
+        return key
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "maxLength": self.max_len, "description": "key in the assets bucket"}
+
+
+@dataclass(frozen=True)
+class BucketPath(Rule):
+    """`bucket/prefix` (no s3:// prefix): the first segment must be a legal bucket name."""
+
+    def normalize(self, value: Any) -> Any:
+        path = _text(value).rstrip("/")
+        problem = _path_problems(path)
+        if problem:
+            raise RuleBroken(problem)
+        problem = bucket_name_problem(path.split("/", 1)[0])
+        if problem:
+            raise RuleBroken(problem)
+        if len(path) > 1024:
+            raise RuleBroken(f"must be at most 1024 characters long, got {len(path)}")
+        return path
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "maxLength": 1024, "description": "bucket/prefix, without s3://"}
+
+
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#L-]+")
+
+
+@dataclass(frozen=True)
+class Cron(Rule):
+    """An EventBridge-style cron expression with six fields, as SageMaker monitoring schedules take."""
+
+    def normalize(self, value: Any) -> Any:
+        text = _text(value)
+        match = re.fullmatch(r"cron\((.*)\)", text)
+        if not match:
+            raise RuleBroken("must be a cron expression such as cron(0 * ? * * *)")
+        fields = match.group(1).split()
+        if len(fields) != 6:
+            raise RuleBroken(f"must have 6 fields inside cron(...), got {len(fields)}")
+        if not all(_CRON_FIELD.fullmatch(f) for f in fields):
+            raise RuleBroken("holds characters a cron field does not allow")
+        day_of_month, day_of_week = fields[2], fields[4]
+        if "?" not in (day_of_month, day_of_week):
+            raise RuleBroken("must use '?' in the day-of-month or the day-of-week field")
+        return f"cron({' '.join(fields)})"
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$"}
+
+
+@dataclass(frozen=True)
+class Pattern(Rule):
+    """A string matching one regular expression (ARNs, image URIs); the hint explains the shape."""
+
+    pattern: str = ".*"
+    hint: str = ""
+
+    def normalize(self, value: Any) -> Any:
+        text = _text(value)
+        if not re.fullmatch(self.pattern, text):
+            raise RuleBroken(self.hint or f"must match {self.pattern}")
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": f"^{self.pattern}$"}
+
+
+KMS_KEY_ARN = Pattern(
+    pattern=r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[a-zA-Z0-9/_-]+",
+    hint="must be a KMS key ARN such as arn:aws:kms:<region>:<account>:key/<key-id>",
+    allow_empty=True,
+)
+MODEL_PACKAGE_ARN = Pattern(
+    pattern=r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+",
+    hint="must be a model package version ARN: arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>",
+)
+ECR_IMAGE_URI = Pattern(
+    pattern=r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})",
+    hint="must be an ECR image URI such as <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>",
+)
+ECR_REPO_NAME = Pattern(
+    pattern=r"(?=.{2,256}$)([a-z0-9]+([._-][a-z0-9]+)*/)*[a-z0-9]+([._-][a-z0-9]+)*",
+    hint="must be an ECR repository name: lower-case letters, digits and . _ - / separators, 2 to 256 characters",
+)
+
+
+@dataclass(frozen=True)
+class Choice(Rule):
+    """One of a fixed set of values (exact spelling, as the CloudFormation parameter allows)."""
+
+    values: tuple[str, ...] = ()
+
+    def normalize(self, value: Any) -> Any:
+        text = _text(value)
+        if text not in self.values:
+            raise RuleBroken(f"must be one of {', '.join(self.values)}; got '{text}'")
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": [*self.values, *([""] if self.allow_empty else [])]}
+
+
+@dataclass(frozen=True)
+class BoolText(Rule):
+    """ "True"/"False" as the training blueprints take them; JSON booleans are accepted too."""
+
+    def normalize(self, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "True" if value else "False"
+        text = _text(value)
+        for canonical in ("True", "False"):
+            if text.lower() == canonical.lower():
+                return canonical
+        raise RuleBroken(f'must be "True" or "False"; got \'{text}\'')
+
+    def schema(self) -> dict[str, Any]:
+        return {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["True", "False"]}]}
+
+
+@dataclass(frozen=True)
+class Integer(Rule):
+    """A whole number within bounds, given as a JSON number or a numeric string."""
+
+    minimum: int = 0
+    maximum: int = 2**31 - 1
+
+    def normalize(self, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise RuleBroken("must be a whole number, got a boolean")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+            value = int(value)
+        if not isinstance(value, int):
+            raise RuleBroken(f"must be a whole number; got {value!r}")
+        if not self.minimum <= value <= self.maximum:
+            raise RuleBroken(f"must be between {self.minimum} and {self.maximum}; got {value}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        number = {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
+        return {"oneOf": [number, {"type": "string", "pattern": r"^\d+$"}]}
+
+
+@dataclass(frozen=True)
+class Fraction(Rule):
+    """A number between 0 and 1 (probability thresholds), given as a number or a numeric string."""
+
+    def normalize(self, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise RuleBroken("must be a number between 0 and 1, got a boolean")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise RuleBroken(f"must be a number between 0 and 1; got {value!r}") from None
+        if not 0.0 <= number <= 1.0:
+            raise RuleBroken(f"must be between 0 and 1; got {number}")
+        return str(value).strip()
+
+    def schema(self) -> dict[str, Any]:
+        return {"oneOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "string"}]}
+
+
+@dataclass(frozen=True)
+class Attribute(Rule):
+    """A column name, index or JSONPath into a data set or endpoint payload."""
+
+    def normalize(self, value: Any) -> Any:
+        text = _text(value, "a string (column name, index or JSONPath)")
+        if len(text) > 256:
+            raise RuleBroken(f"must be at most 256 characters long, got {len(text)}")
+        return text
+
+    def schema(self) -> dict[str, Any]:
+        return {"oneOf": [{"type": "string", "maxLength": 256}, {"type": "integer"}]}
+
+
+@dataclass(frozen=True)
+class JsonObject(Rule):
+    """A JSON object, re-serialized into one CloudFormation string parameter (at most 4096 bytes)."""
+
+    max_bytes: int = 4096
+    inner: tuple[Any, ...] = field(default=())  # extra checks: callables(obj) -> list[str] of problems
+
+    def normalize(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise RuleBroken(f"must be a JSON object, got {type(value).__name__}")
+        import json
+
+        size = len(json.dumps(value, separators=(",", ":")))
+        if size > self.max_bytes:
+            raise RuleBroken(f"must serialize to at most {self.max_bytes} bytes, got {size}")
+        problems = [p for check in self.inner for p in check(value)]
+        if problems:
+            raise RuleBroken("; ".join(problems))
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "object"}

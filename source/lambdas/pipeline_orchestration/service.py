@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The orchestrator's service: plain functions over a request dict, the settings and the AWS adapters.
+
+Handlers (API Gateway, config triggers, local mode, CLI) call this; it holds every business rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lambdas.shared.errors import FieldError, ValidationFailed
+
+from . import provisioner, status, triggers
+from .adapters import Aws
+from .planner import plan_pipeline
+from .settings import Settings
+from .validation import validate
+
+DRY_RUN = "dry run: the request is valid; nothing was created or changed"
+
+
+@dataclass
+class OrchestratorService:
+    settings: Settings
+    aws: Aws = field(default_factory=Aws)
+
+    def provision(self, body: Any) -> dict[str, Any]:
+        request = validate(body, self.settings)
+        plan = plan_pipeline(request, self.settings)
+        if request.dry_run:
+            existing = self.aws.stacks.describe(plan.stack_name)
+            answer = {
+                "message": DRY_RUN,
+                "dry_run": True,
+                "action": "update" if existing else "create",
+                "plan": plan.as_dict(),
+            }
+        else:
+            answer = provisioner.provision(plan, self.settings, self.aws)
+        if request.warnings:
+            answer["warnings"] = list(request.warnings)
+        return answer
+
+    def status(self, body: Any) -> dict[str, Any]:
+        pipeline_id = body.get("pipeline_id") if isinstance(body, dict) else None
+        if not isinstance(pipeline_id, str) or not pipeline_id.strip():
+            raise ValidationFailed(
+                [FieldError("pipeline_id", "is required: the pipeline_id returned by /provisionpipeline")]
+            )
+        return status.pipeline_status(pipeline_id.strip(), self.settings, self.aws)
+
+    def on_s3_upload(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        return triggers.on_s3_upload(event, self.provision, self.settings, self.aws)
+
+    def on_codecommit_push(self, event: dict[str, Any]) -> dict[str, Any]:
+        return triggers.on_codecommit_push(event, self.provision, self.settings, self.aws)

@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The orchestrator's own settings: how its stack was deployed (read from the Lambda's environment)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+STAGES = ("dev", "staging", "prod")
+
+
+@dataclass(frozen=True)
+class StageTarget:
+    account_id: str
+    org_unit_id: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    assets_bucket: str = "mlops-assets"
+    blueprint_bucket: str = "mlops-blueprints"
+    cfn_role_arn: str = ""
+    ecr_repo_name: str = "mlops-custom-algorithms"
+    ecr_repo_arn: str = ""
+    sns_topic_arn: str = ""
+    multi_account: bool = False
+    model_registry: bool = False
+    delegated_admin: bool = True
+    detailed_errors: bool = True
+    stage_targets: Mapping[str, StageTarget] | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        multi = env.get("IS_MULTI_ACCOUNT", "False") == "True"
+        targets = None
+        if multi:
+            targets = {
+                stage: StageTarget(env.get(f"{stage.upper()}_ACCOUNT_ID", ""), env.get(f"{stage.upper()}_ORG_ID", ""))
+                for stage in STAGES
+            }
+        region = env.get("REGION") or env.get("AWS_REGION") or "us-east-1"
+        return cls(
+            region=region,
+            account_id=env.get("ACCOUNT_ID", "") or _account_from_arn(env.get("ECR_REPO_ARN", "")),
+            assets_bucket=env.get("ASSETS_BUCKET", ""),
+            blueprint_bucket=env.get("BLUEPRINT_BUCKET", ""),
+            cfn_role_arn=env.get("CFN_ROLE_ARN", ""),
+            ecr_repo_name=env.get("ECR_REPO_NAME", ""),
+            ecr_repo_arn=env.get("ECR_REPO_ARN", ""),
+            sns_topic_arn=env.get("MLOPS_NOTIFICATIONS_SNS_TOPIC", ""),
+            multi_account=multi,
+            model_registry=env.get("USE_MODEL_REGISTRY", "No") == "Yes",
+            delegated_admin=env.get("IS_DELEGATED_ADMIN", "Yes") == "Yes",
+            detailed_errors=env.get("ALLOW_DETAILED_ERROR_MESSAGE", "Yes") == "Yes",
+            stage_targets=targets,
+        )
+
+
+def _account_from_arn(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""

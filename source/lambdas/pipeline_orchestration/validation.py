@@ -1,0 +1,215 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Validate a provisioning request against the catalogue: every problem at once, before any AWS call."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lambdas.shared.errors import BadRequest, FieldError, ValidationFailed
+
+from .catalogue import (
+    ALL_FIELDS,
+    CATALOGUE,
+    COMMON_OPTIONS,
+    NON_REGISTRY_ONLY,
+    REGISTRY_ONLY,
+    derived_names,
+    stack_base_name,
+)
+from .rules import NAME_PATTERN, RuleBroken
+from .settings import STAGES, Settings
+from .spec import Field, PipelineType
+
+MISSING = object()
+STACK_NAME_LIMIT = 128
+WRAPPER_SUFFIX = "-codepipeline"
+STACKSET_SUFFIX_LENGTH = len("-staging-") + 8  # <base>-<stage>-<first 8 hex of the wrapper stack id>
+
+
+@dataclass(frozen=True)
+class ValidRequest:
+    """A request that passed every rule. Stage fields of a staged request hold {dev, staging, prod}."""
+
+    pipeline: PipelineType
+    values: Mapping[str, Any]
+    staged: bool
+    warnings: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def infix(self) -> str:
+        return str(self.values[self.pipeline.name_field]).lower()
+
+    @property
+    def base_name(self) -> str:
+        return stack_base_name(self.pipeline, self.infix)
+
+    def stage_values(self, stage: str | None) -> dict[str, Any]:
+        """The values one stage deploys with (stage objects resolved); `None` for a single deployment."""
+        if stage is None:
+            return dict(self.values)
+        return {name: value[stage] if self._is_staged_field(name) else value for name, value in self.values.items()}
+
+    def _is_staged_field(self, name: str) -> bool:
+        spec = self.pipeline.field(name)
+        return bool(self.staged and spec and spec.stage)
+
+    def request_body(self) -> dict[str, Any]:
+        """The normalized request, as it would be posted again (used for history and dry-run answers)."""
+        return {"pipeline_type": self.pipeline.name, **self.values}
+
+
+def suggest(name: str, choices: list[str] | frozenset[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def validate(body: Any, settings: Settings) -> ValidRequest:
+    if not isinstance(body, dict):
+        raise BadRequest(f"Bad request. The request body must be a JSON object, got {type(body).__name__}.")
+    pipeline = _pipeline_type(body)
+    staged = settings.multi_account and not pipeline.own_account_only
+    errors: list[FieldError] = []
+    warnings: list[str] = []
+    known = {f.name for f in pipeline.fields}
+
+    for key in body:
+        if key in known or key in COMMON_OPTIONS:
+            continue
+        if key in ALL_FIELDS:
+            warnings.append(f"{key} is not a field of {pipeline.name}; it was ignored")
+        else:
+            errors.append(FieldError(key, f"is not a known field of {pipeline.name}{suggest(key, sorted(known))}"))
+
+    ignored = REGISTRY_ONLY if not settings.model_registry else NON_REGISTRY_ONLY
+    if not pipeline.own_account_only:
+        for key in ignored:
+            if key in known and key in body:
+                mode = "with" if settings.model_registry else "without"
+                warnings.append(
+                    f"{key} is not used when the orchestrator runs {mode} the model registry; it was ignored"
+                )
+            known.discard(key)
+
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        errors.append(FieldError("dry_run", "must be true or false"))
+
+    values: dict[str, Any] = {}
+    blank: list[Field] = []
+    for spec in pipeline.fields:
+        if spec.name not in known:
+            continue
+        raw = body.get(spec.name, MISSING)
+        if raw is MISSING or raw is None or (isinstance(raw, str) and not raw.strip()):
+            blank.append(spec)
+            continue
+        value = _check_field(spec, raw, pipeline, staged, errors)
+        if value is not MISSING:
+            values[spec.name] = value
+
+    for spec in blank:
+        if spec.is_required(values, settings):
+            reason = spec.required.text if not isinstance(spec.required, bool) else "is required"
+            errors.append(FieldError(spec.name, reason if reason.startswith("is ") else f"is {reason}"))
+        else:
+            values[spec.name] = _replicate(spec.default, spec, staged)
+
+    request = ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
+    errors += _cross_checks(request, settings, names_too=not errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
+
+
+def _pipeline_type(body: Mapping[str, Any]) -> PipelineType:
+    raw = body.get("pipeline_type")
+    name = raw.strip() if isinstance(raw, str) else raw
+    if name in CATALOGUE:
+        return CATALOGUE[name]
+    names = sorted(CATALOGUE)
+    if raw is None:
+        message = f"is required; one of {', '.join(names)}"
+    else:
+        message = f"'{raw}' is not supported{suggest(str(raw), names)} (supported: {', '.join(names)})"
+    raise ValidationFailed([FieldError("pipeline_type", message)])
+
+
+def _replicate(value: Any, spec: Field, staged: bool) -> Any:
+    return {stage: value for stage in STAGES} if staged and spec.stage else value
+
+
+def _check_field(spec: Field, raw: Any, pipeline: PipelineType, staged: bool, errors: list[FieldError]) -> Any:
+    is_stage_object = spec.stage and isinstance(raw, dict) and bool(set(raw) & set(STAGES))
+    if not is_stage_object:
+        try:
+            return _replicate(spec.rule.check(raw), spec, staged)
+        except RuleBroken as broken:
+            errors.append(FieldError(spec.name, str(broken)))
+            return MISSING
+    if not staged:
+        where = (
+            f"{pipeline.name} deploys in the orchestrator's own account only"
+            if pipeline.own_account_only
+            else "this orchestrator is single-account"
+        )
+        errors.append(FieldError(spec.name, f"must be one value, not a dev/staging/prod object: {where}"))
+        return MISSING
+    result: dict[str, Any] = {}
+    for key in raw:
+        if key not in STAGES:
+            errors.append(FieldError(f"{spec.name}.{key}", f"is not a stage; stages are {', '.join(STAGES)}"))
+    for stage in STAGES:
+        if stage not in raw or raw[stage] is None or raw[stage] == "":
+            if spec.required is True:
+                errors.append(
+                    FieldError(f"{spec.name}.{stage}", "is required: a stage object needs all of dev, staging and prod")
+                )
+                continue
+            result[stage] = spec.default
+            continue
+        try:
+            result[stage] = spec.rule.check(raw[stage])
+        except RuleBroken as broken:
+            errors.append(FieldError(f"{spec.name}.{stage}", str(broken)))
+    return result if len(result) == len(STAGES) else MISSING
+
+
+def _cross_checks(request: ValidRequest, settings: Settings, names_too: bool) -> list[FieldError]:
+    """Rules across fields; derived names are checked only once every field is valid on its own."""
+    import re
+
+    found: dict[tuple[str, str], None] = {}
+    stages: tuple[str | None, ...] = STAGES if request.staged else (None,)
+    for stage in stages:
+        values = request.stage_values(stage)
+        for check in request.pipeline.checks:
+            for field, message in check(values, settings):
+                found[(field, message)] = None
+        if not names_too:
+            continue
+        for key, (name, limit, source) in derived_names(request.pipeline.name, values).items():
+            label = key.replace("_", " ")
+            if len(name) > limit:
+                found[
+                    (
+                        source,
+                        f"is too long: the {label} '{name}' would be {len(name)} characters, SageMaker allows {limit}",
+                    )
+                ] = None
+            elif not re.fullmatch(NAME_PATTERN, name):
+                found[(source, f"gives an illegal {label} '{name}'")] = None
+
+    if not names_too:
+        return [FieldError(field, message) for field, message in found]
+    base = request.base_name
+    limit = STACK_NAME_LIMIT - (len(WRAPPER_SUFFIX) if not request.pipeline.direct_stack else 0)
+    if request.staged:
+        limit = min(limit, STACK_NAME_LIMIT - STACKSET_SUFFIX_LENGTH)
+    if len(base) > limit:
+        field = request.pipeline.name_field
+        found[(field, f"is too long: the stack name '{base}' leaves room for at most {limit} characters")] = None
+    return [FieldError(field, message) for field, message in found]

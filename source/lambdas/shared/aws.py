@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: Apache-2.0
+"""AWS clients: created lazily, once per process, standard retries, a user agent naming the solution."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+SOLUTION_NAME = "mlops-orchestrator"
+SOLUTION_VERSION = os.environ.get("SOLUTION_VERSION", "0.1.0")
+
+
+@cache
+def client(service: str, region: str | None = None) -> Any:
+    """One boto3 client per (service, region) for the life of the process."""
+    import boto3  # deferred: the handler's import time is a measured budget
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        user_agent_extra=f"{SOLUTION_NAME}/{SOLUTION_VERSION}",
+    )
+    return boto3.session.Session().client(service, region_name=region or os.environ.get("AWS_REGION"), config=config)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch endpoints and credentials between cases)."""
+    client.cache_clear()

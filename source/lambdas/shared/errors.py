@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The one exception hierarchy of the orchestrator; `http_status` is read by the single error mapper."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One broken rule: the field (dotted path, `stage` suffix for stage objects) and what is wrong."""
+
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class OrchestratorError(Exception):
+    """Base of every error the orchestrator raises on purpose."""
+
+    http_status = 500
+    summary = "An Unexpected Server side exception occurred"
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class BadRequest(OrchestratorError):
+    """The request is malformed or breaks a validation rule; nothing was created."""
+
+    http_status = 400
+    summary = "A BadRequest exception occurred"
+
+
+class ValidationFailed(BadRequest):
+    """One or more fields broke their rules; `errors` lists every one of them."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        count = len(errors)
+        lines = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        super().__init__(f"Bad request. {count} invalid field{'s' if count != 1 else ''}: {lines}", errors)
+
+
+class NotFound(OrchestratorError):
+    """The pipeline (or route) asked for does not exist."""
+
+    http_status = 404
+    summary = "Not found"
+
+
+class Conflict(OrchestratorError):
+    """The pipeline is in a state that does not allow the operation (for example still running)."""
+
+    http_status = 409
+    summary = "Conflict"
+
+
+class ProvisioningFailed(OrchestratorError):
+    """An AWS call failed part-way; `detail` says what was done and what is left."""
+
+    http_status = 500
+    summary = "Provisioning failed"
+
+    def __init__(self, detail: str, aws_status: int | None = None, left_behind: list[str] | None = None):
+        super().__init__(detail)
+        if aws_status and 400 <= aws_status < 600:
+            self.http_status = aws_status
+        self.left_behind = left_behind or []
