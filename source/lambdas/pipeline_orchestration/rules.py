@@ -96,7 +96,6 @@ class InstanceType(Text):
     pattern_hint: str = "must be a SageMaker instance type such as ml.m5.large"
     numbers_ok: bool = False
     max_len: int = 64
-    min_len: int = 7
 
 
 BUCKET_PATTERN = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
@@ -319,7 +318,11 @@ class Fraction(Rule):
 class Attribute(Rule):
     """A column name, index or JSONPath into a data set or endpoint payload."""
 
+    keep_numbers: bool = False  # an index stays a JSON number (Clarify reads model_scores that way)
+
     def normalize(self, value: Any) -> Any:
+        if self.keep_numbers and isinstance(value, int) and not isinstance(value, bool):
+            return value
         text = _text(value, "a string (column name, index or JSONPath)")
         if len(text) > 256:
             raise RuleBroken(f"must be at most 256 characters long, got {len(text)}")
