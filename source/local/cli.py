@@ -62,7 +62,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     request = validate(_read_request(args.file), _settings(args))
     lines = [f"valid {request.pipeline.name} request: {request.base_name}"]
     lines += [f"warning: {w}" for w in request.warnings]
-    _print(args, {"valid": True, "pipeline_type": request.pipeline.name, "warnings": list(request.warnings)}, "\n".join(lines))
+    _print(
+        args,
+        {"valid": True, "pipeline_type": request.pipeline.name, "warnings": list(request.warnings)},
+        "\n".join(lines),
+    )
     return EXIT_OK
 
 

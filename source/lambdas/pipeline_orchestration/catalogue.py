@@ -951,7 +951,11 @@ CATALOGUE: dict[str, PipelineType] = {
                     True,
                     doc="Clarify SHAPConfig: baseline (assets-bucket key or rows), num_samples, agg_method, ...",
                 ),
-                Field("model_scores", Attribute(keep_numbers=True, allow_empty=True), doc="Index or JSONPath of the score to explain."),
+                Field(
+                    "model_scores",
+                    Attribute(keep_numbers=True, allow_empty=True),
+                    doc="Index or JSONPath of the score to explain.",
+                ),
                 FEATURES,
                 MONITOR_PROBABILITY,
                 PROBABILITY_THRESHOLD,

@@ -21,7 +21,7 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class Rule:
     """Base: accepts any value. `allow_empty` lets "" (and null) through as ""."""
 
@@ -47,7 +47,7 @@ def _text(value: Any, what: str = "a string") -> str:
     return str(value).strip()
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class Text(Rule):
     """Free text with optional length bounds and pattern."""
 
@@ -81,7 +81,7 @@ class Text(Rule):
 NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9])*"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class Name(Text):
     """A name that ends up inside stack, job and SageMaker resource names."""
 
@@ -90,7 +90,7 @@ class Name(Text):
     numbers_ok: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class InstanceType(Text):
     pattern: str | None = r"ml\.[a-z0-9]+\.[a-z0-9]+"
     pattern_hint: str = "must be a SageMaker instance type such as ml.m5.large"
@@ -134,7 +134,7 @@ def _path_problems(path: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class AssetKey(Rule):
     """The key of an object (or prefix) in the orchestrator's assets bucket."""
 
@@ -155,7 +155,7 @@ class AssetKey(Rule):
         return {"type": "string", "maxLength": self.max_len, "description": "key in the assets bucket"}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class BucketPath(Rule):
     """`bucket/prefix` (no s3:// prefix): the first segment must be a legal bucket name."""
 
@@ -178,7 +178,7 @@ class BucketPath(Rule):
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#L-]+")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class Cron(Rule):
     """An EventBridge-style cron expression with six fields, as SageMaker monitoring schedules take."""
 
@@ -201,7 +201,7 @@ class Cron(Rule):
         return {"type": "string", "pattern": r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$"}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class Pattern(Rule):
     """A string matching one regular expression (ARNs, image URIs); the hint explains the shape."""
 
@@ -237,7 +237,7 @@ ECR_REPO_NAME = Pattern(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class Choice(Rule):
     """One of a fixed set of values (exact spelling, as the CloudFormation parameter allows)."""
 
@@ -253,7 +253,7 @@ class Choice(Rule):
         return {"type": "string", "enum": [*self.values, *([""] if self.allow_empty else [])]}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class BoolText(Rule):
     """ "True"/"False" as the training blueprints take them; JSON booleans are accepted too."""
 
@@ -270,7 +270,7 @@ class BoolText(Rule):
         return {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["True", "False"]}]}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class Integer(Rule):
     """A whole number within bounds, given as a JSON number or a numeric string."""
 
@@ -295,7 +295,7 @@ class Integer(Rule):
         return {"oneOf": [number, {"type": "string", "pattern": r"^\d+$"}]}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class Fraction(Rule):
     """A number between 0 and 1 (probability thresholds), given as a number or a numeric string."""
 
@@ -314,7 +314,7 @@ class Fraction(Rule):
         return {"oneOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "string"}]}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class Attribute(Rule):
     """A column name, index or JSONPath into a data set or endpoint payload."""
 
@@ -332,7 +332,7 @@ class Attribute(Rule):
         return {"oneOf": [{"type": "string", "maxLength": 256}, {"type": "integer"}]}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)
 class JsonObject(Rule):
     """A JSON object, re-serialized into one CloudFormation string parameter (at most 4096 bytes)."""
 

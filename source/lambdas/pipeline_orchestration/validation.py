@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +62,8 @@ class ValidRequest:
 
 
 def suggest(name: str, choices: list[str] | frozenset[str] | tuple[str, ...]) -> str:
+    import difflib  # only needed on the error path; keeps the handler's cold start short
+
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 

@@ -27,11 +27,11 @@ def example(pipeline_type: str) -> dict[str, Any]:
 
 
 def stand_in_template(parameters: tuple[str, ...]) -> str:
-    """A template declaring the given parameters and one resource moto can create (an SNS topic)."""
+    """A template declaring the given parameters and one resource moto can create (a log group)."""
     return json.dumps(
         {
             "Parameters": {name: {"Type": "String", "Default": ""} for name in parameters},
-            "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+            "Resources": {"Marker": {"Type": "AWS::Logs::LogGroup"}},
         }
     )
 

@@ -47,7 +47,9 @@ def test_stack_names_are_the_predecessors(pipeline_type):
 
 
 @pytest.mark.parametrize("pipeline_type", sorted(CATALOGUE))
-@pytest.mark.parametrize("settings", [SINGLE, MULTI, make_settings(model_registry=True)], ids=["single", "multi", "registry"])
+@pytest.mark.parametrize(
+    "settings", [SINGLE, MULTI, make_settings(model_registry=True)], ids=["single", "multi", "registry"]
+)
 def test_parameters_are_exactly_those_the_blueprint_declares(pipeline_type, settings):
     body = example(pipeline_type)
     if settings.model_registry and "model_artifact_location" in body:
@@ -66,7 +68,10 @@ def test_single_account_plan_for_a_realtime_endpoint():
     result = plan("byom_realtime_builtin")
     assert result.template == "byom_realtime_inference_pipeline.yaml"
     assert result.stack_template == "single_account_codepipeline.yaml"
-    assert result.artifact_key == "mlops_provisioned_pipelines/mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin/template.zip"
+    assert (
+        result.artifact_key
+        == "mlops_provisioned_pipelines/mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin/template.zip"
+    )
     (stage,) = result.stages
     assert stage.parameters["ImageUri"] == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
     assert stage.parameters["ModelArtifactLocation"] == "models/churn/model.tar.gz"
@@ -78,7 +83,11 @@ def test_single_account_plan_for_a_realtime_endpoint():
 
 
 def test_multi_account_plan_has_one_parameter_set_per_stage():
-    result = plan("byom_realtime_builtin", MULTI, inference_instance={"dev": "ml.t2.medium", "staging": "ml.m5.large", "prod": "ml.m5.xlarge"})
+    result = plan(
+        "byom_realtime_builtin",
+        MULTI,
+        inference_instance={"dev": "ml.t2.medium", "staging": "ml.m5.large", "prod": "ml.m5.xlarge"},
+    )
     assert result.stack_template == "multi_account_codepipeline.yaml"
     assert [s.stage for s in result.stages] == ["dev", "staging", "prod"]
     assert [s.parameters["InferenceInstance"] for s in result.stages] == ["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"]
@@ -92,7 +101,9 @@ def test_multi_account_plan_has_one_parameter_set_per_stage():
     assert result.as_dict()["parameters"]["prod"]["InferenceInstance"] == "ml.m5.xlarge"
 
 
-@pytest.mark.parametrize("pipeline_type", ["model_training_builtin", "model_tuner_builtin", "model_autopilot_training", "byom_image_builder"])
+@pytest.mark.parametrize(
+    "pipeline_type", ["model_training_builtin", "model_tuner_builtin", "model_autopilot_training", "byom_image_builder"]
+)
 def test_training_and_image_builder_deploy_in_the_own_account_in_multi_account_mode(pipeline_type):
     result = plan(pipeline_type, MULTI)
     assert not result.multi_account and len(result.stages) == 1
@@ -132,14 +143,20 @@ def test_monitor_names_are_stable_for_the_same_values_and_change_with_the_baseli
     assert new_data["baseline_job_name"] != names["baseline_job_name"]
     assert new_data["monitoring_schedule_name"] == names["monitoring_schedule_name"]
     parameters = first.stages[0].parameters
-    assert parameters["BaselineJobOutputLocation"] == f"my-assets-bucket/monitoring/baselines/{names['baseline_job_name']}"
+    assert (
+        parameters["BaselineJobOutputLocation"] == f"my-assets-bucket/monitoring/baselines/{names['baseline_job_name']}"
+    )
     assert parameters["ImageUri"].endswith("/sagemaker-model-monitor-analyzer")
 
 
 def test_clarify_monitors_use_the_clarify_image_and_json_parameters():
     parameters = plan("byom_model_bias_monitor").stages[0].parameters
     assert "sagemaker-clarify-processing" in parameters["ImageUri"]
-    assert json.loads(parameters["BiasConfig"]) == {"facet_name": "age", "facet_values_or_threshold": [40], "label_values_or_threshold": [1]}
+    assert json.loads(parameters["BiasConfig"]) == {
+        "facet_name": "age",
+        "facet_values_or_threshold": [40],
+        "label_values_or_threshold": [1],
+    }
     explain = plan("byom_model_explainability_monitor").stages[0].parameters
     assert explain["ExplainabilityModelScores"] == "0"
     assert json.loads(explain["SHAPConfig"])["num_samples"] == 200
@@ -158,4 +175,6 @@ def test_plan_is_pure_and_deterministic():
 
 
 def test_template_url_points_at_the_blueprints_bucket():
-    assert template_url(SINGLE, "x.yaml") == "https://mlops-blueprints-test.s3.us-east-1.amazonaws.com/blueprints/x.yaml"
+    assert (
+        template_url(SINGLE, "x.yaml") == "https://mlops-blueprints-test.s3.us-east-1.amazonaws.com/blueprints/x.yaml"
+    )

@@ -47,7 +47,13 @@ def test_every_problem_is_reported_at_once_with_field_and_rule():
         "kms_key_arn": "not-an-arn",
     }
     errors = errors_of(body)
-    assert set(errors) == {"model_name", "model_artifact_location", "inference_instance", "data_capture_location", "kms_key_arn"}
+    assert set(errors) == {
+        "model_name",
+        "model_artifact_location",
+        "inference_instance",
+        "data_capture_location",
+        "kms_key_arn",
+    }
     assert "letters, digits and hyphens" in errors["model_name"]
     assert "'..'" in errors["model_artifact_location"]
     assert "ml.m5.large" in errors["inference_instance"]
@@ -88,7 +94,9 @@ def test_body_must_be_an_object():
 
 def test_a_typo_is_rejected_with_the_closest_known_field():
     body = with_("byom_realtime_builtin", endpiont_name="x")
-    assert errors_of(body) == {"endpiont_name": "is not a known field of byom_realtime_builtin; did you mean 'endpoint_name'?"}
+    assert errors_of(body) == {
+        "endpiont_name": "is not a known field of byom_realtime_builtin; did you mean 'endpoint_name'?"
+    }
 
 
 def test_a_field_of_another_pipeline_type_is_ignored_with_a_warning():
@@ -140,7 +148,12 @@ def test_defaults_are_the_predecessors():
         ("byom_model_quality_monitor", "probability_threshold_attribute", "1.5", "between 0 and 1"),
         ("byom_model_bias_monitor", "bias_config", "not-json", "JSON object"),
         ("byom_model_bias_monitor", "bias_config", {"facet_name": "age"}, "label_values_or_threshold"),
-        ("byom_model_bias_monitor", "bias_config", {"facet_name": "age", "label_values_or_threshold": [1], "x": 1}, "unknown key 'x'"),
+        (
+            "byom_model_bias_monitor",
+            "bias_config",
+            {"facet_name": "age", "label_values_or_threshold": [1], "x": 1},
+            "unknown key 'x'",
+        ),
         ("byom_model_explainability_monitor", "shap_config", {"num_sample": 10}, "unknown key 'num_sample'"),
         ("model_training_builtin", "use_spot_instances", "yes", '"True" or "False"'),
         ("model_training_builtin", "max_runtime_per_job", 10, "between 600 and 259200"),
@@ -163,7 +176,9 @@ def test_value_rules(pipeline_type, field, value, message):
 
 
 def test_model_fields_ignored_in_the_other_registry_mode():
-    body = with_("byom_realtime_builtin", model_package_name="arn:aws:sagemaker:us-east-1:111122223333:model-package/g/1")
+    body = with_(
+        "byom_realtime_builtin", model_package_name="arn:aws:sagemaker:us-east-1:111122223333:model-package/g/1"
+    )
     request = validate(body, SINGLE)
     assert "model_package_name" not in request.values
     assert "model_package_name is not used when the orchestrator runs without the model registry" in request.warnings[0]
@@ -185,7 +200,10 @@ def test_registry_mode_checks_the_package_arn():
 
 
 def test_stage_objects_are_resolved_per_stage_in_multi_account_mode():
-    body = with_("byom_realtime_builtin", inference_instance={"dev": "ml.t2.medium", "staging": "ml.m5.large", "prod": "ml.m5.xlarge"})
+    body = with_(
+        "byom_realtime_builtin",
+        inference_instance={"dev": "ml.t2.medium", "staging": "ml.m5.large", "prod": "ml.m5.xlarge"},
+    )
     request = validate(body, MULTI)
     assert request.stage_values("dev")["inference_instance"] == "ml.t2.medium"
     assert request.stage_values("prod")["inference_instance"] == "ml.m5.xlarge"
@@ -196,7 +214,9 @@ def test_stage_objects_are_resolved_per_stage_in_multi_account_mode():
 
 
 def test_stage_object_problems_name_the_stage():
-    body = with_("byom_realtime_builtin", inference_instance={"dev": "ml.t2.medium", "staging": "large", "qa": "ml.m5.large"})
+    body = with_(
+        "byom_realtime_builtin", inference_instance={"dev": "ml.t2.medium", "staging": "large", "qa": "ml.m5.large"}
+    )
     errors = errors_of(body, MULTI)
     assert "ml.m5.large" in errors["inference_instance.staging"]
     assert errors["inference_instance.qa"].startswith("is not a stage")
@@ -204,7 +224,9 @@ def test_stage_object_problems_name_the_stage():
 
 
 def test_optional_stage_field_may_omit_stages():
-    body = with_("byom_realtime_builtin", endpoint_name={"dev": "churn-dev", "staging": "churn-stg", "prod": "churn-prd"})
+    body = with_(
+        "byom_realtime_builtin", endpoint_name={"dev": "churn-dev", "staging": "churn-stg", "prod": "churn-prd"}
+    )
     body["kms_key_arn"] = {"prod": "arn:aws:kms:us-east-1:111122223333:key/abc"}
     request = validate(body, MULTI)
     assert request.stage_values("dev")["kms_key_arn"] == ""
@@ -212,7 +234,10 @@ def test_optional_stage_field_may_omit_stages():
 
 
 def test_stage_objects_are_rejected_in_single_account_mode():
-    body = with_("byom_realtime_builtin", inference_instance={"dev": "ml.t2.medium", "staging": "ml.m5.large", "prod": "ml.m5.xlarge"})
+    body = with_(
+        "byom_realtime_builtin",
+        inference_instance={"dev": "ml.t2.medium", "staging": "ml.m5.large", "prod": "ml.m5.xlarge"},
+    )
     assert "this orchestrator is single-account" in errors_of(body)["inference_instance"]
 
 
@@ -238,7 +263,9 @@ def test_model_quality_binary_needs_probability_and_threshold_or_inference():
 def test_model_quality_required_attributes_depend_on_problem_type():
     body = with_("byom_model_quality_monitor", problem_type="Regression")
     del body["monitor_probability_attribute"]
-    assert errors_of(body) == {"monitor_inference_attribute": "is required when problem_type is Regression or MulticlassClassification"}
+    assert errors_of(body) == {
+        "monitor_inference_attribute": "is required when problem_type is Regression or MulticlassClassification"
+    }
 
 
 def test_bias_monitor_needs_predicted_label_config_for_classification():
@@ -250,7 +277,9 @@ def test_bias_monitor_needs_predicted_label_config_for_classification():
 
 
 def test_spot_wait_must_exceed_runtime():
-    body = with_("model_training_builtin", use_spot_instances="True", max_runtime_per_job=7200, max_wait_time_spot_instances=3600)
+    body = with_(
+        "model_training_builtin", use_spot_instances="True", max_runtime_per_job=7200, max_wait_time_spot_instances=3600
+    )
     assert "greater than max_runtime_per_job" in errors_of(body)["max_wait_time_spot_instances"]
 
 
@@ -276,7 +305,9 @@ def test_derived_names_must_stay_legal():
     validate(body, SINGLE)
     # Baseline job names derive from the endpoint name.
     monitor = with_("byom_model_explainability_monitor", endpoint_name="e" * 50)
-    assert "name" in errors_of(monitor)["endpoint_name"] and "SageMaker allows 63" in errors_of(monitor)["endpoint_name"]
+    assert (
+        "name" in errors_of(monitor)["endpoint_name"] and "SageMaker allows 63" in errors_of(monitor)["endpoint_name"]
+    )
 
 
 def test_stack_names_must_fit_cloudformation():

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`mlops validate` and `mlops plan` work offline on every example request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from local.cli import EXIT_INVALID, EXIT_OK, main
+from tests.unit.conftest import EXAMPLES
+
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_every_example_validates(path, capsys):
+    assert main(["validate", str(path)]) == EXIT_OK
+    assert capsys.readouterr().out.startswith("valid ")
+
+
+def test_multi_account_registry_example_validates_in_its_mode(capsys):
+    path = EXAMPLES / "multi_account" / "byom_realtime_builtin_registry.json"
+    assert main(["validate", str(path), "--multi-account", "--model-registry"]) == EXIT_OK
+    assert main(["validate", str(path)]) == EXIT_INVALID
+    assert "single-account" in capsys.readouterr().err
+
+
+def test_validate_lists_every_error_and_exits_non_zero(tmp_path: Path, capsys):
+    request = tmp_path / "bad.json"
+    request.write_text(
+        json.dumps({"pipeline_type": "byom_batch_custom", "model_name": "a_b", "inference_instance": "big"})
+    )
+    assert main(["validate", str(request)]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "model_name:" in err and "inference_instance:" in err and "custom_image_uri:" in err
+
+
+def test_validate_json_output(tmp_path: Path, capsys):
+    request = tmp_path / "bad.json"
+    request.write_text(json.dumps({"pipeline_type": "byom_batch_custom"}))
+    assert main(["validate", str(request), "--json"]) == EXIT_INVALID
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["valid"] is False and {"field": "model_name", "message": "is required"} in answer["errors"]
+
+
+def test_unreadable_or_non_json_file(tmp_path: Path, capsys):
+    assert main(["validate", str(tmp_path / "missing.json")]) == EXIT_INVALID
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert main(["plan", str(broken)]) == EXIT_INVALID
+    assert "cannot read request" in capsys.readouterr().err
+
+
+def test_plan_prints_stack_name_template_and_parameters(capsys):
+    assert main(["plan", str(EXAMPLES / "byom_realtime_custom.json")]) == EXIT_OK
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["stack_name"] == "mlops-pipeline-fraud-sklearn-byompipelinerealtimecustom-codepipeline"
+    assert plan["template"] == "byom_realtime_inference_pipeline.yaml"
+    assert (
+        plan["parameters"]["ImageUri"] == "111122223333.dkr.ecr.eu-west-1.amazonaws.com/mlops-custom-algos:sklearn-v4"
+    )
+
+
+def test_plan_multi_account_keys_parameters_by_stage(capsys):
+    assert main(["plan", str(EXAMPLES / "byom_data_quality_monitor.json"), "--multi-account"]) == EXIT_OK
+    plan = json.loads(capsys.readouterr().out)
+    assert set(plan["parameters"]) == {"dev", "staging", "prod"}
+    assert plan["parameters"]["dev"]["EndpointName"] == "churn-xgb-endpoint"
+
+
+def test_plan_needs_no_credentials(monkeypatch, capsys):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    assert main(["plan", str(EXAMPLES / "model_tuner_builtin.json")]) == EXIT_OK

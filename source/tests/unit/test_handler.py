@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Lambda handler: API Gateway events in, JSON responses out, every error mapped in one place."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambdas.pipeline_orchestration import index
+from lambdas.pipeline_orchestration.adapters import Aws
+from lambdas.pipeline_orchestration.service import OrchestratorService
+from tests.unit.conftest import ASSETS, BLUEPRINTS, example, make_settings
+
+
+def api_event(path: str, body, method: str = "POST") -> dict:
+    raw = body if isinstance(body, str) or body is None else json.dumps(body)
+    return {"httpMethod": method, "resource": path, "path": path, "body": raw, "isBase64Encoded": False}
+
+
+def call(service, path, body, method="POST"):
+    response = index.handle(api_event(path, body, method), service)
+    assert response["headers"]["Content-Type"] == "application/json"
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_provision_answers_200_with_message_and_pipeline_id(service):
+    status, body = call(service, "/provisionpipeline", example("byom_realtime_builtin"))
+    assert status == 200
+    assert body["message"] == "success: stack creation started" and body["pipeline_id"].startswith(
+        "arn:aws:cloudformation"
+    )
+
+
+def test_validation_errors_are_a_400_listing_every_field(service):
+    status, body = call(service, "/provisionpipeline", {"pipeline_type": "byom_realtime_builtin", "model_name": "a b"})
+    assert status == 400
+    assert body["message"] == "A BadRequest exception occurred"
+    fields = {e["field"] for e in body["errors"]}
+    assert {"model_name", "inference_instance", "data_capture_location"} <= fields
+    assert "model_name" in body["detailedMessage"]
+
+
+def test_detailed_message_is_left_out_when_not_allowed(aws_scene):
+    quiet = OrchestratorService(make_settings(detailed_errors=False), Aws())
+    status, body = call(quiet, "/provisionpipeline", {"pipeline_type": "nope"})
+    assert status == 400 and "detailedMessage" not in body
+    assert body["errors"][0]["field"] == "pipeline_type"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("", "body is empty"),
+        (None, "body is empty"),
+        ('"a string"', "JSON object"),
+        ("[1, 2]", "JSON object"),
+    ],
+)
+def test_bodies_that_are_not_objects_are_400s(service, raw, message):
+    status, body = call(service, "/provisionpipeline", raw)
+    assert status == 400 and message in body["detailedMessage"]
+
+
+def test_base64_bodies_are_decoded(service):
+    import base64
+
+    event = api_event("/provisionpipeline", None)
+    event.update(
+        body=base64.b64encode(json.dumps(example("byom_image_builder")).encode()).decode(), isBase64Encoded=True
+    )
+    assert index.handle(event, service)["statusCode"] == 200
+
+
+def test_status_of_an_unknown_pipeline_is_404(service):
+    status, body = call(service, "/pipelinestatus", {"pipeline_id": "mlops-pipeline-none-codepipeline"})
+    assert status == 404 and body["message"] == "Not found"
+
+
+def test_status_without_pipeline_id_is_400_not_500(service):
+    status, body = call(service, "/pipelinestatus", {})
+    assert status == 400 and body["errors"] == [
+        {"field": "pipeline_id", "message": "is required: the pipeline_id returned by /provisionpipeline"}
+    ]
+
+
+def test_unknown_route_is_404(service):
+    status, body = call(service, "/deleteeverything", {})
+    assert status == 404 and "Routes:" in body["detailedMessage"]
+
+
+def test_unexpected_errors_are_500_without_a_stack_trace(service, monkeypatch):
+    def explode(self, body):
+        raise KeyError("secret internals")
+
+    monkeypatch.setattr(OrchestratorService, "provision", explode)
+    status, body = call(service, "/provisionpipeline", example("byom_realtime_builtin"))
+    assert status == 500 and body["message"] == "An Unexpected Server side exception occurred"
+    assert "Traceback" not in json.dumps(body) and 'File "' not in json.dumps(body)
+
+
+def test_aws_errors_keep_their_status(aws_scene, monkeypatch):
+    service = OrchestratorService(make_settings(blueprint_bucket="missing-blueprints-bucket"), Aws())
+    status, body = call(service, "/provisionpipeline", example("byom_realtime_builtin"))
+    assert status == 404 and body["message"] == "A boto3 ClientError occurred"
+    assert "NoSuchBucket" in body["detailedMessage"]
+
+
+def test_raw_config_event_of_the_predecessors_git_pipeline(service):
+    response = index.handle(example("byom_image_builder"), service)
+    assert response["statusCode"] == 200
+
+
+def test_unrecognised_events_are_400(service):
+    response = index.handle({"something": "else"}, service)
+    assert response["statusCode"] == 400
+
+
+def test_lambda_entry_point_reads_settings_from_the_environment(aws_scene, monkeypatch):
+    monkeypatch.setenv("ASSETS_BUCKET", ASSETS)
+    monkeypatch.setenv("BLUEPRINT_BUCKET", BLUEPRINTS)
+    monkeypatch.setenv("IS_MULTI_ACCOUNT", "False")
+    index.service.cache_clear()
+    try:
+        response = index.handler(api_event("/provisionpipeline", example("byom_realtime_builtin")), None)
+    finally:
+        index.service.cache_clear()
+    assert response["statusCode"] == 200

@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The orchestrator reads its deployment from the Lambda environment, with the predecessor's variable names."""
+
+from lambdas.pipeline_orchestration.settings import Settings
+
+
+def test_single_account_environment():
+    settings = Settings.from_env(
+        {
+            "REGION": "eu-west-1",
+            "ASSETS_BUCKET": "assets",
+            "BLUEPRINT_BUCKET": "blueprints",
+            "CFN_ROLE_ARN": "arn:aws:iam::111122223333:role/cfn",
+            "ECR_REPO_ARN": "arn:aws:ecr:eu-west-1:111122223333:repository/algos",
+            "MLOPS_NOTIFICATIONS_SNS_TOPIC": "arn:aws:sns:eu-west-1:111122223333:topic",
+            "USE_MODEL_REGISTRY": "Yes",
+            "ALLOW_DETAILED_ERROR_MESSAGE": "No",
+        }
+    )
+    assert (settings.region, settings.account_id, settings.model_registry, settings.detailed_errors) == (
+        "eu-west-1",
+        "111122223333",
+        True,
+        False,
+    )
+    assert not settings.multi_account and settings.stage_targets is None
+
+
+def test_multi_account_environment():
+    env = {"IS_MULTI_ACCOUNT": "True", "IS_DELEGATED_ADMIN": "No"}
+    for stage in ("DEV", "STAGING", "PROD"):
+        env[f"{stage}_ACCOUNT_ID"] = f"{stage.lower()}-account"
+        env[f"{stage}_ORG_ID"] = f"ou-{stage.lower()}"
+    settings = Settings.from_env(env)
+    assert settings.multi_account and not settings.delegated_admin
+    assert settings.stage_targets["staging"].account_id == "staging-account"
+    assert settings.stage_targets["prod"].org_unit_id == "ou-prod"
