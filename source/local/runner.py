@@ -1,0 +1,503 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The local pipeline runner: executes the CodePipelines that the orchestrator's stacks define.
+
+moto stores CloudFormation stacks but does not run CodePipeline. The runner reads each deployed
+`mlops-pipeline*` stack's `AWS::CodePipeline::Pipeline` definition (intrinsics resolved against the stack),
+starts an execution when the S3 source object changes, and carries out the actions: S3 source, CloudFormation
+deploy into the emulator, Lambda invoke (the function's own handler, called in this process), manual approval
+(approved through the API or the CLI) and CodeBuild (emulated: no container engine is needed or used).
+Its state is served in the shape of CodePipeline's GetPipelineState.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lambdas.shared.aws import client
+from lambdas.shared.logging import get_logger
+
+from .template_resolver import StackContext
+
+logger = get_logger(__name__)
+STACK_PREFIX = "mlops-pipeline"
+TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+TERMINAL_FAILED = {
+    "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED",
+    "DELETE_COMPLETE", "DELETE_FAILED",
+}  # fmt: skip
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ActionRun:
+    name: str
+    definition: dict[str, Any]
+    status: str = ""  # "", InProgress, Succeeded, Failed
+    summary: str = ""
+    token: str = ""
+    changed: datetime | None = None
+
+    def set(self, status: str, summary: str = "") -> None:
+        self.status, self.summary, self.changed = status, summary, now()
+
+    def state(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"actionName": self.name}
+        if self.status:
+            execution: dict[str, Any] = {"status": self.status, "lastStatusChange": self.changed}
+            if self.summary:
+                execution["summary"] = self.summary
+            if self.token:
+                execution["token"] = self.token
+            out["latestExecution"] = execution
+        return out
+
+
+@dataclass
+class StageRun:
+    name: str
+    actions: list[ActionRun]
+    status: str = ""
+
+
+@dataclass
+class Execution:
+    id: str
+    stages: list[StageRun]
+    status: str = "InProgress"
+    source_version: str = ""
+    artifacts: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (bucket, key)
+    continuations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LocalPipeline:
+    name: str
+    stack_name: str
+    definition: dict[str, Any]
+    context: StackContext
+    logical_id: str = "Pipeline"
+    created: datetime = field(default_factory=now)
+    updated: datetime = field(default_factory=now)
+    executions: list[Execution] = field(default_factory=list)
+
+    @property
+    def latest(self) -> Execution | None:
+        return self.executions[-1] if self.executions else None
+
+    def source(self) -> tuple[str, str] | None:
+        for stage in self.definition.get("Stages", []):
+            for action in stage.get("Actions", []):
+                if action["ActionTypeId"]["Category"] == "Source" and action["ActionTypeId"]["Provider"] == "S3":
+                    config = action.get("Configuration", {})
+                    return config["S3Bucket"], config["S3ObjectKey"]
+        return None
+
+
+class PipelineRunner:
+    """Discovers pipelines in the emulator and advances their executions from a background thread."""
+
+    def __init__(self, region: str = "us-east-1", account_id: str = "123456789012", poll_seconds: float = 0.3):
+        self.region, self.account_id, self.poll_seconds = region, account_id, poll_seconds
+        self.pipelines: dict[str, LocalPipeline] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._env_lock = threading.Lock()
+        self._job_results: dict[str, dict[str, Any]] = {}
+
+    # --- life cycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._install_job_result_shim()
+        self._thread = threading.Thread(target=self._loop, name="pipeline-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # the runner must keep serving; the failure is logged with its traceback
+                logger.exception("pipeline runner step failed")
+            self._stop.wait(self.poll_seconds)
+
+    def tick(self) -> None:
+        """One step: discover pipelines, start executions for new sources, advance running executions."""
+        self.discover()
+        for pipeline in list(self.pipelines.values()):
+            self._maybe_start(pipeline)
+            execution = pipeline.latest
+            if execution and execution.status == "InProgress":
+                self._advance(pipeline, execution)
+
+    # --- discovery --------------------------------------------------------------------------------------
+    def discover(self) -> None:
+        cloudformation = client("cloudformation")
+        seen = set()
+        for page in cloudformation.get_paginator("describe_stacks").paginate():
+            for stack in page["Stacks"]:
+                if not stack["StackName"].startswith(STACK_PREFIX) or stack["StackStatus"] not in TERMINAL_OK:
+                    continue
+                seen.add(stack["StackName"])
+                with self._lock:
+                    known = next((p for p in self.pipelines.values() if p.stack_name == stack["StackName"]), None)
+                if known and known.context.stack_id == stack["StackId"] and stack.get("LastUpdatedTime") is None:
+                    continue
+                self._register(stack, known)
+        with self._lock:
+            for name in [n for n, p in self.pipelines.items() if p.stack_name not in seen]:
+                del self.pipelines[name]  # the stack was deleted: so is its pipeline
+
+    def _register(self, stack: dict[str, Any], known: LocalPipeline | None) -> None:
+        cloudformation = client("cloudformation")
+        body = cloudformation.get_template(StackName=stack["StackId"])["TemplateBody"]
+        template = body if isinstance(body, dict) else json.loads(body)
+        resources = template.get("Resources", {})
+        pipelines = [(lid, r) for lid, r in resources.items() if r.get("Type") == "AWS::CodePipeline::Pipeline"]
+        if not pipelines:
+            return
+        physical = {
+            r["LogicalResourceId"]: r.get("PhysicalResourceId") or r["LogicalResourceId"]
+            for r in cloudformation.list_stack_resources(StackName=stack["StackId"])["StackResourceSummaries"]
+        }
+        parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+        context = StackContext(
+            template, parameters, stack["StackName"], stack["StackId"], self.region, self.account_id, physical
+        )
+        logical_id, resource = pipelines[-1]
+        definition = context.resolve(resource.get("Properties", {}))
+        name = definition.get("Name") or pipeline_name_for(stack["StackName"], logical_id)
+        context.physical_ids = {**physical, logical_id: name}
+        with self._lock:
+            if known and known.name == name:
+                known.definition, known.context, known.updated = definition, context, now()
+            else:
+                self.pipelines[name] = LocalPipeline(name, stack["StackName"], definition, context, logical_id)
+
+    def pipeline_for_stack(self, stack_name_or_id: str) -> LocalPipeline | None:
+        with self._lock:
+            return next(
+                (p for p in self.pipelines.values() if stack_name_or_id in (p.stack_name, p.context.stack_id)), None
+            )
+
+    # --- executions -------------------------------------------------------------------------------------
+    def _maybe_start(self, pipeline: LocalPipeline) -> None:
+        source = pipeline.source()
+        version = ""
+        if source:
+            try:
+                head = client("s3").head_object(Bucket=source[0], Key=source[1])
+                version = head.get("VersionId") or head["ETag"]
+            except Exception as error:  # no source object yet: nothing to run
+                logger.debug("source of %s not readable yet: %s", pipeline.name, error)
+                return
+        latest = pipeline.latest
+        if latest is not None and (latest.source_version == version or latest.status == "InProgress"):
+            return
+        stages = [
+            StageRun(
+                stage["Name"],
+                [ActionRun(a["Name"], a) for a in sorted(stage["Actions"], key=lambda a: a.get("RunOrder", 1))],
+            )
+            for stage in pipeline.definition.get("Stages", [])
+        ]
+        pipeline.executions.append(Execution(str(uuid.uuid4()), stages, source_version=version))
+        logger.info("pipeline %s: execution started", pipeline.name)
+
+    def _advance(self, pipeline: LocalPipeline, execution: Execution) -> None:
+        for stage in execution.stages:
+            for action in stage.actions:
+                if action.status == "Succeeded":
+                    continue
+                if action.status == "Failed":
+                    stage.status = execution.status = "Failed"
+                    self._notify_outcome(pipeline, execution)
+                    return
+                stage.status = "InProgress"
+                self._step(pipeline, execution, action)
+                if action.status != "Succeeded":
+                    if action.status == "Failed":
+                        stage.status = execution.status = "Failed"
+                        self._notify_outcome(pipeline, execution)
+                    return
+            stage.status = "Succeeded"
+        execution.status = "Succeeded"
+        self._notify_outcome(pipeline, execution)
+
+    def _notify_outcome(self, pipeline: LocalPipeline, execution: Execution) -> None:
+        logger.info("pipeline %s: execution %s", pipeline.name, execution.status.lower())
+
+    def _step(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
+        type_id = action.definition["ActionTypeId"]
+        handler = {
+            ("Source", "S3"): self._source_s3,
+            ("Deploy", "CloudFormation"): self._deploy_cloudformation,
+            ("Invoke", "Lambda"): self._invoke_lambda,
+            ("Approval", "Manual"): self._manual_approval,
+            ("Build", "CodeBuild"): self._build_codebuild,
+        }.get((type_id["Category"], type_id["Provider"]))
+        if handler is None:
+            action.set("Failed", f"{type_id['Category']}/{type_id['Provider']} actions are not emulated")
+            return
+        try:
+            handler(pipeline, execution, action)
+        except Exception as error:  # an action failure fails the execution with its reason, as CodePipeline does
+            logger.exception("action %s of %s failed", action.name, pipeline.name)
+            action.set("Failed", f"{type(error).__name__}: {error}")
+
+    def _artifact_files(self, execution: Execution, name: str) -> dict[str, bytes]:
+        bucket, key = execution.artifacts[name]
+        body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            return {n: archive.read(n) for n in archive.namelist()}
+
+    def _source_s3(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
+        config = action.definition["Configuration"]
+        s3 = client("s3")
+        body = s3.get_object(Bucket=config["S3Bucket"], Key=config["S3ObjectKey"])["Body"].read()
+        store = pipeline.definition.get("ArtifactStore", {}).get("Location") or config["S3Bucket"]
+        for output in action.definition.get("OutputArtifacts", []):
+            key = f"{pipeline.name[:20]}/{output['Name'][:20]}/{execution.id}.zip"
+            s3.put_object(Bucket=store, Key=key, Body=body)
+            execution.artifacts[output["Name"]] = (store, key)
+        action.set("Succeeded", f"s3://{config['S3Bucket']}/{config['S3ObjectKey']}")
+
+    def _deploy_cloudformation(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
+        config = action.definition["Configuration"]
+        cloudformation = client("cloudformation")
+        stack_name = config["StackName"]
+        if action.status == "InProgress":  # waiting for the stack started on an earlier step
+            stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+            if stack["StackStatus"] in TERMINAL_OK:
+                action.set("Succeeded", f"stack {stack_name}: {stack['StackStatus']}")
+            elif stack["StackStatus"] in TERMINAL_FAILED:
+                action.set(
+                    "Failed", f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}".strip()
+                )
+            return
+        artifact, template_file = config["TemplatePath"].split("::", 1)
+        files = self._artifact_files(execution, artifact)
+        template = files[template_file].decode()
+        parameters: dict[str, str] = {}
+        if config.get("TemplateConfiguration"):
+            config_artifact, config_file = config["TemplateConfiguration"].split("::", 1)
+            parameters.update(
+                json.loads(self._artifact_files(execution, config_artifact)[config_file]).get("Parameters", {})
+            )
+        if config.get("ParameterOverrides"):
+            parameters.update(json.loads(config["ParameterOverrides"]))
+        arguments = {
+            "StackName": stack_name,
+            "TemplateBody": template,
+            "Parameters": [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()],
+            "Capabilities": [c.strip() for c in config.get("Capabilities", "CAPABILITY_IAM").split(",") if c.strip()],
+        }
+        existing = [s for s in cloudformation.describe_stacks()["Stacks"] if s["StackName"] == stack_name]
+        try:
+            if existing:
+                cloudformation.update_stack(**arguments)
+            else:
+                cloudformation.create_stack(**arguments)
+        except Exception as error:
+            if "No updates are to be performed" in str(error):
+                action.set("Succeeded", f"stack {stack_name}: no changes")
+                return
+            raise
+        action.set("InProgress", f"deploying stack {stack_name}")
+
+    def _function_resource(self, pipeline: LocalPipeline, function_name: str) -> dict[str, Any]:
+        context = pipeline.context
+        for logical_id, resource in context.template.get("Resources", {}).items():
+            if resource.get("Type") != "AWS::Lambda::Function":
+                continue
+            if function_name in (logical_id, context.physical_ids.get(logical_id), context.get_att(logical_id, "Arn")):
+                return context.resolve(resource.get("Properties", {}))
+        raise LookupError(f"function {function_name} is not defined by stack {pipeline.stack_name}")
+
+    def _invoke_lambda(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
+        config = action.definition["Configuration"]
+        function = self._function_resource(pipeline, config["FunctionName"])
+        job_id = str(uuid.uuid4())
+        user_parameters = config.get("UserParameters", "")
+        inputs = []
+        for artifact in action.definition.get("InputArtifacts", []):
+            bucket, key = execution.artifacts[artifact["Name"]]
+            location = {"type": "S3", "s3Location": {"bucketName": bucket, "objectKey": key}}
+            inputs.append({"name": artifact["Name"], "location": location})
+        data: dict[str, Any] = {
+            "actionConfiguration": {
+                "configuration": {"FunctionName": config["FunctionName"], "UserParameters": user_parameters}
+            },
+            "inputArtifacts": inputs,
+            "outputArtifacts": [],
+            "artifactCredentials": {"accessKeyId": "local", "secretAccessKey": "local", "sessionToken": "local"},
+        }
+        if action.name in execution.continuations:
+            data["continuationToken"] = execution.continuations.pop(action.name)
+        event = {"CodePipeline.job": {"id": job_id, "accountId": self.account_id, "data": data}}
+        self._call_handler(function, event)
+        result = self._job_results.pop(job_id, None)
+        if result is None:
+            action.set("Failed", "the function returned without reporting the job's result")
+        elif result["kind"] == "failure":
+            action.set("Failed", result.get("message", "job failed"))
+        elif result.get("continuationToken"):
+            execution.continuations[action.name] = result["continuationToken"]
+            action.set("InProgress", "in progress")
+        else:
+            action.set("Succeeded", result.get("summary", ""))
+
+    def _call_handler(self, function: dict[str, Any], event: dict[str, Any]) -> Any:
+        import importlib
+
+        module_name, _, attribute = function["Handler"].rpartition(".")
+        variables = function.get("Environment", {}).get("Variables", {})
+        with self._env_lock:
+            saved = {k: os.environ.get(k) for k in variables}
+            os.environ.update({k: str(v) for k, v in variables.items()})
+            try:
+                handler = getattr(importlib.import_module(module_name), attribute)
+                return handler(event, None)
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+
+    def _install_job_result_shim(self) -> None:
+        """moto implements no PutJobSuccessResult/PutJobFailureResult: record them for the runner instead."""
+        codepipeline = client("codepipeline")
+
+        def record(kind: str):
+            def handler(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+                entry: dict[str, Any] = {"kind": kind}
+                if kind == "failure":
+                    entry["message"] = params.get("failureDetails", {}).get("message", "")
+                else:
+                    entry["continuationToken"] = params.get("continuationToken", "")
+                    entry["summary"] = params.get("executionDetails", {}).get("summary", "")
+                self._job_results[params["jobId"]] = entry
+                return _FakeHttpResponse(), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
+            return handler
+
+        codepipeline.meta.events.register("before-call.codepipeline.PutJobSuccessResult", record("success"))
+        codepipeline.meta.events.register("before-call.codepipeline.PutJobFailureResult", record("failure"))
+
+    def _manual_approval(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
+        if action.status == "InProgress":
+            return  # waits for approve()
+        action.token = str(uuid.uuid4())
+        action.set("InProgress", action.definition.get("Configuration", {}).get("CustomData", "waiting for approval"))
+        topic = action.definition.get("Configuration", {}).get("NotificationArn")
+        if topic:
+            try:
+                client("sns").publish(
+                    TopicArn=topic, Subject=f"Approval needed: {pipeline.name}", Message=action.summary
+                )
+            except Exception as error:  # a missing topic must not block the approval itself
+                logger.warning("approval notification for %s not sent: %s", pipeline.name, error)
+
+    def _build_codebuild(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
+        inputs = action.definition.get("InputArtifacts", [])
+        files = self._artifact_files(execution, inputs[0]["Name"]) if inputs else {}
+        if not any(name.rsplit("/", 1)[-1] == "Dockerfile" for name in files):
+            action.set("Failed", "the source holds no Dockerfile")
+            return
+        action.set("Succeeded", "emulated build: the Dockerfile was found; no container was built locally")
+
+    # --- what the API reads -----------------------------------------------------------------------------
+    def state(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            pipeline = self.pipelines.get(name)
+            if pipeline is None:
+                return None
+            execution = pipeline.latest
+            stages = []
+            for index, stage in enumerate(pipeline.definition.get("Stages", [])):
+                run = execution.stages[index] if execution else None
+                entry: dict[str, Any] = {
+                    "stageName": stage["Name"],
+                    "inboundTransitionState": {"enabled": True},
+                    "actionStates": [a.state() for a in run.actions]
+                    if run
+                    else [{"actionName": a["Name"]} for a in stage["Actions"]],
+                }
+                if run and run.status:
+                    entry["latestExecution"] = {"pipelineExecutionId": execution.id, "status": run.status}  # type: ignore[union-attr]
+                stages.append(entry)
+            return {
+                "pipelineName": name,
+                "pipelineVersion": 1,
+                "stageStates": stages,
+                "created": pipeline.created,
+                "updated": pipeline.updated,
+            }
+
+    def approve(self, name: str, stage: str, approved: bool = True, comment: str = "") -> str:
+        """Answer the pending approval whose stage or action names `stage`; returns the action's name."""
+        with self._lock:
+            pipeline = self.pipelines.get(name)
+            execution = pipeline.latest if pipeline else None
+            pending = [
+                a for s in (execution.stages if execution else []) for a in s.actions
+                if a.definition["ActionTypeId"]["Category"] == "Approval" and a.status == "InProgress"
+            ]  # fmt: skip
+            matching = [a for a in pending if stage.lower() in a.name.lower()] or (pending if len(pending) == 1 else [])
+            if not matching:
+                raise LookupError(f"pipeline {name} has no approval waiting for {stage}")
+            action = matching[0]
+            action.set("Succeeded" if approved else "Failed", comment or ("Approved" if approved else "Rejected"))
+            action.token = ""
+            return action.name
+
+    def wait(self, name: str, until: str = "Succeeded", timeout: float = 120) -> dict[str, Any]:
+        """Block until the latest execution of `name` reaches a status or waits for an approval."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                pipeline = self.pipelines.get(name)
+                execution = pipeline.latest if pipeline else None
+                if execution and (
+                    execution.status in (until, "Failed") or (until == "Approval" and self._awaiting(execution))
+                ):
+                    return self.state(name) or {}
+            time.sleep(0.1)
+        raise TimeoutError(f"pipeline {name} did not reach {until} in {timeout} s")
+
+    @staticmethod
+    def _awaiting(execution: Execution) -> bool:
+        return any(a.token for s in execution.stages for a in s.actions)
+
+    def execution_status(self, name: str) -> str:
+        with self._lock:
+            pipeline = self.pipelines.get(name)
+            return pipeline.latest.status if pipeline and pipeline.latest else ""
+
+
+def pipeline_name_for(stack_name: str, logical_id: str) -> str:
+    """The name CloudFormation would generate for an unnamed pipeline, kept short and stable."""
+    return f"{stack_name}-{logical_id}"[:100]
+
+
+class _FakeHttpResponse:
+    status_code = 200
+    headers: dict[str, str] = {}
+    text = ""
+    content = b""

@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Local mode: the emulator, the orchestrator's resources inside it, the pipeline runner and the local API."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdas.pipeline_orchestration import index
+from lambdas.pipeline_orchestration.adapters import Aws, Pipelines, Stacks
+from lambdas.pipeline_orchestration.service import OrchestratorService
+from lambdas.pipeline_orchestration.settings import STAGES, Settings, StageTarget
+from lambdas.shared.aws import client
+
+from .api_server import LocalApiServer
+from .emulator import Emulator
+from .runner import PipelineRunner
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # the emulator's own account: the orchestrator's
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deployment" / "regional-s3-assets"
+
+
+class LocalStacks(Stacks):
+    """moto lists resources it cannot create with an empty type; the runner knows the pipelines among them."""
+
+    def __init__(self, runner: PipelineRunner):
+        self.runner = runner
+
+    def resources(self, name_or_id: str) -> list[dict[str, Any]]:
+        listed = [r for r in super().resources(name_or_id) if r.get("ResourceType")]
+        pipeline = self.runner.pipeline_for_stack(name_or_id)
+        if pipeline is not None:
+            listed.append(
+                {
+                    "LogicalResourceId": pipeline.logical_id,
+                    "PhysicalResourceId": pipeline.name,
+                    "ResourceType": "AWS::CodePipeline::Pipeline",
+                    "ResourceStatus": "CREATE_COMPLETE",
+                }
+            )
+        return listed
+
+
+class LocalPipelines(Pipelines):
+    """GetPipelineState answered by the runner (moto stores no pipeline executions)."""
+
+    def __init__(self, runner: PipelineRunner):
+        self.runner = runner
+
+    def state(self, name: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        found = self.runner.state(name)
+        if found is None:
+            error = {"Error": {"Code": "PipelineNotFoundException", "Message": f"pipeline {name} not found"}}
+            raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 404}}, "GetPipelineState")
+        return found
+
+
+def create_resources(templates: Path, multi_account: bool, model_registry: bool) -> Settings:
+    s3 = client("s3")
+    assets, blueprints = f"mlops-assets-{ACCOUNT}", f"mlops-blueprints-{ACCOUNT}"
+    for bucket in (assets, blueprints):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    upload_blueprints(templates, blueprints)
+    repository = client("ecr").create_repository(repositoryName="mlops-custom-algorithms")["repository"]
+    topic = client("sns").create_topic(Name="mlops-notifications")["TopicArn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = client("iam").create_role(RoleName="mlops-cloudformation", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    if model_registry:
+        client("sagemaker").create_model_package_group(ModelPackageGroupName="mlops-model-registry")
+    return Settings(
+        region=REGION,
+        account_id=ACCOUNT,
+        assets_bucket=assets,
+        blueprint_bucket=blueprints,
+        cfn_role_arn=role,
+        ecr_repo_name=repository["repositoryName"],
+        ecr_repo_arn=repository["repositoryArn"],
+        sns_topic_arn=topic,
+        multi_account=multi_account,
+        model_registry=model_registry,
+        delegated_admin=False,
+        stage_targets=create_organization() if multi_account else None,
+    )
+
+
+def upload_blueprints(templates: Path, bucket: str) -> None:
+    """Every built blueprint template and Lambda zip goes under blueprints/, as the copy-assets resource does."""
+    if not templates.is_dir():
+        raise FileNotFoundError(f"no built templates in {templates}: run deployment/build-s3-dist.sh first")
+    s3 = client("s3")
+    for path in sorted(p for p in templates.rglob("*") if p.is_file()):
+        s3.put_object(Bucket=bucket, Key=f"blueprints/{path.relative_to(templates).as_posix()}", Body=path.read_bytes())
+
+
+def create_organization() -> dict[str, StageTarget]:
+    """An Organization with one organizational unit and one account per stage."""
+    organizations = client("organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    targets = {}
+    for stage in STAGES:
+        unit = organizations.create_organizational_unit(ParentId=root, Name=f"mlops-{stage}")["OrganizationalUnit"][
+            "Id"
+        ]
+        status = organizations.create_account(Email=f"{stage}@example.com", AccountName=f"mlops-{stage}")[
+            "CreateAccountStatus"
+        ]
+        account = status["AccountId"]
+        organizations.move_account(AccountId=account, SourceParentId=root, DestinationParentId=unit)
+        targets[stage] = StageTarget(account, unit)
+    return targets
+
+
+@dataclass
+class LocalOrchestrator:
+    """The whole flow on this machine: `start()` returns the local API's URL."""
+
+    templates: Path = DEFAULT_TEMPLATES
+    multi_account: bool = False
+    model_registry: bool = False
+    port: int = 0
+    emulator: Emulator = field(default_factory=Emulator)
+    runner: PipelineRunner | None = None
+    service: OrchestratorService | None = None
+    server: LocalApiServer | None = None
+
+    def start(self) -> str:
+        self.emulator.start()
+        try:
+            settings = create_resources(self.templates, self.multi_account, self.model_registry)
+            self.runner = PipelineRunner(settings.region, settings.account_id)
+            self.runner.start()
+            aws = Aws(stacks=LocalStacks(self.runner), pipelines=LocalPipelines(self.runner))
+            self.service = OrchestratorService(settings, aws)
+            self.server = LocalApiServer(lambda event: index.handle(event, self.service), list(index.ROUTES), self.port)
+            return self.server.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+        if self.runner:
+            self.runner.stop()
+        self.emulator.stop()
+
+    def __enter__(self) -> LocalOrchestrator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
