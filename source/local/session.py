@@ -59,6 +59,12 @@ class LocalPipelines(Pipelines):
             raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 404}}, "GetPipelineState")
         return found
 
+    def approve(self, name: str, stage: str, approved: bool, comment: str) -> str | None:
+        try:
+            return self.runner.approve(name, stage, approved, comment)
+        except LookupError:
+            return None
+
 
 def create_resources(templates: Path, multi_account: bool, model_registry: bool) -> Settings:
     s3 = client("s3")

@@ -88,6 +88,29 @@ class Pipelines:
         response.pop("ResponseMetadata", None)
         return response
 
+    def approve(self, name: str, stage: str, approved: bool, comment: str) -> str | None:
+        """Answer the pending manual approval that names `stage`; returns its action name, None if none waits."""
+        for stage_state in self.state(name).get("stageStates", []):
+            for action in stage_state.get("actionStates", []):
+                execution = action.get("latestExecution", {})
+                if (
+                    execution.get("token")
+                    and execution.get("status") == "InProgress"
+                    and stage.lower() in action["actionName"].lower()
+                ):
+                    client("codepipeline").put_approval_result(
+                        pipelineName=name,
+                        stageName=stage_state["stageName"],
+                        actionName=action["actionName"],
+                        result={
+                            "summary": comment or ("Approved" if approved else "Rejected"),
+                            "status": "Approved" if approved else "Rejected",
+                        },
+                        token=execution["token"],
+                    )
+                    return str(action["actionName"])
+        return None
+
 
 class Notifier:
     def publish(self, topic_arn: str, subject: str, message: str) -> None:

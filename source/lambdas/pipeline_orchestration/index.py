@@ -34,10 +34,20 @@ def _body(event: dict[str, Any]) -> Any:
         raise BadRequest(f"Bad request. The request body is not valid JSON: {error}") from None
 
 
+def _path_parameter(event: dict[str, Any], name: str) -> str:
+    value = (event.get("pathParameters") or {}).get(name)
+    if not value:
+        raise BadRequest(f"Bad request. The path has no {name}.")
+    return str(value)
+
+
 # (method, resource) -> route. The lifecycle routes register themselves here too.
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/provisionpipeline"): lambda service, event: service.provision(_body(event)),
     ("POST", "/pipelinestatus"): lambda service, event: service.status(_body(event)),
+    ("POST", "/pipelines/{pipeline_name}/approval"): lambda service, event: service.approve(
+        _path_parameter(event, "pipeline_name"), _body(event)
+    ),
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from lambdas.shared.errors import FieldError, ValidationFailed
 
-from . import provisioner, status, triggers
+from . import approval, provisioner, status, triggers
 from .adapters import Aws
 from .planner import plan_pipeline
 from .settings import Settings
@@ -49,6 +49,10 @@ class OrchestratorService:
                 [FieldError("pipeline_id", "is required: the pipeline_id returned by /provisionpipeline")]
             )
         return status.pipeline_status(pipeline_id.strip(), self.settings, self.aws)
+
+    def approve(self, pipeline_name: str, body: Any) -> dict[str, Any]:
+        """Approve or reject the manual approval waiting in a multi-account pipeline."""
+        return approval.approve(pipeline_name, body, self.aws)
 
     def on_s3_upload(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         return triggers.on_s3_upload(event, self.provision, self.settings, self.aws)

@@ -30,16 +30,22 @@ def pipeline_status(pipeline_id: str, settings: Settings, aws: Aws) -> dict[str,
     answer: dict[str, Any] = {"stack_name": stack["StackName"], "stack_status": stack["StackStatus"]}
     if stack.get("StackStatusReason"):
         answer["stack_status_reason"] = stack["StackStatusReason"]
+    pipeline = codepipeline_name(stack, aws)
+    if pipeline is None:
+        return {"message": NOT_YET, **answer}
+    answer.update(aws.pipelines.state(pipeline))
+    answer["deployed"] = deployed(stack, settings, aws)
+    return answer
+
+
+def codepipeline_name(stack: dict[str, Any], aws: Aws) -> str | None:
+    """The CodePipeline a pipeline stack created, or None before it exists."""
     pipelines = [
         r["PhysicalResourceId"]
         for r in aws.stacks.resources(stack["StackId"])
         if r["ResourceType"] == "AWS::CodePipeline::Pipeline" and r.get("PhysicalResourceId")
     ]
-    if not pipelines:
-        return {"message": NOT_YET, **answer}
-    answer.update(aws.pipelines.state(pipelines[-1]))
-    answer["deployed"] = deployed(stack, settings, aws)
-    return answer
+    return pipelines[-1] if pipelines else None
 
 
 def _parameters(stack: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: Apache-2.0
+"""HTTP client of the orchestrator's API: local mode as it is, a deployed API Gateway signed with SigV4."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
+
+
+def is_local(endpoint: str) -> bool:
+    host = urlsplit(endpoint).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass
+class ApiClient:
+    endpoint: str = DEFAULT_ENDPOINT
+    profile: str | None = None
+    region: str | None = None
+    timeout: float = 60.0
+
+    def call(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> ApiResponse:
+        url = self.endpoint.rstrip("/") + path
+        if query:
+            url += "?" + urlencode({k: v for k, v in query.items() if v})
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        if not is_local(self.endpoint):
+            headers = self._signed_headers(method, url, data, headers)
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return ApiResponse(response.status, _decode(response.read()))
+        except urllib.error.HTTPError as error:
+            return ApiResponse(error.code, _decode(error.read()))
+
+    def _signed_headers(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
+        """SigV4 for execute-api, with credentials from the standard AWS chain (profile, env, SSO, role...)."""
+        import boto3
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        session = boto3.Session(profile_name=self.profile, region_name=self.region)
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise PermissionError("no AWS credentials found: set a profile (--profile) or the standard AWS variables")
+        region = self.region or session.region_name or _region_from_url(url)
+        request = AWSRequest(method=method, url=url, data=data, headers=headers)
+        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
+        return dict(request.headers.items())
+
+
+def _region_from_url(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    parts = host.split(".")  # <api-id>.execute-api.<region>.amazonaws.com
+    return parts[2] if len(parts) > 3 and parts[1] == "execute-api" else "us-east-1"
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return {"message": raw.decode(errors="replace")}

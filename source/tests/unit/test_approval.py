@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Approving the manual gate between stages through the API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambdas.pipeline_orchestration import index
+from lambdas.pipeline_orchestration.adapters import Aws, Pipelines
+from lambdas.pipeline_orchestration.service import OrchestratorService
+from tests.unit.conftest import example, make_settings
+from tests.unit.test_status import PIPELINE_NAME, StacksWithPipeline
+
+
+class ApprovalPipelines(Pipelines):
+    """GetPipelineState/PutApprovalResult as CodePipeline answers them (moto implements neither)."""
+
+    def __init__(self, waiting: bool = True):
+        self.waiting, self.results = waiting, []
+
+    def state(self, name):
+        execution = {"status": "InProgress", "token": "tok-1"} if self.waiting else {"status": "Succeeded"}
+        return {
+            "pipelineName": name,
+            "stageStates": [
+                {"stageName": "DeployDev", "actionStates": [{"actionName": "DeployDevStackSet", "latestExecution": {"status": "Succeeded"}}, {"actionName": "DeployStaging", "latestExecution": execution}]},
+            ],
+        }  # fmt: skip
+
+    def approve(self, name, stage, approved, comment):
+        self.results.append((name, stage, approved, comment))
+        return super().approve(name, stage, approved, comment)
+
+
+@pytest.fixture
+def approval_service(aws_scene, monkeypatch):
+    pipelines = ApprovalPipelines()
+    service = OrchestratorService(make_settings(multi_account=True), Aws(stacks=StacksWithPipeline(), pipelines=pipelines))
+    service.provision(example("byom_realtime_builtin"))
+    sent = []
+    from lambdas.shared import aws as shared_aws
+
+    class FakeCodePipeline:
+        def put_approval_result(self, **kwargs):
+            sent.append(kwargs)
+
+    real_client = shared_aws.client
+    monkeypatch.setattr(
+        "lambdas.pipeline_orchestration.adapters.client",
+        lambda name, region=None: FakeCodePipeline() if name == "codepipeline" else real_client(name, region),
+    )
+    return service, pipelines, sent
+
+
+def post(service, name, body):
+    event = {
+        "httpMethod": "POST",
+        "resource": "/pipelines/{pipeline_name}/approval",
+        "pathParameters": {"pipeline_name": name},
+        "body": json.dumps(body),
+    }
+    response = index.handle(event, service)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_approving_the_waiting_stage(approval_service):
+    service, _, sent = approval_service
+    status, body = post(service, PIPELINE_NAME, {"stage": "staging"})
+    assert status == 200 and body["action"] == "DeployStaging"
+    assert sent == [
+        {
+            "pipelineName": PIPELINE_NAME,
+            "stageName": "DeployDev",
+            "actionName": "DeployStaging",
+            "result": {"summary": "Approved", "status": "Approved"},
+            "token": "tok-1",
+        }
+    ]
+
+
+def test_rejecting_with_a_comment(approval_service):
+    service, _, sent = approval_service
+    status, _ = post(service, PIPELINE_NAME, {"stage": "staging", "approved": False, "comment": "metrics regressed"})
+    assert status == 200 and sent[0]["result"] == {"summary": "metrics regressed", "status": "Rejected"}
+
+
+def test_no_approval_waiting_for_that_stage_is_a_conflict(approval_service):
+    service, _, sent = approval_service
+    status, body = post(service, PIPELINE_NAME, {"stage": "prod"})
+    assert status == 409 and sent == []
+
+
+def test_unknown_pipeline_is_404(approval_service):
+    service, _, _ = approval_service
+    assert post(service, "mlops-pipeline-nothing", {"stage": "staging"})[0] == 404
+
+
+@pytest.mark.parametrize("body", [{}, {"stage": ""}, {"stage": "staging", "approved": "yes"}, {"stage": "x", "comment": 5}])
+def test_bad_approval_bodies_are_400(approval_service, body):
+    service, _, _ = approval_service
+    status, answer = post(service, PIPELINE_NAME, body)
+    assert status == 400 and answer["errors"]
