@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_BODY_BYTES = 1024 * 1024  # API Gateway accepts at most 10 MB; a request body here is a few KB
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # past this a refused body is not even read: the connection closes
 
 
 def resource_pattern(resource: str) -> re.Pattern[str]:
@@ -61,6 +62,7 @@ def make_handler(handle: Callable[[dict[str, Any]], dict[str, Any]], routes: lis
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
+                self._drain(length)
                 self._bad_request(f"is {length} bytes; at most {MAX_BODY_BYTES} are accepted")
                 self.close_connection = True
                 return
@@ -73,6 +75,15 @@ def make_handler(handle: Callable[[dict[str, Any]], dict[str, Any]], routes: lis
             event = proxy_event(self.command, url.path, url.query, dict(self.headers), body, routes)
             response = handle(event)
             self._send(response["statusCode"], response.get("body") or "", response.get("headers") or {})
+
+        def _drain(self, length: int) -> None:
+            """Read (and drop) a refused body, so the client sees the answer rather than a broken pipe."""
+            remaining = min(length, DRAIN_LIMIT_BYTES)
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 65536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
 
         def _bad_request(self, problem: str) -> None:
             # Refused before the handler: the same body shape as the handler's own 400s.

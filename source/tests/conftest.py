@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 FAKE_AWS_ENV = {
@@ -12,6 +14,8 @@ FAKE_AWS_ENV = {
     "AWS_SECURITY_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 }
 
 
@@ -21,8 +25,10 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch):
 
     for name, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # Local-mode tests point every client at the emulator on loopback; anything else is removed.
+    if not os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1:"):
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     reset_clients()
     yield
     reset_clients()

@@ -128,7 +128,7 @@ def validate(body: Any, settings: Settings) -> ValidRequest:
 
 def _pipeline_type(body: Mapping[str, Any]) -> PipelineType:
     raw = body.get("pipeline_type")
-    name = raw.strip() if isinstance(raw, str) else raw
+    name = raw.strip() if isinstance(raw, str) else None
     if name in CATALOGUE:
         return CATALOGUE[name]
     names = sorted(CATALOGUE)

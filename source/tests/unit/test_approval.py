@@ -37,7 +37,9 @@ class ApprovalPipelines(Pipelines):
 @pytest.fixture
 def approval_service(aws_scene, monkeypatch):
     pipelines = ApprovalPipelines()
-    service = OrchestratorService(make_settings(multi_account=True), Aws(stacks=StacksWithPipeline(), pipelines=pipelines))
+    service = OrchestratorService(
+        make_settings(multi_account=True), Aws(stacks=StacksWithPipeline(), pipelines=pipelines)
+    )
     service.provision(example("byom_realtime_builtin"))
     sent = []
     from lambdas.shared import aws as shared_aws
@@ -97,7 +99,9 @@ def test_unknown_pipeline_is_404(approval_service):
     assert post(service, "mlops-pipeline-nothing", {"stage": "staging"})[0] == 404
 
 
-@pytest.mark.parametrize("body", [{}, {"stage": ""}, {"stage": "staging", "approved": "yes"}, {"stage": "x", "comment": 5}])
+@pytest.mark.parametrize(
+    "body", [{}, {"stage": ""}, {"stage": "staging", "approved": "yes"}, {"stage": "x", "comment": 5}]
+)
 def test_bad_approval_bodies_are_400(approval_service, body):
     service, _, _ = approval_service
     status, answer = post(service, PIPELINE_NAME, body)

@@ -75,6 +75,7 @@ def test_missing_required_fields_are_all_listed():
         ({}, "is required; one of"),
         ({"pipeline_type": "byom_realtime_bultin"}, "did you mean 'byom_realtime_builtin'"),
         ({"pipeline_type": 7}, "not supported"),
+        ({"pipeline_type": ["byom_realtime_builtin"]}, "not supported"),
     ],
 )
 def test_pipeline_type_missing_or_unknown(body, message):
