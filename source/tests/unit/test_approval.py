@@ -22,12 +22,11 @@ class ApprovalPipelines(Pipelines):
 
     def state(self, name):
         execution = {"status": "InProgress", "token": "tok-1"} if self.waiting else {"status": "Succeeded"}
-        return {
-            "pipelineName": name,
-            "stageStates": [
-                {"stageName": "DeployDev", "actionStates": [{"actionName": "DeployDevStackSet", "latestExecution": {"status": "Succeeded"}}, {"actionName": "DeployStaging", "latestExecution": execution}]},
-            ],
-        }  # fmt: skip
+        actions = [
+            {"actionName": "DeployDevStackSet", "latestExecution": {"status": "Succeeded"}},
+            {"actionName": "DeployStaging", "latestExecution": execution},
+        ]
+        return {"pipelineName": name, "stageStates": [{"stageName": "DeployDev", "actionStates": actions}]}
 
     def approve(self, name, stage, approved, comment):
         self.results.append((name, stage, approved, comment))
@@ -90,7 +89,7 @@ def test_rejecting_with_a_comment(approval_service):
 
 def test_no_approval_waiting_for_that_stage_is_a_conflict(approval_service):
     service, _, sent = approval_service
-    status, body = post(service, PIPELINE_NAME, {"stage": "prod"})
+    status, _ = post(service, PIPELINE_NAME, {"stage": "prod"})
     assert status == 409 and sent == []
 
 
