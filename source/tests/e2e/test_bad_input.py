@@ -65,7 +65,7 @@ def test_nothing_was_created_and_the_server_still_serves(local_api):
     assert boto3.client("cloudformation", endpoint_url=endpoint).describe_stacks()["Stacks"] == []
     assets = local_api.service.settings.assets_bucket
     assert "Contents" not in boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=assets)
-    status, answer = raw_post(
+    status, _ = raw_post(
         local_api.server.url, "/pipelinestatus", json.dumps({"pipeline_id": "mlops-pipeline-x"}).encode()
     )
     assert status == 404
