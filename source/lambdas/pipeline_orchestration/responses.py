@@ -32,6 +32,7 @@ def ok(body: Any, status: int = 200) -> dict[str, Any]:
 
 def error(exc: BaseException, detailed: bool) -> dict[str, Any]:
     """Map any exception to a response; a 500 never carries a stack trace."""
+    body: dict[str, Any]
     if isinstance(exc, OrchestratorError):
         status, body = exc.http_status, {"message": exc.summary}
         if detailed:
