@@ -64,9 +64,16 @@ def _invalid(args: argparse.Namespace, error) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from lambdas.pipeline_orchestration.validation import validate
+    from lambdas.pipeline_orchestration.validation import ValidOperation, validate_request
 
-    request = validate(_read_request(args.file), _settings(args))
+    request = validate_request(_read_request(args.file), _settings(args))
+    if isinstance(request, ValidOperation):
+        _print(
+            args,
+            {"valid": True, "pipeline_type": request.operation.name, "warnings": []},
+            f"valid {request.operation.name} request",
+        )
+        return EXIT_OK
     lines = [f"valid {request.pipeline.name} request: {request.base_name}"]
     lines += [f"warning: {w}" for w in request.warnings]
     _print(

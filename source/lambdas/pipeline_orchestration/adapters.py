@@ -33,13 +33,63 @@ def is_client_error(error: Exception) -> bool:
 class Storage:
     """S3 objects in the orchestrator's buckets."""
 
-    def get(self, bucket: str, key: str) -> bytes:
-        return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    def get(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        kwargs = {"VersionId": version_id} if version_id else {}
+        return client("s3").get_object(Bucket=bucket, Key=key, **kwargs)["Body"].read()
 
-    def put(self, bucket: str, key: str, body: bytes, content_type: str = "application/octet-stream") -> str | None:
+    def find(self, bucket: str, key: str, version_id: str | None = None) -> bytes | None:
+        """The object's bytes, or None when there is no such object (or version)."""
+        try:
+            return self.get(bucket, key, version_id)
+        except Exception as error:
+            if is_client_error(error) and error_code(error) in ("NoSuchKey", "NoSuchVersion", "404"):
+                return None
+            raise
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+    ) -> str | None:
         """Write an object; returns its version id (None on an unversioned bucket)."""
-        response = client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+        kwargs = {"Metadata": metadata} if metadata else {}
+        response = client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **kwargs)
         return response.get("VersionId")
+
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any] | None:
+        """VersionId, LastModified and Metadata of an object (or one version of it); None if absent."""
+        kwargs = {"VersionId": version_id} if version_id else {}
+        try:
+            return client("s3").head_object(Bucket=bucket, Key=key, **kwargs)
+        except Exception as error:
+            if is_client_error(error) and error_code(error) in ("404", "NoSuchKey", "NoSuchVersion", "400"):
+                return None
+            raise
+
+    def versions(self, bucket: str, key: str) -> list[dict[str, Any]]:
+        """Every version and delete marker of one key, newest first (`DeleteMarker` True for markers)."""
+        paginator = client("s3").get_paginator("list_object_versions")
+        found = []
+        for page in paginator.paginate(Bucket=bucket, Prefix=key):
+            found += [{**v, "DeleteMarker": False} for v in page.get("Versions", []) if v["Key"] == key]
+            found += [{**m, "DeleteMarker": True} for m in page.get("DeleteMarkers", []) if m["Key"] == key]
+        return sorted(found, key=lambda v: v["LastModified"], reverse=True)
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        paginator = client("s3").get_paginator("list_objects_v2")
+        return [o["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
+
+    def delete_keys(self, bucket: str, keys: list[str]) -> None:
+        """Delete the current objects (a versioned bucket keeps their history behind delete markers)."""
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            response = client("s3").delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            if response.get("Errors"):
+                first = response["Errors"][0]
+                raise RuntimeError(f"could not delete s3://{bucket}/{first['Key']}: {first.get('Message', '')}")
 
     def delete(self, bucket: str, key: str, version_id: str | None = None) -> None:
         kwargs = {"VersionId": version_id} if version_id else {}
@@ -58,8 +108,18 @@ class Stacks:
             raise
         return stacks[0] if stacks else None
 
+    def page(self, token: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One DescribeStacks page of every stack in the account and region (tags and parameters included)."""
+        kwargs = {"NextToken": token} if token else {}
+        response = client("cloudformation").describe_stacks(**kwargs)
+        return response.get("Stacks", []), response.get("NextToken")
+
     def create(self, **kwargs: Any) -> str:
         return client("cloudformation").create_stack(**kwargs)["StackId"]
+
+    def delete(self, name_or_id: str, role_arn: str = "") -> None:
+        kwargs = {"RoleARN": role_arn} if role_arn else {}
+        client("cloudformation").delete_stack(StackName=name_or_id, **kwargs)
 
     def update(self, **kwargs: Any) -> str:
         return client("cloudformation").update_stack(**kwargs)["StackId"]
@@ -80,6 +140,38 @@ class Stacks:
             ):
                 return None
             raise
+
+    def stack_set(self, name: str, call_as: str) -> dict[str, Any] | None:
+        try:
+            return client("cloudformation").describe_stack_set(StackSetName=name, CallAs=call_as)["StackSet"]
+        except Exception as error:
+            if is_client_error(error) and error_code(error) == "StackSetNotFoundException":
+                return None
+            raise
+
+    def stack_instances(self, stackset: str, call_as: str) -> list[dict[str, Any]]:
+        paginator = client("cloudformation").get_paginator("list_stack_instances")
+        pages = paginator.paginate(StackSetName=stackset, CallAs=call_as)
+        return [summary for page in pages for summary in page.get("Summaries", [])]
+
+    def stack_set_busy(self, stackset: str, call_as: str) -> bool:
+        """True while an operation (create, update, delete of instances) runs on the StackSet."""
+        response = client("cloudformation").list_stack_set_operations(StackSetName=stackset, CallAs=call_as)
+        return any(op.get("Status") in ("RUNNING", "STOPPING", "QUEUED") for op in response.get("Summaries", []))
+
+    def delete_stack_instances(
+        self, stackset: str, regions: list[str], accounts: list[str], org_units: list[str], call_as: str
+    ) -> str:
+        """Delete the instances (and their stacks); OU targets for service-managed StackSets, else accounts."""
+        targets: dict[str, Any] = (
+            {"DeploymentTargets": {"OrganizationalUnitIds": org_units}} if org_units else {"Accounts": accounts}
+        )
+        return client("cloudformation").delete_stack_instances(
+            StackSetName=stackset, Regions=regions, RetainStacks=False, CallAs=call_as, **targets
+        )["OperationId"]
+
+    def delete_stack_set(self, stackset: str, call_as: str) -> None:
+        client("cloudformation").delete_stack_set(StackSetName=stackset, CallAs=call_as)
 
 
 class Pipelines:
@@ -110,6 +202,85 @@ class Pipelines:
                     )
                     return str(action["actionName"])
         return None
+
+    def executions(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The pipeline's most recent executions, newest first (status and S3 source revisions)."""
+        paginator = client("codepipeline").get_paginator("list_pipeline_executions")
+        found: list[dict[str, Any]] = []
+        for page in paginator.paginate(pipelineName=name, PaginationConfig={"MaxItems": limit}):
+            found += page.get("pipelineExecutionSummaries", [])
+        return found
+
+
+# SageMaker describe calls by resource kind: (operation, name parameter, status key).
+SAGEMAKER_DESCRIBE = {
+    "endpoint": ("describe_endpoint", "EndpointName", "EndpointStatus"),
+    "monitoring_schedule": ("describe_monitoring_schedule", "MonitoringScheduleName", "MonitoringScheduleStatus"),
+    "processing_job": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+    "transform_job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    "training_job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+    "tuning_job": (
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+    ),
+    "automl_job": ("describe_auto_ml_job_v2", "AutoMLJobName", "AutoMLJobStatus"),
+    "model": ("describe_model", "ModelName", ""),
+}
+
+
+def _not_found(error: Exception) -> bool:
+    """SageMaker says "not found" with ResourceNotFound or with a ValidationException naming the resource."""
+    if not is_client_error(error):
+        return False
+    code = error_code(error)
+    return code in ("ResourceNotFound", "ResourceNotFoundException") or (
+        code == "ValidationException" and ("not found" in str(error).lower() or "could not find" in str(error).lower())
+    )
+
+
+class SageMaker:
+    """The SageMaker calls of the describe route and of the model-card operations."""
+
+    def describe(self, kind: str, name: str) -> dict[str, Any] | None:
+        operation, parameter, _ = SAGEMAKER_DESCRIBE[kind]
+        try:
+            response = getattr(client("sagemaker"), operation)(**{parameter: name})
+        except Exception as error:
+            if _not_found(error):
+                return None
+            raise
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def create_model_card(self, **kwargs: Any) -> str:
+        return client("sagemaker").create_model_card(**kwargs)["ModelCardArn"]
+
+    def update_model_card(self, **kwargs: Any) -> str:
+        return client("sagemaker").update_model_card(**kwargs)["ModelCardArn"]
+
+    def describe_model_card(self, name: str, version: int | None = None) -> dict[str, Any] | None:
+        kwargs: dict[str, Any] = {"ModelCardName": name}
+        if version is not None:
+            kwargs["ModelCardVersion"] = version
+        try:
+            response = client("sagemaker").describe_model_card(**kwargs)
+        except Exception as error:
+            if _not_found(error):
+                return None
+            raise
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def delete_model_card(self, name: str) -> None:
+        client("sagemaker").delete_model_card(ModelCardName=name)
+
+    def list_model_cards(self, **kwargs: Any) -> list[dict[str, Any]]:
+        paginator = client("sagemaker").get_paginator("list_model_cards")
+        return [s for page in paginator.paginate(**kwargs) for s in page.get("ModelCardSummaries", [])]
+
+    def export_model_card(self, **kwargs: Any) -> str:
+        return client("sagemaker").create_model_card_export_job(**kwargs)["ModelCardExportJobArn"]
 
 
 class Notifier:
@@ -164,5 +335,6 @@ class Aws:
     storage: Storage = field(default_factory=Storage)
     stacks: Stacks = field(default_factory=Stacks)
     pipelines: Pipelines = field(default_factory=Pipelines)
+    sagemaker: SageMaker = field(default_factory=SageMaker)
     notifier: Notifier = field(default_factory=Notifier)
     codecommit: CodeCommitPort = field(default_factory=CodeCommit)

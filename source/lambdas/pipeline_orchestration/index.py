@@ -34,19 +34,33 @@ def _body(event: dict[str, Any]) -> Any:
         raise BadRequest(f"Bad request. The request body is not valid JSON: {error}") from None
 
 
-def _path_parameter(event: dict[str, Any], name: str) -> str:
+def _path(event: dict[str, Any], name: str) -> str:
     value = (event.get("pathParameters") or {}).get(name)
-    if not value:
-        raise BadRequest(f"Bad request. The path has no {name}.")
-    return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"Bad request. The path parameter {name} is missing.")
+    return value.strip()
 
 
-# (method, resource) -> route. The lifecycle routes register themselves here too.
+def _query(event: dict[str, Any]) -> dict[str, str]:
+    return dict(event.get("queryStringParameters") or {})
+
+
+# (method, API Gateway resource) -> route.
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/provisionpipeline"): lambda service, event: service.provision(_body(event)),
     ("POST", "/pipelinestatus"): lambda service, event: service.status(_body(event)),
     ("POST", "/pipelines/{pipeline_name}/approval"): lambda service, event: service.approve(
-        _path_parameter(event, "pipeline_name"), _body(event)
+        _path(event, "pipeline_name"), _body(event)
+    ),
+    ("GET", "/pipelines"): lambda service, event: service.list_pipelines(_query(event)),
+    ("GET", "/pipelines/{pipeline_name}"): lambda service, event: service.describe_pipeline(
+        _path(event, "pipeline_name")
+    ),
+    ("DELETE", "/pipelines/{pipeline_name}"): lambda service, event: service.delete_pipeline(
+        _path(event, "pipeline_name")
+    ),
+    ("POST", "/pipelines/{pipeline_name}/rollback"): lambda service, event: service.rollback_pipeline(
+        _path(event, "pipeline_name")
     ),
 }
 
@@ -75,6 +89,8 @@ def handle(event: Any, svc: OrchestratorService) -> Any:
         return handle_api(event, svc)
     if isinstance(event, dict) and event.get("source") == "aws.codecommit":
         return svc.on_codecommit_push(event)
+    if isinstance(event, dict) and event.get("source") == "aws.cloudformation":
+        return svc.on_stack_event(event)
     records = event.get("Records") if isinstance(event, dict) else None
     if records and records[0].get("eventSource") == "aws:s3":
         return svc.on_s3_upload(event)

@@ -26,6 +26,8 @@ CREATED = "success: stack creation started"
 # Stack states from which no update is possible: the stack must be deleted before the name is reused.
 DEAD_STATES = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED", "DELETE_IN_PROGRESS"}
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+# S3 metadata of a template.zip version: the version id of the request.json written with it.
+REQUEST_VERSION_METADATA = "request-version"
 # Fixed timestamp for zip entries: the same plan always gives the same bytes (and S3 ETag).
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
@@ -106,12 +108,13 @@ def _write_artifacts(plan: Plan, settings: Settings, aws: Aws, blueprint: bytes)
     """Write the request history and template.zip; returns what was written, for undo."""
     written: list[tuple[str, str | None]] = []
     history = json.dumps(plan.request, indent=2, sort_keys=True).encode()
-    written.append(
-        (plan.history_key, aws.storage.put(settings.assets_bucket, plan.history_key, history, "application/json"))
-    )
+    request_version = aws.storage.put(settings.assets_bucket, plan.history_key, history, "application/json")
+    written.append((plan.history_key, request_version))
+    # The pipeline runs from a template.zip version; this link finds the request it came from (rollback).
+    metadata = {REQUEST_VERSION_METADATA: request_version} if request_version else None
     try:
         version = aws.storage.put(
-            settings.assets_bucket, plan.artifact_key, template_zip(plan, blueprint), "application/zip"
+            settings.assets_bucket, plan.artifact_key, template_zip(plan, blueprint), "application/zip", metadata
         )
     except Exception as error:
         left = _undo(settings, aws, written)
@@ -167,3 +170,72 @@ def _provision_direct_stack(plan: Plan, settings: Settings, aws: Aws) -> dict[st
             ) from error
         raise
     return {"message": f"Pipeline {plan.stack_name} is being updated.", "pipeline_id": stack_id}
+
+
+def _changes(current: dict[str, Any] | None, wanted: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Parameters whose value would change: {name: {from, to}}."""
+    if current is None:
+        return {}
+    now = {p["ParameterKey"]: p.get("ParameterValue", "") for p in current.get("Parameters", [])}
+    return {k: {"from": now.get(k, ""), "to": v} for k, v in sorted(wanted.items()) if now.get(k, "") != v}
+
+
+def _stack_action(existing: dict[str, Any] | None) -> str:
+    if existing is None:
+        return "create"
+    return "blocked" if existing["StackStatus"] in DEAD_STATES else "update"
+
+
+def preview(plan: Plan, settings: Settings, aws: Aws) -> dict[str, Any]:
+    """What `provision` would do with the plan, read from AWS without changing anything (dry-run)."""
+    from .status import stackset_name
+
+    existing = aws.stacks.describe(plan.stack_name)
+    stacks: list[dict[str, Any]] = [
+        {
+            "stack_name": plan.stack_name,
+            "role": "pipeline stack (created directly)" if plan.direct else "CodePipeline stack",
+            "template": plan.stack_template,
+            "action": _stack_action(existing),
+            "parameters": plan.stack_parameters,
+            "changes": _changes(existing, plan.stack_parameters),
+        }
+    ]
+    if existing and existing["StackStatus"] in DEAD_STATES:
+        stacks[0]["reason"] = f"the stack is {existing['StackStatus']}; delete the pipeline first"
+    if not plan.direct and plan.multi_account:
+        call_as = "DELEGATED_ADMIN" if settings.delegated_admin else "SELF"
+        for stage in plan.stages:
+            name = stackset_name(plan.pipeline_name, stage.stage or "", existing["StackId"]) if existing else None
+            current = aws.stacks.stack_set(name, call_as) if name else None
+            stacks.append(
+                {
+                    "stack_name": name or f"{plan.pipeline_name}-{stage.stage}-<first 8 hex of the pipeline id>",
+                    "role": f"{stage.stage} StackSet",
+                    "stage": stage.stage,
+                    "account_id": stage.account_id,
+                    "org_unit_id": stage.org_unit_id,
+                    "template": plan.template,
+                    "action": "update" if current else "create",
+                    "parameters": stage.parameters,
+                    "changes": _changes(current, stage.parameters),
+                }
+            )
+    elif not plan.direct:
+        current = aws.stacks.describe(plan.pipeline_name)
+        stacks.append(
+            {
+                "stack_name": plan.pipeline_name,
+                "role": "blueprint stack (deployed by the CodePipeline)",
+                "template": plan.template,
+                "action": _stack_action(current),
+                "parameters": plan.stages[0].parameters,
+                "changes": _changes(current, plan.stages[0].parameters),
+            }
+        )
+    writes = [] if plan.direct else [plan.history_key, plan.artifact_key]
+    return {
+        "action": "update" if existing else "create",
+        "stacks": stacks,
+        "writes": [f"s3://{settings.assets_bucket}/{key}" for key in writes],
+    }

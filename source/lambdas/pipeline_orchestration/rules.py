@@ -14,7 +14,15 @@ from typing import Any
 
 
 class RuleBroken(ValueError):
-    """Raised by a rule with a message naming the rule that was broken."""
+    """Raised by a rule with a message naming the rule that was broken.
+
+    A rule over a nested value (an object, a list) lists each problem with its path inside the value, so the
+    caller can report `field.key[0].name` rather than one long sentence.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [("", message)]
 
 
 def _is_blank(value: Any) -> bool:
@@ -354,3 +362,93 @@ class JsonObject(Rule):
 
     def schema(self) -> dict[str, Any]:
         return {"type": "object"}
+
+
+def _join(path: str, inner: str) -> str:
+    if not inner:
+        return path
+    return f"{path}{inner}" if inner.startswith("[") else f"{path}.{inner}"
+
+
+@dataclass(eq=False, repr=False)
+class Number(Rule):
+    """A JSON number (not a numeric string: the value goes into a JSON document, not a parameter)."""
+
+    def normalize(self, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RuleBroken(f"must be a number, got {type(value).__name__}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "number"}
+
+
+@dataclass(eq=False, repr=False)
+class Struct(Rule):
+    """A JSON object with known keys, each with its own rule; unknown keys and every broken rule are reported."""
+
+    keys: tuple[tuple[str, Rule], ...] = ()
+    required: tuple[str, ...] = ()
+    checks: tuple[Any, ...] = ()  # callables(obj) -> list[(path, message)]: rules across keys
+    doc: str = ""
+
+    def normalize(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise RuleBroken(f"must be a JSON object, got {type(value).__name__}")
+        rules = dict(self.keys)
+        problems: list[tuple[str, str]] = [(key, "is required") for key in self.required if _is_blank(value.get(key))]
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            if key not in rules:
+                problems.append((key, f"is not a known key (known: {', '.join(rules)})"))
+                continue
+            if item is None:
+                continue
+            try:
+                result[key] = rules[key].check(item)
+            except RuleBroken as broken:
+                problems += [(_join(key, inner), message) for inner, message in broken.problems]
+        for check in self.checks:
+            problems += check(value)
+        if problems:
+            raise RuleBroken("; ".join(f"{p}: {m}" if p else m for p, m in problems), problems)
+        return result
+
+    def schema(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": "object",
+            "properties": {key: rule.schema() for key, rule in self.keys},
+            "additionalProperties": False,
+        }
+        if self.required:
+            out["required"] = list(self.required)
+        if self.doc:
+            out["description"] = self.doc
+        return out
+
+
+@dataclass(eq=False, repr=False)
+class ListOf(Rule):
+    """A JSON list whose items all follow one rule."""
+
+    item: Rule = field(default_factory=Rule)
+    max_items: int = 100
+
+    def normalize(self, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise RuleBroken(f"must be a JSON list, got {type(value).__name__}")
+        if len(value) > self.max_items:
+            raise RuleBroken(f"must hold at most {self.max_items} items, got {len(value)}")
+        problems: list[tuple[str, str]] = []
+        result = []
+        for index, item in enumerate(value):
+            try:
+                result.append(self.item.check(item))
+            except RuleBroken as broken:
+                problems += [(_join(f"[{index}]", inner), message) for inner, message in broken.problems]
+        if problems:
+            raise RuleBroken("; ".join(f"{p}: {m}" for p, m in problems), problems)
+        return result
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": self.item.schema(), "maxItems": self.max_items}

@@ -11,11 +11,11 @@ from typing import Any
 
 from lambdas.shared.errors import FieldError, ValidationFailed
 
-from . import approval, provisioner, status, triggers
+from . import approval, lifecycle, provisioner, status, triggers
 from .adapters import Aws
 from .planner import plan_pipeline
 from .settings import Settings
-from .validation import validate
+from .validation import ValidOperation, validate_request
 
 DRY_RUN = "dry run: the request is valid; nothing was created or changed"
 
@@ -26,14 +26,17 @@ class OrchestratorService:
     aws: Aws = field(default_factory=Aws)
 
     def provision(self, body: Any) -> dict[str, Any]:
-        request = validate(body, self.settings)
+        request = validate_request(body, self.settings)
+        if isinstance(request, ValidOperation):
+            if request.dry_run:
+                return {"message": DRY_RUN, "dry_run": True, "request": request.request_body()}
+            return request.operation.run(request.values, self.settings, self.aws)
         plan = plan_pipeline(request, self.settings)
         if request.dry_run:
-            existing = self.aws.stacks.describe(plan.stack_name)
             answer = {
                 "message": DRY_RUN,
                 "dry_run": True,
-                "action": "update" if existing else "create",
+                **provisioner.preview(plan, self.settings, self.aws),
                 "plan": plan.as_dict(),
             }
         else:
@@ -53,6 +56,21 @@ class OrchestratorService:
     def approve(self, pipeline_name: str, body: Any) -> dict[str, Any]:
         """Approve or reject the manual approval waiting in a multi-account pipeline."""
         return approval.approve(pipeline_name, body, self.aws)
+
+    def list_pipelines(self, query: dict[str, str] | None) -> dict[str, Any]:
+        return lifecycle.list_pipelines(query, self.aws)
+
+    def describe_pipeline(self, name: str) -> dict[str, Any]:
+        return lifecycle.describe_pipeline(name, self.settings, self.aws)
+
+    def delete_pipeline(self, name: str) -> dict[str, Any]:
+        return lifecycle.delete_pipeline(name, self.settings, self.aws)
+
+    def rollback_pipeline(self, name: str) -> dict[str, Any]:
+        return lifecycle.rollback_pipeline(name, self.settings, self.aws, self.provision)
+
+    def on_stack_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        return lifecycle.on_stack_event(event, self.settings, self.aws)
 
     def on_s3_upload(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         return triggers.on_s3_upload(event, self.provision, self.settings, self.aws)

@@ -65,6 +65,23 @@ class PipelineType:
         return next((f for f in self.fields if f.name == name), None)
 
 
+# An operation's action: (validated values, settings, AWS adapters) -> the answer's body.
+OperationRun = Callable[[Mapping[str, Any], Settings, Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A request type that is not a pipeline (the model-card operations): fields, and what it does."""
+
+    name: str
+    fields: tuple[Field, ...]
+    run: OperationRun
+    description: str = ""
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
 @dataclass(frozen=True)
 class StageView:
     """What a parameter builder reads: one stage's values, the stage's names and the settings."""

@@ -7,9 +7,9 @@ comment on the commit (CodeCommit) or `mlops-config.result.json` beside the file
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -67,7 +67,7 @@ def on_s3_upload(event: dict[str, Any], provision: Provisioner, settings: Settin
         if key != CONFIG_FILE:  # the notification filter is a prefix; only the exact file counts
             logger.info("ignoring s3://%s/%s", bucket, key)
             continue
-        result = outcome(provision, partial(aws.storage.get, bucket, key))
+        result = outcome(provision, functools.partial(aws.storage.get, bucket, key))
         where = f"s3://{bucket}/{key}"
         result_body = json.dumps({"source": where, **result}, indent=2).encode()
         try:

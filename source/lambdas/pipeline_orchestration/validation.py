@@ -18,9 +18,10 @@ from .catalogue import (
     derived_names,
     stack_base_name,
 )
+from .model_cards import OPERATIONS
 from .rules import NAME_PATTERN, RuleBroken
 from .settings import STAGES, Settings
-from .spec import Field, PipelineType
+from .spec import Field, Operation, PipelineType
 
 MISSING = object()
 STACK_NAME_LIMIT = 128
@@ -95,30 +96,8 @@ def validate(body: Any, settings: Settings) -> ValidRequest:
                 )
             known.discard(key)
 
-    dry_run = body.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        errors.append(FieldError("dry_run", "must be true or false"))
-
-    values: dict[str, Any] = {}
-    blank: list[Field] = []
-    for spec in pipeline.fields:
-        if spec.name not in known:
-            continue
-        raw = body.get(spec.name, MISSING)
-        if raw is MISSING or raw is None or (isinstance(raw, str) and not raw.strip()):
-            blank.append(spec)
-            continue
-        value = _check_field(spec, raw, pipeline, staged, errors)
-        if value is not MISSING:
-            values[spec.name] = value
-
-    for spec in blank:
-        if spec.is_required(values, settings):
-            reason = spec.required.text if not isinstance(spec.required, bool) else "is required"
-            errors.append(FieldError(spec.name, reason if reason.startswith("is ") else f"is {reason}"))
-        else:
-            values[spec.name] = _replicate(spec.default, spec, staged)
-
+    dry_run = _dry_run(body, errors)
+    values = _field_values(pipeline, body, known, staged, settings, errors)
     request = ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
     errors += _cross_checks(request, settings, names_too=not errors)
     if errors:
@@ -126,12 +105,90 @@ def validate(body: Any, settings: Settings) -> ValidRequest:
     return ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
 
 
+def _dry_run(body: Mapping[str, Any], errors: list[FieldError]) -> bool:
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        errors.append(FieldError("dry_run", "must be true or false"))
+        return False
+    return dry_run
+
+
+def _field_values(
+    kind: PipelineType | Operation,
+    body: Mapping[str, Any],
+    known: set[str],
+    staged: bool,
+    settings: Settings,
+    errors: list[FieldError],
+) -> dict[str, Any]:
+    """Each known field's normalized value (its default when blank); broken rules are added to `errors`."""
+    values: dict[str, Any] = {}
+    blank: list[Field] = []
+    for spec in kind.fields:
+        if spec.name not in known:
+            continue
+        raw = body.get(spec.name, MISSING)
+        if raw is MISSING or raw is None or (isinstance(raw, str) and not raw.strip()):
+            blank.append(spec)
+            continue
+        value = _check_field(spec, raw, kind, staged, errors)
+        if value is not MISSING:
+            values[spec.name] = value
+
+    for spec in blank:
+        if spec.is_required(values, settings):
+            reason = spec.required.text if not isinstance(spec.required, bool) else "is required"
+            errors.append(FieldError(spec.name, reason if reason.startswith("is ") else f"is {reason}"))
+        elif spec.default is not None:
+            values[spec.name] = _replicate(spec.default, spec, staged)
+    return values
+
+
+@dataclass(frozen=True)
+class ValidOperation:
+    """A valid request for an operation that is not a pipeline (the model-card operations)."""
+
+    operation: Operation
+    values: Mapping[str, Any]
+    dry_run: bool = False
+
+    def request_body(self) -> dict[str, Any]:
+        return {"pipeline_type": self.operation.name, **self.values}
+
+
+def validate_request(body: Any, settings: Settings) -> ValidRequest | ValidOperation:
+    """Validate any body posted to /provisionpipeline: a pipeline request or an operation such as a model card."""
+    if isinstance(body, dict) and _type_name(body) in OPERATIONS:
+        return validate_operation(body, settings)
+    return validate(body, settings)
+
+
+def validate_operation(body: Mapping[str, Any], settings: Settings) -> ValidOperation:
+    operation = OPERATIONS[str(_type_name(body))]
+    known = {f.name for f in operation.fields}
+    errors = [
+        FieldError(key, f"is not a known field of {operation.name}{suggest(key, sorted(known))}")
+        for key in body
+        if key not in known and key not in COMMON_OPTIONS
+    ]
+    dry_run = _dry_run(body, errors)
+    values = _field_values(operation, body, known, False, settings, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return ValidOperation(operation, values, dry_run)
+
+
+def _type_name(body: Mapping[str, Any]) -> str | None:
+    raw = body.get("pipeline_type")
+    return raw.strip() if isinstance(raw, str) else None
+
+
 def _pipeline_type(body: Mapping[str, Any]) -> PipelineType:
     raw = body.get("pipeline_type")
-    name = raw.strip() if isinstance(raw, str) else None
+    name = _type_name(body)
     if name in CATALOGUE:
         return CATALOGUE[name]
-    names = sorted(CATALOGUE)
+    names = sorted([*CATALOGUE, *OPERATIONS])
     if raw is None:
         message = f"is required; one of {', '.join(names)}"
     else:
@@ -143,18 +200,28 @@ def _replicate(value: Any, spec: Field, staged: bool) -> Any:
     return {stage: value for stage in STAGES} if staged and spec.stage else value
 
 
-def _check_field(spec: Field, raw: Any, pipeline: PipelineType, staged: bool, errors: list[FieldError]) -> Any:
+def _broken(name: str, broken: RuleBroken) -> list[FieldError]:
+    """One error per problem, each at its path inside the field's value."""
+    return [
+        FieldError(name + (path if path.startswith("[") or not path else f".{path}"), message)
+        for path, message in broken.problems
+    ]
+
+
+def _check_field(
+    spec: Field, raw: Any, pipeline: PipelineType | Operation, staged: bool, errors: list[FieldError]
+) -> Any:
     is_stage_object = spec.stage and isinstance(raw, dict) and bool(set(raw) & set(STAGES))
     if not is_stage_object:
         try:
             return _replicate(spec.rule.check(raw), spec, staged)
         except RuleBroken as broken:
-            errors.append(FieldError(spec.name, str(broken)))
+            errors.extend(_broken(spec.name, broken))
             return MISSING
     if not staged:
         where = (
             f"{pipeline.name} deploys in the orchestrator's own account only"
-            if pipeline.own_account_only
+            if getattr(pipeline, "own_account_only", False)
             else "this orchestrator is single-account"
         )
         errors.append(FieldError(spec.name, f"must be one value, not a dev/staging/prod object: {where}"))
@@ -175,7 +242,7 @@ def _check_field(spec: Field, raw: Any, pipeline: PipelineType, staged: bool, er
         try:
             result[stage] = spec.rule.check(raw[stage])
         except RuleBroken as broken:
-            errors.append(FieldError(f"{spec.name}.{stage}", str(broken)))
+            errors.extend(_broken(f"{spec.name}.{stage}", broken))
     return result if len(result) == len(STAGES) else MISSING
 
 

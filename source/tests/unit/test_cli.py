@@ -76,3 +76,10 @@ def test_plan_needs_no_credentials(monkeypatch, capsys):
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     assert main(["plan", str(EXAMPLES / "model_tuner_builtin.json")]) == EXIT_OK
+
+
+def test_model_card_operations_validate(tmp_path: Path, capsys):
+    request = tmp_path / "card.json"
+    request.write_text(json.dumps({"pipeline_type": "describe_model_card", "name": "churn-card"}))
+    assert main(["validate", str(request)]) == EXIT_OK
+    assert "valid describe_model_card request" in capsys.readouterr().out

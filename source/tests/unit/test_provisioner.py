@@ -65,9 +65,9 @@ class RecordingAws(Aws):
 
     def __init__(self, calls: list[str]):
         class RecordingStorage(Storage):
-            def put(self, bucket, key, body, content_type="application/octet-stream"):
+            def put(self, bucket, key, body, *args, **kwargs):
                 calls.append(f"put {key.rsplit('/', 1)[-1]}")
-                return super().put(bucket, key, body, content_type)
+                return super().put(bucket, key, body, *args, **kwargs)
 
             def delete(self, bucket, key, version_id=None):
                 calls.append(f"delete {key.rsplit('/', 1)[-1]}")
@@ -129,13 +129,13 @@ def test_a_failed_stack_creation_after_an_update_restores_nothing_it_did_not_wri
     service.provision(example("byom_realtime_builtin"))
 
     class FailingStorage(Storage):
-        def put(self, bucket, key, body, content_type="application/octet-stream"):
+        def put(self, bucket, key, body, *args, **kwargs):
             if key.endswith("template.zip"):
                 raise ClientError(
                     {"Error": {"Code": "SlowDown", "Message": "busy"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
                     "PutObject",
                 )
-            return super().put(bucket, key, body, content_type)
+            return super().put(bucket, key, body, *args, **kwargs)
 
     failing = OrchestratorService(make_settings(), Aws(storage=FailingStorage()))
     with pytest.raises(ProvisioningFailed, match="Could not write"):

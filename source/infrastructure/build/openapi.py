@@ -1,0 +1,309 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Generate the orchestrator API's OpenAPI document from the catalogue, the model-card operations and the routes.
+
+Each request type's fields, their rules' JSON Schema, required/default/stage information and docs come from
+the same objects validation runs; the paths come from the handler's ROUTES. The document is committed as
+`source/openapi.json`; a unit test fails when it is out of date.
+
+    python -m infrastructure.build.openapi [OUTPUT]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE, COMMON_OPTIONS
+from lambdas.pipeline_orchestration.index import ROUTES
+from lambdas.pipeline_orchestration.lifecycle import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATES
+from lambdas.pipeline_orchestration.model_cards import OPERATIONS
+from lambdas.pipeline_orchestration.settings import STAGES
+from lambdas.pipeline_orchestration.spec import Field, Operation, PipelineType
+
+SOURCE = Path(__file__).resolve().parents[2]
+OUTPUT = SOURCE / "openapi.json"
+REF = "#/components/schemas/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF + name}
+
+
+def field_schema(spec: Field) -> dict[str, Any]:
+    schema = dict(spec.rule.schema())
+    if spec.doc:
+        schema["description"] = spec.doc
+    if spec.default not in ("", None):
+        schema["default"] = spec.default
+    if not isinstance(spec.required, bool):
+        schema["x-required-when"] = spec.required.text
+    if spec.stage:
+        per_stage = {k: v for k, v in schema.items() if k != "description"}
+        schema = {
+            "description": f"{spec.doc} In multi-account mode, one value or a {{dev, staging, prod}} object.".strip(),
+            "oneOf": [
+                per_stage,
+                {
+                    "type": "object",
+                    "properties": {stage: per_stage for stage in STAGES},
+                    "additionalProperties": False,
+                },
+            ],
+        }
+    return schema
+
+
+def request_schema(kind: PipelineType | Operation) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "pipeline_type": {"type": "string", "enum": [kind.name]},
+        "dry_run": {"type": "boolean", "default": False, "description": "Validate and plan; change nothing."},
+    }
+    properties.update({spec.name: field_schema(spec) for spec in kind.fields})
+    schema: dict[str, Any] = {
+        "type": "object",
+        "title": kind.name,
+        "properties": properties,
+        "required": ["pipeline_type", *[f.name for f in kind.fields if f.required is True]],
+        "additionalProperties": False,
+    }
+    if kind.description:
+        schema["description"] = kind.description
+    if isinstance(kind, PipelineType):
+        schema["x-blueprint"] = kind.blueprint.template
+        schema["x-own-account-only"] = kind.own_account_only
+    return schema
+
+
+_ERROR = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string"},
+        "detailedMessage": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    },
+    "required": ["message", "errors"],
+}
+_PIPELINE_SUMMARY = {
+    "type": "object",
+    "properties": {
+        "pipeline_name": {"type": "string"},
+        "pipeline_type": {"type": "string", "enum": sorted(CATALOGUE)},
+        "mode": {"type": "string", "enum": ["single-account", "multi-account"]},
+        "state": {"type": "string", "enum": list(STATES)},
+        "stack_name": {"type": "string"},
+        "stack_status": {"type": "string"},
+        "pipeline_id": {"type": "string"},
+        "created": {"type": "string", "format": "date-time"},
+        "updated": {"type": "string", "format": "date-time"},
+    },
+}
+_ANSWERS: dict[str, Any] = {
+    "Error": _ERROR,
+    "PipelineSummary": _PIPELINE_SUMMARY,
+    "PipelineList": {
+        "type": "object",
+        "properties": {
+            "pipelines": {"type": "array", "items": _ref("PipelineSummary")},
+            "next_token": {"type": ["string", "null"], "description": "Send it back to get the next page."},
+        },
+    },
+    "PipelineDescription": {
+        "allOf": [
+            _ref("PipelineSummary"),
+            {
+                "type": "object",
+                "properties": {
+                    "request": {"type": ["object", "null"], "description": "The request last provisioned."},
+                    "plan": {"type": ["object", "null"]},
+                    "codepipeline": {"type": "object", "description": "CodePipeline state by stage."},
+                    "deployed": {"type": "object", "description": "Blueprint stack, or StackSet instance by stage."},
+                    "sagemaker": {"type": "object", "description": "Endpoint, jobs and schedules behind it."},
+                    "teardown": {"type": "object", "description": "Present while the pipeline is being deleted."},
+                },
+            },
+        ]
+    },
+    "Teardown": {
+        "type": "object",
+        "properties": {
+            "message": {"type": "string"},
+            "pipeline_name": {"type": "string"},
+            "done": {"type": "boolean"},
+            "started": {"type": "array", "items": {"type": "string"}},
+            "waiting_for": {"type": "array", "items": {"type": "string"}},
+            "remaining": {"type": "array", "items": {"type": "string"}},
+            "kept": {
+                "type": "array",
+                "description": "Resources holding user data, left in place.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "field": {"type": "string"},
+                        "what": {"type": "string"},
+                        "location": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "ProvisionAnswer": {
+        "type": "object",
+        "properties": {
+            "message": {"description": "A sentence, or the SageMaker answer of a model-card operation."},
+            "pipeline_id": {"type": "string"},
+            "dry_run": {"type": "boolean"},
+            "action": {"type": "string", "enum": ["create", "update"]},
+            "stacks": {"type": "array", "items": {"type": "object"}},
+            "plan": {"type": "object"},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    words = {400: "Invalid request", 404: "Unknown pipeline", 409: "The pipeline is running", 500: "Server error"}
+    return {str(s): _json("Error", words[s]) for s in (*statuses, 500)}
+
+
+_NAME = {"name": "pipeline_name", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
+
+# What each route does; every ROUTES key must be here (the test of the document checks it).
+ROUTE_DOCS: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/provisionpipeline"): {
+        "summary": "Provision a pipeline, dry-run one, or run a model-card operation (by pipeline_type).",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Request")}}},
+        "responses": {"200": _json("ProvisionAnswer", "Started, planned or done"), **_errors(400, 404, 409)},
+    },
+    ("POST", "/pipelinestatus"): {
+        "summary": "CodePipeline state and deployed stacks of a pipeline, by the pipeline_id provisioning answered.",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"pipeline_id": {"type": "string"}},
+                        "required": ["pipeline_id"],
+                    }
+                }
+            },
+        },
+        "responses": {"200": {"description": "The pipeline's state"}, **_errors(400, 404)},
+    },
+    ("GET", "/pipelines"): {
+        "summary": "The pipelines this orchestrator manages, newest first.",
+        "parameters": [
+            {"name": "pipeline_type", "in": "query", "schema": {"type": "string", "enum": sorted(CATALOGUE)}},
+            {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}},
+            {
+                "name": "limit",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+            },
+            {"name": "next_token", "in": "query", "schema": {"type": "string"}},
+        ],
+        "responses": {"200": _json("PipelineList", "One page of pipelines"), **_errors(400)},
+    },
+    ("GET", "/pipelines/{pipeline_name}"): {
+        "summary": "A pipeline's request, plan, CodePipeline stages, deployed stacks and SageMaker resources.",
+        "parameters": [_NAME],
+        "responses": {"200": _json("PipelineDescription", "The pipeline"), **_errors(400, 404)},
+    },
+    ("DELETE", "/pipelines/{pipeline_name}"): {
+        "summary": "Tear the pipeline down (deployed stacks, then its CodePipeline stack, then its objects).",
+        "parameters": [_NAME],
+        "responses": {"202": _json("Teardown", "Teardown started or continued"), **_errors(400, 404, 409)},
+    },
+    ("POST", "/pipelines/{pipeline_name}/rollback"): {
+        "summary": "Re-deploy the previous successful request of a real-time or batch pipeline.",
+        "parameters": [_NAME],
+        "responses": {"200": _json("ProvisionAnswer", "Rollback started"), **_errors(400, 404, 409)},
+    },
+    ("POST", "/pipelines/{pipeline_name}/approval"): {
+        "summary": "Approve or reject the manual approval waiting before a multi-account pipeline's next stage.",
+        "parameters": [_NAME],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "stage": {"type": "string", "description": "the stage waiting: staging or prod"},
+                            "approved": {"type": "boolean", "default": True},
+                            "comment": {"type": "string", "maxLength": 512},
+                        },
+                        "required": ["stage"],
+                    }
+                }
+            },
+        },
+        "responses": {"200": {"description": "The approval was answered"}, **_errors(400, 404, 409)},
+    },
+}
+
+
+def build_document() -> dict[str, Any]:
+    version = tomllib.loads((SOURCE / "pyproject.toml").read_text())["project"]["version"]
+    kinds: list[PipelineType | Operation] = [*CATALOGUE.values(), *OPERATIONS.values()]
+    schemas: dict[str, Any] = {kind.name: request_schema(kind) for kind in kinds}
+    schemas["Request"] = {
+        "oneOf": [_ref(kind.name) for kind in kinds],
+        "discriminator": {"propertyName": "pipeline_type", "mapping": {k.name: REF + k.name for k in kinds}},
+    }
+    schemas.update(_ANSWERS)
+    paths: dict[str, dict[str, Any]] = {}
+    for method, resource in ROUTES:
+        paths.setdefault(resource, {})[method.lower()] = {
+            **ROUTE_DOCS[(method, resource)],
+            "security": [{"sigv4": []}],
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "MLOps orchestrator API",
+            "version": version,
+            "description": f"Request options every body may carry: {', '.join(COMMON_OPTIONS)}.",
+        },
+        "paths": {resource: paths[resource] for resource in sorted(paths)},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "sigv4": {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "x-amazon-apigateway-authtype": "awsSigv4",
+                }
+            },
+        },
+    }
+
+
+def render() -> str:
+    return json.dumps(build_document(), indent=2) + "\n"
+
+
+def main() -> None:
+    output = Path(sys.argv[1]) if len(sys.argv) > 1 else OUTPUT
+    output.write_text(render())
+    print(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    main()

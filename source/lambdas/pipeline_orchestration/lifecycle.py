@@ -1,0 +1,653 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A pipeline's life after provisioning: list, describe, tear down and roll back.
+
+Plain functions over the settings and the AWS adapters. A pipeline is the stack the orchestrator created
+(the CodePipeline wrapper `<name>-codepipeline`, or the image builder's own stack `<name>`), recognized by
+its `mlops:pipeline-name` tag (or, for stacks the predecessor created, by its `stack_name` tag and postfix).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lambdas.shared.errors import BadRequest, Conflict, FieldError, NotFound, OrchestratorError, ValidationFailed
+from lambdas.shared.logging import get_logger
+
+from .adapters import Aws
+from .catalogue import CATALOGUE, PIPELINE_PREFIX
+from .planner import PROVISIONED_PREFIX, Plan, plan_pipeline
+from .provisioner import REQUEST_VERSION_METADATA
+from .settings import STAGES, Settings
+from .status import NOT_YET, deployed, stackset_name
+from .validation import WRAPPER_SUFFIX, suggest, validate
+
+logger = get_logger(__name__)
+
+TAG_NAME, TAG_TYPE = "mlops:pipeline-name", "mlops:pipeline-type"
+STATES = ("CREATING", "ACTIVE", "UPDATING", "DELETING", "FAILED")
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 100
+LIST_PARAMETERS = ("pipeline_type", "state", "limit", "next_token")
+ROLLBACK_TYPES = ("byom_realtime_builtin", "byom_realtime_custom", "byom_batch_builtin", "byom_batch_custom")
+RUNNING_EXECUTION = ("InProgress", "Stopping")
+TEARDOWN_FILE = "teardown.json"
+STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
+TOKEN_VERSION = 1
+
+# Request fields whose locations hold user data: a teardown keeps them and says so.
+USER_DATA_FIELDS = {
+    "data_capture_location": "data captured from the endpoint",
+    "baseline_job_output_location": "baseline job reports",
+    "monitoring_output_location": "monitoring reports",
+    "batch_job_output_location": "batch transform output",
+    "job_output_location": "trained models and job output",
+    "model_artifact_location": "model artifact",
+    "model_package_name": "model package in the model registry",
+}
+# Fields that name data in the assets bucket (a key, not bucket/prefix).
+ASSETS_BUCKET_FIELDS = ("job_output_location", "model_artifact_location")
+
+
+def _state(stack_status: str) -> str:
+    """The pipeline's state as the list route shows it, from its stack's status."""
+    if stack_status == "DELETE_IN_PROGRESS":
+        return "DELETING"
+    if stack_status in ("CREATE_IN_PROGRESS", "REVIEW_IN_PROGRESS"):
+        return "CREATING"
+    if stack_status.endswith("_IN_PROGRESS"):
+        return "UPDATING"
+    if stack_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"):
+        return "ACTIVE"
+    return "FAILED"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str  # mlops-pipeline-<infix>-<postfix>
+    pipeline_type: str
+    stack: dict[str, Any]  # the stack the orchestrator created
+
+    @property
+    def direct(self) -> bool:
+        return self.stack["StackName"] == self.name
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        return {p["ParameterKey"]: p.get("ParameterValue", "") for p in self.stack.get("Parameters", [])}
+
+    @property
+    def multi_account(self) -> bool:
+        return "DevParamsName" in self.parameters
+
+    @property
+    def mode(self) -> str:
+        return "multi-account" if self.multi_account else "single-account"
+
+    @property
+    def created(self) -> datetime:
+        return self.stack["CreationTime"]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "pipeline_name": self.name,
+            "pipeline_type": self.pipeline_type,
+            "mode": self.mode,
+            "state": _state(self.stack["StackStatus"]),
+            "stack_name": self.stack["StackName"],
+            "stack_status": self.stack["StackStatus"],
+            "pipeline_id": self.stack["StackId"],
+            "created": self.created.isoformat(),
+            "updated": (self.stack.get("LastUpdatedTime") or self.created).isoformat(),
+        }
+
+
+def _type_of(base: str) -> str:
+    return next((t.name for t in CATALOGUE.values() if base.endswith(f"-{t.postfix.lower()}")), "")
+
+
+def identify(stack: Mapping[str, Any]) -> Pipeline | None:
+    """The pipeline a stack is the root of, or None (blueprint stacks, other stacks in the account)."""
+    name = stack["StackName"]
+    if not name.startswith(PIPELINE_PREFIX):
+        return None
+    tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
+    if TAG_NAME in tags:
+        base = tags[TAG_NAME]
+        if name not in (base, base + WRAPPER_SUFFIX):
+            return None
+        return Pipeline(base, tags.get(TAG_TYPE) or _type_of(base), dict(stack))
+    if tags.get("stack_name") != name:  # the predecessor tagged only the stacks it created, with their name
+        return None
+    base = name.removesuffix(WRAPPER_SUFFIX)
+    pipeline_type = _type_of(base)
+    if not pipeline_type or (name == base) != CATALOGUE[pipeline_type].direct_stack:
+        return None
+    return Pipeline(base, pipeline_type, dict(stack))
+
+
+def _scan(aws: Aws) -> Iterator[Pipeline]:
+    """Every pipeline, read from DescribeStacks pages: one call per page of stacks, none per pipeline."""
+    token: str | None = None
+    while True:
+        stacks, token = aws.stacks.page(token)
+        for stack in stacks:
+            pipeline = identify(stack)
+            if pipeline:
+                yield pipeline
+        if not token:
+            return
+
+
+# ---------------------------------------------------------------------------------------------------------
+# List
+
+
+def _encode_token(pipeline: Pipeline, filters: Mapping[str, str]) -> str:
+    raw = json.dumps({"v": TOKEN_VERSION, "after": [pipeline.created.isoformat(), pipeline.name], "filters": filters})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str, filters: Mapping[str, str]) -> tuple[datetime, str]:
+    """The (created, name) position a token continues after; the filters must be those it was issued for."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        created, name = raw["after"]
+        position = (datetime.fromisoformat(created), str(name))
+        if raw["v"] != TOKEN_VERSION or position[0].tzinfo is None:
+            raise ValueError("unknown token version")
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed(
+            [FieldError("next_token", "is not a token this API issued; start again without next_token")]
+        ) from None
+    if raw.get("filters") != dict(filters):
+        raise ValidationFailed(
+            [FieldError("next_token", "was issued for other filters; send the same pipeline_type and state")]
+        )
+    return position
+
+
+def list_pipelines(query: Mapping[str, str] | None, aws: Aws) -> dict[str, Any]:
+    """Pipelines newest first, `limit` per page; `next_token` continues after the last one shown.
+
+    The token is a keyset cursor (creation time and name of the last pipeline shown) bound to the filters:
+    pipelines created or deleted between pages neither repeat nor shift the ones still to come. CloudFormation
+    has no order by creation time, so each page reads every DescribeStacks page once: the AWS calls grow with
+    the pages of stacks in the account (about one per hundred stacks), never with a call per pipeline.
+    """
+    query = dict(query or {})
+    errors = [
+        FieldError(key, f"is not a query parameter of GET /pipelines{suggest(key, LIST_PARAMETERS)}")
+        for key in query
+        if key not in LIST_PARAMETERS
+    ]
+    filters = {key: query[key].strip() for key in ("pipeline_type", "state") if (query.get(key) or "").strip()}
+    if "pipeline_type" in filters and filters["pipeline_type"] not in CATALOGUE:
+        wanted = filters["pipeline_type"]
+        errors.append(
+            FieldError("pipeline_type", f"'{wanted}' is not a pipeline type{suggest(wanted, list(CATALOGUE))}")
+        )
+    if "state" in filters:
+        filters["state"] = filters["state"].upper()
+        if filters["state"] not in STATES:
+            errors.append(FieldError("state", f"must be one of {', '.join(STATES)}"))
+    limit = DEFAULT_PAGE_SIZE
+    if (query.get("limit") or "").strip():
+        text = query["limit"].strip()
+        if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+            errors.append(FieldError("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}"))
+        else:
+            limit = int(text)
+    if errors:
+        raise ValidationFailed(errors)
+    after = _decode_token(query["next_token"], filters) if query.get("next_token") else None
+
+    matches = [
+        p
+        for p in _scan(aws)
+        if filters.get("pipeline_type", p.pipeline_type) == p.pipeline_type
+        and filters.get("state", _state(p.stack["StackStatus"])) == _state(p.stack["StackStatus"])
+        and (after is None or (p.created, p.name) < after)
+    ]
+    matches.sort(key=lambda p: (p.created, p.name), reverse=True)
+    page = matches[:limit]
+    return {
+        "pipelines": [p.summary() for p in page],
+        "next_token": _encode_token(page[-1], filters) if len(matches) > limit else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Describe
+
+
+def _base_name(name: str) -> str:
+    if not STACK_NAME.fullmatch(name or ""):
+        raise ValidationFailed(
+            [FieldError("pipeline_name", "must be a pipeline name such as mlops-pipeline-<model>-<postfix>")]
+        )
+    return name.removesuffix(WRAPPER_SUFFIX)
+
+
+def _lookup(base: str, aws: Aws) -> Pipeline | None:
+    for candidate in (base + WRAPPER_SUFFIX, base):
+        stack = aws.stacks.describe(candidate)
+        pipeline = identify(stack) if stack else None
+        if pipeline and pipeline.name == base:
+            return pipeline
+    return None
+
+
+def find(name: str, aws: Aws) -> Pipeline:
+    base = _base_name(name)
+    pipeline = _lookup(base, aws)
+    if pipeline is None:
+        raise NotFound(f"No pipeline named {base}; GET /pipelines lists them.")
+    return pipeline
+
+
+def _history_key(base: str) -> str:
+    return f"{PROVISIONED_PREFIX}/{base}/request.json"
+
+
+def _artifact_key(base: str) -> str:
+    return f"{PROVISIONED_PREFIX}/{base}/template.zip"
+
+
+def _teardown_key(base: str) -> str:
+    return f"{PROVISIONED_PREFIX}/{base}/{TEARDOWN_FILE}"
+
+
+def _read_json(settings: Settings, aws: Aws, key: str, version: str | None = None) -> dict[str, Any] | None:
+    raw = aws.storage.find(settings.assets_bucket, key, version)
+    return json.loads(raw) if raw is not None else None
+
+
+def current_request(pipeline: Pipeline, settings: Settings, aws: Aws) -> dict[str, Any] | None:
+    """The request the pipeline was last provisioned with (None for pipelines the predecessor created)."""
+    return _read_json(settings, aws, _history_key(pipeline.name))
+
+
+def _plan(request: Mapping[str, Any] | None, settings: Settings) -> Plan | None:
+    if request is None:
+        return None
+    return plan_pipeline(validate({k: v for k, v in request.items() if k != "dry_run"}, settings), settings)
+
+
+def codepipeline_name(pipeline: Pipeline, aws: Aws) -> str | None:
+    names = [
+        r["PhysicalResourceId"]
+        for r in aws.stacks.resources(pipeline.stack["StackId"])
+        if r["ResourceType"] == "AWS::CodePipeline::Pipeline" and r.get("PhysicalResourceId")
+    ]
+    return names[-1] if names else None
+
+
+def _stages(name: str, aws: Aws) -> dict[str, Any]:
+    state = aws.pipelines.state(name)
+    stages = []
+    for stage in state.get("stageStates", []):
+        actions = []
+        for action in stage.get("actionStates", []):
+            latest = action.get("latestExecution", {})
+            entry = {"name": action.get("actionName"), "status": latest.get("status", "NOT_RUN")}
+            if latest.get("summary"):
+                entry["summary"] = latest["summary"]
+            if latest.get("lastStatusChange"):
+                entry["last_change"] = latest["lastStatusChange"]
+            actions.append(entry)
+        latest = stage.get("latestExecution", {})
+        stages.append(
+            {
+                "name": stage.get("stageName"),
+                "status": latest.get("status", "NOT_RUN"),
+                "execution_id": latest.get("pipelineExecutionId"),
+                "actions": actions,
+            }
+        )
+    return {"name": name, "version": state.get("pipelineVersion"), "stages": stages}
+
+
+def _sagemaker_status(kind: str, name: str, aws: Aws) -> dict[str, Any]:
+    from .adapters import SAGEMAKER_DESCRIBE
+
+    found = aws.sagemaker.describe(kind, name)
+    if found is None:
+        return {"name": name, "status": "NOT_FOUND"}
+    summary = {"name": name, "status": found.get(SAGEMAKER_DESCRIBE[kind][2], "UNKNOWN")}
+    if found.get("FailureReason"):
+        summary["failure_reason"] = found["FailureReason"]
+    return summary
+
+
+_JOB_KINDS = {
+    "model_training_builtin": "training_job",
+    "model_tuner_builtin": "tuning_job",
+    "model_autopilot_training": "automl_job",
+}
+
+
+def sagemaker_resources(pipeline: Pipeline, plan: Plan | None, deployment: Mapping[str, Any], aws: Aws) -> Any:
+    """Status of the SageMaker resources behind the pipeline, read in the orchestrator's account."""
+    if plan is None:
+        return {}
+    kind = pipeline.pipeline_type
+    if plan.multi_account:
+        # They live in each stage's account: the orchestrator names them, the StackSet instance shows progress.
+        return {
+            s.stage: {"account_id": s.account_id, "names": s.names, "endpoint_name": s.parameters.get("EndpointName")}
+            for s in plan.stages
+        }
+    stage = plan.stages[0]
+    outputs = deployment.get("outputs", {})
+    found: dict[str, Any] = {}
+    if kind.startswith("byom_realtime"):
+        endpoint = next((v for k, v in outputs.items() if k.endswith("EndpointName")), None)
+        endpoint = endpoint or stage.parameters.get("EndpointName")
+        if endpoint:
+            found["endpoint"] = _sagemaker_status("endpoint", endpoint, aws)
+        url = next((v for v in outputs.values() if v.startswith("https://") and ".execute-api." in v), None)
+        found["inference_api_url"] = url
+    elif kind.startswith("byom_batch"):
+        job = next((v for k, v in outputs.items() if "TransformJob" in k and "Name" in k), None)
+        found["transform_job"] = _sagemaker_status("transform_job", job, aws) if job else {"status": "NOT_STARTED"}
+    elif "monitoring_schedule_name" in stage.names:
+        found["baseline_job"] = _sagemaker_status("processing_job", stage.names["baseline_job_name"], aws)
+        found["monitoring_schedule"] = _sagemaker_status(
+            "monitoring_schedule", stage.names["monitoring_schedule_name"], aws
+        )
+        found["endpoint"] = _sagemaker_status("endpoint", stage.parameters["EndpointName"], aws)
+    elif kind in _JOB_KINDS:
+        found[_JOB_KINDS[kind]] = _sagemaker_status(_JOB_KINDS[kind], stage.names["job_name"], aws)
+    return found
+
+
+def describe_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
+    pipeline = find(name, aws)
+    answer = pipeline.summary()
+    request = current_request(pipeline, settings, aws)
+    answer["request"] = request
+    plan = None
+    try:
+        plan = _plan(request, settings)
+        answer["plan"] = plan.as_dict() if plan else None
+    except OrchestratorError as error:  # the request no longer validates (e.g. the settings changed): say so
+        answer["plan"] = {"error": error.detail}
+    codepipeline = codepipeline_name(pipeline, aws)
+    answer["codepipeline"] = _stages(codepipeline, aws) if codepipeline else {"message": NOT_YET}
+    deployment = deployed(pipeline.stack, settings, aws) if not pipeline.direct else {}
+    answer["deployed"] = deployment
+    answer["sagemaker"] = sagemaker_resources(pipeline, plan, deployment, aws)
+    teardown = _read_json(settings, aws, _teardown_key(pipeline.name))
+    if teardown:
+        answer["teardown"] = teardown
+    return answer
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running pipelines
+
+
+def running(pipeline: Pipeline, aws: Aws) -> str | None:
+    """Why the pipeline is busy (a stack or CodePipeline execution in progress), or None."""
+    status = pipeline.stack["StackStatus"]
+    if status.endswith("_IN_PROGRESS") and status != "DELETE_IN_PROGRESS":
+        return f"its stack {pipeline.stack['StackName']} is {status}"
+    codepipeline = codepipeline_name(pipeline, aws)
+    if codepipeline:
+        latest = aws.pipelines.executions(codepipeline, limit=1)
+        if latest and latest[0].get("status") in RUNNING_EXECUTION:
+            return f"its CodePipeline {codepipeline} is running execution {latest[0].get('pipelineExecutionId')}"
+    if not pipeline.direct and not pipeline.multi_account:
+        blueprint = aws.stacks.describe(pipeline.name)
+        if blueprint and blueprint["StackStatus"].endswith("_IN_PROGRESS"):
+            return f"its stack {pipeline.name} is {blueprint['StackStatus']}"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Teardown
+
+
+def kept_resources(request: Mapping[str, Any] | None, settings: Settings) -> list[dict[str, str]]:
+    """The user data a teardown leaves in place: captured data, reports, models, images."""
+    if not request:
+        return []
+    kept = []
+    for field, what in USER_DATA_FIELDS.items():
+        value = request.get(field)
+        values = value.values() if isinstance(value, dict) else [value]
+        for location in dict.fromkeys(v for v in values if v):
+            if field == "model_package_name":
+                where = location
+            elif field in ASSETS_BUCKET_FIELDS:
+                where = f"s3://{settings.assets_bucket}/{location}"
+            else:
+                where = f"s3://{location}"
+            kept.append({"field": field, "what": what, "location": where})
+    if request.get("ecr_repo_name") and request.get("image_tag"):
+        kept.append(
+            {
+                "field": "image_tag",
+                "what": "container image",
+                "location": f"{request['ecr_repo_name']}:{request['image_tag']}",
+            }
+        )
+    return kept
+
+
+@dataclass
+class _Progress:
+    started: list[str]
+    waiting_for: list[str]
+    remaining: list[str]
+
+
+def _delete_stack(stack: Mapping[str, Any], what: str, aws: Aws, progress: _Progress) -> bool:
+    """Start deleting a stack; True once it is gone (moto and fast deletes finish within the call)."""
+    status = stack["StackStatus"]
+    if status == "DELETE_COMPLETE":
+        return True
+    if status.endswith("_IN_PROGRESS") and status != "DELETE_IN_PROGRESS":
+        progress.waiting_for.append(f"{what} {stack['StackName']} to finish {status}")
+        return False
+    if status != "DELETE_IN_PROGRESS":
+        aws.stacks.delete(stack["StackId"])
+        progress.started.append(f"delete {what} {stack['StackName']}")
+    now = aws.stacks.describe(stack["StackId"])
+    if now and now["StackStatus"] != "DELETE_COMPLETE":
+        progress.waiting_for.append(f"{what} {stack['StackName']} to be deleted ({now['StackStatus']})")
+        return False
+    return True
+
+
+def _delete_stack_sets(pipeline: Pipeline, settings: Settings, aws: Aws, progress: _Progress) -> bool:
+    call_as = "DELEGATED_ADMIN" if pipeline.parameters.get("DelegatedAdminAccount", "Yes") == "Yes" else "SELF"
+    done = True
+    for stage in reversed(STAGES):
+        name = stackset_name(pipeline.name, stage, pipeline.stack["StackId"])
+        stack_set = aws.stacks.stack_set(name, call_as)
+        if stack_set is None or stack_set.get("Status") == "DELETED":
+            continue
+        if aws.stacks.stack_set_busy(name, call_as):
+            progress.waiting_for.append(f"the running operation of StackSet {name}")
+            done = False
+            continue
+        instances = aws.stacks.stack_instances(name, call_as)
+        if instances:
+            regions = sorted({i["Region"] for i in instances})
+            accounts = sorted({i["Account"] for i in instances})
+            org_units: list[str] = []
+            if stack_set.get("PermissionModel") == "SERVICE_MANAGED":
+                org_units = sorted({i["OrganizationalUnitId"] for i in instances if i.get("OrganizationalUnitId")})
+            aws.stacks.delete_stack_instances(name, regions, accounts, org_units, call_as)
+            progress.started.append(f"delete the {stage} stack instances of StackSet {name} ({', '.join(accounts)})")
+            if aws.stacks.stack_instances(name, call_as):
+                progress.waiting_for.append(f"the stack instances of StackSet {name} to be deleted")
+                done = False
+                continue
+        aws.stacks.delete_stack_set(name, call_as)
+        progress.started.append(f"delete StackSet {name}")
+    return done
+
+
+def _advance(base: str, pipeline: Pipeline | None, settings: Settings, aws: Aws) -> _Progress:
+    """Take every teardown step that can be taken now, in order; later steps wait for earlier ones."""
+    progress = _Progress([], [], [])
+    prefix = f"{PROVISIONED_PREFIX}/{base}/"
+    objects = f"delete the pipeline's objects under s3://{settings.assets_bucket}/{prefix}"
+    if pipeline is not None:
+        wrapper = f"delete stack {pipeline.stack['StackName']}"
+        if not pipeline.direct:
+            # The deployed stacks first: they were created with roles the CodePipeline stack owns.
+            if pipeline.multi_account:
+                clear = _delete_stack_sets(pipeline, settings, aws, progress)
+            else:
+                blueprint = aws.stacks.describe(base)
+                clear = blueprint is None or _delete_stack(blueprint, "blueprint stack", aws, progress)
+            if not clear:
+                progress.remaining += [wrapper, objects]
+                return progress
+        kind = "image builder stack" if pipeline.direct else "CodePipeline stack"
+        if not _delete_stack(pipeline.stack, kind, aws, progress):
+            progress.remaining.append(objects)
+            return progress
+    keys = aws.storage.keys(settings.assets_bucket, prefix)
+    if keys:
+        aws.storage.delete_keys(settings.assets_bucket, keys)
+        progress.started.append(f"{objects} ({len(keys)} objects)")
+    return progress
+
+
+def delete_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
+    """Start (or continue) tearing a pipeline down; answers 202 with what was started and what is kept."""
+    base = _base_name(name)
+    pipeline = _lookup(base, aws)
+    marker = _read_json(settings, aws, _teardown_key(base))
+    if pipeline is None and marker is None:
+        raise NotFound(f"No pipeline named {base}; GET /pipelines lists them.")
+    if pipeline is not None and marker is None:
+        reason = running(pipeline, aws)
+        if reason:
+            raise Conflict(
+                f"Pipeline {base} is running: {reason}. Delete it once the run has finished, or stop the execution."
+            )
+        marker = {
+            "pipeline_name": base,
+            "pipeline_type": pipeline.pipeline_type,
+            "requested": datetime.now(UTC).isoformat(),
+            "kept": kept_resources(current_request(pipeline, settings, aws), settings),
+        }
+        aws.storage.put(
+            settings.assets_bucket, _teardown_key(base), json.dumps(marker, indent=2).encode(), "application/json"
+        )
+    assert marker is not None
+    progress = _advance(base, pipeline, settings, aws)
+    done = not progress.waiting_for and not progress.remaining
+    return {
+        "_status": 202,
+        "message": f"Pipeline {base} is deleted." if done else f"Deleting pipeline {base}.",
+        "pipeline_name": base,
+        "done": done,
+        "started": progress.started,
+        "waiting_for": progress.waiting_for,
+        "remaining": progress.remaining,
+        "kept": marker.get("kept", []),
+    }
+
+
+_STAGE_SUFFIX = re.compile(r"-(?:" + "|".join(STAGES) + r")-[0-9a-f]{8}$")
+
+
+def on_stack_event(event: Mapping[str, Any], settings: Settings, aws: Aws) -> list[dict[str, Any]]:
+    """Continue the teardowns a CloudFormation status-change event may unblock (EventBridge delivers them)."""
+    names: set[str] = set()
+    detail = event.get("detail") or {}
+    for arn in [*event.get("resources", []), detail.get("stack-id", ""), detail.get("stack-set-arn", "")]:
+        match = re.match(r"arn:[^:]+:cloudformation:[^:]*:[^:]*:stack(?:set)?/([^/:]+)", arn or "")
+        if match:
+            names.add(match.group(1))
+    results = []
+    for stack_name in sorted(names):
+        base = _STAGE_SUFFIX.sub("", stack_name.removesuffix(WRAPPER_SUFFIX))
+        if not base.startswith(PIPELINE_PREFIX) or _read_json(settings, aws, _teardown_key(base)) is None:
+            continue
+        progress = _advance(base, _lookup(base, aws), settings, aws)
+        logger.info("teardown of %s: started %s, waiting for %s", base, progress.started, progress.waiting_for)
+        results.append({"pipeline_name": base, "started": progress.started, "waiting_for": progress.waiting_for})
+    return results
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Rollback
+
+
+def _request_of(base: str, zip_version: str, settings: Settings, aws: Aws) -> tuple[dict[str, Any], str] | None:
+    """The request a template.zip version was made from, with the request.json version id."""
+    head = aws.storage.head(settings.assets_bucket, _artifact_key(base), zip_version)
+    if head is None:
+        return None
+    version = (head.get("Metadata") or {}).get(REQUEST_VERSION_METADATA)
+    if not version:
+        # Written before the link existed: the request is the last one written before the zip.
+        earlier = [
+            v
+            for v in aws.storage.versions(settings.assets_bucket, _history_key(base))
+            if not v["DeleteMarker"] and v["LastModified"] <= head["LastModified"]
+        ]
+        if not earlier:
+            return None
+        version = earlier[0]["VersionId"]
+    request = _read_json(settings, aws, _history_key(base), version)
+    return (request, version) if request is not None else None
+
+
+def rollback_pipeline(
+    name: str, settings: Settings, aws: Aws, provision: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """Re-provision the request of the last successful execution before the current one."""
+    pipeline = find(name, aws)
+    if pipeline.pipeline_type not in ROLLBACK_TYPES:
+        raise BadRequest(
+            f"Bad request. Rollback re-deploys real-time and batch pipelines ({', '.join(ROLLBACK_TYPES)}); "
+            f"{pipeline.name} is a {pipeline.pipeline_type} pipeline."
+        )
+    reason = running(pipeline, aws)
+    if reason:
+        raise Conflict(f"Pipeline {pipeline.name} is running: {reason}. Roll back once the run has finished.")
+    codepipeline = codepipeline_name(pipeline, aws)
+    if codepipeline is None:
+        raise Conflict(f"Pipeline {pipeline.name} has not created its CodePipeline yet; nothing to roll back.")
+    current = aws.storage.head(settings.assets_bucket, _artifact_key(pipeline.name))
+    current_version = current.get("VersionId") if current else None
+    for execution in aws.pipelines.executions(codepipeline):
+        if execution.get("status") != "Succeeded":
+            continue
+        revision = next(
+            (r.get("revisionId") for r in execution.get("sourceRevisions", []) if r.get("revisionId")), None
+        )
+        if not revision or revision == current_version:
+            continue
+        found = _request_of(pipeline.name, revision, settings, aws)
+        if found is None:
+            continue
+        request, request_version = found
+        answer = provision({k: v for k, v in request.items() if k != "dry_run"})
+        return {
+            **answer,
+            "message": (
+                f"Rolling back {pipeline.name} to the request of its successful execution "
+                f"{execution.get('pipelineExecutionId')}; the pipeline deploys it through its stages and approvals."
+            ),
+            "rolled_back_to": {
+                "execution_id": execution.get("pipelineExecutionId"),
+                "request_version": request_version,
+                "request": request,
+            },
+        }
+    raise Conflict(f"Pipeline {pipeline.name} has no earlier successful request to roll back to.")

@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: Apache-2.0
+"""GET /pipelines with 1,000 pipelines: the AWS calls grow with pages of stacks, not with pipelines."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lambdas.pipeline_orchestration.adapters import Aws
+from lambdas.pipeline_orchestration.service import OrchestratorService
+from lambdas.shared.aws import client
+
+from .conftest import SINGLE, FakePipelines, Scene, StandInStacks
+
+PIPELINES = 1000
+OTHER_STACKS = 200  # blueprint stacks and stacks of other applications share the account
+MOTO_PAGE = 50  # moto's DescribeStacks page size (AWS pages are larger; the shape is the same)
+TOPIC = json.dumps({"Resources": {"Stand": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
+
+
+@pytest.fixture
+def single(moto_aws: None) -> Scene:
+    """The list route reads the same stacks in both account modes: one mode keeps this slow scene single."""
+    pipelines = FakePipelines()
+    return Scene(SINGLE, OrchestratorService(SINGLE, Aws(stacks=StandInStacks(), pipelines=pipelines)), pipelines)
+
+
+@pytest.fixture
+def calls(single: Scene) -> Iterator[Counter[str]]:
+    """Every AWS call the orchestrator's clients make, counted by botocore's before-call event."""
+    counted: Counter[str] = Counter()
+
+    def count(event_name: str, **_: Any) -> None:
+        counted[event_name.removeprefix("before-call.")] += 1
+
+    services = ("cloudformation", "s3", "codepipeline", "sagemaker")
+    for service in services:
+        client(service).meta.events.register("before-call.*.*", count)
+    yield counted
+    for service in services:
+        client(service).meta.events.unregister("before-call.*.*", count)
+
+
+def _create_stacks(names_and_types: list[tuple[str, str | None]]) -> None:
+    """Create the stacks in moto's backend directly: the scene, not the subject, so no API round trips."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends["123456789012"]["us-east-1"]
+    for name, pipeline_type in names_and_types:
+        tags = {}
+        if pipeline_type:
+            base = name.removesuffix("-codepipeline")
+            tags = {"stack_name": name, "mlops:pipeline-name": base, "mlops:pipeline-type": pipeline_type}
+        backend.create_stack(name=name, template=TOPIC, parameters={}, tags=tags)
+
+
+def test_listing_1000_pipelines_costs_one_call_per_page_of_stacks(single: Scene, calls: Counter[str]) -> None:
+    # The scene, made directly (provisioning 1,000 pipelines through the service would only slow the test).
+    scene: list[tuple[str, str | None]] = []
+    for i in range(PIPELINES):
+        kind = (
+            ("byom_realtime_builtin", "BYOMPipelineRealtimeBuiltIn")
+            if i % 2
+            else ("byom_batch_custom", "BYOMPipelineBatchCustom")
+        )
+        scene.append((f"mlops-pipeline-m{i:04d}-{kind[1].lower()}-codepipeline", kind[0]))
+    for i in range(OTHER_STACKS):
+        scene.append((f"mlops-pipeline-m{i:04d}-byompipelinerealtimebuiltin" if i % 2 else f"app-{i}", None))
+    _create_stacks(scene)
+    stack_pages = math.ceil((PIPELINES + OTHER_STACKS) / MOTO_PAGE)
+    calls.clear()
+
+    status, first = single.call("GET", "/pipelines", query={"limit": "10"})
+
+    assert status == 200 and len(first["pipelines"]) == 10
+    assert calls == Counter({"cloudformation.DescribeStacks": stack_pages})
+
+    # The next page (a bigger one) costs the same: the cost follows the stacks' pages, not the pipelines shown.
+    calls.clear()
+    status, second = single.call("GET", "/pipelines", query={"limit": "100", "next_token": first["next_token"]})
+
+    assert status == 200 and len(second["pipelines"]) == 100
+    assert calls == Counter({"cloudformation.DescribeStacks": stack_pages})
+    seen = [p["pipeline_name"] for p in first["pipelines"] + second["pipelines"]]
+    assert len(seen) == len(set(seen)) == 110
+    # Newest first: the 1,000th pipeline created leads, and the pages continue where the last one ended.
+    expected = [f"mlops-pipeline-m{i:04d}-" for i in range(PIPELINES - 1, PIPELINES - 111, -1)]
+    assert [name[: len("mlops-pipeline-m0000-")] for name in seen] == expected
+    assert second["next_token"] is not None
+
+
+def test_a_filtered_page_costs_the_same(single: Scene, calls: Counter[str]) -> None:
+    _create_stacks(
+        [(f"mlops-pipeline-m{i:04d}-byompipelinebatchcustom-codepipeline", "byom_batch_custom") for i in range(120)]
+    )
+    calls.clear()
+
+    status, answer = single.call("GET", "/pipelines", query={"pipeline_type": "byom_batch_custom", "state": "FAILED"})
+
+    assert status == 200 and answer["pipelines"] == []
+    assert calls == Counter({"cloudformation.DescribeStacks": math.ceil(120 / MOTO_PAGE)})
