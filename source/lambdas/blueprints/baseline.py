@@ -366,6 +366,8 @@ def read_header(spec: BaselineSpec) -> list[str]:
             .read()
         )
     except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "InvalidRange":  # S3's answer for an empty object
+            return []
         raise JobFailed(f"cannot read baseline data {spec.baseline_uri}: {error}") from error
     first_line = body.decode("utf-8-sig", errors="replace").splitlines()[:1]
     headers = next(csv.reader(first_line), []) if first_line else []
@@ -428,7 +430,9 @@ def _existing_status(job_name: str) -> dict[str, Any] | None:
     try:
         return client("sagemaker").describe_processing_job(ProcessingJobName=job_name)
     except ClientError as error:
-        if "not found" in str(error).lower() or "does not exist" in str(error).lower():
+        message = str(error).lower()
+        # SageMaker answers a missing job with a ValidationException "Could not find ..." message.
+        if any(text in message for text in ("could not find", "not found", "does not exist")):
             return None
         raise
 
