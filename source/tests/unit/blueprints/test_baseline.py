@@ -449,7 +449,7 @@ def test_the_label_is_the_first_column_even_with_quotes_and_a_bom(aws):
 
 
 def test_missing_baseline_file_fails(aws):
-    with pytest.raises(JobFailed, match="cannot read baseline data s3://mlops-assets/monitoring/baseline.csv"):
+    with pytest.raises(JobFailed, match=r"cannot read baseline data s3://mlops-assets/monitoring/baseline.csv"):
         baseline.read_header(spec("ModelBias"))
 
 
@@ -484,7 +484,7 @@ def test_finished_once_completed_with_constraints_and_statistics(aws):
 def test_completed_without_constraints_fails(aws):
     baseline.start_baseline(spec())
     _put_output("statistics.json")
-    with pytest.raises(JobFailed, match="completed but wrote no constraints.json"):
+    with pytest.raises(JobFailed, match=r"completed but wrote no constraints.json"):
         baseline.baseline_finished(spec())
 
 
@@ -494,7 +494,7 @@ def test_clarify_baseline_needs_its_analysis(aws):
     assert baseline.baseline_finished(spec("ModelQuality", **QUALITY))
     # moto creates the job as it is asked; a Clarify job is judged by analysis.json
     clarify = spec("ModelBias", **BIAS)
-    with pytest.raises(JobFailed, match="wrote no analysis.json"):
+    with pytest.raises(JobFailed, match=r"wrote no analysis.json"):
         baseline.baseline_finished(clarify)
 
 
