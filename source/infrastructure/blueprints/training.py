@@ -28,7 +28,7 @@ from infrastructure.blueprints.jobs import (
     sagemaker_role,
 )
 from infrastructure.nag import acknowledge
-from lambdas.pipeline_orchestration.catalogue import AUTOPILOT, TRAINING, TUNER
+from lambdas.pipeline_orchestration.catalogue import AUTOPILOT, PROBLEM_TYPES, TRAINING, TUNER
 from lambdas.pipeline_orchestration.spec import Blueprint
 
 FINISHED = ["Completed", "Failed", "Stopped"]
@@ -81,10 +81,13 @@ class _JobStack(Stack):
     create_action: ClassVar[str]
     max_name: ClassVar[int] = 63
     output_prefix: ClassVar[str]  # the predecessor's output names: TrainingJobName, AutopilotJobName, ...
+    parameter_overrides: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description=self.__doc__, **kwargs)
-        p = self.p = declare_parameters(self, self.blueprint, {"JobName": {"max_length": self.max_name}})
+        p = self.p = declare_parameters(
+            self, self.blueprint, {"JobName": {"max_length": self.max_name}, **self.parameter_overrides}
+        )
         self.kms = provided(self, "KmsKeyProvided", p["KmsKeyArn"])
         self.topic = sns.Topic.from_topic_arn(self, "Notifications", p["NotificationsSNSTopicArn"])
         self.output_uri = f"s3://{p['AssetsBucket']}/{p['JobOutputLocation']}"
@@ -259,6 +262,10 @@ class AutopilotJobStack(_JobStack):
     job_resource = "automl-job"
     create_action = "sagemaker:CreateAutoMLJobV2"
     output_prefix = "Autopilot"
+    # Autopilot infers the problem type when none is given.
+    parameter_overrides: ClassVar[dict[str, dict[str, Any]]] = {
+        "ProblemType": {"allowed_values": ["", *PROBLEM_TYPES], "default": ""}
+    }
     max_name = 32
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
