@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
 # CloudFormation rejects a response body above 4 KB; the reason is the part that may be long.
@@ -28,6 +27,8 @@ def respond(
     data: dict[str, str] | None = None,
 ) -> None:
     """Send SUCCESS or FAILED for the event; CloudFormation waits for nothing else."""
+    import urllib.request  # deferred: it costs a third of the module's cold import
+
     body = {
         "Status": status,
         "Reason": (reason or status)[:MAX_REASON],
