@@ -9,5 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from infrastructure.blueprints.monitors import MONITOR_STACKS
+from infrastructure.blueprints.training import TRAINING_STACKS
+
 # template file name (catalogue Blueprint.template) -> CDK Stack class
 BLUEPRINT_STACKS: dict[str, Any] = {}
+BLUEPRINT_STACKS.update(MONITOR_STACKS)
+BLUEPRINT_STACKS.update(TRAINING_STACKS)

@@ -223,7 +223,10 @@ TRAINING_COMMON = (
         "training_data", AssetKey(max_len=128), True, doc="Key (or prefix) of the training data in the assets bucket."
     ),
     Field("job_output_location", AssetKey(max_len=128), True, doc="Prefix in the assets bucket for the job's output."),
-    Field("job_name", Name(max_len=63, allow_empty=True), doc="Job name; default <model_name>-<kind>-<hash>."),
+    # Lower-cased: SageMaker lower-cases job names in ARNs, and the blueprints' IAM policies name the job's ARN.
+    Field(
+        "job_name", Name(max_len=63, lower=True, allow_empty=True), doc="Job name; default <model_name>-<kind>-<hash>."
+    ),
     Field("encrypt_inner_traffic", BoolText(), default="True", doc="Encrypt traffic between training containers."),
     Field(
         "max_runtime_per_job", Integer(600, 259200), default=86400, doc="Maximum runtime of one training job (seconds)."

@@ -1,0 +1,502 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The four monitor and three training blueprints: contract with the catalogue, cfn-lint, cdk-nag and every
+option of the templates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from app import stack_id
+from lambdas.pipeline_orchestration.catalogue import (
+    AUTOPILOT,
+    CATALOGUE,
+    DATA_QUALITY,
+    MODEL_BIAS,
+    MODEL_EXPLAINABILITY,
+    MODEL_QUALITY,
+    TRAINING,
+    TUNER,
+)
+from lambdas.pipeline_orchestration.planner import plan_pipeline
+from lambdas.pipeline_orchestration.settings import Settings, StageTarget
+from lambdas.pipeline_orchestration.validation import validate
+
+pytestmark = pytest.mark.synth
+
+MONITORS = {
+    DATA_QUALITY.template: "DataQuality",
+    MODEL_QUALITY.template: "ModelQuality",
+    MODEL_BIAS.template: "ModelBias",
+    MODEL_EXPLAINABILITY.template: "ModelExplainability",
+}
+TRAININGS = (TRAINING.template, TUNER.template, AUTOPILOT.template)
+ALL = (*MONITORS, *TRAININGS)
+
+MONITOR_BODY = {
+    "model_name": "churn-xgb",
+    "endpoint_name": "churn-xgb-endpoint",
+    "baseline_data": "monitoring/churn/baseline.csv",
+    "baseline_job_output_location": "my-assets-bucket/monitoring/baselines",
+    "data_capture_location": "my-assets-bucket/datacapture/churn",
+    "monitoring_output_location": "my-assets-bucket/monitoring/reports",
+    "schedule_expression": "cron(0 * ? * * *)",
+    "instance_type": "ml.m5.large",
+    "instance_volume_size": 20,
+    "monitor_max_runtime_seconds": 1800,
+}
+TRAINING_BODY = {
+    "model_name": "churn-xgb",
+    "training_data": "training/churn/train.csv",
+    "validation_data": "training/churn/validation.csv",
+    "job_output_location": "training/churn/output",
+    "model_framework": "xgboost",
+    "model_framework_version": "1.7-1",
+    "algo_hyperparamaters": {"objective": "binary:logistic", "num_round": 200},
+}
+BODIES: dict[str, dict[str, Any]] = {
+    "byom_data_quality_monitor": MONITOR_BODY,
+    "byom_model_quality_monitor": {
+        **MONITOR_BODY,
+        "problem_type": "BinaryClassification",
+        "baseline_inference_attribute": "prediction",
+        "baseline_probability_attribute": "probability",
+        "baseline_ground_truth_attribute": "label",
+        "monitor_probability_attribute": "0",
+        "probability_threshold_attribute": "0.5",
+        "monitor_ground_truth_input": "my-assets-bucket/monitoring/groundtruth/churn",
+    },
+    "byom_model_bias_monitor": {
+        **MONITOR_BODY,
+        "problem_type": "BinaryClassification",
+        "monitor_ground_truth_input": "my-assets-bucket/monitoring/groundtruth/churn",
+        "model_predicted_label_config": {"probability_threshold": 0.6},
+        "bias_config": {"label_values_or_threshold": [1], "facet_name": "age", "facet_values_or_threshold": [40]},
+    },
+    "byom_model_explainability_monitor": {
+        **MONITOR_BODY,
+        "problem_type": "Regression",
+        "monitor_inference_attribute": "0",
+        "shap_config": {"baseline": "monitoring/shap.csv", "num_samples": 200, "agg_method": "mean_abs"},
+        "model_scores": 0,
+    },
+    "model_training_builtin": TRAINING_BODY,
+    "model_tuner_builtin": {
+        **TRAINING_BODY,
+        "tuner_configs": {"objective_metric_name": "validation:auc", "max_jobs": 4, "max_parallel_jobs": 2},
+        "hyperparamaters_ranges": {"eta": ["continuous", [0.05, 0.4]]},
+    },
+    "model_autopilot_training": {
+        "model_name": "churn-auto",
+        "training_data": "training/churn/full.csv",
+        "target_attribute": "churned",
+        "job_output_location": "training/churn/autopilot",
+    },
+}
+SETTINGS = {
+    "single": Settings(sns_topic_arn="arn:aws:sns:us-east-1:123456789012:mlops-notifications"),
+    "multi": Settings(
+        sns_topic_arn="arn:aws:sns:us-east-1:123456789012:mlops-notifications",
+        multi_account=True,
+        stage_targets={
+            s: StageTarget(f"11111111111{i}", f"ou-ab12-{s}0000") for i, s in enumerate(("dev", "staging", "prod"))
+        },
+    ),
+}
+
+
+def resources(synthesized, template: str, type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in synthesized.templates[stack_id(template)]["Resources"].items() if v["Type"] == type_}
+
+
+def one(synthesized, template: str, type_: str) -> dict[str, Any]:
+    found = list(resources(synthesized, template, type_).values())
+    assert len(found) == 1, f"{len(found)} {type_} in {template}"
+    return found[0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Contract, cfn-lint, cdk-nag
+
+
+@pytest.mark.parametrize("mode", ["single", "multi"])
+@pytest.mark.parametrize("pipeline_type", sorted(BODIES))
+def test_parameters_sent_equal_parameters_declared(synthesized, pipeline_type, mode):
+    pipeline = CATALOGUE[pipeline_type]
+    plan = plan_pipeline(
+        validate({"pipeline_type": pipeline_type, **BODIES[pipeline_type]}, SETTINGS[mode]), SETTINGS[mode]
+    )
+    declared = synthesized.templates[stack_id(pipeline.blueprint.template)]["Parameters"]
+    for stage in plan.stages:
+        assert set(stage.parameters) == set(declared) == set(pipeline.blueprint.parameters)
+
+
+@pytest.mark.parametrize("template", ALL)
+def test_parameter_values_planned_meet_the_template_constraints(synthesized, template):
+    import re
+
+    pipeline_type = next(t for t, p in CATALOGUE.items() if p.blueprint.template == template)
+    settings = SETTINGS["single"]
+    plan = plan_pipeline(validate({"pipeline_type": pipeline_type, **BODIES[pipeline_type]}, settings), settings)
+    declared = synthesized.templates[stack_id(template)]["Parameters"]
+    for name, value in plan.stages[0].parameters.items():
+        spec = declared[name]
+        if "AllowedValues" in spec:
+            assert value in spec["AllowedValues"], name
+        if "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"].strip("^$"), value) or re.search(
+                spec["AllowedPattern"], value
+            ), name
+        if spec["Type"] == "Number":
+            assert spec.get("MinValue", float("-inf")) <= float(value) <= spec.get("MaxValue", float("inf")), name
+        assert spec.get("MinLength", 0) <= len(value) <= spec.get("MaxLength", 10**6), name
+
+
+def test_no_unacknowledged_cdk_nag_finding(synthesized):
+    mine = {stack_id(t) for t in ALL}
+    assert [f for f in synthesized.findings if f["path"].split("/")[0] in mine] == []
+
+
+def test_templates_pass_cfn_lint_without_errors_or_warnings(synthesized):
+    from cfnlint.api import ManualArgs, lint_file
+
+    problems = []
+    for template in ALL:
+        path = synthesized.outdir / f"{stack_id(template)}.template.json"
+        problems += [str(m) for m in lint_file(path, config=ManualArgs(regions=["us-east-1"]))]
+    assert problems == []
+
+
+@pytest.mark.parametrize("template", ALL)
+def test_no_iam_statement_allows_every_action(synthesized, template):
+    for policy in resources(synthesized, template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in action for action in actions), actions
+
+
+@pytest.mark.parametrize("template", ALL)
+def test_lambda_code_comes_from_the_blueprints_bucket(synthesized, template):
+    functions = resources(synthesized, template, "AWS::Lambda::Function")
+    assert functions
+    for function in functions.values():
+        assert function["Properties"]["Code"] == {
+            "S3Bucket": {"Ref": "BlueprintBucket"},
+            "S3Key": "blueprints/lambdas/blueprint_jobs.zip",
+        }
+        assert function["Properties"]["Handler"].startswith("lambdas.blueprints.job_resource.")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Monitors
+
+
+@pytest.mark.parametrize(("template", "monitor_type"), MONITORS.items())
+def test_baseline_waits_then_definition_then_schedule(synthesized, template, monitor_type):
+    stack = synthesized.template(stack_id(template))
+    baselines = resources(synthesized, template, "Custom::BaselineJob")
+    ((baseline_id, baseline),) = baselines.items()
+    assert baseline["Properties"]["ServiceTimeout"] == "3600"
+    assert baseline["Properties"]["MonitorType"] == monitor_type
+    assert baseline["Properties"]["JobName"] == {"Ref": "BaselineJobName"}
+    assert baseline["Properties"]["OutputLocation"] == {"Ref": "BaselineJobOutputLocation"}
+    definitions = resources(synthesized, template, f"AWS::SageMaker::{monitor_type}JobDefinition")
+    ((definition_id, definition),) = definitions.items()
+    assert baseline_id in definition["DependsOn"]
+    stack.has_resource_properties(
+        "AWS::SageMaker::MonitoringSchedule",
+        {
+            "MonitoringScheduleName": {"Ref": "MonitoringScheduleName"},
+            "MonitoringScheduleConfig": {
+                "MonitoringJobDefinitionName": {
+                    "Fn::Select": [1, {"Fn::Split": ["/", {"Fn::GetAtt": [definition_id, "JobDefinitionArn"]}]}]
+                },
+                "MonitoringType": monitor_type,
+                "ScheduleConfig": {"ScheduleExpression": {"Ref": "ScheduleExpression"}},
+            },
+        },
+    )
+    # The waiter loop polls the baseline until it answers CloudFormation.
+    machine = one(synthesized, template, "AWS::StepFunctions::StateMachine")
+    assert machine["Properties"]["TracingConfiguration"] == {"Enabled": True}
+    assert machine["Properties"]["LoggingConfiguration"]["IncludeExecutionData"] is False
+    stack.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "lambdas.blueprints.job_resource.on_event",
+            "Environment": {"Variables": {"WAITER_STATE_MACHINE_ARN": Match.any_value()}},
+        },
+    )
+
+
+@pytest.mark.parametrize(("template", "monitor_type"), MONITORS.items())
+def test_job_definition_cluster_output_and_kms(synthesized, template, monitor_type):
+    definition = one(synthesized, template, f"AWS::SageMaker::{monitor_type}JobDefinition")["Properties"]
+    kms = {"Fn::If": ["KmsKeyProvided", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
+    assert definition["JobResources"]["ClusterConfig"] == {
+        "InstanceCount": 1,
+        "InstanceType": {"Ref": "InstanceType"},
+        "VolumeSizeInGB": {"Ref": "InstanceVolumeSize"},
+        "VolumeKmsKeyId": kms,
+    }
+    output = definition[f"{monitor_type}JobOutputConfig"]
+    assert output["KmsKeyId"] == kms
+    assert output["MonitoringOutputs"][0]["S3Output"]["S3UploadMode"] == "EndOfJob"
+    assert definition["StoppingCondition"] == {"MaxRuntimeInSeconds": {"Ref": "MonitorMaxRuntimeSeconds"}}
+    endpoint = definition[f"{monitor_type}JobInput"]["EndpointInput"]
+    assert endpoint["EndpointName"] == {"Ref": "EndpointName"}
+    assert endpoint["LocalPath"] == "/opt/ml/processing/input/endpoint"
+    conditions = synthesized.templates[stack_id(template)]["Conditions"]
+    assert conditions["KmsKeyProvided"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "KmsKeyArn"}, ""]}]}
+    # Every KMS policy exists only with a key, and the baseline waits for them through Refs, not DependsOn.
+    kms_policies = [
+        k
+        for k, v in resources(synthesized, template, "AWS::IAM::Policy").items()
+        if v.get("Condition") == "KmsKeyProvided"
+    ]
+    assert len(kms_policies) == 3
+    baseline = one(synthesized, template, "Custom::BaselineJob")
+    waits = {item["Fn::If"][1]["Ref"] for item in baseline["Properties"]["WaitsFor"]}
+    assert waits == set(kms_policies)
+
+
+@pytest.mark.parametrize(
+    ("template", "files"),
+    [
+        (DATA_QUALITY.template, {"ConstraintsResource": "constraints.json", "StatisticsResource": "statistics.json"}),
+        (MODEL_QUALITY.template, {"ConstraintsResource": "constraints.json"}),
+        (MODEL_BIAS.template, {"ConstraintsResource": "analysis.json"}),
+        (MODEL_EXPLAINABILITY.template, {"ConstraintsResource": "analysis.json"}),
+    ],
+)
+def test_job_definition_reads_the_baseline_files(synthesized, template, files):
+    monitor_type = MONITORS[template]
+    definition = one(synthesized, template, f"AWS::SageMaker::{monitor_type}JobDefinition")["Properties"]
+    config = definition[f"{monitor_type}BaselineConfig"]
+    assert config == {
+        key: {"S3Uri": {"Fn::Join": ["", ["s3://", {"Ref": "BaselineJobOutputLocation"}, f"/{name}"]]}}
+        for key, name in files.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("template", "attributes"),
+    [
+        (DATA_QUALITY.template, {}),
+        (
+            MODEL_QUALITY.template,
+            {
+                "InferenceAttribute": ("InferenceAttributeProvided", "MonitorInferenceAttribute"),
+                "ProbabilityAttribute": ("ProbabilityAttributeProvided", "MonitorProbabilityAttribute"),
+                "ProbabilityThresholdAttribute": ("ThresholdProvided", "ProbabilityThresholdAttribute"),
+            },
+        ),
+        (
+            MODEL_BIAS.template,
+            {
+                "FeaturesAttribute": ("FeaturesAttributeProvided", "FeaturesAttribute"),
+                "InferenceAttribute": ("InferenceAttributeProvided", "MonitorInferenceAttribute"),
+                "ProbabilityAttribute": ("ProbabilityAttributeProvided", "MonitorProbabilityAttribute"),
+                "ProbabilityThresholdAttribute": ("ThresholdProvided", "ProbabilityThresholdAttribute"),
+            },
+        ),
+        (
+            MODEL_EXPLAINABILITY.template,
+            {
+                "FeaturesAttribute": ("FeaturesAttributeProvided", "FeaturesAttribute"),
+                "InferenceAttribute": ("InferenceAttributeProvided", "MonitorInferenceAttribute"),
+                "ProbabilityAttribute": ("ProbabilityAttributeProvided", "MonitorProbabilityAttribute"),
+            },
+        ),
+    ],
+)
+def test_endpoint_attributes_are_set_only_when_given(synthesized, template, attributes):
+    monitor_type = MONITORS[template]
+    endpoint = one(synthesized, template, f"AWS::SageMaker::{monitor_type}JobDefinition")["Properties"][
+        f"{monitor_type}JobInput"
+    ]["EndpointInput"]
+    fixed = {"EndpointName", "LocalPath", "S3DataDistributionType", "S3InputMode"}
+    assert set(endpoint) - fixed == set(attributes)
+    for key, (condition, parameter) in attributes.items():
+        assert endpoint[key] == {"Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}
+
+
+@pytest.mark.parametrize("template", MONITORS)
+def test_ground_truth_only_for_model_quality_and_bias(synthesized, template):
+    monitor_type = MONITORS[template]
+    job_input = one(synthesized, template, f"AWS::SageMaker::{monitor_type}JobDefinition")["Properties"][
+        f"{monitor_type}JobInput"
+    ]
+    if template in (MODEL_QUALITY.template, MODEL_BIAS.template):
+        assert job_input["GroundTruthS3Input"] == {
+            "S3Uri": {"Fn::Join": ["", ["s3://", {"Ref": "MonitorGroundTruthInput"}]]}
+        }
+    else:
+        assert "GroundTruthS3Input" not in job_input
+
+
+@pytest.mark.parametrize("template", MONITORS)
+def test_clarify_monitors_read_the_uploaded_analysis_config_and_may_use_shadow_endpoints(synthesized, template):
+    monitor_type = MONITORS[template]
+    app = one(synthesized, template, f"AWS::SageMaker::{monitor_type}JobDefinition")["Properties"][
+        f"{monitor_type}AppSpecification"
+    ]
+    text = json.dumps(synthesized.templates[stack_id(template)]["Resources"])
+    if monitor_type in ("ModelBias", "ModelExplainability"):
+        assert app["ConfigUri"] == {
+            "Fn::Join": ["", ["s3://", {"Ref": "BaselineJobOutputLocation"}, "/monitor/analysis_config.json"]]
+        }
+        assert "endpoint/sm-clarify-*" in text
+    else:
+        assert "ConfigUri" not in app
+        assert "sm-clarify" not in text
+    if monitor_type == "ModelQuality":
+        assert app["ProblemType"] == {"Ref": "ProblemType"}
+
+
+@pytest.mark.parametrize("template", MONITORS)
+def test_starter_may_create_only_its_own_baseline_job(synthesized, template):
+    stack = synthesized.template(stack_id(template))
+    stack.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": Match.array_with(["sagemaker:CreateProcessingJob"]),
+                                "Resource": {
+                                    "Fn::Join": [
+                                        "",
+                                        Match.array_with(
+                                            [Match.string_like_regexp("processing-job/"), {"Ref": "BaselineJobName"}]
+                                        ),
+                                    ]
+                                },
+                            }
+                        ),
+                        Match.object_like(
+                            {
+                                "Action": "iam:PassRole",
+                                "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                            }
+                        ),
+                    ]
+                )
+            }
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Training
+
+
+@pytest.mark.parametrize(
+    ("template", "kind", "action", "resource"),
+    [
+        (TRAINING.template, "TrainingJob", "sagemaker:CreateTrainingJob", "training-job/"),
+        (
+            TUNER.template,
+            "HyperparameterTuningJob",
+            "sagemaker:CreateHyperParameterTuningJob",
+            "hyper-parameter-tuning-job/",
+        ),
+        (AUTOPILOT.template, "AutopilotJob", "sagemaker:CreateAutoMLJobV2", "automl-job/"),
+    ],
+)
+def test_training_job_resource_carries_every_parameter(synthesized, template, kind, action, resource):
+    blueprint = {TRAINING.template: TRAINING, TUNER.template: TUNER, AUTOPILOT.template: AUTOPILOT}[template]
+    job = one(synthesized, template, f"Custom::{kind}")
+    expected = set(blueprint.parameters) - {"BlueprintBucket", "NotificationsSNSTopicArn"}
+    for name in expected:
+        assert job["Properties"][name] == {"Ref": name}
+    assert job["Properties"]["JobKind"] == kind
+    assert job["Properties"]["ServiceTimeout"] == "600"  # started, not waited for
+    assert not resources(synthesized, template, "AWS::StepFunctions::StateMachine")
+    text = json.dumps(synthesized.templates[stack_id(template)]["Resources"])
+    assert f'"{action}"' in text and resource in text
+
+
+@pytest.mark.parametrize(
+    ("template", "detail_type", "name_field"),
+    [
+        (TRAINING.template, "SageMaker Training Job State Change", "TrainingJobName"),
+        (TUNER.template, "SageMaker HyperParameter Tuning Job State Change", "HyperParameterTuningJobName"),
+    ],
+)
+def test_job_outcome_is_sent_to_the_topic_with_name_status_and_reason(synthesized, template, detail_type, name_field):
+    rule = one(synthesized, template, "AWS::Events::Rule")["Properties"]
+    status_field = name_field.replace("Name", "Status")
+    assert rule["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": [detail_type],
+        "detail": {name_field: [{"Ref": "JobName"}], status_field: ["Completed", "Failed", "Stopped"]},
+    }
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "NotificationsSNSTopicArn"}
+    transformer = target["InputTransformer"]
+    assert set(transformer["InputPathsMap"].values()) == {
+        f"$.detail.{name_field}",
+        f"$.detail.{status_field}",
+        "$.detail.FailureReason",
+    }
+    assert "status is:" in transformer["InputTemplate"]
+
+
+def test_autopilot_reports_its_tuning_and_failed_sub_jobs(synthesized):
+    rules = [r["Properties"] for r in resources(synthesized, AUTOPILOT.template, "AWS::Events::Rule").values()]
+    patterns = {r["EventPattern"]["detail-type"][0]: r["EventPattern"]["detail"] for r in rules}
+    prefix = [{"prefix": {"Fn::Join": ["", [{"Ref": "JobName"}, "-"]]}}]
+    assert patterns == {
+        "SageMaker HyperParameter Tuning Job State Change": {
+            "HyperParameterTuningJobName": prefix,
+            "HyperParameterTuningJobStatus": ["Completed", "Failed", "Stopped"],
+        },
+        "SageMaker Processing Job State Change": {
+            "ProcessingJobName": prefix,
+            "ProcessingJobStatus": ["Failed", "Stopped"],
+        },
+        "SageMaker Training Job State Change": {"TrainingJobName": prefix, "TrainingJobStatus": ["Failed", "Stopped"]},
+        "SageMaker Transform Job State Change": {
+            "TransformJobName": prefix,
+            "TransformJobStatus": ["Failed", "Stopped"],
+        },
+    }
+
+
+@pytest.mark.parametrize("template", (TRAINING.template, TUNER.template))
+def test_validation_data_access_and_output_only_when_given(synthesized, template):
+    tpl = synthesized.templates[stack_id(template)]
+    assert tpl["Conditions"]["ValidationDataProvided"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ValidationData"}, ""]}]}
+    validation = [
+        p for p in resources(synthesized, template, "AWS::IAM::Policy").values() if "ValidationData" in json.dumps(p)
+    ]
+    assert len(validation) == 1 and validation[0]["Condition"] == "ValidationDataProvided"
+    assert tpl["Outputs"]["ValidationDataLocation"]["Condition"] == "ValidationDataProvided"
+
+
+@pytest.mark.parametrize("template", TRAININGS)
+def test_training_role_kms_policy_only_with_a_key(synthesized, template):
+    kms = [
+        p
+        for p in resources(synthesized, template, "AWS::IAM::Policy").values()
+        if p.get("Condition") == "KmsKeyProvided"
+    ]
+    assert len(kms) == 1
+    (statement,) = kms[0]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Ref": "KmsKeyArn"}
+    assert "kms:CreateGrant" in statement["Action"]
+
+
+@pytest.mark.parametrize(
+    ("template", "limit"), [(TRAINING.template, 63), (TUNER.template, 32), (AUTOPILOT.template, 32)]
+)
+def test_job_name_is_lower_case_within_sagemaker_limits(synthesized, template, limit):
+    parameter = synthesized.templates[stack_id(template)]["Parameters"]["JobName"]
+    assert parameter["MaxLength"] == limit
+    assert parameter["AllowedPattern"] == "^[a-z0-9](-*[a-z0-9])*$"
