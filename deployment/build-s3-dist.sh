@@ -8,6 +8,7 @@
 # Usage: deployment/build-s3-dist.sh DIST_BUCKET SOLUTION_NAME VERSION
 #   MLOPS_CDK_OUT=DIR  package an already synthesized cloud assembly instead of synthesizing again
 #                      (it must have been synthesized for the same DIST_BUCKET, SOLUTION_NAME and VERSION).
+#   MLOPS_BUILD_DIR=DIR write global-s3-assets/ and regional-s3-assets/ under DIR (default: deployment/).
 set -euo pipefail
 
 if [ "$#" -ne 3 ]; then
@@ -21,6 +22,7 @@ source_dir="$(cd "$deployment_dir/../source" && pwd)"
 # shellcheck source=deployment/venv.sh
 source "$deployment_dir/venv.sh"
 
+build_dir="${MLOPS_BUILD_DIR:-$deployment_dir}"
 export DIST_BUCKET="$1" SOLUTION_NAME="$2" VERSION="$3"
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 cd "$source_dir"
@@ -38,4 +40,4 @@ fi
 echo "== packaging for s3://$DIST_BUCKET-<region>/$SOLUTION_NAME/$VERSION/"
 python -m infrastructure.build.package \
   --cdk-out "$cdk_out" --bucket "$DIST_BUCKET" --solution "$SOLUTION_NAME" --version "$VERSION" \
-  --global-dir "$deployment_dir/global-s3-assets" --regional-dir "$deployment_dir/regional-s3-assets"
+  --global-dir "$build_dir/global-s3-assets" --regional-dir "$build_dir/regional-s3-assets"
