@@ -61,7 +61,6 @@ ROUTES: dict[str, tuple[tuple[str, bool], ...]] = {
 LIST_QUERY_PARAMETERS = ("pipeline_type", "state", "next_token", "limit")
 THROTTLING_RATE = 50
 THROTTLING_BURST = 100
-SOLUTION_VERSION_DEFAULT = "v0.1.0"
 KMS_ADMIN_ACTIONS = [
     "kms:CancelKeyDeletion",
     "kms:CreateAlias",
