@@ -417,9 +417,9 @@ class OrchestratorStack(Stack):
         }
         if self.parameters.delegated_admin is not None and self.parameters.stages is not None:
             settings["IS_DELEGATED_ADMIN"] = self.parameters.delegated_admin.value_as_string
-            for stage, targets_ in self.parameters.stages.items():
-                settings[f"{stage.upper()}_ACCOUNT_ID"] = targets_.account_id.value_as_string
-                settings[f"{stage.upper()}_ORG_ID"] = targets_.org_unit_id.value_as_string
+            for stage, target in self.parameters.stages.items():
+                settings[f"{stage.upper()}_ACCOUNT_ID"] = target.account_id.value_as_string
+                settings[f"{stage.upper()}_ORG_ID"] = target.org_unit_id.value_as_string
         self.orchestrator = aws_lambda.Function(
             self,
             "PipelineOrchestrationFunction",
