@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Build the distributable solution: synthesize every stack once (no Docker, no AWS credentials) and package
+#   deployment/global-s3-assets/    the two orchestrator templates
+#   deployment/regional-s3-assets/  the blueprint templates, blueprints.zip and the Lambda zips
+# with every asset location pointing at s3://DIST_BUCKET-<region>/SOLUTION_NAME/VERSION/.
+#
+# Usage: deployment/build-s3-dist.sh DIST_BUCKET SOLUTION_NAME VERSION
+#   MLOPS_CDK_OUT=DIR  package an already synthesized cloud assembly instead of synthesizing again
+#                      (it must have been synthesized for the same DIST_BUCKET, SOLUTION_NAME and VERSION).
+#   MLOPS_BUILD_DIR=DIR write global-s3-assets/ and regional-s3-assets/ under DIR (default: deployment/).
+set -euo pipefail
+
+if [ "$#" -ne 3 ]; then
+  echo "Usage: $0 DIST_BUCKET SOLUTION_NAME VERSION" >&2
+  echo "  e.g. $0 my-dist-bucket mlops-orchestrator v0.1.0" >&2
+  exit 64
+fi
+
+deployment_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source_dir="$(cd "$deployment_dir/../source" && pwd)"
+# shellcheck source=deployment/venv.sh
+source "$deployment_dir/venv.sh"
+
+build_dir="${MLOPS_BUILD_DIR:-$deployment_dir}"
+export DIST_BUCKET="$1" SOLUTION_NAME="$2" VERSION="$3"
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+cd "$source_dir"
+
+if [ -n "${MLOPS_CDK_OUT:-}" ]; then
+  cdk_out="$MLOPS_CDK_OUT"
+  echo "== packaging the cloud assembly in $cdk_out"
+else
+  cdk_out="$deployment_dir/staging/cdk.out"
+  rm -rf "$cdk_out"
+  echo "== synthesizing every stack into $cdk_out"
+  CDK_OUTDIR="$cdk_out" python app.py
+fi
+
+echo "== packaging for s3://$DIST_BUCKET-<region>/$SOLUTION_NAME/$VERSION/"
+python -m infrastructure.build.package \
+  --cdk-out "$cdk_out" --bucket "$DIST_BUCKET" --solution "$SOLUTION_NAME" --version "$VERSION" \
+  --global-dir "$build_dir/global-s3-assets" --regional-dir "$build_dir/regional-s3-assets"

@@ -1,0 +1,217 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The orchestrator's CloudFormation parameters and conditions: the predecessor's names, constraints and labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import CfnCondition, CfnParameter, Fn, Stack
+
+EMAIL_PATTERN = r"^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$"
+CODECOMMIT_PATTERN = (
+    r"^(((https:\/\/|ssh:\/\/)(git\-codecommit)\.[a-zA-Z0-9_.+-]+(amazonaws\.com\/)[a-zA-Z0-9-.]+"
+    r"(\/)[a-zA-Z0-9-.]+(\/)[a-zA-Z0-9-.]+$)|^$)"
+)
+BUCKET_PATTERN = (
+    r"((?=^.{3,63}$)(?!^(\d+\.)+\d+$)(^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*"
+    r"([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])$)|^$)"
+)
+ECR_PATTERN = r"((?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*|^$)"
+ACCOUNT_PATTERN = r"^\d{12}$"
+ORG_UNIT_PATTERN = r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
+GROUP_LABEL = "MLOps Framework Settings"
+STAGE_NAMES = {"Dev": "Development", "Staging": "Staging", "Prod": "Production"}
+
+
+def _yes_no(stack: Stack, name: str, default: str, description: str) -> CfnParameter:
+    return CfnParameter(
+        stack, name, type="String", allowed_values=["Yes", "No"], default=default, description=description
+    )
+
+
+def _optional_name(stack: Stack, name: str, pattern: str, max_length: int, description: str) -> CfnParameter:
+    return CfnParameter(
+        stack,
+        name,
+        type="String",
+        default="",
+        allowed_pattern=pattern,
+        min_length=0,
+        max_length=max_length,
+        description=description,
+    )
+
+
+@dataclass
+class StageParameters:
+    account_id: CfnParameter
+    org_unit_id: CfnParameter
+
+
+@dataclass
+class OrchestratorParameters:
+    notification_email: CfnParameter
+    codecommit_repo_address: CfnParameter
+    config_bucket: CfnParameter
+    existing_bucket: CfnParameter
+    existing_ecr_repo: CfnParameter
+    use_model_registry: CfnParameter
+    create_model_registry: CfnParameter
+    allow_detailed_error_message: CfnParameter
+    delegated_admin: CfnParameter | None = None
+    stages: dict[str, StageParameters] | None = None
+
+    @classmethod
+    def declare(cls, stack: Stack, multi_account: bool) -> OrchestratorParameters:
+        parameters = cls(
+            notification_email=CfnParameter(
+                stack,
+                "NotificationEmail",
+                type="String",
+                description="E-mail address that receives pipeline, job and approval notifications.",
+                allowed_pattern=EMAIL_PATTERN,
+                constraint_description="Please enter an email address with correct format (example@example.com)",
+                min_length=5,
+                max_length=320,
+            ),
+            codecommit_repo_address=CfnParameter(
+                stack,
+                "CodeCommitRepoAddress",
+                type="String",
+                default="",
+                description="Clone URL of an existing CodeCommit repository: a push of mlops-config.json to its main "
+                "branch provisions a pipeline. Leave empty for no git trigger.",
+                allowed_pattern=CODECOMMIT_PATTERN,
+                constraint_description="CodeCommit address must follow the pattern: ssh or "
+                "https://git-codecommit.REGION.amazonaws.com/version/repos/REPONAME",
+                min_length=0,
+                max_length=320,
+            ),
+            config_bucket=_optional_name(
+                stack,
+                "ConfigS3Bucket",
+                BUCKET_PATTERN,
+                63,
+                "Name of an existing S3 bucket in this region: an upload of mlops-config.json to its root provisions "
+                "a pipeline. Leave empty for no config-bucket trigger.",
+            ),
+            existing_bucket=_optional_name(
+                stack,
+                "ExistingS3Bucket",
+                BUCKET_PATTERN,
+                63,
+                "Name of an existing, versioned S3 bucket in this region for ML assets. "
+                "If not provided, a new S3 bucket is created.",
+            ),
+            existing_ecr_repo=_optional_name(
+                stack,
+                "ExistingECRRepo",
+                ECR_PATTERN,
+                63,
+                "Name of an existing Amazon ECR repository for custom algorithm images. "
+                "If not provided, a new ECR repository is created.",
+            ),
+            use_model_registry=_yes_no(
+                stack,
+                "UseModelRegistry",
+                "No",
+                "Yes: BYOM inference pipelines take a model_package_name from the SageMaker Model Registry.",
+            ),
+            create_model_registry=_yes_no(
+                stack, "CreateModelRegistry", "No", "Yes: create a SageMaker model package group (kept on delete)."
+            ),
+            allow_detailed_error_message=_yes_no(
+                stack,
+                "AllowDetailedErrorMessage",
+                "Yes",
+                "Yes: API error responses carry detailedMessage with the reason of the error.",
+            ),
+        )
+        if multi_account:
+            parameters.delegated_admin = _yes_no(
+                stack,
+                "DelegatedAdminAccount",
+                "Yes",
+                "Yes: this account is a delegated administrator of AWS Organizations for StackSets; "
+                "No: it is the management account.",
+            )
+            parameters.stages = {
+                stage: StageParameters(
+                    CfnParameter(
+                        stack,
+                        f"{stage}AccountId",
+                        type="String",
+                        allowed_pattern=ACCOUNT_PATTERN,
+                        description=f"AWS {long_name.lower()} account number where the CF template will be deployed",
+                    ),
+                    CfnParameter(
+                        stack,
+                        f"{stage}OrgId",
+                        type="String",
+                        allowed_pattern=ORG_UNIT_PATTERN,
+                        description=f"AWS {long_name.lower()} organizational unit id where the CF template "
+                        "will be deployed",
+                    ),
+                )
+                for stage, long_name in STAGE_NAMES.items()
+            }
+        stack.template_options.metadata = {"AWS::CloudFormation::Interface": parameters.interface()}
+        return parameters
+
+    def interface(self) -> dict:
+        labels = [
+            (self.notification_email, "Notification Email (Required)"),
+            (self.codecommit_repo_address, "CodeCommit Repo URL Address (Optional)"),
+            (self.config_bucket, "MLOps configuration S3 bucket name (Optional)"),
+            (self.existing_bucket, "Name of an Existing S3 Bucket (Optional)"),
+            (self.existing_ecr_repo, "Name of an Existing Amazon ECR repository (Optional)"),
+            (self.use_model_registry, "Do you want to use SageMaker Model Registry?"),
+            (self.create_model_registry, "Do you want the solution to create a SageMaker's model package group?"),
+            (self.allow_detailed_error_message, "Do you want to allow detailed error messages in the APIs response?"),
+        ]
+        if self.delegated_admin is not None and self.stages is not None:
+            labels.append(
+                (self.delegated_admin, "Are you using a delegated administrator account (AWS Organizations)?")
+            )
+            for stage, long_name in STAGE_NAMES.items():
+                labels.append((self.stages[stage].account_id, f"{long_name} Account ID (Required)"))
+                labels.append(
+                    (self.stages[stage].org_unit_id, f"{long_name} Account Organizational Unit ID (Required)")
+                )
+        return {
+            "ParameterGroups": [
+                {"Label": {"default": GROUP_LABEL}, "Parameters": [parameter.logical_id for parameter, _ in labels]}
+            ],
+            "ParameterLabels": {parameter.logical_id: {"default": label} for parameter, label in labels},
+        }
+
+
+@dataclass
+class OrchestratorConditions:
+    git_address_provided: CfnCondition
+    config_bucket_provided: CfnCondition
+    create_bucket: CfnCondition
+    create_ecr_repo: CfnCondition
+    create_model_registry: CfnCondition
+
+    @classmethod
+    def declare(cls, stack: Stack, parameters: OrchestratorParameters) -> OrchestratorConditions:
+        def provided(name: str, parameter: CfnParameter) -> CfnCondition:
+            return CfnCondition(
+                stack, name, expression=Fn.condition_not(Fn.condition_equals(parameter.value_as_string, ""))
+            )
+
+        def empty(name: str, parameter: CfnParameter) -> CfnCondition:
+            return CfnCondition(stack, name, expression=Fn.condition_equals(parameter.value_as_string, ""))
+
+        return cls(
+            git_address_provided=provided("GitAddressProvided", parameters.codecommit_repo_address),
+            config_bucket_provided=provided("ConfigBucketProvided", parameters.config_bucket),
+            create_bucket=empty("CreateS3Bucket", parameters.existing_bucket),
+            create_ecr_repo=empty("CreateECRRepo", parameters.existing_ecr_repo),
+            create_model_registry=CfnCondition(
+                stack,
+                "CreateModelRegistryCondition",
+                expression=Fn.condition_equals(parameters.create_model_registry.value_as_string, "Yes"),
+            ),
+        )

@@ -1,0 +1,402 @@
+# SPDX-License-Identifier: Apache-2.0
+"""IAM statements of the orchestrator: its Lambda, and the CloudFormation service role it passes.
+
+Every action is listed by name (no wildcards in actions). Resources are scoped to the `mlops-pipeline*` names
+the orchestrator gives its stacks, and that CloudFormation derives from the stack name for what those stacks
+create; a wildcard remains only where the name is the user's (SageMaker jobs, model cards) or the API takes none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_cdk import Aws, Stack
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+from infrastructure.nag import acknowledge
+
+PIPELINE_PREFIX = "mlops-pipeline"
+
+
+def arn(service: str, resource: str, region: str = Aws.REGION, account: str = Aws.ACCOUNT_ID) -> str:
+    return f"arn:{Aws.PARTITION}:{service}:{region}:{account}:{resource}"
+
+
+def bucket_arn(bucket_name: str) -> str:
+    return f"arn:{Aws.PARTITION}:s3:::{bucket_name}"
+
+
+@dataclass
+class Grant:
+    """One policy statement, and why its resources hold a wildcard when they do (for cdk-nag)."""
+
+    actions: list[str]
+    resources: list[str]
+    reason: str = ""
+    conditions: dict[str, Any] = field(default_factory=dict)
+
+    def statement(self) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=sorted(self.actions), resources=self.resources, conditions=self.conditions or None
+        )
+
+
+def statement(actions: list[str], resources: list[str], reason: str = "", **kwargs: Any) -> Grant:
+    return Grant(actions, resources, reason, kwargs.get("conditions") or {})
+
+
+def policy_document(grants: Iterable[Grant]) -> iam.PolicyDocument:
+    return iam.PolicyDocument(statements=[grant.statement() for grant in grants])
+
+
+def _nag_form(value: Any) -> str:
+    """A resolved resource as cdk-nag prints it in an IAM5 finding id."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Fn::Join" and argument[0] == "":
+            return "".join(_nag_form(part) for part in argument[1])
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+    return json.dumps(value, separators=(",", ":"))
+
+
+def acknowledge_wildcards(construct: IConstruct, grants: Iterable[Grant]) -> None:
+    """Acknowledge the IAM5 finding of every wildcard resource, with its grant's reason."""
+    stack = Stack.of(construct)
+    findings: dict[str, str] = {}
+    for grant in grants:
+        for resource in grant.resources:
+            rendered = _nag_form(stack.resolve(resource))
+            if "*" in rendered:
+                if not grant.reason:
+                    raise ValueError(f"{rendered} ({', '.join(grant.actions)}) needs a reason for its wildcard")
+                findings.setdefault(f"AwsSolutions-IAM5[Resource::{rendered}]", grant.reason)
+    acknowledge(construct, *findings.items())
+
+
+PIPELINE_STACKS = arn("cloudformation", f"stack/{PIPELINE_PREFIX}*/*")
+
+
+def orchestrator_statements(
+    *,
+    assets_bucket: str,
+    blueprints_bucket_arn: str,
+    cfn_role_arn: str,
+    topic_arn: str,
+    multi_account: bool,
+) -> list[Grant]:
+    """What the orchestrator Lambda does: provisioner.py, status.py, triggers.py, adapters.py, model cards."""
+    sagemaker_read = {
+        "sagemaker:DescribeEndpoint": "endpoint/*",
+        "sagemaker:DescribeEndpointConfig": "endpoint-config/*",
+        "sagemaker:DescribeModel": "model/*",
+        "sagemaker:DescribeTransformJob": "transform-job/*",
+        "sagemaker:DescribeProcessingJob": "processing-job/*",
+        "sagemaker:DescribeTrainingJob": "training-job/*",
+        "sagemaker:DescribeHyperParameterTuningJob": "hyper-parameter-tuning-job/*",
+        "sagemaker:DescribeAutoMLJobV2": "automl-job/*",
+        "sagemaker:DescribeMonitoringSchedule": "monitoring-schedule/*",
+    }
+    statements = [
+        statement(
+            [
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+            ],
+            [f"{bucket_arn(assets_bucket)}/*"],
+            "The orchestrator writes and removes each pipeline's template.zip and request history, keyed by "
+            "pipeline name, anywhere in the assets bucket.",
+        ),
+        statement(["s3:ListBucket", "s3:ListBucketVersions"], [bucket_arn(assets_bucket)]),
+        statement(
+            ["s3:GetObject"],
+            [f"{blueprints_bucket_arn}/blueprints/*"],
+            "Reads the blueprint template of the requested pipeline type from the blueprints/ prefix.",
+        ),
+        statement(
+            [
+                "cloudformation:CreateStack",
+                "cloudformation:UpdateStack",
+                "cloudformation:DeleteStack",
+                "cloudformation:DescribeStacks",
+                "cloudformation:DescribeStackEvents",
+                "cloudformation:ListStackResources",
+                "cloudformation:TagResource",
+            ],
+            [PIPELINE_STACKS],
+            "Only the orchestrator's own stacks, all named mlops-pipeline-<name>-<type>; the stack id suffix is "
+            "a UUID CloudFormation assigns.",
+        ),
+        statement(
+            [
+                "codepipeline:GetPipeline",
+                "codepipeline:GetPipelineState",
+                "codepipeline:ListPipelineExecutions",
+            ],
+            [arn("codepipeline", f"{PIPELINE_PREFIX}*")],
+            "The pipelines of the orchestrator's stacks, named after their mlops-pipeline-* stack.",
+        ),
+        statement(
+            ["iam:PassRole"],
+            [cfn_role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+        ),
+        statement(["sns:Publish"], [topic_arn]),
+        *(
+            statement(
+                [action],
+                [arn("sagemaker", resource)],
+                "Status reads of the SageMaker resources a pipeline created; their names come from the request.",
+            )
+            for action, resource in sorted(sagemaker_read.items())
+        ),
+        statement(
+            [
+                "sagemaker:CreateModelCard",
+                "sagemaker:DescribeModelCard",
+                "sagemaker:UpdateModelCard",
+                "sagemaker:DeleteModelCard",
+                "sagemaker:ListModelCardVersions",
+                "sagemaker:CreateModelCardExportJob",
+                "sagemaker:ListModelCardExportJobs",
+            ],
+            [arn("sagemaker", "model-card/*")],
+            "Model-card operations of the API: the card name is the caller's.",
+        ),
+        statement(
+            ["sagemaker:DescribeModelCardExportJob"],
+            [arn("sagemaker", "model-card/*/export-job/*")],
+            "Model-card export status: card and export job names are the caller's.",
+        ),
+        statement(["sagemaker:ListModelCards"], ["*"], "ListModelCards takes no resource; IAM accepts only *."),
+    ]
+    if multi_account:
+        statements += [
+            statement(
+                [
+                    "cloudformation:DescribeStackSet",
+                    "cloudformation:DescribeStackInstance",
+                    "cloudformation:DescribeStackSetOperation",
+                    "cloudformation:ListStackInstances",
+                    "cloudformation:DeleteStackInstances",
+                    "cloudformation:DeleteStackSet",
+                ],
+                [arn("cloudformation", f"stackset/{PIPELINE_PREFIX}*:*")],
+                "The StackSets of the orchestrator's pipelines, named mlops-pipeline-<name>-<type>-<stage>-<id>.",
+            ),
+            statement(
+                ["organizations:ListDelegatedAdministrators"],
+                ["*"],
+                "StackSet calls as delegated administrator check the account's status; the API takes no resource.",
+            ),
+        ]
+    return statements
+
+
+def codecommit_statements(repository_arn: str) -> list[Grant]:
+    return [
+        statement(
+            ["codecommit:GetFile", "codecommit:GetDifferences", "codecommit:PostCommentForComparedCommit"],
+            [repository_arn],
+        )
+    ]
+
+
+def config_bucket_statements(bucket_name: str) -> list[Grant]:
+    """Read mlops-config.json, write mlops-config.result.json beside it (see triggers.py)."""
+    return [
+        statement(["s3:GetObject"], [f"{bucket_arn(bucket_name)}/mlops-config.json"]),
+        statement(["s3:PutObject"], [f"{bucket_arn(bucket_name)}/mlops-config.result.json"]),
+    ]
+
+
+CFN_ROLE_REASON = (
+    "CloudFormation names what the orchestrator's mlops-pipeline-* stacks create after the stack, so the "
+    "names share that prefix; the rest of the name is generated by CloudFormation."
+)
+
+
+def cloudformation_role_statements(*, topic_arn: str) -> list[Grant]:
+    """What the CodePipeline wrapper stacks and the image-builder stack create, all named `mlops-pipeline*`.
+
+    CloudFormation names a stack's roles, functions, pipelines, rules, buckets and log groups after the stack,
+    so the orchestrator's stack names (`mlops-pipeline-...`) carry over to them.
+    """
+    role = arn("iam", f"role/{PIPELINE_PREFIX}*", region="")
+    policy = arn("iam", f"policy/{PIPELINE_PREFIX}*", region="")
+    grants = [
+        statement(
+            [
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:GetRole",
+                "iam:UpdateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:PutRolePolicy",
+                "iam:GetRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+            ],
+            [role],
+        ),
+        statement(
+            ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+            [role],
+            # Only the stacks' own managed policies: never AdministratorAccess or any AWS managed policy.
+            conditions={"ArnLike": {"iam:PolicyARN": policy}},
+        ),
+        statement(
+            [
+                "iam:CreatePolicy",
+                "iam:DeletePolicy",
+                "iam:GetPolicy",
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicyVersion",
+                "iam:GetPolicyVersion",
+                "iam:ListPolicyVersions",
+            ],
+            [policy],
+        ),
+        statement(
+            ["iam:PassRole"],
+            [role],
+            conditions={
+                "StringEquals": {
+                    "iam:PassedToService": [
+                        "codebuild.amazonaws.com",
+                        "codepipeline.amazonaws.com",
+                        "events.amazonaws.com",
+                        "lambda.amazonaws.com",
+                    ]
+                }
+            },
+        ),
+        statement(
+            [
+                "codepipeline:CreatePipeline",
+                "codepipeline:DeletePipeline",
+                "codepipeline:GetPipeline",
+                "codepipeline:GetPipelineState",
+                "codepipeline:UpdatePipeline",
+                "codepipeline:TagResource",
+                "codepipeline:UntagResource",
+                "codepipeline:ListTagsForResource",
+            ],
+            [arn("codepipeline", f"{PIPELINE_PREFIX}*")],
+        ),
+        statement(
+            [
+                "codebuild:CreateProject",
+                "codebuild:DeleteProject",
+                "codebuild:UpdateProject",
+                "codebuild:BatchGetProjects",
+                "codebuild:CreateReportGroup",
+                "codebuild:DeleteReportGroup",
+                "codebuild:UpdateReportGroup",
+                "codebuild:BatchGetReportGroups",
+            ],
+            [arn("codebuild", f"project/{PIPELINE_PREFIX}*"), arn("codebuild", f"report-group/{PIPELINE_PREFIX}*")],
+        ),
+        statement(
+            [
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:InvokeFunction",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+            ],
+            [arn("lambda", f"function:{PIPELINE_PREFIX}*")],
+        ),
+        statement(
+            [
+                "events:PutRule",
+                "events:DeleteRule",
+                "events:DescribeRule",
+                "events:EnableRule",
+                "events:DisableRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+                "events:TagResource",
+                "events:UntagResource",
+            ],
+            [arn("events", f"rule/{PIPELINE_PREFIX}*")],
+        ),
+        statement(
+            [
+                "sns:CreateTopic",
+                "sns:DeleteTopic",
+                "sns:GetTopicAttributes",
+                "sns:SetTopicAttributes",
+                "sns:TagResource",
+                "sns:UntagResource",
+            ],
+            [arn("sns", f"{PIPELINE_PREFIX}*")],
+        ),
+        statement(
+            ["sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:GetTopicAttributes"],
+            [topic_arn, f"{topic_arn}:*"],
+            "E-mail and Lambda subscriptions of the pipelines to the notifications topic; a subscription's ARN "
+            "is the topic's followed by a UUID SNS assigns.",
+        ),
+        statement(
+            [
+                "s3:CreateBucket",
+                "s3:DeleteBucket",
+                "s3:GetBucketLocation",
+                "s3:GetBucketPolicy",
+                "s3:PutBucketPolicy",
+                "s3:DeleteBucketPolicy",
+                "s3:PutBucketVersioning",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutBucketOwnershipControls",
+                "s3:PutBucketTagging",
+                "s3:PutBucketLogging",
+                "s3:PutLifecycleConfiguration",
+            ],
+            [bucket_arn(f"{PIPELINE_PREFIX}*")],
+        ),
+        statement(
+            [
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+            ],
+            [
+                arn("logs", f"log-group:/aws/lambda/{PIPELINE_PREFIX}*"),
+                arn("logs", f"log-group:/aws/codebuild/{PIPELINE_PREFIX}*"),
+            ],
+        ),
+        statement(
+            ["logs:DescribeLogGroups"],
+            [arn("logs", "log-group:*")],
+            "CloudFormation lists log groups to find the one it manages; DescribeLogGroups has no narrower resource.",
+        ),
+    ]
+    for grant in grants:
+        grant.reason = grant.reason or CFN_ROLE_REASON
+    return grants

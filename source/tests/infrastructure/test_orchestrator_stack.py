@@ -1,0 +1,642 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The orchestrator templates: parameters, conditions, resources, permissions and outputs a deployer relies on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from lambdas.pipeline_orchestration.settings import Settings
+
+pytestmark = pytest.mark.synth
+
+SINGLE = "mlops-orchestrator-single-account"
+MULTI = "mlops-orchestrator-multi-account"
+BOTH = [SINGLE, MULTI]
+COMMON_PARAMETERS = [
+    "NotificationEmail",
+    "CodeCommitRepoAddress",
+    "ConfigS3Bucket",
+    "ExistingS3Bucket",
+    "ExistingECRRepo",
+    "UseModelRegistry",
+    "CreateModelRegistry",
+    "AllowDetailedErrorMessage",
+]
+MULTI_PARAMETERS = [
+    "DelegatedAdminAccount",
+    "DevAccountId",
+    "DevOrgId",
+    "StagingAccountId",
+    "StagingOrgId",
+    "ProdAccountId",
+    "ProdOrgId",
+]
+CONDITIONAL = {
+    "GitAddressProvided": ("CodeCommitRepoAddress", False),
+    "ConfigBucketProvided": ("ConfigS3Bucket", False),
+    "CreateS3Bucket": ("ExistingS3Bucket", True),
+    "CreateECRRepo": ("ExistingECRRepo", True),
+}
+
+
+def _resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def _one(template: dict[str, Any], resource_type: str, **where: Any) -> tuple[str, dict[str, Any]]:
+    found = [
+        (k, r)
+        for k, r in _resources(template, resource_type).items()
+        if all(r.get("Properties", {}).get(key) == value for key, value in where.items())
+    ]
+    assert len(found) == 1, f"expected one {resource_type} with {where}, found {[k for k, _ in found]}"
+    return found[0]
+
+
+def _orchestrator(template: dict[str, Any]) -> dict[str, Any]:
+    return _one(template, "AWS::Lambda::Function", Handler="lambdas.pipeline_orchestration.index.handler")[1]
+
+
+def _statements(template: dict[str, Any], logical_prefix: str) -> list[dict[str, Any]]:
+    statements = []
+    for logical_id, resource in template["Resources"].items():
+        if logical_id.startswith(logical_prefix) and resource["Type"] == "AWS::IAM::Policy":
+            statements += resource["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    actions: set[str] = set()
+    for statement in statements:
+        value = statement["Action"]
+        actions.update([value] if isinstance(value, str) else value)
+    return actions
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Parameters and the console interface
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_parameters_are_the_predecessors(synthesized, stack):
+    expected = COMMON_PARAMETERS + (MULTI_PARAMETERS if stack == MULTI else [])
+    assert sorted(synthesized.templates[stack]["Parameters"]) == sorted(expected)
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_notification_email_is_required_and_checked(synthesized, stack):
+    synthesized.template(stack).has_parameter(
+        "NotificationEmail",
+        {
+            "Type": "String",
+            "AllowedPattern": r"^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$",
+            "MinLength": 5,
+            "MaxLength": 320,
+            "Default": Match.absent(),
+        },
+    )
+
+
+@pytest.mark.parametrize("stack", BOTH)
+@pytest.mark.parametrize(
+    ("name", "max_length"),
+    [("CodeCommitRepoAddress", 320), ("ConfigS3Bucket", 63), ("ExistingS3Bucket", 63), ("ExistingECRRepo", 63)],
+)
+def test_optional_names_default_to_empty(synthesized, stack, name, max_length):
+    parameter = synthesized.templates[stack]["Parameters"][name]
+    assert parameter["Default"] == ""
+    assert parameter["MaxLength"] == max_length
+    assert parameter["AllowedPattern"].endswith("|^$)")  # empty is allowed
+
+
+@pytest.mark.parametrize("stack", BOTH)
+@pytest.mark.parametrize(
+    ("name", "default"),
+    [("UseModelRegistry", "No"), ("CreateModelRegistry", "No"), ("AllowDetailedErrorMessage", "Yes")],
+)
+def test_yes_no_switches(synthesized, stack, name, default):
+    synthesized.template(stack).has_parameter(name, {"AllowedValues": ["Yes", "No"], "Default": default})
+
+
+def test_multi_account_targets_are_required_and_checked(synthesized):
+    template = synthesized.template(MULTI)
+    template.has_parameter("DelegatedAdminAccount", {"AllowedValues": ["Yes", "No"], "Default": "Yes"})
+    for stage in ("Dev", "Staging", "Prod"):
+        template.has_parameter(f"{stage}AccountId", {"AllowedPattern": r"^\d{12}$", "Default": Match.absent()})
+        template.has_parameter(
+            f"{stage}OrgId", {"AllowedPattern": r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$", "Default": Match.absent()}
+        )
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_console_groups_and_labels_every_parameter(synthesized, stack):
+    template = synthesized.templates[stack]
+    interface = template["Metadata"]["AWS::CloudFormation::Interface"]
+    assert interface["ParameterGroups"] == [
+        {"Label": {"default": "MLOps Framework Settings"}, "Parameters": list(template["Parameters"])}
+    ]
+    assert set(interface["ParameterLabels"]) == set(template["Parameters"])
+    assert interface["ParameterLabels"]["NotificationEmail"] == {"default": "Notification Email (Required)"}
+    assert interface["ParameterLabels"]["ConfigS3Bucket"] == {
+        "default": "MLOps configuration S3 bucket name (Optional)"
+    }
+
+
+def test_patterns_accept_and_reject_what_the_predecessor_did(synthesized):
+    import re
+
+    parameters = synthesized.templates[MULTI]["Parameters"]
+
+    def ok(name: str, value: str) -> bool:
+        parameter = parameters[name]
+        length_ok = parameter.get("MinLength", 0) <= len(value) <= parameter.get("MaxLength", 10**6)
+        return length_ok and re.fullmatch(parameter["AllowedPattern"], value) is not None
+
+    assert ok("CodeCommitRepoAddress", "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/mlops-config")
+    assert ok("CodeCommitRepoAddress", "")
+    assert not ok("CodeCommitRepoAddress", "https://github.com/owner/repo")
+    assert ok("ExistingS3Bucket", "my-assets.bucket")
+    assert not ok("ExistingS3Bucket", "My_Bucket")
+    assert ok("ExistingECRRepo", "team/custom-algorithms")
+    assert not ok("ExistingECRRepo", "Upper")
+    assert ok("NotificationEmail", "ml-team@example.com")
+    assert not ok("NotificationEmail", "not-an-email")
+    assert ok("DevOrgId", "ou-ab12-cd34ef56")
+    assert not ok("DevAccountId", "12345")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Conditions and what they guard
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_conditions(synthesized, stack):
+    conditions = synthesized.templates[stack]["Conditions"]
+    for name, (parameter, when_empty) in CONDITIONAL.items():
+        equals = {"Fn::Equals": [{"Ref": parameter}, ""]}
+        assert conditions[name] == (equals if when_empty else {"Fn::Not": [equals]})
+    assert conditions["CreateModelRegistryCondition"] == {"Fn::Equals": [{"Ref": "CreateModelRegistry"}, "Yes"]}
+    assert set(conditions) == {*CONDITIONAL, "CreateModelRegistryCondition"}
+
+
+def _conditional(template: dict[str, Any], condition: str) -> dict[str, str]:
+    return {k: r["Type"] for k, r in template["Resources"].items() if r.get("Condition") == condition}
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_git_trigger_exists_only_with_a_repository(synthesized, stack):
+    guarded = sorted(_conditional(synthesized.templates[stack], "GitAddressProvided").values())
+    assert guarded == ["AWS::Events::Rule", "AWS::IAM::Policy", "AWS::Lambda::Permission"]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_config_bucket_trigger_exists_only_with_a_bucket(synthesized, stack):
+    guarded = sorted(_conditional(synthesized.templates[stack], "ConfigBucketProvided").values())
+    assert guarded == [
+        "AWS::IAM::Policy",
+        "AWS::IAM::Policy",
+        "AWS::IAM::Role",
+        "AWS::Lambda::Function",
+        "AWS::Lambda::Permission",
+        "Custom::S3BucketNotifications",
+    ]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_assets_bucket_ecr_and_registry_are_created_only_when_asked(synthesized, stack):
+    template = synthesized.templates[stack]
+    assert sorted(_conditional(template, "CreateS3Bucket").values()) == ["AWS::S3::Bucket", "AWS::S3::BucketPolicy"]
+    assert list(_conditional(template, "CreateECRRepo").values()) == ["AWS::ECR::Repository"]
+    assert list(_conditional(template, "CreateModelRegistryCondition").values()) == [
+        "AWS::SageMaker::ModelPackageGroup"
+    ]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_unconditional_resources_never_reference_conditional_ones(synthesized, stack):
+    """With every optional parameter empty, nothing that is created may point at something that is not."""
+    template = synthesized.templates[stack]
+    conditional = {k for k, r in template["Resources"].items() if "Condition" in r}
+
+    def references(node: Any) -> set[str]:
+        if isinstance(node, dict):
+            if "Fn::If" in node:  # a branch guarded by a condition is fine
+                return set()
+            found = set()
+            if isinstance(node.get("Ref"), str):
+                found.add(node["Ref"])
+            if "Fn::GetAtt" in node:
+                found.add(node["Fn::GetAtt"][0])
+            for value in node.values():
+                found |= references(value)
+            return found
+        if isinstance(node, list):
+            return set().union(*(references(item) for item in node)) if node else set()
+        return set()
+
+    for logical_id, resource in template["Resources"].items():
+        if "Condition" in resource:
+            continue
+        leaked = (references(resource) | set(resource.get("DependsOn", []))) & conditional
+        assert not leaked, f"{logical_id} references conditional {leaked}"
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_codecommit_rule_watches_pushes_to_main_of_the_named_repository(synthesized, stack):
+    template = synthesized.templates[stack]
+    _, rule = next(iter((k, r) for k, r in _resources(template, "AWS::Events::Rule").items()))
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.codecommit"]
+    assert pattern["detail-type"] == ["CodeCommit Repository State Change"]
+    assert pattern["detail"] == {
+        "event": ["referenceCreated", "referenceUpdated"],
+        "referenceType": ["branch"],
+        "referenceName": ["main"],
+    }
+    repository_arn = json.dumps(pattern["resources"])
+    assert '{"Fn::Select": [5, {"Fn::Split": ["/", {"Ref": "CodeCommitRepoAddress"}]}]}' in repository_arn
+    target = rule["Properties"]["Targets"][0]["Arn"]
+    assert target == {"Fn::GetAtt": [next(iter(_orchestrator_ids(template))), "Arn"]}
+
+
+def _orchestrator_ids(template: dict[str, Any]) -> list[str]:
+    return [
+        k
+        for k, r in _resources(template, "AWS::Lambda::Function").items()
+        if r["Properties"].get("Handler") == "lambdas.pipeline_orchestration.index.handler"
+    ]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_config_bucket_notifies_only_on_mlops_config_json(synthesized, stack):
+    template = synthesized.templates[stack]
+    _, notification = _one(template, "Custom::S3BucketNotifications")
+    configurations = notification["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+    assert len(configurations) == 1
+    assert configurations[0]["Events"] == ["s3:ObjectCreated:*"]
+    assert sorted(configurations[0]["Filter"]["Key"]["FilterRules"], key=lambda r: r["Name"]) == [
+        {"Name": "prefix", "Value": "mlops-config.json"},
+        {"Name": "suffix", "Value": "mlops-config.json"},
+    ]
+    assert notification["Properties"]["BucketName"] == {"Ref": "ConfigS3Bucket"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The orchestrator Lambda
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_orchestrator_function_runtime(synthesized, stack):
+    function = _orchestrator(synthesized.templates[stack])["Properties"]
+    assert function["Runtime"] in ("python3.13", "python3.14")
+    assert function["Architectures"] == ["arm64"]
+    assert function["MemorySize"] == 512
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
+    variables = _orchestrator(synthesized.templates[stack])["Properties"]["Environment"]["Variables"]
+    expected = {
+        "REGION",
+        "ACCOUNT_ID",
+        "ASSETS_BUCKET",
+        "BLUEPRINT_BUCKET",
+        "CFN_ROLE_ARN",
+        "ECR_REPO_NAME",
+        "ECR_REPO_ARN",
+        "MLOPS_NOTIFICATIONS_SNS_TOPIC",
+        "IS_MULTI_ACCOUNT",
+        "USE_MODEL_REGISTRY",
+        "ALLOW_DETAILED_ERROR_MESSAGE",
+        "LOG_LEVEL",
+        "SOLUTION_VERSION",
+    }
+    if stack == MULTI:
+        expected |= {"IS_DELEGATED_ADMIN"} | {
+            f"{stage}_{kind}" for stage in ("DEV", "STAGING", "PROD") for kind in ("ACCOUNT_ID", "ORG_ID")
+        }
+    assert set(variables) == expected
+    assert variables["IS_MULTI_ACCOUNT"] == str(stack == MULTI)
+    assert variables["USE_MODEL_REGISTRY"] == {"Ref": "UseModelRegistry"}
+    assert variables["ALLOW_DETAILED_ERROR_MESSAGE"] == {"Ref": "AllowDetailedErrorMessage"}
+    assert variables["ASSETS_BUCKET"]["Fn::If"][0] == "CreateS3Bucket"
+    assert variables["ASSETS_BUCKET"]["Fn::If"][2] == {"Ref": "ExistingS3Bucket"}
+
+
+def test_settings_read_the_multi_account_environment(synthesized):
+    """Settings.from_env understands the values the template sets (parameter refs replaced by samples)."""
+    variables = _orchestrator(synthesized.templates[MULTI])["Properties"]["Environment"]["Variables"]
+    samples = {"DevAccountId": "111111111111", "DevOrgId": "ou-ab12-dev00000", "DelegatedAdminAccount": "No"}
+    env = {
+        name: value if isinstance(value, str) else samples.get(value.get("Ref", ""), "x")
+        for name, value in variables.items()
+    }
+    settings = Settings.from_env(env)
+    assert settings.multi_account is True
+    assert settings.delegated_admin is False
+    assert settings.stage_targets["dev"].account_id == "111111111111"
+    assert settings.stage_targets["dev"].org_unit_id == "ou-ab12-dev00000"
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_orchestrator_may_pass_only_the_cloudformation_role(synthesized, stack):
+    template = synthesized.templates[stack]
+    passes = [s for s in _statements(template, "OrchestratorPolicy") if s["Action"] == "iam:PassRole"]
+    role_id, _ = _one(
+        template, "AWS::IAM::Role", Description="Creates the mlops-pipeline* stacks of the MLOps orchestrator"
+    )
+    assert passes == [
+        {
+            "Action": "iam:PassRole",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [role_id, "Arn"]},
+            "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+        }
+    ]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_orchestrator_may_do_what_its_code_does(synthesized, stack):
+    actions = _actions(_statements(synthesized.templates[stack], "OrchestratorPolicy"))
+    required = {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "cloudformation:CreateStack",
+        "cloudformation:UpdateStack",
+        "cloudformation:DeleteStack",
+        "cloudformation:DescribeStacks",
+        "cloudformation:ListStackResources",
+        "codepipeline:GetPipelineState",
+        "codepipeline:ListPipelineExecutions",
+        "sns:Publish",
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:CreateModelCard",
+        "sagemaker:DescribeModelCard",
+        "sagemaker:UpdateModelCard",
+        "sagemaker:DeleteModelCard",
+        "sagemaker:ListModelCards",
+        "sagemaker:CreateModelCardExportJob",
+    }
+    assert required <= actions
+    stack_sets = {"cloudformation:DescribeStackInstance", "cloudformation:DescribeStackSet"}
+    assert stack_sets <= actions if stack == MULTI else not (stack_sets & actions)
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_stack_calls_are_limited_to_pipeline_stacks(synthesized, stack):
+    for statement in _statements(synthesized.templates[stack], "OrchestratorPolicy"):
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        if any(a.startswith(("cloudformation:", "codepipeline:")) for a in actions):
+            resource = json.dumps(statement["Resource"])
+            assert ":stack/mlops-pipeline*/*" in resource or "mlops-pipeline*" in resource, statement
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_trigger_permissions(synthesized, stack):
+    template = synthesized.templates[stack]
+    codecommit = _actions(_statements(template, "CodeCommitTriggerPolicy"))
+    assert codecommit == {"codecommit:GetFile", "codecommit:GetDifferences", "codecommit:PostCommentForComparedCommit"}
+    config = _statements(template, "ConfigBucketTriggerPolicy")
+    resources = json.dumps([s["Resource"] for s in config])
+    assert _actions(config) == {"s3:GetObject", "s3:PutObject"}
+    assert "/mlops-config.json" in resources and "/mlops-config.result.json" in resources
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The CloudFormation service role
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_cloudformation_role_is_scoped_to_pipeline_names(synthesized, stack):
+    template = synthesized.templates[stack]
+    _, role = _one(
+        template, "AWS::IAM::Role", Description="Creates the mlops-pipeline* stacks of the MLOps orchestrator"
+    )
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "cloudformation.amazonaws.com"
+    }
+    assert "ManagedPolicyArns" not in role["Properties"]
+    statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    for statement in statements:
+        rendered = json.dumps(statement["Resource"])
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        if any(a.startswith(("iam:", "codepipeline:", "codebuild:", "lambda:", "events:", "s3:")) for a in actions):
+            assert "mlops-pipeline*" in rendered, statement
+    attach = [s for s in statements if "iam:AttachRolePolicy" in s["Action"]]
+    assert attach[0]["Condition"]["ArnLike"]["iam:PolicyARN"] is not None
+    needed = {
+        "iam:CreateRole",
+        "iam:PassRole",
+        "codepipeline:CreatePipeline",
+        "codebuild:CreateProject",
+        "lambda:CreateFunction",
+        "events:PutRule",
+        "events:PutTargets",
+        "sns:Subscribe",
+    }
+    assert needed <= _actions(statements)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The API
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_api_routes_are_iam_authorized_lambda_proxies_with_validation(synthesized, stack):
+    template = synthesized.templates[stack]
+    paths = {k: r["Properties"]["PathPart"] for k, r in _resources(template, "AWS::ApiGateway::Resource").items()}
+    routes = set()
+    function_id = _orchestrator_ids(template)[0]
+    for method in _resources(template, "AWS::ApiGateway::Method").values():
+        properties = method["Properties"]
+        assert properties["AuthorizationType"] == "AWS_IAM"
+        assert "RequestValidatorId" in properties
+        integration = properties["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert function_id in json.dumps(integration["Uri"])
+        routes.add((properties["HttpMethod"], _path(template, properties["ResourceId"]["Ref"], paths)))
+    assert routes == {
+        ("POST", "/provisionpipeline"),
+        ("POST", "/pipelinestatus"),
+        ("GET", "/pipelines"),
+        ("GET", "/pipelines/{pipeline_name}"),
+        ("DELETE", "/pipelines/{pipeline_name}"),
+        ("POST", "/pipelines/{pipeline_name}/rollback"),
+    }
+
+
+def _path(template: dict[str, Any], resource_id: str, paths: dict[str, str]) -> str:
+    parts = []
+    while resource_id in paths:
+        parts.append(paths[resource_id])
+        parent = template["Resources"][resource_id]["Properties"]["ParentId"]
+        resource_id = parent.get("Ref", "") if isinstance(parent, dict) else ""
+    return "/" + "/".join(reversed(parts))
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_post_bodies_must_be_json_objects(synthesized, stack):
+    template = synthesized.template(stack)
+    template.has_resource_properties(
+        "AWS::ApiGateway::Model",
+        {"ContentType": "application/json", "Schema": Match.object_like({"type": "object"})},
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {"HttpMethod": "POST", "RequestModels": {"application/json": Match.any_value()}},
+    )
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_api_stage_is_prod_logged_and_throttled(synthesized, stack):
+    template = synthesized.template(stack)
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "prod",
+            "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.string_like_regexp("requestId")},
+            "MethodSettings": [
+                Match.object_like(
+                    {
+                        "LoggingLevel": "INFO",
+                        "DataTraceEnabled": False,
+                        "ThrottlingRateLimit": 50,
+                        "ThrottlingBurstLimit": 100,
+                    }
+                )
+            ],
+        },
+    )
+    assert "PipelineOrchestrationLambdaRestApiEndpoint9B628338" in synthesized.templates[stack]["Outputs"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Storage, registry, notifications
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_buckets_are_private_encrypted_versioned_and_tls_only(synthesized, stack):
+    template = synthesized.templates[stack]
+    buckets = _resources(template, "AWS::S3::Bucket")
+    assert len(buckets) == 3
+    for logical_id, bucket in buckets.items():
+        properties = bucket["Properties"]
+        assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ] == {"SSEAlgorithm": "AES256"}
+        policies = [
+            p
+            for p in _resources(template, "AWS::S3::BucketPolicy").values()
+            if p["Properties"]["Bucket"] == {"Ref": logical_id}
+        ]
+        denies = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies), logical_id
+    logged = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
+    assert len(logged) == 2  # assets and blueprints log to the access-log bucket
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_stage_accounts_read_buckets_and_pull_images_only_in_multi_account(synthesized, stack):
+    template = synthesized.templates[stack]
+    policies = json.dumps(_resources(template, "AWS::S3::BucketPolicy"))
+    repository = _one(template, "AWS::ECR::Repository")[1]["Properties"]
+    assert repository["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    if stack == MULTI:
+        assert policies.count('"Ref": "DevAccountId"') == 2  # assets and blueprints buckets
+        pull = repository["RepositoryPolicyText"]["Statement"][0]
+        assert "ecr:BatchGetImage" in pull["Action"]
+        assert "DevAccountId" in json.dumps(pull["Principal"])
+    else:
+        assert "AccountId" not in policies.replace("AWS::AccountId", "")
+        assert "RepositoryPolicyText" not in repository
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_model_registry_is_retained_and_shared_only_in_multi_account(synthesized, stack):
+    template = synthesized.templates[stack]
+    logical_id, group = _one(template, "AWS::SageMaker::ModelPackageGroup")
+    assert group["DeletionPolicy"] == "Retain"
+    policy = group["Properties"].get("ModelPackageGroupPolicy")
+    if stack == MULTI:
+        statement = policy["Statement"][0]
+        assert set(statement["Action"]) >= {"sagemaker:DescribeModelPackage", "sagemaker:CreateModel"}
+        assert "ProdAccountId" in json.dumps(statement["Principal"])
+    else:
+        assert policy is None
+    output = template["Outputs"]["ModelRegistryArn"]["Value"]["Fn::If"]
+    assert output == [
+        "CreateModelRegistryCondition",
+        {"Fn::GetAtt": [logical_id, "ModelPackageGroupArn"]},
+        "[No Model Package Group was created]",
+    ]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_topic_is_encrypted_tls_only_and_mails_the_notification_email(synthesized, stack):
+    template = synthesized.template(stack)
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": {"Ref": "NotificationEmail"}}
+    )
+    policy = json.dumps(_one(synthesized.templates[stack], "AWS::SNS::TopicPolicy")[1])
+    assert "aws:SecureTransport" in policy and "events.amazonaws.com" in policy
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_outputs(synthesized, stack):
+    outputs = synthesized.templates[stack]["Outputs"]
+    assert set(outputs) == {
+        "PipelineOrchestrationLambdaRestApiEndpoint9B628338",
+        "BlueprintsBucket",
+        "AssetsBucket",
+        "ECRRepoName",
+        "ECRRepoArn",
+        "ModelRegistryArn",
+        "MLOpsNotificationsTopicArn",
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Blueprint copy
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_blueprints_are_copied_from_the_distribution_on_create_and_update(synthesized, stack):
+    from infrastructure.distribution import Distribution
+
+    distribution = Distribution.from_env()
+    template = synthesized.templates[stack]
+    _, copy = _one(template, "Custom::CopyBlueprints")
+    properties = copy["Properties"]
+    assert properties["SourceBucket"] == {"Fn::Sub": f"{distribution.bucket}-${{AWS::Region}}"}
+    assert properties["SourceKey"] == f"{distribution.solution}/{distribution.version}/blueprints.zip"
+    assert properties["DestinationPrefix"] == "blueprints/"
+    assert properties["DestinationBucket"]["Ref"].startswith("BlueprintRepository")
+    _one(template, "AWS::Lambda::Function", Handler="lambdas.custom_resource.copy_assets.handler")
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_orchestrator_code_comes_from_the_distribution_bucket(synthesized, stack):
+    from infrastructure.distribution import Distribution
+
+    distribution = Distribution.from_env()
+    for function in _resources(synthesized.templates[stack], "AWS::Lambda::Function").values():
+        code = function["Properties"]["Code"]
+        if "ZipFile" in code:  # CDK's inline bucket-notifications handler
+            continue
+        assert code["S3Bucket"] == {"Fn::Sub": f"{distribution.bucket}-${{AWS::Region}}"}
+        assert code["S3Key"].startswith(distribution.prefix) and code["S3Key"].endswith(".zip")
