@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from infrastructure.blueprints.multi_account_pipeline import MultiAccountPipelineStack
+from infrastructure.blueprints.realtime import RealtimeInferenceStack
 from infrastructure.blueprints.single_account_pipeline import SingleAccountPipelineStack
-from lambdas.pipeline_orchestration.catalogue import MULTI_ACCOUNT_PIPELINE, SINGLE_ACCOUNT_PIPELINE
+from lambdas.pipeline_orchestration.catalogue import MULTI_ACCOUNT_PIPELINE, REALTIME, SINGLE_ACCOUNT_PIPELINE
 
 # template file name (catalogue Blueprint.template) -> CDK Stack class
 BLUEPRINT_STACKS: dict[str, Any] = {
     SINGLE_ACCOUNT_PIPELINE.template: SingleAccountPipelineStack,
     MULTI_ACCOUNT_PIPELINE.template: MultiAccountPipelineStack,
+    REALTIME.template: RealtimeInferenceStack,
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnCondition, Duration, Fn
+from aws_cdk import CfnCondition, Duration, Fn, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -19,8 +19,9 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
 class BlueprintFunction(Construct):
-    """A Lambda running `lambdas.blueprints.<module>.handler` with its own log group and a role that can
-    write only to that log group; callers add what the function itself needs."""
+    """A Lambda running `lambdas.blueprints.<module>.handler` with its own log group, and a role holding
+    exactly `statements` plus writing to that log group (all inline: the role is complete before the
+    function exists, so a custom resource can call it at once)."""
 
     def __init__(
         self,
@@ -30,27 +31,22 @@ class BlueprintFunction(Construct):
         handler: str,
         code_bucket: s3.IBucket,
         description: str,
+        statements: list[iam.PolicyStatement],
         environment: dict[str, str] | None = None,
         timeout: Duration | None = None,
         memory_size: int = 256,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.THREE_MONTHS)
+        logs_statement = iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
+        )
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs {handler}",
-            inline_policies={
-                "Logs": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[self.log_group.log_group_arn],
-                        )
-                    ]
-                )
-            },
+            inline_policies={"Function": iam.PolicyDocument(statements=[logs_statement, *statements])},
         )
         self.function = lambda_.Function(
             self,
@@ -66,11 +62,17 @@ class BlueprintFunction(Construct):
             timeout=timeout or Duration.minutes(1),
             memory_size=memory_size,
         )
+        # The role's ARN is referenced already; CDK's extra DependsOn on it is redundant (cfn-lint W3005).
+        only_policy_dependencies(self.function.node.default_child, self.role)
 
-    def allow(self, actions: list[str], resources: list[str], **conditions: Any) -> None:
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None)
-        )
+
+def only_policy_dependencies(resource: Any, role: iam.IRole) -> None:
+    """Make `resource` depend on its role's separate default policy, if any, and not on the role itself."""
+    policy = role.node.try_find_child("DefaultPolicy")
+    if policy is None:
+        resource.add_deletion_override("DependsOn")
+    else:
+        resource.add_override("DependsOn", [Stack.of(resource).get_logical_id(policy.node.default_child)])
 
 
 def pipeline_outcome_notification(

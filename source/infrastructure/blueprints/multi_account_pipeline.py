@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import Aws, CfnCondition, CfnOutput, Duration, Fn, Stack
+from aws_cdk import Aws, CfnCondition, CfnOutput, Duration, Fn, Stack, Token
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -21,6 +22,7 @@ from constructs import Construct
 from infrastructure.blueprints.functions import (
     BlueprintFunction,
     console_url,
+    only_policy_dependencies,
     pipeline_outcome_notification,
     s3_source_trigger,
 )
@@ -108,10 +110,11 @@ class MultiAccountPipelineStack(Stack):
             handler="lambdas.blueprints.stackset_deployer.handler",
             code_bucket=blueprints,
             description="Creates or updates a stage's StackSet and follows it to the end",
-            environment={"CALL_AS": Fn.condition_if(delegated.logical_id, "DELEGATED_ADMIN", "SELF").to_string()},
+            environment={"CALL_AS": Token.as_string(Fn.condition_if(delegated.logical_id, "DELEGATED_ADMIN", "SELF"))},
             timeout=Duration.minutes(5),
+            statements=self._stackset_statements(delegated, p["BlueprintBucket"].value_as_string),
         )
-        self._grant_stacksets(deployer, delegated, p["BlueprintBucket"].value_as_string)
+        self._acknowledge_deployer(deployer)
 
         artifact, source = source_stage(self, assets, p["TemplateZipFileName"].value_as_string)
         stages = [codepipeline.StageProps(stage_name="Source", actions=[source])]
@@ -174,6 +177,7 @@ class MultiAccountPipelineStack(Stack):
         pipeline_outcome_notification(
             self, "PipelineOutcome", pipeline.pipeline_name, p["NotificationsSNSTopicArn"].value_as_string
         )
+        only_policy_dependencies(pipeline.node.default_child, pipeline.role)
         acknowledge_pipeline(pipeline)
         acknowledge(
             pipeline,
@@ -188,41 +192,52 @@ class MultiAccountPipelineStack(Stack):
         )
         CfnOutput(self, "Pipelines", value=console_url(pipeline.pipeline_name), description="The pipeline's console")
 
-    def _grant_stacksets(self, deployer: BlueprintFunction, delegated: CfnCondition, blueprint_bucket: str) -> None:
+    def _stackset_statements(self, delegated: CfnCondition, blueprint_bucket: str) -> list[iam.PolicyStatement]:
         # A delegated administrator's StackSets are owned by the management account, whose id is unknown here.
         partition, region = Aws.PARTITION, Aws.REGION
 
         def owned(resource: str) -> str:
-            return Fn.condition_if(
-                delegated.logical_id,
-                f"arn:{partition}:cloudformation:{region}:*:{resource}",
-                f"arn:{partition}:cloudformation:{region}:{Aws.ACCOUNT_ID}:{resource}",
-            ).to_string()
+            return Token.as_string(
+                Fn.condition_if(
+                    delegated.logical_id,
+                    f"arn:{partition}:cloudformation:{region}:*:{resource}",
+                    f"arn:{partition}:cloudformation:{region}:{Aws.ACCOUNT_ID}:{resource}",
+                )
+            )
 
-        deployer.allow(
-            [
-                "cloudformation:CreateStackSet",
-                "cloudformation:UpdateStackSet",
-                "cloudformation:DescribeStackSet",
-                "cloudformation:CreateStackInstances",
-                "cloudformation:DescribeStackInstance",
-                "cloudformation:DescribeStackSetOperation",
-                "cloudformation:ListStackSetOperationResults",
-                "cloudformation:TagResource",
-            ],
-            [
-                owned(f"stackset/{PIPELINE_PREFIX}*"),
-                owned(f"stackset-target/{PIPELINE_PREFIX}*"),
-                f"arn:{partition}:cloudformation:{region}::type/resource/*",
-            ],
-        )
-        deployer.allow(
-            ["organizations:ListDelegatedAdministrators", "organizations:DescribeOrganization"],
-            ["*"],
-        )
-        deployer.allow(["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"], ["*"])
-        # CloudFormation reads a template given by URL with the caller's credentials.
-        deployer.allow(["s3:GetObject"], [f"arn:{partition}:s3:::{blueprint_bucket}/{BLUEPRINTS_PREFIX}/*"])
+        return [
+            iam.PolicyStatement(
+                actions=[
+                    "cloudformation:CreateStackSet",
+                    "cloudformation:UpdateStackSet",
+                    "cloudformation:DescribeStackSet",
+                    "cloudformation:CreateStackInstances",
+                    "cloudformation:DescribeStackInstance",
+                    "cloudformation:DescribeStackSetOperation",
+                    "cloudformation:ListStackSetOperationResults",
+                    "cloudformation:TagResource",
+                ],
+                resources=[
+                    owned(f"stackset/{PIPELINE_PREFIX}*"),
+                    owned(f"stackset-target/{PIPELINE_PREFIX}*"),
+                    f"arn:{partition}:cloudformation:{region}::type/resource/*",
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=["organizations:ListDelegatedAdministrators", "organizations:DescribeOrganization"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                actions=["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"], resources=["*"]
+            ),
+            # CloudFormation reads a template given by URL with the caller's credentials.
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[f"arn:{partition}:s3:::{blueprint_bucket}/{BLUEPRINTS_PREFIX}/*"],
+            ),
+        ]
+
+    def _acknowledge_deployer(self, deployer: BlueprintFunction) -> None:
         acknowledge(
             deployer,
             *[

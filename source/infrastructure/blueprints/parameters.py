@@ -77,7 +77,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     ),
     "DeploymentStrategy": _p(
         "Blue/green traffic shifting on update; empty for SageMaker's default.",
-        allowed_values=["", "ALL_AT_ONCE", "CANARY", "LINEAR"],
+        # A pattern, not AllowedValues: an empty value stays possible without being offered as a choice.
+        "(ALL_AT_ONCE|CANARY|LINEAR)?",
+        "ALL_AT_ONCE, CANARY, LINEAR or empty",
     ),
     "TrafficShiftPercent": _p(
         "Capacity percent per canary or linear step.", NUMBER_OR_EMPTY, "a whole number or empty"
@@ -87,7 +89,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     ),
     "ServerlessMemorySize": _p(
         "Memory (MB) of a serverless endpoint; empty for instances.",
-        allowed_values=["", "1024", "2048", "3072", "4096", "5120", "6144"],
+        "(1024|2048|3072|4096|5120|6144)?",
+        "1024 to 6144 in steps of 1024, or empty",
     ),
     "ServerlessMaxConcurrency": _p(
         "Most concurrent invocations of a serverless endpoint.", NUMBER_OR_EMPTY, "a whole number or empty"

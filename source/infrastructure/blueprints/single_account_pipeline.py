@@ -16,7 +16,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infrastructure.blueprints.deploy_role import blueprint_deploy_role
-from infrastructure.blueprints.functions import console_url, pipeline_outcome_notification, s3_source_trigger
+from infrastructure.blueprints.functions import (
+    console_url,
+    only_policy_dependencies,
+    pipeline_outcome_notification,
+    s3_source_trigger,
+)
 from infrastructure.blueprints.parameters import declare
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import SINGLE_ACCOUNT_PIPELINE
@@ -91,6 +96,7 @@ class SingleAccountPipelineStack(Stack):
         pipeline_outcome_notification(
             self, "PipelineOutcome", pipeline.pipeline_name, p["NotificationsSNSTopicArn"].value_as_string
         )
+        only_policy_dependencies(pipeline.node.default_child, pipeline.role)
         acknowledge_pipeline(pipeline)
         acknowledge(
             pipeline,
