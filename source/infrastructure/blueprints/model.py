@@ -186,7 +186,7 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
         ),
         tags=[CfnTag(key="model_name", value=p["ModelName"].value_as_string)],
     )
-    model.add_dependency(after_policies(stack, "ModelPermissions", policies))
+    model.node.add_dependency(after_policies(stack, "ModelPermissions", policies))
     acknowledge(
         role,
         (

@@ -245,7 +245,7 @@ class RealtimeInferenceStack(Stack):
                 no_value(),
             ),
         )
-        config.add_dependency(after_policies(self, "EndpointConfigPermissions", self.feature_policies))
+        config.node.add_dependency(after_policies(self, "EndpointConfigPermissions", self.feature_policies))
         return config
 
     def _endpoint(
