@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnCondition, CfnOutput, CfnRule, CfnTag, Duration, Fn, Stack, Token
+from aws_cdk import Aws, CfnCondition, CfnMapping, CfnOutput, CfnRule, CfnTag, Duration, Fn, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -32,7 +32,7 @@ from infrastructure.blueprints.model import (
 )
 from infrastructure.blueprints.parameters import declare, is_set
 from infrastructure.nag import acknowledge
-from lambdas.pipeline_orchestration.catalogue import REALTIME
+from lambdas.pipeline_orchestration.catalogue import REALTIME, SERVERLESS_MEMORY_SIZES
 
 VARIANT = "AllTraffic"
 ASYNC_REQUESTS_PREFIX = "requests"
@@ -62,6 +62,9 @@ class RealtimeInferenceStack(Stack):
             InferenceInstance={"allowed_pattern": r"(ml\.[a-z0-9]+\.[a-z0-9]+)?"},
         )
         parts = sagemaker_model(self, p)
+        self.memory_sizes = CfnMapping(
+            self, "ServerlessMemorySizes", mapping={size: {"MB": int(size)} for size in SERVERLESS_MEMORY_SIZES}
+        )
         c = self._conditions(p, parts.kms)
         self._feature_policies(p, parts, c)
         config = self._endpoint_config(p, parts, c)
@@ -203,7 +206,8 @@ class RealtimeInferenceStack(Stack):
             if_(
                 c["serverless"],
                 {
-                    "MemorySizeInMB": p["ServerlessMemorySize"].value_as_string,
+                    # Through a mapping, the memory size is a number, as SageMaker's schema types it.
+                    "MemorySizeInMB": self.memory_sizes.find_in_map(p["ServerlessMemorySize"].value_as_string, "MB"),
                     "MaxConcurrency": p["ServerlessMaxConcurrency"].value_as_string,
                 },
                 no_value(),
