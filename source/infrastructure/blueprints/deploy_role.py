@@ -53,6 +53,17 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
             resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
         ),
         iam.PolicyStatement(
+            # The inference API's logging role is the one blueprint role with an AWS-managed policy.
+            sid="ApiGatewayLoggingRolePolicy",
+            actions=["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+            resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+            conditions={
+                "ArnEquals": {
+                    "iam:PolicyARN": f"arn:{Aws.PARTITION}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                }
+            },
+        ),
+        iam.PolicyStatement(
             sid="EndpointAutoscalingServiceRole",
             actions=["iam:CreateServiceLinkedRole"],
             resources=[
