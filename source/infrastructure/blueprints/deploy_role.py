@@ -59,7 +59,8 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
             resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
             conditions={
                 "ArnEquals": {
-                    "iam:PolicyARN": f"arn:{Aws.PARTITION}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                    "iam:PolicyARN": f"arn:{Aws.PARTITION}:iam::aws:policy/service-role/"
+                    "AmazonAPIGatewayPushToCloudWatchLogs"
                 }
             },
         ),
