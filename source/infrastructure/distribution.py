@@ -10,6 +10,8 @@ Lambda code therefore declares a `BlueprintBucket` parameter.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,6 +25,10 @@ SOURCE_DIR = Path(__file__).resolve().parents[1]
 BLUEPRINTS_PREFIX = "blueprints/"
 BLUEPRINT_LAMBDAS_PREFIX = f"{BLUEPRINTS_PREFIX}lambdas/"
 BLUEPRINTS_ARCHIVE = "blueprints.zip"
+# The blueprint Lambdas' code: one zip of the `lambdas/` tree they need, named by its content so that a code
+# change gives a new key and CloudFormation updates the functions that read it.
+BLUEPRINT_LAMBDAS_PATTERN = f"{BLUEPRINT_LAMBDAS_PREFIX}blueprint-lambdas-*.zip"
+BLUEPRINT_LAMBDA_PACKAGES = ("blueprints", "shared")
 
 
 @dataclass(frozen=True)
@@ -96,11 +102,50 @@ def _references(node: Any) -> set[str]:
     return found
 
 
+# CDK's grants (CodePipeline artifact and source buckets, the CloudFormation deploy action) use action
+# prefixes; each is replaced by the actions those services really call, so every allowed action is named.
+NAMED_ACTIONS = {
+    "s3:GetObject*": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
+    "s3:GetBucket*": ["s3:GetBucketLocation", "s3:GetBucketVersioning", "s3:GetBucketAcl"],
+    "s3:List*": ["s3:ListBucket", "s3:ListBucketVersions"],
+    "s3:DeleteObject*": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+    "s3:Abort*": ["s3:AbortMultipartUpload"],
+    "cloudformation:DescribeStack*": [
+        "cloudformation:DescribeStacks",
+        "cloudformation:DescribeStackEvents",
+        "cloudformation:DescribeStackResource",
+        "cloudformation:DescribeStackResources",
+    ],
+    "cloudformation:GetTemplate*": ["cloudformation:GetTemplate", "cloudformation:GetTemplateSummary"],
+}
+
+
+def name_prefixed_actions(node: Any) -> Any:
+    """Replace the action prefixes of NAMED_ACTIONS in every IAM statement below `node`, in place."""
+    if isinstance(node, dict):
+        actions = node.get("Action")
+        if node.get("Effect") == "Allow" and actions is not None:
+            listed = actions if isinstance(actions, list) else [actions]
+            named: list[Any] = []
+            for action in listed:
+                for replacement in NAMED_ACTIONS.get(action, [action]) if isinstance(action, str) else [action]:
+                    if replacement not in named:
+                        named.append(replacement)
+            node["Action"] = named if len(named) > 1 else named[0]
+        for value in node.values():
+            name_prefixed_actions(value)
+    elif isinstance(node, list):
+        for value in node:
+            name_prefixed_actions(value)
+    return node
+
+
 def normalize_templates(outdir: str | Path) -> None:
-    """Rewrite every synthesized template of a cloud assembly without redundant DependsOn."""
+    """Rewrite every synthesized template of a cloud assembly without redundant DependsOn, with named actions."""
     for path in sorted(Path(outdir).glob("*.template.json")):
         original = path.read_text()
-        normalized = json.dumps(drop_redundant_depends_on(json.loads(original)), indent=1)
+        template = name_prefixed_actions(drop_redundant_depends_on(json.loads(original)))
+        normalized = json.dumps(template, indent=1)
         if normalized != original:
             path.write_text(normalized)
 
@@ -117,6 +162,25 @@ def blueprint_synthesizer() -> cdk.StackSynthesizer:
     return cdk.CliCredentialsStackSynthesizer(
         file_assets_bucket_name="${BlueprintBucket}", bucket_prefix=BLUEPRINT_LAMBDAS_PREFIX
     )
+
+
+def blueprint_lambda_files() -> dict[str, bytes]:
+    """Archive name -> content of the blueprint Lambdas' package tree (sources only)."""
+    root = SOURCE_DIR / "lambdas"
+    files = {"lambdas/__init__.py": (root / "__init__.py").read_bytes()}
+    for package in BLUEPRINT_LAMBDA_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            files[path.relative_to(SOURCE_DIR).as_posix()] = path.read_bytes()
+    return files
+
+
+@functools.cache
+def blueprint_lambdas_key() -> str:
+    """`blueprints/lambdas/blueprint-lambdas-<content hash>.zip`, the key the blueprint stacks read code from."""
+    digest = hashlib.sha256()
+    for name, content in sorted(blueprint_lambda_files().items()):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+    return BLUEPRINT_LAMBDAS_PATTERN.replace("*", digest.hexdigest()[:16])
 
 
 def lambda_code(package: str) -> aws_lambda.Code:

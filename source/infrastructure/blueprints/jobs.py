@@ -30,12 +30,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infrastructure.distribution import blueprint_lambdas_key
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import PROBLEM_TYPES
 from lambdas.pipeline_orchestration.spec import Blueprint
 
 # The zip (the `lambdas/` package tree) the build puts in the blueprints bucket for every job Lambda.
-JOB_LAMBDAS_KEY = "blueprints/lambdas/blueprint_jobs.zip"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
 LOWER_NAME = r"^[a-z0-9](-*[a-z0-9])*$"
@@ -270,7 +270,7 @@ class JobFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=handler,
-            code=lambda_.Code.from_bucket(bucket, JOB_LAMBDAS_KEY),
+            code=lambda_.Code.from_bucket(bucket, blueprint_lambdas_key()),
             description=description,
             timeout=timeout,
             memory_size=256,

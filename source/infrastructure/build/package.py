@@ -25,7 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infrastructure.distribution import BLUEPRINT_LAMBDAS_PREFIX, BLUEPRINTS_ARCHIVE, BLUEPRINTS_PREFIX, Distribution
+from infrastructure.distribution import (
+    BLUEPRINT_LAMBDAS_PREFIX,
+    BLUEPRINTS_ARCHIVE,
+    BLUEPRINTS_PREFIX,
+    Distribution,
+    blueprint_lambda_files,
+    blueprint_lambdas_key,
+)
 
 # Fixed timestamp and permissions for every zip entry: two builds of one commit give identical bytes.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -175,6 +182,12 @@ def package(
             lambda_zips[file_name] = content
             if blueprint:
                 archive[asset["objectKey"].removeprefix(BLUEPRINTS_PREFIX)] = content
+
+    # The blueprint Lambdas read one shared zip from a fixed, content-named key (not a CDK asset).
+    code_key = blueprint_lambdas_key()
+    code = deterministic_zip(blueprint_lambda_files())
+    lambda_zips[code_key.removeprefix(BLUEPRINT_LAMBDAS_PREFIX)] = code
+    archive[code_key.removeprefix(BLUEPRINTS_PREFIX)] = code
 
     for file_name, content in sorted(lambda_zips.items()):
         packaged.lambda_zips.append(_write(regional_dir / file_name, content))

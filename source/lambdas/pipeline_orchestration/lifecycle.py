@@ -46,6 +46,7 @@ USER_DATA_FIELDS = {
     "baseline_job_output_location": "baseline job reports",
     "monitoring_output_location": "monitoring reports",
     "batch_job_output_location": "batch transform output",
+    "async_output_location": "asynchronous inference results",
     "job_output_location": "trained models and job output",
     "model_artifact_location": "model artifact",
     "model_package_name": "model package in the model registry",

@@ -232,7 +232,7 @@ def _check_field(
             errors.append(FieldError(f"{spec.name}.{key}", f"is not a stage; stages are {', '.join(STAGES)}"))
     for stage in STAGES:
         if stage not in raw or raw[stage] is None or raw[stage] == "":
-            if spec.required is True:
+            if spec.required is not False:  # a required field (even conditionally) names every stage
                 errors.append(
                     FieldError(f"{spec.name}.{stage}", "is required: a stage object needs all of dev, staging and prod")
                 )

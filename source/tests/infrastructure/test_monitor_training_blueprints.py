@@ -11,6 +11,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from app import stack_id
+from infrastructure.distribution import blueprint_lambdas_key
 from lambdas.pipeline_orchestration.catalogue import (
     AUTOPILOT,
     CATALOGUE,
@@ -185,7 +186,7 @@ def test_lambda_code_comes_from_the_blueprints_bucket(synthesized, template):
     for function in functions.values():
         assert function["Properties"]["Code"] == {
             "S3Bucket": {"Ref": "BlueprintBucket"},
-            "S3Key": "blueprints/lambdas/blueprint_jobs.zip",
+            "S3Key": blueprint_lambdas_key(),
         }
         assert function["Properties"]["Handler"].startswith("lambdas.blueprints.job_resource.")
 

@@ -1,0 +1,270 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The role CloudFormation deploys a blueprint stack with: what blueprints create, and nothing else.
+
+Blueprint resources get CloudFormation-generated names, which start with the stack name and so with
+`mlops-pipeline` (the prefix the orchestrator gives every pipeline); SageMaker resources are named by
+CloudFormation with their logical id, so they are scoped by type instead.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
+from infrastructure.nag import acknowledge
+from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
+
+SAGEMAKER_TYPES = (
+    "model",
+    "endpoint-config",
+    "endpoint",
+    "monitoring-schedule",
+    "data-quality-job-definition",
+    "model-quality-job-definition",
+    "model-bias-job-definition",
+    "model-explainability-job-definition",
+)
+
+
+def _arn(service: str, resource: str, region: str = Aws.REGION, account: str = Aws.ACCOUNT_ID) -> str:
+    return f"arn:{Aws.PARTITION}:{service}:{region}:{account}:{resource}"
+
+
+def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
+    prefix = f"{PIPELINE_PREFIX}*"
+    return [
+        iam.PolicyStatement(
+            sid="BlueprintRoles",
+            actions=[
+                "iam:CreateRole",
+                "iam:DeleteRole",
+                "iam:GetRole",
+                "iam:UpdateRole",
+                "iam:UpdateRoleDescription",
+                "iam:PutRolePolicy",
+                "iam:GetRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:PassRole",
+            ],
+            resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+        ),
+        iam.PolicyStatement(
+            # The inference API's logging role is the one blueprint role with an AWS-managed policy.
+            sid="ApiGatewayLoggingRolePolicy",
+            actions=["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+            resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+            conditions={
+                "ArnEquals": {
+                    "iam:PolicyARN": f"arn:{Aws.PARTITION}:iam::aws:policy/service-role/"
+                    "AmazonAPIGatewayPushToCloudWatchLogs"
+                }
+            },
+        ),
+        iam.PolicyStatement(
+            sid="EndpointAutoscalingServiceRole",
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/aws-service-role/"
+                "sagemaker.application-autoscaling.amazonaws.com/"
+                "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+            ],
+            conditions={"StringEquals": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
+            sid="BlueprintFunctions",
+            actions=[
+                "lambda:CreateFunction",
+                "lambda:DeleteFunction",
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:InvokeFunction",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:ListTags",
+            ],
+            resources=[_arn("lambda", f"function:{prefix}")],
+        ),
+        iam.PolicyStatement(
+            # The blueprints bucket is named in the blueprint's parameters, which this wrapper does not see.
+            sid="BlueprintFunctionCode",
+            actions=["s3:GetObject"],
+            resources=[f"arn:{Aws.PARTITION}:s3:::*/{BLUEPRINT_LAMBDAS_PATTERN}"],
+            conditions={"StringEquals": {"aws:ResourceAccount": Aws.ACCOUNT_ID}},
+        ),
+        iam.PolicyStatement(
+            sid="BlueprintLogGroups",
+            actions=[
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteRetentionPolicy",
+                "logs:TagResource",
+                "logs:UntagResource",
+                "logs:ListTagsForResource",
+                "logs:DescribeLogGroups",
+            ],
+            resources=[_arn("logs", f"log-group:{prefix}")],
+        ),
+        iam.PolicyStatement(
+            sid="SageMakerResources",
+            actions=[
+                "sagemaker:CreateModel",
+                "sagemaker:DescribeModel",
+                "sagemaker:DeleteModel",
+                "sagemaker:CreateEndpointConfig",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:DeleteEndpointConfig",
+                "sagemaker:CreateEndpoint",
+                "sagemaker:UpdateEndpoint",
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DeleteEndpoint",
+                "sagemaker:CreateMonitoringSchedule",
+                "sagemaker:UpdateMonitoringSchedule",
+                "sagemaker:DescribeMonitoringSchedule",
+                "sagemaker:DeleteMonitoringSchedule",
+                "sagemaker:CreateDataQualityJobDefinition",
+                "sagemaker:DescribeDataQualityJobDefinition",
+                "sagemaker:DeleteDataQualityJobDefinition",
+                "sagemaker:CreateModelQualityJobDefinition",
+                "sagemaker:DescribeModelQualityJobDefinition",
+                "sagemaker:DeleteModelQualityJobDefinition",
+                "sagemaker:CreateModelBiasJobDefinition",
+                "sagemaker:DescribeModelBiasJobDefinition",
+                "sagemaker:DeleteModelBiasJobDefinition",
+                "sagemaker:CreateModelExplainabilityJobDefinition",
+                "sagemaker:DescribeModelExplainabilityJobDefinition",
+                "sagemaker:DeleteModelExplainabilityJobDefinition",
+                "sagemaker:AddTags",
+                "sagemaker:DeleteTags",
+                "sagemaker:ListTags",
+            ],
+            resources=[_arn("sagemaker", f"{kind}/*") for kind in SAGEMAKER_TYPES],
+        ),
+        iam.PolicyStatement(
+            sid="ModelPackages",
+            actions=["sagemaker:DescribeModelPackage"],
+            resources=[_arn("sagemaker", "model-package/*", account="*")],
+        ),
+        iam.PolicyStatement(
+            sid="InferenceApi",
+            actions=["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"],
+            resources=[
+                f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/restapis",
+                f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/restapis/*",
+                f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/account",
+                f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/tags/*",
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="EndpointAutoscaling",
+            actions=[
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:DescribeScalingPolicies",
+            ],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            sid="RollbackAlarms",
+            actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
+            resources=[_arn("cloudwatch", f"alarm:{prefix}")],
+        ),
+        iam.PolicyStatement(
+            sid="JobNotificationRules",
+            actions=[
+                "events:PutRule",
+                "events:DeleteRule",
+                "events:DescribeRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+            ],
+            resources=[_arn("events", f"rule/{prefix}")],
+        ),
+        iam.PolicyStatement(
+            sid="EncryptionKeysThroughSageMaker",
+            actions=["kms:CreateGrant", "kms:DescribeKey"],
+            resources=["*"],
+            conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{Aws.REGION}.amazonaws.com"}},
+        ),
+    ]
+
+
+def blueprint_deploy_role(scope: Construct, construct_id: str) -> iam.Role:
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+        description="Deploys the pipeline's blueprint stack",
+        inline_policies={"DeployBlueprint": iam.PolicyDocument(statements=blueprint_deploy_statements())},
+    )
+    acknowledge_deploy_role(role)
+    return role
+
+
+def acknowledge_deploy_role(role: iam.Role) -> None:
+    acknowledge(
+        role,
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/mlops-pipeline*]",
+            "Blueprint roles get CloudFormation-generated names that start with the pipeline's stack name, "
+            "which always starts with mlops-pipeline",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:mlops-pipeline*]",
+            "Blueprint functions get CloudFormation-generated names that start with the pipeline's stack name",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:mlops-pipeline*]",
+            "Blueprint log groups get CloudFormation-generated names that start with the pipeline's stack name",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:mlops-pipeline*]",
+            "Rollback alarms get CloudFormation-generated names that start with the pipeline's stack name",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/mlops-pipeline*]",
+            "Job notification rules get CloudFormation-generated names that start with the pipeline's stack name",
+        ),
+        *[
+            (
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{kind}/*]",
+                "CloudFormation names SageMaker resources after their logical id, not the stack, so they are "
+                "scoped by resource type in this account and region",
+            )
+            for kind in SAGEMAKER_TYPES
+        ],
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:*:model-package/*]",
+            "The model package a pipeline deploys is chosen per request and may live in the registry account",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/restapis/*]",
+            "The inference API gets a generated id; API Gateway authorizes by path, so its REST APIs are scoped "
+            "by path in this region",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/tags/*]",
+            "Tagging the inference API and its stage, whose ids are generated",
+        ),
+        (
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::*/{BLUEPRINT_LAMBDAS_PATTERN}]",
+            "Lambda reads blueprint function code with the deployer's credentials: only the code object, only "
+            "in buckets of this account (aws:ResourceAccount)",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::*]",
+            "Application Auto Scaling actions do not support resource-level permissions; the KMS grant "
+            "statement is limited to calls made through SageMaker by kms:ViaService, for keys chosen per request",
+        ),
+    )

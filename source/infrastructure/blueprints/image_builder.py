@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: Apache-2.0
+"""byom_custom_algorithm_image_builder.yaml: S3 source on the user's zip -> CodeBuild docker build and push.
+
+The image goes to `<account>.dkr.ecr.<region>.amazonaws.com/<ECRRepoName>:<ImageTag>`; the pipeline runs
+when the stack is created and whenever the zip is written again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infrastructure.blueprints.functions import (
+    console_url,
+    only_policy_dependencies,
+    pipeline_outcome_notification,
+    s3_source_trigger,
+)
+from infrastructure.blueprints.parameters import declare
+from infrastructure.blueprints.single_account_pipeline import acknowledge_pipeline, source_stage
+from infrastructure.nag import acknowledge
+from lambdas.pipeline_orchestration.catalogue import IMAGE_BUILDER
+
+BUILD_SPEC = {
+    "version": "0.2",
+    "phases": {
+        "pre_build": {
+            "commands": [
+                "aws ecr get-login-password --region $AWS_REGION"
+                " | docker login --username AWS --password-stdin $REGISTRY",
+                # Entry points of SageMaker containers must be executable, whatever the zip kept.
+                "find . -type f \\( -name serve -o -name train \\) -exec chmod +x {} +",
+            ]
+        },
+        "build": {"commands": ["docker build -t $IMAGE_URI ."]},
+        "post_build": {"commands": ["docker push $IMAGE_URI"]},
+    },
+}
+
+
+class ImageBuilderStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="MLOps blueprint: builds a custom algorithm image and pushes it to ECR",
+            **kwargs,
+        )
+        p = declare(self, IMAGE_BUILDER)
+        assets = s3.Bucket.from_bucket_name(self, "Assets", p["AssetsBucket"].value_as_string)
+        registry = f"{Aws.ACCOUNT_ID}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}"
+        image_uri = Fn.join("", [registry, "/", p["ECRRepoName"].value_as_string, ":", p["ImageTag"].value_as_string])
+        repository_arn = (
+            f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{Aws.ACCOUNT_ID}:repository/{p['ECRRepoName'].value_as_string}"
+        )
+
+        project = codebuild.PipelineProject(
+            self,
+            "ContainerFactory",
+            description="Builds the custom algorithm image and pushes it to ECR",
+            build_spec=codebuild.BuildSpec.from_object(BUILD_SPEC),
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.SMALL,
+                privileged=True,
+            ),
+            environment_variables={
+                "REGISTRY": codebuild.BuildEnvironmentVariable(value=registry),
+                "IMAGE_URI": codebuild.BuildEnvironmentVariable(value=image_uri),
+            },
+            encryption_key=kms.Alias.from_alias_name(self, "S3Key", "alias/aws/s3"),
+        )
+        project.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:UploadLayerPart",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:PutImage",
+                ],
+                resources=[repository_arn],
+            )
+        )
+        project.add_to_role_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+
+        artifact, source = source_stage(self, assets, p["CustomImage"].value_as_string)
+        pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            artifact_bucket=assets,
+            cross_account_keys=False,
+            restart_execution_on_update=False,
+            pipeline_type=codepipeline.PipelineType.V2,
+            stages=[
+                codepipeline.StageProps(stage_name="Source", actions=[source]),
+                codepipeline.StageProps(
+                    stage_name="Build",
+                    actions=[actions.CodeBuildAction(action_name="BuildImage", project=project, input=artifact)],
+                ),
+            ],
+        )
+        s3_source_trigger(
+            self,
+            "SourceChanged",
+            p["AssetsBucket"].value_as_string,
+            p["CustomImage"].value_as_string,
+            pipeline.pipeline_arn,
+        )
+        pipeline_outcome_notification(
+            self, "PipelineOutcome", pipeline.pipeline_name, p["NotificationsSNSTopicArn"].value_as_string
+        )
+        only_policy_dependencies(pipeline.node.default_child, pipeline.role)
+        acknowledge_pipeline(pipeline)
+        acknowledge(
+            project,
+            ("AwsSolutions-CB3", "docker build needs privileged mode"),
+            ("AwsSolutions-IAM5[Resource::*]", "ecr:GetAuthorizationToken has no resource-level permissions"),
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                "log-group:/aws/codebuild/<ContainerFactoryE806B68F>:*]",
+                "CDK's grant on the project's own log group and its streams",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:<AWS::Region>:<AWS::AccountId>:"
+                "report-group/<ContainerFactoryE806B68F>-*]",
+                "CDK's grant on the project's own test report groups",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<AssetsBucket>/*]",
+                "The build reads its source artifact from the pipeline's artifact store (the assets bucket)",
+            ),
+            ("AwsSolutions-IAM5[Action::s3:GetObject*]", "CDK's read grant on the source artifact"),
+            ("AwsSolutions-IAM5[Action::s3:GetBucket*]", "CDK's read grant on the artifact store's metadata"),
+            ("AwsSolutions-IAM5[Action::s3:List*]", "CDK's read grant lists the artifact store"),
+        )
+        CfnOutput(self, "Pipelines", value=console_url(pipeline.pipeline_name), description="The pipeline's console")
+        CfnOutput(self, "CustomAlgorithmImageURI", value=image_uri, description="The image the pipeline pushes")

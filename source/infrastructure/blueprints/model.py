@@ -1,0 +1,221 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the real-time and batch blueprints share: their conditions, the SageMaker execution role, the Model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Aws, CfnCondition, CfnParameter, CfnResource, CfnTag, Fn, Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+
+from infrastructure.blueprints.parameters import is_set
+from infrastructure.nag import acknowledge
+
+
+def s3_arn(path: str) -> str:
+    return Fn.join("", [f"arn:{Aws.PARTITION}:s3:::", path])
+
+
+def s3_uri(path: str) -> str:
+    return Fn.join("", ["s3://", path])
+
+
+def no_value() -> str:
+    return Aws.NO_VALUE
+
+
+def if_(condition: CfnCondition, yes: Any, no: Any) -> Any:
+    return Fn.condition_if(condition.logical_id, yes, no)
+
+
+def if_str(condition: CfnCondition, yes: Any, no: Any) -> str:
+    return Token.as_string(Fn.condition_if(condition.logical_id, yes, no))
+
+
+@dataclass
+class ModelParts:
+    role: iam.Role
+    model: sagemaker.CfnModel
+    policies: list[iam.CfnPolicy]
+    kms: CfnCondition
+    registry: CfnCondition
+
+
+def conditional_policy(
+    stack: Stack, construct_id: str, role: iam.Role, condition: CfnCondition, statements: list[dict[str, Any]]
+) -> iam.CfnPolicy:
+    """An inline policy that exists only when its feature is on."""
+    policy = iam.CfnPolicy(
+        stack,
+        construct_id,
+        policy_name=construct_id,
+        roles=[role.role_name],
+        policy_document={"Version": "2012-10-17", "Statement": statements},
+    )
+    policy.cfn_options.condition = condition
+    return policy
+
+
+def _sagemaker_arn(resource: str) -> str:
+    return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+
+def after_policies(stack: Stack, construct_id: str, policies: list[iam.CfnPolicy]) -> CfnResource:
+    """A resource that exists once every (conditional) policy does: depend on it to start after them.
+
+    DependsOn cannot name a resource whose condition may be false; a reference inside Fn::If can."""
+    gate = CfnResource(stack, construct_id, type="AWS::CloudFormation::WaitConditionHandle")
+    gate.add_metadata(
+        "Policies",
+        [Fn.condition_if(policy.cfn_options.condition.logical_id, policy.ref, "") for policy in policies],
+    )
+    return gate
+
+
+def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
+    """The execution role (model read, ECR pull, KMS when given) and the Model: image + artifact, or package."""
+    kms = is_set(stack, "KmsKeyProvided", p["KmsKeyArn"])
+    ecr = is_set(stack, "CustomECRRepoProvided", p["CustomAlgorithmsECRRepoArn"])
+    registry = is_set(stack, "ModelRegistryProvided", p["ModelPackageName"])
+    assets = p["AssetsBucket"].value_as_string
+    group = p["ModelPackageGroupName"].value_as_string
+
+    role = iam.Role(
+        stack,
+        "SageMakerRole",
+        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        description="Execution role of the pipeline's SageMaker model",
+        inline_policies={
+            "ModelAndLogs": iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        sid="ModelArtifact",
+                        actions=["s3:GetObject"],
+                        # With the registry the package's artifact may be anywhere in the assets bucket.
+                        resources=[
+                            if_str(
+                                registry,
+                                s3_arn(Fn.join("", [assets, "/*"])),
+                                s3_arn(Fn.join("/", [assets, p["ModelArtifactLocation"].value_as_string])),
+                            )
+                        ],
+                    ),
+                    iam.PolicyStatement(
+                        sid="Logs",
+                        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                        resources=[
+                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"
+                        ],
+                    ),
+                    iam.PolicyStatement(
+                        sid="Metrics",
+                        actions=["cloudwatch:PutMetricData"],
+                        resources=["*"],
+                        conditions={"StringLike": {"cloudwatch:namespace": ["AWS/SageMaker", "/aws/sagemaker/*"]}},
+                    ),
+                ]
+            )
+        },
+    )
+    policies = [
+        conditional_policy(
+            stack,
+            "CustomImagePull",
+            role,
+            ecr,
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    "Resource": p["CustomAlgorithmsECRRepoArn"].value_as_string,
+                },
+                {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            ],
+        ),
+        conditional_policy(
+            stack,
+            "EncryptionKey",
+            role,
+            kms,
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncryptFrom",
+                        "kms:ReEncryptTo",
+                        "kms:GenerateDataKey",
+                        "kms:DescribeKey",
+                        "kms:CreateGrant",
+                    ],
+                    "Resource": p["KmsKeyArn"].value_as_string,
+                }
+            ],
+        ),
+        conditional_policy(
+            stack,
+            "ModelRegistryRead",
+            role,
+            registry,
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
+                    "Resource": [
+                        _sagemaker_arn(f"model-package/{group}/*"),
+                        _sagemaker_arn(f"model-package-group/{group}"),
+                    ],
+                }
+            ],
+        ),
+    ]
+    model = sagemaker.CfnModel(
+        stack,
+        "Model",
+        execution_role_arn=role.role_arn,
+        primary_container=if_(
+            registry,
+            {"ModelPackageName": p["ModelPackageName"].value_as_string},
+            {
+                "Image": p["ImageUri"].value_as_string,
+                "ModelDataUrl": s3_uri(Fn.join("/", [assets, p["ModelArtifactLocation"].value_as_string])),
+            },
+        ),
+        tags=[CfnTag(key="model_name", value=p["ModelName"].value_as_string)],
+    )
+    model.node.add_dependency(after_policies(stack, "ModelPermissions", policies))
+    acknowledge(
+        role,
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/*]",
+            "SageMaker writes to log groups it names after the endpoint or job, under /aws/sagemaker/",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:PutMetricData has no resource-level permissions (limited to SageMaker's namespaces); "
+            "ecr:GetAuthorizationToken has none either",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::"
+            '{"Fn::If":["ModelRegistryProvided",{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::",'
+            '{"Ref":"AssetsBucket"},"/*"]]},{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::",'
+            '{"Fn::Join":["/",[{"Ref":"AssetsBucket"},{"Ref":"ModelArtifactLocation"}]]}]]}]}]',
+            "Without the registry only the model artifact is readable; a registered model package's artifact "
+            "may be anywhere in the assets bucket",
+        ),
+    )
+    acknowledge(
+        policies[0], ("AwsSolutions-IAM5[Resource::*]", "ecr:GetAuthorizationToken has no resource-level permissions")
+    )
+    acknowledge(
+        policies[2],
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
+            "model-package/<ModelPackageGroupName>/*]",
+            "Any version of the pipeline's model package group: the version deployed is chosen per request",
+        ),
+    )
+    return ModelParts(role, model, policies, kms, registry)

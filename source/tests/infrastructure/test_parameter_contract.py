@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The contract between the orchestrator and the templates: for every pipeline type, account mode and
+registry mode, the parameters the plan sends are exactly the parameters the synthesized template declares,
+and every value sent passes the template's own constraint."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+import pytest
+
+from app import stack_id
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE
+from lambdas.pipeline_orchestration.planner import plan_pipeline
+from lambdas.pipeline_orchestration.validation import validate
+
+from .examples import INFERENCE_TYPES, body, settings
+
+CASES = [
+    (name, multi, registry)
+    for name, multi, registry in itertools.product(sorted(CATALOGUE), (False, True), (False, True))
+    if registry is False or name in INFERENCE_TYPES
+]
+
+
+def _declared(synthesized: Any, template: str) -> dict[str, dict[str, Any]]:
+    templates = synthesized.templates
+    if stack_id(template) not in templates:
+        pytest.skip(f"{template} is not registered in BLUEPRINT_STACKS yet")
+    return templates[stack_id(template)].get("Parameters", {})
+
+
+def _check(declared: dict[str, dict[str, Any]], sent: dict[str, str], what: str) -> None:
+    missing = sorted(name for name, spec in declared.items() if name not in sent and "Default" not in spec)
+    unknown = sorted(name for name in sent if name not in declared)
+    assert not missing, f"{what}: the template needs parameters the plan does not send: {missing}"
+    assert not unknown, f"{what}: the plan sends parameters the template does not declare: {unknown}"
+    assert set(sent) == set(declared), f"{what}: parameters differ"
+    for name, value in sent.items():
+        spec = declared[name]
+        if "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"], value), f"{what}: {name}={value!r} breaks its AllowedPattern"
+        if "AllowedValues" in spec:
+            assert value in spec["AllowedValues"], f"{what}: {name}={value!r} is not an allowed value"
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("pipeline_type, multi_account, model_registry", CASES)
+def test_parameters_sent_equal_parameters_declared(synthesized, pipeline_type, multi_account, model_registry):
+    orchestrator = settings(multi_account, model_registry)
+    plan = plan_pipeline(validate(body(pipeline_type, model_registry), orchestrator), orchestrator)
+    what = f"{pipeline_type} ({'multi' if multi_account else 'single'}-account, registry {model_registry})"
+
+    blueprint = _declared(synthesized, plan.template)
+    for stage in plan.stages:
+        _check(blueprint, stage.parameters, f"{what} {plan.template} stage {stage.stage or 'single'}")
+
+    if not plan.direct:
+        _check(_declared(synthesized, plan.stack_template), plan.stack_parameters, f"{what} {plan.stack_template}")
+    else:
+        assert plan.stack_template == plan.template and plan.stack_parameters == plan.stages[0].parameters
+
+
+@pytest.mark.synth
+def test_every_optional_realtime_feature_fits_the_template(synthesized):
+    """The real-time options, all on (instance-based), still give parameters the template accepts."""
+    orchestrator = settings()
+    request = {
+        **body("byom_realtime_builtin"),
+        "autoscaling_min_instances": 2,
+        "autoscaling_max_instances": 6,
+        "deployment_strategy": "LINEAR",
+        "async_output_location": "my-assets-bucket/async",
+        "async_success_topic_arn": f"arn:aws:sns:us-east-1:{orchestrator.account_id}:ok",
+        "kms_key_arn": f"arn:aws:kms:us-east-1:{orchestrator.account_id}:key/abc",
+    }
+    plan = plan_pipeline(validate(request, orchestrator), orchestrator)
+    _check(_declared(synthesized, plan.template), plan.stages[0].parameters, "all real-time options")
