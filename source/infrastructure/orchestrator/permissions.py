@@ -139,6 +139,12 @@ def orchestrator_statements(
             "a UUID CloudFormation assigns.",
         ),
         statement(
+            ["cloudformation:DescribeStacks"],
+            ["*"],
+            "GET /pipelines pages through DescribeStacks without a stack name, which IAM authorizes only on *; "
+            "the answer is filtered to the orchestrator's mlops-pipeline-* stacks.",
+        ),
+        statement(
             [
                 "codepipeline:GetPipeline",
                 "codepipeline:GetPipelineState",
@@ -146,6 +152,11 @@ def orchestrator_statements(
             ],
             [arn("codepipeline", f"{PIPELINE_PREFIX}*")],
             "The pipelines of the orchestrator's stacks, named after their mlops-pipeline-* stack.",
+        ),
+        statement(
+            ["codepipeline:PutApprovalResult"],
+            [arn("codepipeline", f"{PIPELINE_PREFIX}*/*/*")],
+            "POST /pipelines/{name}/approval answers the manual approval action of a pipeline stage.",
         ),
         statement(
             ["iam:PassRole"],
@@ -188,6 +199,7 @@ def orchestrator_statements(
                     "cloudformation:DescribeStackSet",
                     "cloudformation:DescribeStackInstance",
                     "cloudformation:DescribeStackSetOperation",
+                    "cloudformation:ListStackSetOperations",
                     "cloudformation:ListStackInstances",
                     "cloudformation:DeleteStackInstances",
                     "cloudformation:DeleteStackSet",

@@ -162,6 +162,7 @@ class OrchestratorStack(Stack):
         self._orchestrator_function()
         self._api()
         self._copy_blueprints()
+        self._stack_events_trigger()
         self._codecommit_trigger()
         self._config_bucket_trigger()
         self._outputs()
@@ -191,6 +192,11 @@ class OrchestratorStack(Stack):
         # Logging configured on the L1 so that the access-log bucket's policy names the bucket by its name,
         # not by a reference to a resource that does not exist when ExistingS3Bucket is used.
         assets_cfn = created_assets.node.default_child
+        # Pipelines start when their template.zip changes: the S3 source actions listen through EventBridge.
+        # (Set on the L1: CDK's event_bridge_enabled would add a notifications custom resource for it.)
+        assets_cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
         assets_cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
             destination_bucket_name=self.access_logs_bucket.bucket_name, log_file_prefix="assets_bucket_access_logs/"
         )
@@ -599,6 +605,26 @@ class OrchestratorStack(Stack):
                 f"AwsSolutions-IAM5[Resource::<{self.get_logical_id(function.node.default_child)}.Arn>:*]",
                 "The custom resource framework invokes any version of the copy function it manages.",
             ),
+        )
+
+    # -------------------------------------------------------------------------------------------------------
+    # Teardowns (DELETE /pipelines/{name}) wait for stacks; their status changes continue them.
+
+    def _stack_events_trigger(self) -> None:
+        events.Rule(
+            self,
+            "PipelineStackEvents",
+            description="Status changes of mlops-pipeline stacks and StackSets continue pipeline teardowns",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudformation"],
+                detail_type=["CloudFormation Stack Status Change", "CloudFormation StackSet Status Change"],
+                detail={"status-details": {"status": ["DELETE_COMPLETE", "DELETE_FAILED", "SUCCEEDED", "FAILED"]}},
+                resources=events.Match.any_of(
+                    events.Match.prefix(permissions.arn("cloudformation", f"stack/{permissions.PIPELINE_PREFIX}")),
+                    events.Match.prefix(permissions.arn("cloudformation", f"stackset/{permissions.PIPELINE_PREFIX}")),
+                ),
+            ),
+            targets=[targets.LambdaFunction(self.orchestrator, retry_attempts=2)],
         )
 
     # -------------------------------------------------------------------------------------------------------

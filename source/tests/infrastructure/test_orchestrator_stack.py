@@ -248,9 +248,9 @@ def test_unconditional_resources_never_reference_conditional_ones(synthesized, s
 @pytest.mark.parametrize("stack", BOTH)
 def test_codecommit_rule_watches_pushes_to_main_of_the_named_repository(synthesized, stack):
     template = synthesized.templates[stack]
-    _, rule = next(iter((k, r) for k, r in _resources(template, "AWS::Events::Rule").items()))
+    rules = _resources(template, "AWS::Events::Rule").values()
+    rule = next(r for r in rules if r["Properties"]["EventPattern"]["source"] == ["aws.codecommit"])
     pattern = rule["Properties"]["EventPattern"]
-    assert pattern["source"] == ["aws.codecommit"]
     assert pattern["detail-type"] == ["CodeCommit Repository State Change"]
     assert pattern["detail"] == {
         "event": ["referenceCreated", "referenceUpdated"],
@@ -390,8 +390,10 @@ def test_orchestrator_may_do_what_its_code_does(synthesized, stack):
 
 @pytest.mark.parametrize("stack", BOTH)
 def test_stack_calls_are_limited_to_pipeline_stacks(synthesized, stack):
+    """Only the unnamed DescribeStacks of the list route reads beyond mlops-pipeline stacks (IAM needs *)."""
     for statement in _statements(synthesized.templates[stack], "OrchestratorPolicy"):
         actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        actions = [a for a in actions if a != "cloudformation:DescribeStacks" or statement["Resource"] != "*"]
         if any(a.startswith(("cloudformation:", "codepipeline:")) for a in actions):
             resource = json.dumps(statement["Resource"])
             assert ":stack/mlops-pipeline*/*" in resource or "mlops-pipeline*" in resource, statement
@@ -640,3 +642,32 @@ def test_orchestrator_code_comes_from_the_distribution_bucket(synthesized, stack
             continue
         assert code["S3Bucket"] == {"Fn::Sub": f"{distribution.bucket}-${{AWS::Region}}"}
         assert code["S3Key"].startswith(distribution.prefix) and code["S3Key"].endswith(".zip")
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_pipeline_stack_events_continue_teardowns(synthesized, stack):
+    template = synthesized.templates[stack]
+    rules = _resources(template, "AWS::Events::Rule").values()
+    rule = next(r for r in rules if r["Properties"]["EventPattern"]["source"] == ["aws.cloudformation"])
+    pattern = rule["Properties"]["EventPattern"]
+    assert "CloudFormation Stack Status Change" in pattern["detail-type"]
+    assert "stack/mlops-pipeline" in json.dumps(pattern["resources"])
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [next(iter(_orchestrator_ids(template))), "Arn"]}
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_approvals_are_limited_to_pipeline_actions(synthesized, stack):
+    statements = _statements(synthesized.templates[stack], "OrchestratorPolicy")
+    approval = [s for s in statements if "codepipeline:PutApprovalResult" in json.dumps(s["Action"])]
+    assert len(approval) == 1 and "codepipeline:" in json.dumps(approval[0]["Resource"])
+    assert "mlops-pipeline*/*/*" in json.dumps(approval[0]["Resource"])
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_the_assets_bucket_sends_events_to_eventbridge(synthesized, stack):
+    """The pipelines' S3 source actions start from EventBridge events of template.zip, not polling."""
+    buckets = _resources(synthesized.templates[stack], "AWS::S3::Bucket")
+    assets = next(b for k, b in buckets.items() if k.startswith("AssetsS3Bucket"))
+    assert assets["Properties"]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
