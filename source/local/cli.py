@@ -222,6 +222,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         multi_account=args.multi_account,
         model_registry=args.model_registry,
         port=args.port,
+        git_repository=Path(args.git_repo).resolve() if args.git_repo else None,
     )
     url = orchestrator.start()
     print(
@@ -305,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--multi-account", action="store_true", help="emulate an Organization with dev/staging/prod")
     local.add_argument("--model-registry", action="store_true", help="use the model registry")
     local.add_argument("--templates", help="built templates (default: deployment/regional-s3-assets)")
+    local.add_argument("--git-repo", help="a local git repository standing in for CodeCommit (created if missing)")
     local.set_defaults(run=cmd_local)
     return parser
 

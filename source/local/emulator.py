@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from lambdas.shared.aws import reset_clients
 
@@ -35,6 +36,7 @@ class Emulator:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        fill_cloudformation_gaps()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()  # type: ignore[attr-defined]
         env = {**EMULATOR_ENV, "AWS_ENDPOINT_URL": self.endpoint}
@@ -63,3 +65,130 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# Resource types our templates use that moto's CloudFormation does not model. The emulator records them as
+# placeholders (named, with ARNs for Fn::GetAtt) so that stacks holding them deploy; nothing is simulated.
+# CodePipeline pipelines among them are run by the local pipeline runner.
+PLACEHOLDER_TYPES = {
+    "AWS::ApiGateway::Account": "",
+    "AWS::ApiGateway::Model": "Name",
+    "AWS::ApiGateway::RequestValidator": "Name",
+    "AWS::ApiGateway::Stage": "StageName",
+    "AWS::ApplicationAutoScaling::ScalableTarget": "",
+    "AWS::ApplicationAutoScaling::ScalingPolicy": "PolicyName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CodeBuild::Project": "Name",
+    "AWS::CodePipeline::Pipeline": "Name",
+    "AWS::SageMaker::DataQualityJobDefinition": "JobDefinitionName",
+    "AWS::SageMaker::ModelBiasJobDefinition": "JobDefinitionName",
+    "AWS::SageMaker::ModelExplainabilityJobDefinition": "JobDefinitionName",
+    "AWS::SageMaker::ModelQualityJobDefinition": "JobDefinitionName",
+    "AWS::SageMaker::MonitoringSchedule": "MonitoringScheduleName",
+}
+
+
+def fill_cloudformation_gaps() -> None:
+    """Placeholders for unmodelled types, and outputs that wait for their resources (idempotent)."""
+    register_placeholder_resources()
+    outputs_wait_for_resources()
+    missing_stack_instances_are_not_found()
+
+
+def missing_stack_instances_are_not_found() -> None:
+    """moto answers DescribeStackInstance for an account the StackSet has no instance in with a 500;
+    CloudFormation answers StackInstanceNotFoundException, which the status routes read as "not deployed"."""
+    from moto.cloudformation.exceptions import StackInstanceNotFound
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.describe_stack_instance
+    if getattr(original, "_not_found", False):
+        return
+
+    def describe_stack_instance(self: Any, stack_set_name: str, account_id: str, region: str) -> Any:
+        stack_set = self.describe_stack_set(stack_set_name)
+        if stack_set.instances.get_instance(account_id, region) is None:
+            raise StackInstanceNotFound()
+        return original(self, stack_set_name, account_id, region)
+
+    describe_stack_instance._not_found = True  # type: ignore[attr-defined]
+    CloudFormationBackend.describe_stack_instance = describe_stack_instance  # type: ignore[method-assign]
+
+
+def outputs_wait_for_resources() -> None:
+    """moto resolves every output whenever a stack is described, and fails on an output whose resource is not
+    created yet (a stack waiting for a custom resource), which breaks DescribeStacks for every stack. Real
+    CloudFormation shows outputs once they resolve; so does the emulator."""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.exceptions import ValidationError
+
+    original = parsing.OutputMap.__getitem__
+    if getattr(original, "_waits", False):
+        return
+
+    def get_output(self: Any, key: str) -> Any:
+        try:
+            return original(self, key)
+        except ValidationError:
+            return None
+
+    get_output._waits = True  # type: ignore[attr-defined]
+    parsing.OutputMap.__getitem__ = get_output  # type: ignore[method-assign]
+
+
+def register_placeholder_resources() -> None:
+    """Teach moto's CloudFormation the PLACEHOLDER_TYPES (idempotent)."""
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+
+    known = parsing.get_model_map()
+    for resource_type, name_property in PLACEHOLDER_TYPES.items():
+        if resource_type not in known:
+            _placeholder_model(CloudFormationModel, resource_type, name_property)
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+
+
+def _placeholder_model(base: type, resource_type: str, name_property: str) -> type:
+    _, service, kind = resource_type.split("::")
+
+    class Placeholder(base):  # type: ignore[misc, valid-type]
+        def __init__(self, name: str, properties: dict, account_id: str, region: str) -> None:
+            self.name, self.properties = name, properties
+            self.arn = f"arn:aws:{service.lower()}:{region}:{account_id}:{kind.lower()}/{name}"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return name_property
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return resource_type
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return True
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.arn if attribute_name.endswith("Arn") else self.name
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+            return cls(resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        ):  # type: ignore[no-untyped-def]
+            return cls(original_resource.name, cloudformation_json.get("Properties", {}), account_id, region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def]
+            return None
+
+    Placeholder.__name__ = Placeholder.__qualname__ = f"Placeholder{service}{kind}"
+    return Placeholder

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ from typing import Any
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
+from .inprocess import call_handler
 from .template_resolver import StackContext
 
 logger = get_logger(__name__)
@@ -108,13 +108,19 @@ class LocalPipeline:
 class PipelineRunner:
     """Discovers pipelines in the emulator and advances their executions from a background thread."""
 
-    def __init__(self, region: str = "us-east-1", account_id: str = "123456789012", poll_seconds: float = 0.3):
+    def __init__(
+        self,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        poll_seconds: float = 0.3,
+        deploy_timeout: float = 900.0,
+    ):
         self.region, self.account_id, self.poll_seconds = region, account_id, poll_seconds
+        self.deploy_timeout = deploy_timeout
         self.pipelines: dict[str, LocalPipeline] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._env_lock = threading.Lock()
         self._job_results: dict[str, dict[str, Any]] = {}
 
     # --- life cycle -------------------------------------------------------------------------------------
@@ -181,8 +187,7 @@ class PipelineRunner:
         )
         logical_id, resource = pipelines[-1]
         definition = context.resolve(resource.get("Properties", {}))
-        name = definition.get("Name") or pipeline_name_for(stack["StackName"], logical_id)
-        context.physical_ids = {**physical, logical_id: name}
+        name = definition.get("Name") or physical.get(logical_id) or f"{stack['StackName']}-{logical_id}"[:100]
         with self._lock:
             if known and known.name == name:
                 known.definition, known.context, known.updated = definition, context, now()
@@ -286,8 +291,12 @@ class PipelineRunner:
             if stack["StackStatus"] in TERMINAL_OK:
                 action.set("Succeeded", f"stack {stack_name}: {stack['StackStatus']}")
             elif stack["StackStatus"] in TERMINAL_FAILED:
+                reason = stack.get("StackStatusReason", "")
+                action.set("Failed", f"stack {stack_name}: {stack['StackStatus']} {reason}".strip())
+            elif action.changed and (now() - action.changed).total_seconds() > self.deploy_timeout:
+                # e.g. a custom resource whose answer depends on a service the emulator does not run
                 action.set(
-                    "Failed", f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}".strip()
+                    "Failed", f"stack {stack_name} still {stack['StackStatus']} after {self.deploy_timeout:.0f} s"
                 )
             return
         artifact, template_file = config["TemplatePath"].split("::", 1)
@@ -363,22 +372,8 @@ class PipelineRunner:
             action.set("Succeeded", result.get("summary", ""))
 
     def _call_handler(self, function: dict[str, Any], event: dict[str, Any]) -> Any:
-        import importlib
-
-        module_name, _, attribute = function["Handler"].rpartition(".")
         variables = function.get("Environment", {}).get("Variables", {})
-        with self._env_lock:
-            saved = {k: os.environ.get(k) for k in variables}
-            os.environ.update({k: str(v) for k, v in variables.items()})
-            try:
-                handler = getattr(importlib.import_module(module_name), attribute)
-                return handler(event, None)
-            finally:
-                for key, value in saved.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+        return call_handler(function["Handler"], variables, event)
 
     def _install_job_result_shim(self) -> None:
         """moto implements no PutJobSuccessResult/PutJobFailureResult: record them for the runner instead."""
@@ -386,6 +381,7 @@ class PipelineRunner:
 
         def record(kind: str):
             def handler(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+                params = json.loads(params["body"])  # the serialized request of CodePipeline's JSON protocol
                 entry: dict[str, Any] = {"kind": kind}
                 if kind == "failure":
                     entry["message"] = params.get("failureDetails", {}).get("message", "")
@@ -489,11 +485,6 @@ class PipelineRunner:
         with self._lock:
             pipeline = self.pipelines.get(name)
             return pipeline.latest.status if pipeline and pipeline.latest else ""
-
-
-def pipeline_name_for(stack_name: str, logical_id: str) -> str:
-    """The name CloudFormation would generate for an unnamed pipeline, kept short and stable."""
-    return f"{stack_name}-{logical_id}"[:100]
 
 
 class _FakeHttpResponse:

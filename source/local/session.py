@@ -4,44 +4,26 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lambdas.pipeline_orchestration import index
-from lambdas.pipeline_orchestration.adapters import Aws, Pipelines, Stacks
+from lambdas.pipeline_orchestration.adapters import Aws, Pipelines
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import STAGES, Settings, StageTarget
 from lambdas.shared.aws import client
 
 from .api_server import LocalApiServer
 from .emulator import Emulator
+from .git_trigger import GitWatcher, LocalGitCodeCommit, init_repository
+from .inprocess import run_project_lambdas_in_process
 from .runner import PipelineRunner
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the emulator's own account: the orchestrator's
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deployment" / "regional-s3-assets"
-
-
-class LocalStacks(Stacks):
-    """moto lists resources it cannot create with an empty type; the runner knows the pipelines among them."""
-
-    def __init__(self, runner: PipelineRunner):
-        self.runner = runner
-
-    def resources(self, name_or_id: str) -> list[dict[str, Any]]:
-        listed = [r for r in super().resources(name_or_id) if r.get("ResourceType")]
-        pipeline = self.runner.pipeline_for_stack(name_or_id)
-        if pipeline is not None:
-            listed.append(
-                {
-                    "LogicalResourceId": pipeline.logical_id,
-                    "PhysicalResourceId": pipeline.name,
-                    "ResourceType": "AWS::CodePipeline::Pipeline",
-                    "ResourceStatus": "CREATE_COMPLETE",
-                }
-            )
-        return listed
 
 
 class LocalPipelines(Pipelines):
@@ -103,12 +85,21 @@ def create_resources(templates: Path, multi_account: bool, model_registry: bool)
 
 
 def upload_blueprints(templates: Path, bucket: str) -> None:
-    """Every built blueprint template and Lambda zip goes under blueprints/, as the copy-assets resource does."""
+    """Unpack the built blueprints.zip under blueprints/, as the orchestrator's copy-assets resource does.
+
+    A folder without the archive (hand-written templates) is uploaded file by file.
+    """
     if not templates.is_dir():
         raise FileNotFoundError(f"no built templates in {templates}: run deployment/build-s3-dist.sh first")
+    archive = templates / "blueprints.zip"
+    if archive.is_file():
+        with zipfile.ZipFile(archive) as unpacked:
+            files = {name: unpacked.read(name) for name in unpacked.namelist() if not name.endswith("/")}
+    else:
+        files = {p.relative_to(templates).as_posix(): p.read_bytes() for p in templates.rglob("*") if p.is_file()}
     s3 = client("s3")
-    for path in sorted(p for p in templates.rglob("*") if p.is_file()):
-        s3.put_object(Bucket=bucket, Key=f"blueprints/{path.relative_to(templates).as_posix()}", Body=path.read_bytes())
+    for name, content in sorted(files.items()):
+        s3.put_object(Bucket=bucket, Key=f"blueprints/{name}", Body=content)
 
 
 def create_organization() -> dict[str, StageTarget]:
@@ -138,19 +129,28 @@ class LocalOrchestrator:
     multi_account: bool = False
     model_registry: bool = False
     port: int = 0
+    git_repository: Path | None = None  # stands in for the CodeCommit config repository
     emulator: Emulator = field(default_factory=Emulator)
     runner: PipelineRunner | None = None
     service: OrchestratorService | None = None
     server: LocalApiServer | None = None
+    git_watcher: GitWatcher | None = None
 
     def start(self) -> str:
-        self.emulator.start()
+        endpoint = self.emulator.start()
+        run_project_lambdas_in_process(endpoint)
         try:
             settings = create_resources(self.templates, self.multi_account, self.model_registry)
             self.runner = PipelineRunner(settings.region, settings.account_id)
             self.runner.start()
-            aws = Aws(stacks=LocalStacks(self.runner), pipelines=LocalPipelines(self.runner))
+            aws = Aws(pipelines=LocalPipelines(self.runner))
+            if self.git_repository is not None:
+                init_repository(self.git_repository)
+                aws.codecommit = LocalGitCodeCommit(self.git_repository)
             self.service = OrchestratorService(settings, aws)
+            if self.git_repository is not None:
+                self.git_watcher = GitWatcher(self.git_repository, self.service.on_codecommit_push)
+                self.git_watcher.start()
             self.server = LocalApiServer(lambda event: index.handle(event, self.service), list(index.ROUTES), self.port)
             return self.server.start()
         except BaseException:
@@ -158,6 +158,8 @@ class LocalOrchestrator:
             raise
 
     def stop(self) -> None:
+        if self.git_watcher:
+            self.git_watcher.stop()
         if self.server:
             self.server.stop()
         if self.runner:

@@ -20,7 +20,7 @@ from typing import Any
 from lambdas.shared.errors import BadRequest, Conflict, FieldError, NotFound, OrchestratorError, ValidationFailed
 from lambdas.shared.logging import get_logger
 
-from .adapters import Aws
+from .adapters import Aws, error_code, is_client_error
 from .catalogue import CATALOGUE, PIPELINE_PREFIX
 from .planner import PROVISIONED_PREFIX, Plan, plan_pipeline
 from .provisioner import REQUEST_VERSION_METADATA
@@ -317,7 +317,13 @@ def _stages(name: str, aws: Aws) -> dict[str, Any]:
 def _sagemaker_status(kind: str, name: str, aws: Aws) -> dict[str, Any]:
     from .adapters import SAGEMAKER_DESCRIBE
 
-    found = aws.sagemaker.describe(kind, name)
+    try:
+        found = aws.sagemaker.describe(kind, name)
+    except Exception as error:
+        if not is_client_error(error):
+            raise
+        # One unreadable resource (access denied, throttled) must not hide the rest of the description.
+        return {"name": name, "status": "UNKNOWN", "error": f"{error_code(error)}: {error}"}
     if found is None:
         return {"name": name, "status": "NOT_FOUND"}
     summary = {"name": name, "status": found.get(SAGEMAKER_DESCRIBE[kind][2], "UNKNOWN")}

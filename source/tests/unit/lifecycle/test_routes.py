@@ -410,3 +410,19 @@ def test_a_cloudformation_event_reaches_the_teardown(scene: Scene) -> None:
     event = {"source": "aws.cloudformation", "resources": ["arn:aws:cloudformation:us-east-1:1:stack/other/1"]}
 
     assert index.handle(event, scene.service) == []
+
+
+def test_an_unreadable_sagemaker_resource_does_not_hide_the_description():
+    from botocore.exceptions import ClientError
+
+    from lambdas.pipeline_orchestration import lifecycle
+
+    class DeniedSageMaker:
+        def describe(self, kind, name):
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeEndpoint")
+
+    class Scene:
+        sagemaker = DeniedSageMaker()
+
+    summary = lifecycle._sagemaker_status("endpoint", "churn-endpoint", Scene())
+    assert summary["status"] == "UNKNOWN" and summary["error"].startswith("AccessDeniedException")
