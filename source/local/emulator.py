@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +39,12 @@ class Emulator:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         fill_cloudformation_gaps()
+        record_codepipeline_job_results()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()  # type: ignore[attr-defined]
+        # moto keeps its state in this process: a new emulator starts from an empty AWS.
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=30).close()
         env = {**EMULATOR_ENV, "AWS_ENDPOINT_URL": self.endpoint}
         for name, value in env.items():
             self._saved_env[name] = os.environ.get(name)
@@ -88,11 +94,106 @@ PLACEHOLDER_TYPES = {
 }
 
 
+# CodePipeline job results reported by the functions of Lambda actions, by job id (read by the runner).
+JOB_RESULTS: dict[str, dict[str, Any]] = {}
+
+
+def record_codepipeline_job_results() -> None:
+    """moto implements no PutJobSuccessResult/PutJobFailureResult: the emulator records them for the runner."""
+    from moto.codepipeline.responses import CodePipelineResponse
+
+    def put_job_success_result(self: Any) -> str:
+        JOB_RESULTS[self._get_param("jobId")] = {
+            "kind": "success",
+            "continuationToken": self._get_param("continuationToken") or "",
+            "summary": (self._get_param("executionDetails") or {}).get("summary", ""),
+        }
+        return "{}"
+
+    def put_job_failure_result(self: Any) -> str:
+        details = self._get_param("failureDetails") or {}
+        JOB_RESULTS[self._get_param("jobId")] = {"kind": "failure", "message": details.get("message", "")}
+        return "{}"
+
+    CodePipelineResponse.put_job_success_result = put_job_success_result  # type: ignore[attr-defined]
+    CodePipelineResponse.put_job_failure_result = put_job_failure_result  # type: ignore[attr-defined]
+
+
 def fill_cloudformation_gaps() -> None:
     """Placeholders for unmodelled types, and outputs that wait for their resources (idempotent)."""
     register_placeholder_resources()
     outputs_wait_for_resources()
     missing_stack_instances_are_not_found()
+    generated_names_fit_their_limits()
+    custom_resource_answers_reach_their_stack()
+
+
+def custom_resource_answers_reach_their_stack() -> None:
+    """moto files a custom resource's answer under the account of the (unsigned) answer request, the default
+    one; a StackSet instance's stack lives in a stage account. The answer goes to the account in its StackId."""
+    from moto.cloudformation.models import cloudformation_backends
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    original = CloudFormationResponse.process_cfn_response
+    if getattr(original, "_by_stack", False):
+        return
+
+    def process_cfn_response(self: Any) -> Any:
+        if self._get_param("Status") == "SUCCESS":
+            stack_id = self._get_param("StackId") or ""
+            parts = stack_id.split(":")
+            if len(parts) > 5 and parts[4].isdigit():
+                stack = cloudformation_backends[parts[4]][parts[3]].get_stack(stack_id)
+                stack.get_custom_resource(self._get_param("LogicalResourceId")).set_data(self._get_param("Data"))
+                stack.verify_readiness()
+                return 200, {"status": 200}, json.dumps("{}")
+        return original(self)
+
+    process_cfn_response._by_stack = True  # type: ignore[attr-defined]
+    CloudFormationResponse.process_cfn_response = process_cfn_response  # type: ignore[method-assign]
+
+
+# Length limits of names CloudFormation generates (stack name + logical id + suffix, shortened to fit).
+NAME_LIMITS = {
+    "AWS::StepFunctions::StateMachine": 80,
+    "AWS::Lambda::Function": 64,
+    "AWS::IAM::Role": 64,
+    "AWS::Events::Rule": 64,
+    "AWS::SQS::Queue": 80,
+}
+
+
+def generated_names_fit_their_limits() -> None:
+    """moto builds `<stack>-<logical id>-<suffix>` at any length; CloudFormation shortens it to the type's limit."""
+    from moto.cloudformation import parsing
+
+    original = parsing.generate_resource_name
+    if getattr(original, "_fits", False):
+        return
+
+    def generate(resource_type: str, stack_name: str, logical_id: str) -> str:
+        name = original(resource_type, stack_name, logical_id)
+        limit = NAME_LIMITS.get(resource_type)
+        if limit is None or len(name) <= limit:
+            return name
+        prefix, suffix = name.rsplit("-", 1)
+        return f"{prefix[: limit - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+    generate._fits = True  # type: ignore[attr-defined]
+    parsing.generate_resource_name = generate  # type: ignore[assignment]
+
+
+def fail_stack(stack_id: str, reason: str) -> None:
+    """What CloudFormation does when a resource never answers: the stack's creation fails with the reason."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    for backends in cloudformation_backends.values():
+        for backend in backends.values():
+            stack = backend.stacks.get(stack_id)
+            if stack is not None and stack.status.endswith("_IN_PROGRESS"):
+                failed = "CREATE_FAILED" if stack.status.startswith("CREATE") else "UPDATE_ROLLBACK_COMPLETE"
+                stack._add_stack_event(failed, resource_status_reason=reason)
+                stack.status, stack.status_reason = failed, reason
 
 
 def missing_stack_instances_are_not_found() -> None:
@@ -136,6 +237,9 @@ def outputs_wait_for_resources() -> None:
     parsing.OutputMap.__getitem__ = get_output  # type: ignore[method-assign]
 
 
+_PLACEHOLDERS: dict[str, type] = {}
+
+
 def register_placeholder_resources() -> None:
     """Teach moto's CloudFormation the PLACEHOLDER_TYPES (idempotent)."""
     from moto.cloudformation import parsing
@@ -143,8 +247,9 @@ def register_placeholder_resources() -> None:
 
     known = parsing.get_model_map()
     for resource_type, name_property in PLACEHOLDER_TYPES.items():
-        if resource_type not in known:
-            _placeholder_model(CloudFormationModel, resource_type, name_property)
+        if resource_type not in known and resource_type not in _PLACEHOLDERS:
+            # Held here: moto finds models through __subclasses__, which keeps only weak references.
+            _PLACEHOLDERS[resource_type] = _placeholder_model(CloudFormationModel, resource_type, name_property)
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
 

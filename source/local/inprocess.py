@@ -40,10 +40,14 @@ def call_handler(handler: str, environment: dict[str, str], event: Any) -> Any:
                     os.environ[key] = value
 
 
+_EMULATOR = {"endpoint": ""}  # the running emulator's URL (a later emulator in this process replaces it)
+
+
 def run_project_lambdas_in_process(emulator_endpoint: str) -> None:
     """Patch moto's Lambda so that invoking one of our functions calls its handler in this process."""
     from moto.awslambda.models import LambdaFunction
 
+    _EMULATOR["endpoint"] = emulator_endpoint
     original = LambdaFunction._invoke_lambda
     if getattr(original, "_in_process", False):
         return
@@ -55,7 +59,7 @@ def run_project_lambdas_in_process(emulator_endpoint: str) -> None:
             event = json.loads(event or "{}")
         if isinstance(event, dict) and isinstance(event.get("ResponseURL"), str):
             # moto addresses custom-resource answers to a Docker host; here they go to the emulator itself.
-            event["ResponseURL"] = re.sub(r"^https?://[^/]+", emulator_endpoint, event["ResponseURL"])
+            event["ResponseURL"] = re.sub(r"^https?://[^/]+", _EMULATOR["endpoint"], event["ResponseURL"])
         try:
             result = call_handler(self.handler, dict(self.environment_vars or {}), event)
         except Exception as error:  # reported as the function's error, as Lambda does

@@ -24,6 +24,7 @@ from typing import Any
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
+from .emulator import JOB_RESULTS, fail_stack
 from .inprocess import call_handler
 from .template_resolver import StackContext
 
@@ -77,6 +78,7 @@ class Execution:
     stages: list[StageRun]
     status: str = "InProgress"
     source_version: str = ""
+    started: datetime = field(default_factory=now)
     artifacts: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (bucket, key)
     continuations: dict[str, str] = field(default_factory=dict)
 
@@ -121,11 +123,9 @@ class PipelineRunner:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._job_results: dict[str, dict[str, Any]] = {}
 
     # --- life cycle -------------------------------------------------------------------------------------
     def start(self) -> None:
-        self._install_job_result_shim()
         self._thread = threading.Thread(target=self._loop, name="pipeline-runner", daemon=True)
         self._thread.start()
 
@@ -294,10 +294,11 @@ class PipelineRunner:
                 reason = stack.get("StackStatusReason", "")
                 action.set("Failed", f"stack {stack_name}: {stack['StackStatus']} {reason}".strip())
             elif action.changed and (now() - action.changed).total_seconds() > self.deploy_timeout:
-                # e.g. a custom resource whose answer depends on a service the emulator does not run
-                action.set(
-                    "Failed", f"stack {stack_name} still {stack['StackStatus']} after {self.deploy_timeout:.0f} s"
-                )
+                # A resource that never answers (a custom resource waiting on work the emulator cannot do):
+                # the stack fails as CloudFormation fails it, with the reason, and can then be deleted.
+                reason = f"still {stack['StackStatus']} after {self.deploy_timeout:.0f} s: a resource never answered"
+                fail_stack(stack["StackId"], reason)
+                action.set("Failed", f"stack {stack_name}: {reason}")
             return
         artifact, template_file = config["TemplatePath"].split("::", 1)
         files = self._artifact_files(execution, artifact)
@@ -316,7 +317,11 @@ class PipelineRunner:
             "Parameters": [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()],
             "Capabilities": [c.strip() for c in config.get("Capabilities", "CAPABILITY_IAM").split(",") if c.strip()],
         }
-        existing = [s for s in cloudformation.describe_stacks()["Stacks"] if s["StackName"] == stack_name]
+        existing = [
+            s
+            for s in cloudformation.describe_stacks()["Stacks"]
+            if s["StackName"] == stack_name and s["StackStatus"] != "DELETE_COMPLETE"
+        ]
         try:
             if existing:
                 cloudformation.update_stack(**arguments)
@@ -326,6 +331,10 @@ class PipelineRunner:
             if "No updates are to be performed" in str(error):
                 action.set("Succeeded", f"stack {stack_name}: no changes")
                 return
+            # moto can stop part-way and leave the stack in progress; CloudFormation would fail it.
+            for stack in cloudformation.describe_stacks()["Stacks"]:
+                if stack["StackName"] == stack_name and stack["StackStatus"].endswith("_IN_PROGRESS"):
+                    fail_stack(stack["StackId"], f"{type(error).__name__}: {error}"[:1000])
             raise
         action.set("InProgress", f"deploying stack {stack_name}")
 
@@ -360,7 +369,7 @@ class PipelineRunner:
             data["continuationToken"] = execution.continuations.pop(action.name)
         event = {"CodePipeline.job": {"id": job_id, "accountId": self.account_id, "data": data}}
         self._call_handler(function, event)
-        result = self._job_results.pop(job_id, None)
+        result = JOB_RESULTS.pop(job_id, None)
         if result is None:
             action.set("Failed", "the function returned without reporting the job's result")
         elif result["kind"] == "failure":
@@ -374,27 +383,6 @@ class PipelineRunner:
     def _call_handler(self, function: dict[str, Any], event: dict[str, Any]) -> Any:
         variables = function.get("Environment", {}).get("Variables", {})
         return call_handler(function["Handler"], variables, event)
-
-    def _install_job_result_shim(self) -> None:
-        """moto implements no PutJobSuccessResult/PutJobFailureResult: record them for the runner instead."""
-        codepipeline = client("codepipeline")
-
-        def record(kind: str):
-            def handler(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
-                params = json.loads(params["body"])  # the serialized request of CodePipeline's JSON protocol
-                entry: dict[str, Any] = {"kind": kind}
-                if kind == "failure":
-                    entry["message"] = params.get("failureDetails", {}).get("message", "")
-                else:
-                    entry["continuationToken"] = params.get("continuationToken", "")
-                    entry["summary"] = params.get("executionDetails", {}).get("summary", "")
-                self._job_results[params["jobId"]] = entry
-                return _FakeHttpResponse(), {"ResponseMetadata": {"HTTPStatusCode": 200}}
-
-            return handler
-
-        codepipeline.meta.events.register("before-call.codepipeline.PutJobSuccessResult", record("success"))
-        codepipeline.meta.events.register("before-call.codepipeline.PutJobFailureResult", record("failure"))
 
     def _manual_approval(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
         if action.status == "InProgress":
@@ -446,6 +434,25 @@ class PipelineRunner:
                 "updated": pipeline.updated,
             }
 
+    def executions(self, name: str) -> list[dict[str, Any]] | None:
+        """ListPipelineExecutions in its shape, newest first; None for an unknown pipeline."""
+        with self._lock:
+            pipeline = self.pipelines.get(name)
+            if pipeline is None:
+                return None
+            source = pipeline.source()
+            return [
+                {
+                    "pipelineExecutionId": execution.id,
+                    "status": execution.status,
+                    "startTime": execution.started,
+                    "sourceRevisions": [{"actionName": "Source", "revisionId": execution.source_version}]
+                    if source
+                    else [],
+                }
+                for execution in reversed(pipeline.executions)
+            ]
+
     def approve(self, name: str, stage: str, approved: bool = True, comment: str = "") -> str:
         """Answer the pending approval whose stage or action names `stage`; returns the action's name."""
         with self._lock:
@@ -485,10 +492,3 @@ class PipelineRunner:
         with self._lock:
             pipeline = self.pipelines.get(name)
             return pipeline.latest.status if pipeline and pipeline.latest else ""
-
-
-class _FakeHttpResponse:
-    status_code = 200
-    headers: dict[str, str] = {}
-    text = ""
-    content = b""

@@ -33,12 +33,21 @@ class LocalPipelines(Pipelines):
         self.runner = runner
 
     def state(self, name: str) -> dict[str, Any]:
+        return self._ask(self.runner.state, name, "GetPipelineState")
+
+    def executions(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        return self._ask(self.runner.executions, name, "ListPipelineExecutions")[:limit]
+
+    def _ask(self, question: Any, name: str, operation: str) -> Any:
         from botocore.exceptions import ClientError
 
-        found = self.runner.state(name)
+        found = question(name)
+        if found is None:  # a stack created a moment ago: look again before answering "not found"
+            self.runner.discover()
+            found = question(name)
         if found is None:
             error = {"Error": {"Code": "PipelineNotFoundException", "Message": f"pipeline {name} not found"}}
-            raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 404}}, "GetPipelineState")
+            raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 404}}, operation)
         return found
 
     def approve(self, name: str, stage: str, approved: bool, comment: str) -> str | None:
@@ -130,6 +139,7 @@ class LocalOrchestrator:
     model_registry: bool = False
     port: int = 0
     git_repository: Path | None = None  # stands in for the CodeCommit config repository
+    deploy_timeout: float = 900.0  # seconds a CloudFormation deploy action may wait for its stack
     emulator: Emulator = field(default_factory=Emulator)
     runner: PipelineRunner | None = None
     service: OrchestratorService | None = None
@@ -141,7 +151,7 @@ class LocalOrchestrator:
         run_project_lambdas_in_process(endpoint)
         try:
             settings = create_resources(self.templates, self.multi_account, self.model_registry)
-            self.runner = PipelineRunner(settings.region, settings.account_id)
+            self.runner = PipelineRunner(settings.region, settings.account_id, deploy_timeout=self.deploy_timeout)
             self.runner.start()
             aws = Aws(pipelines=LocalPipelines(self.runner))
             if self.git_repository is not None:

@@ -32,3 +32,31 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch):
     reset_clients()
     yield
     reset_clients()
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory):
+    """The whole CDK app, synthesized once per session (slow: a Node.js process) and shared by every tier."""
+    from tests.synthesis import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def built_templates(synthesized, tmp_path_factory: pytest.TempPathFactory):
+    """The distributable files built from that synthesis: regional-s3-assets, as deployment/ holds them."""
+    from app import ORCHESTRATOR_STACKS, stack_id
+    from infrastructure.blueprints import BLUEPRINT_STACKS
+    from infrastructure.build.package import package
+    from infrastructure.distribution import Distribution
+
+    out = tmp_path_factory.mktemp("dist")
+    package(
+        synthesized.outdir,
+        Distribution.from_env(),
+        out / "global-s3-assets",
+        out / "regional-s3-assets",
+        list(ORCHESTRATOR_STACKS),
+        {stack_id(template): template for template in BLUEPRINT_STACKS},
+    )
+    return out / "regional-s3-assets"

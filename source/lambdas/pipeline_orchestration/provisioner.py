@@ -145,14 +145,20 @@ def _provision_direct_stack(plan: Plan, settings: Settings, aws: Aws) -> dict[st
     existing = aws.stacks.describe(plan.stack_name)
     _check_usable(plan, existing)
     arguments = _stack_arguments(plan, settings)
+    # The request history (describe shows it; the image builder has no template.zip to carry it).
+    history = json.dumps(plan.request, indent=2, sort_keys=True).encode()
+    written = [
+        (plan.history_key, aws.storage.put(settings.assets_bucket, plan.history_key, history, "application/json"))
+    ]
     if not existing:
         try:
             return {"message": CREATED, "pipeline_id": aws.stacks.create(**arguments, OnFailure="DELETE")}
         except Exception as error:
             if not (is_client_error(error) and error_code(error) == "AlreadyExistsException"):
-                raise ProvisioningFailed(
-                    f"Could not create stack {plan.stack_name}: {error}. Nothing was left behind.", http_status(error)
-                ) from error
+                left = _undo(settings, aws, written)
+                detail = f"Could not create stack {plan.stack_name}: {error}."
+                detail += f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."
+                raise ProvisioningFailed(detail, http_status(error), left) from error
             existing = aws.stacks.describe(plan.stack_name)
     stack_id = existing["StackId"] if existing else plan.stack_name
     try:

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Synthesize the whole CDK app once per test session (with cdk-nag) and share it."""
+"""Synthesis of the whole CDK app (with cdk-nag), done once per test session by the `synthesized` fixture."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 
 @dataclass
@@ -51,8 +49,3 @@ def synthesize(outdir: Path) -> Synthesized:
         for path in outdir.glob("*.template.json")
     }
     return Synthesized(outdir, templates, findings)
-
-
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(tmp_path_factory.mktemp("cdk.out"))

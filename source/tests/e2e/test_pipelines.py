@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Every pipeline type through the local API: provision, status, list, describe, delete, in both modes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE, stack_base_name
+from tests.e2e.conftest import NOT_EMULATED, LocalScene
+
+ALL_TYPES = sorted(CATALOGUE)
+STAGED_TYPES = sorted(t for t, p in CATALOGUE.items() if not p.own_account_only)
+
+
+def pipeline_name(scene: LocalScene, pipeline_type: str, body: dict) -> str:
+    pipeline = CATALOGUE[pipeline_type]
+    return stack_base_name(pipeline, str(body[pipeline.name_field]).lower())
+
+
+def provision(scene: LocalScene, pipeline_type: str) -> tuple[str, str]:
+    body = scene.request(pipeline_type)
+    answer = scene.call("POST", "/provisionpipeline", body)
+    assert answer.status == 200, answer.body
+    assert answer.body["message"] == "success: stack creation started"
+    return pipeline_name(scene, pipeline_type, body), answer.body["pipeline_id"]
+
+
+def delete_until_gone(scene: LocalScene, name: str, timeout: float = 60) -> dict:
+    """DELETE answers 202 and continues the teardown on every call; the pipeline ends in a 404."""
+    first = scene.call("DELETE", f"/pipelines/{name}")
+    assert first.status == 202, first.body
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        again = scene.call("DELETE", f"/pipelines/{name}")
+        if again.status == 404:
+            return first.body
+        assert again.status in (202, 409), again.body
+        time.sleep(0.3)
+    raise TimeoutError(f"{name} was not torn down in {timeout} s")
+
+
+def check_listed(scene: LocalScene, name: str, pipeline_type: str) -> None:
+    listed = scene.call("GET", "/pipelines", query={"pipeline_type": pipeline_type})
+    assert listed.status == 200
+    assert name in [p["pipeline_name"] for p in listed.body["pipelines"]]
+
+
+@pytest.mark.parametrize("pipeline_type", ALL_TYPES)
+def test_single_account_lifecycle(single_account: LocalScene, pipeline_type: str):
+    name, pipeline_id = provision(single_account, pipeline_type)
+    described = single_account.wait(name)
+    stages = described["codepipeline"]["stages"]
+    if ("single", pipeline_type) in NOT_EMULATED:
+        outcome = {s["status"] for s in stages}
+        failed = [a for s in stages for a in s["actions"] if a.get("status") == "Failed"]
+        assert outcome == {"Succeeded"} or (failed and failed[0]["summary"]), "an emulator limit still says why"
+    else:
+        assert {s["status"] for s in stages} == {"Succeeded"}, [a for s in stages for a in s["actions"]]
+        if not CATALOGUE[pipeline_type].direct_stack:
+            assert described["deployed"]["status"] == "CREATE_COMPLETE"
+
+    status = single_account.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id})
+    assert status.status == 200 and status.body["stageStates"], status.body
+    check_listed(single_account, name, pipeline_type)
+    assert described["pipeline_type"] == pipeline_type and described["request"]["pipeline_type"] == pipeline_type
+
+    teardown = delete_until_gone(single_account, name)
+    assert "kept" in teardown
+    assert single_account.call("GET", f"/pipelines/{name}").status == 404
+
+
+def test_realtime_endpoint_is_in_service(single_account: LocalScene):
+    name, _ = provision(single_account, "byom_realtime_custom")
+    described = single_account.wait(name)
+    assert described["sagemaker"]["endpoint"]["status"] == "InService"
+    delete_until_gone(single_account, name)
+
+
+def approve(scene: LocalScene, name: str, stage: str) -> None:
+    answer = scene.call("POST", f"/pipelines/{name}/approval", {"stage": stage})
+    assert answer.status == 200, answer.body
+
+
+@pytest.mark.parametrize("pipeline_type", STAGED_TYPES)
+def test_multi_account_lifecycle_passes_both_approvals(multi_account: LocalScene, pipeline_type: str):
+    name, pipeline_id = provision(multi_account, pipeline_type)
+    if ("multi", pipeline_type) in NOT_EMULATED:
+        described = multi_account.wait(name, until="Approval")
+        stages = described["codepipeline"]["stages"]
+        failed = [a for s in stages for a in s["actions"] if a.get("status") == "Failed"]
+        assert failed and failed[0]["summary"], "an emulator limit still says why"
+    else:
+        multi_account.wait(name, until="Approval")
+        approve(multi_account, name, "staging")
+        multi_account.wait(name, until="Approval")
+        approve(multi_account, name, "prod")
+        described = multi_account.wait(name)
+        assert {s["status"] for s in described["codepipeline"]["stages"]} == {"Succeeded"}
+        stages = described["deployed"]["stages"]
+        targets = multi_account.settings.stage_targets
+        for stage in ("dev", "staging", "prod"):
+            assert stages[stage]["account_id"] == targets[stage].account_id
+            assert stages[stage]["status"] not in ("NOT_DEPLOYED", "FAILED"), stages[stage]
+        assert len({stages[s]["account_id"] for s in stages}) == 3
+
+    status = multi_account.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id})
+    assert status.status == 200 and set(status.body["deployed"]["stages"]) == {"dev", "staging", "prod"}
+    check_listed(multi_account, name, pipeline_type)
+    assert described["mode"] == "multi-account"
+    delete_until_gone(multi_account, name)
+
+
+@pytest.mark.parametrize("pipeline_type", sorted(set(ALL_TYPES) - set(STAGED_TYPES)))
+def test_multi_account_training_and_image_builder_run_in_the_own_account(multi_account: LocalScene, pipeline_type: str):
+    name, _ = provision(multi_account, pipeline_type)
+    described = multi_account.wait(name)
+    assert {s["status"] for s in described["codepipeline"]["stages"]} == {"Succeeded"}
+    assert described["mode"] == "single-account"
+    delete_until_gone(multi_account, name)
+
+
+def test_rejecting_an_approval_fails_the_pipeline(multi_account: LocalScene):
+    name, _ = provision(multi_account, "byom_realtime_custom")
+    multi_account.wait(name, until="Approval")
+    answer = multi_account.call(
+        "POST", f"/pipelines/{name}/approval", {"stage": "staging", "approved": False, "comment": "no"}
+    )
+    assert answer.status == 200
+    described = multi_account.wait(name)
+    assert "Failed" in {s["status"] for s in described["codepipeline"]["stages"]}
+    delete_until_gone(multi_account, name)
