@@ -225,8 +225,15 @@ def cmd_local(args: argparse.Namespace) -> int:
         git_repository=Path(args.git_repo).resolve() if args.git_repo else None,
     )
     url = orchestrator.start()
+    if args.demo:
+        from local.demo import run_demo
+
+        if not run_demo(orchestrator):
+            print("the sample pipeline did not reach an endpoint in service", file=sys.stderr, flush=True)
     print(
-        f"mlops local: serving the orchestrator API on {url} (emulator {orchestrator.emulator.endpoint}); Ctrl-C stops",
+        f"mlops local: the orchestrator API is on {url} (AWS emulator on {orchestrator.emulator.endpoint}). "
+        f"Call it with `mlops list --endpoint {url}` (list, status, describe, delete, approve, provision) "
+        f"or `curl {url}/pipelines`. Press Ctrl-C to stop.",
         flush=True,
     )
     try:
@@ -307,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--model-registry", action="store_true", help="use the model registry")
     local.add_argument("--templates", help="built templates (default: deployment/regional-s3-assets)")
     local.add_argument("--git-repo", help="a local git repository standing in for CodeCommit (created if missing)")
+    local.add_argument("--demo", action="store_true", help="provision and run a sample real-time pipeline first")
     local.set_defaults(run=cmd_local)
     return parser
 
