@@ -60,16 +60,17 @@ class ApiClient:
         credentials = session.get_credentials()
         if credentials is None:
             raise PermissionError("no AWS credentials found: set a profile (--profile) or the standard AWS variables")
-        region = self.region or session.region_name or _region_from_url(url)
+        # The API's own region signs its requests: --aws-region, else the URL's, else the profile's.
+        region = self.region or _region_from_url(url) or session.region_name or "us-east-1"
         request = AWSRequest(method=method, url=url, data=data, headers=headers)
         SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
         return dict(request.headers.items())
 
 
-def _region_from_url(url: str) -> str:
+def _region_from_url(url: str) -> str | None:
     host = urlsplit(url).hostname or ""
     parts = host.split(".")  # <api-id>.execute-api.<region>.amazonaws.com
-    return parts[2] if len(parts) > 3 and parts[1] == "execute-api" else "us-east-1"
+    return parts[2] if len(parts) > 3 and parts[1] == "execute-api" else None
 
 
 def _decode(raw: bytes) -> Any:
