@@ -20,7 +20,9 @@ def test_local_endpoints_are_recognised(endpoint, local):
 
 def test_requests_to_a_deployed_api_are_signed_for_execute_api_in_its_region():
     client = ApiClient(DEPLOYED)
-    headers = client._signed_headers("POST", f"{DEPLOYED}/provisionpipeline", b"{}", {"Content-Type": "application/json"})
+    headers = client._signed_headers(
+        "POST", f"{DEPLOYED}/provisionpipeline", b"{}", {"Content-Type": "application/json"}
+    )
     authorization = headers["Authorization"]
     assert authorization.startswith("AWS4-HMAC-SHA256 Credential=testing/")
     assert "/eu-west-1/execute-api/aws4_request" in authorization
