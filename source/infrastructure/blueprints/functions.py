@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnCondition, Duration, Fn, Stack
+from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -14,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infrastructure.distribution import blueprint_lambdas_key
+from infrastructure.nag import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
@@ -139,4 +141,32 @@ def console_url(pipeline_name: str) -> str:
     return Fn.sub(
         "https://${AWS::Region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/${Name}/view?region=${AWS::Region}",
         {"Name": pipeline_name},
+    )
+
+
+def wire_pipeline(scope: Construct, pipeline: Any, source_bucket: str, source_key: str, topic_arn: str) -> None:
+    """What every blueprint pipeline has: it starts when its source object changes, reports its outcome to
+    SNS, depends on its role's policy only, and carries the acknowledgments CDK's pipeline construct needs."""
+    s3_source_trigger(scope, "SourceChanged", source_bucket, source_key, pipeline.pipeline_arn)
+    pipeline_outcome_notification(scope, "PipelineOutcome", pipeline.pipeline_name, topic_arn)
+    only_policy_dependencies(pipeline.node.default_child, pipeline.role)
+    acknowledge_pipeline(pipeline)
+
+
+def acknowledge_pipeline(pipeline: codepipeline.Pipeline, assets_bucket_ref: str = "<AssetsBucket>") -> None:
+    """Findings every wrapper pipeline has, from the grants CDK gives a pipeline on its artifact store.
+
+    The action prefixes are named action by action in the synthesized template (distribution.NAMED_ACTIONS)."""
+    acknowledge(
+        pipeline,
+        (
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{assets_bucket_ref}/*]",
+            "The pipeline keeps its artifacts in the orchestrator's assets bucket (encrypted, versioned and "
+            "access-logged by the orchestrator stack) and reads its source object there",
+        ),
+        ("AwsSolutions-IAM5[Action::s3:GetObject*]", "CDK's read grant on the artifact store (object and version)"),
+        ("AwsSolutions-IAM5[Action::s3:GetBucket*]", "CDK's read grant on the artifact store's bucket metadata"),
+        ("AwsSolutions-IAM5[Action::s3:List*]", "CDK's read grant lists the artifact store"),
+        ("AwsSolutions-IAM5[Action::s3:DeleteObject*]", "CDK's write grant lets the pipeline replace its artifacts"),
+        ("AwsSolutions-IAM5[Action::s3:Abort*]", "CDK's write grant aborts failed multipart artifact uploads"),
     )

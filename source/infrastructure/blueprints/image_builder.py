@@ -20,12 +20,10 @@ from constructs import Construct
 
 from infrastructure.blueprints.functions import (
     console_url,
-    only_policy_dependencies,
-    pipeline_outcome_notification,
-    s3_source_trigger,
+    wire_pipeline,
 )
 from infrastructure.blueprints.parameters import declare
-from infrastructure.blueprints.single_account_pipeline import acknowledge_pipeline, source_stage
+from infrastructure.blueprints.single_account_pipeline import source_stage
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import IMAGE_BUILDER
 
@@ -110,18 +108,13 @@ class ImageBuilderStack(Stack):
                 ),
             ],
         )
-        s3_source_trigger(
+        wire_pipeline(
             self,
-            "SourceChanged",
+            pipeline,
             p["AssetsBucket"].value_as_string,
             p["CustomImage"].value_as_string,
-            pipeline.pipeline_arn,
+            p["NotificationsSNSTopicArn"].value_as_string,
         )
-        pipeline_outcome_notification(
-            self, "PipelineOutcome", pipeline.pipeline_name, p["NotificationsSNSTopicArn"].value_as_string
-        )
-        only_policy_dependencies(pipeline.node.default_child, pipeline.role)
-        acknowledge_pipeline(pipeline)
         acknowledge(
             project,
             ("AwsSolutions-CB3", "docker build needs privileged mode"),

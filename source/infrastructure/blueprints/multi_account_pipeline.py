@@ -22,12 +22,10 @@ from constructs import Construct
 from infrastructure.blueprints.functions import (
     BlueprintFunction,
     console_url,
-    only_policy_dependencies,
-    pipeline_outcome_notification,
-    s3_source_trigger,
+    wire_pipeline,
 )
 from infrastructure.blueprints.parameters import declare
-from infrastructure.blueprints.single_account_pipeline import SOURCE_ARTIFACT, acknowledge_pipeline, source_stage
+from infrastructure.blueprints.single_account_pipeline import SOURCE_ARTIFACT, source_stage
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import MULTI_ACCOUNT_PIPELINE, PIPELINE_PREFIX
 from lambdas.pipeline_orchestration.planner import BLUEPRINTS_PREFIX
@@ -167,18 +165,13 @@ class MultiAccountPipelineStack(Stack):
             pipeline_type=codepipeline.PipelineType.V2,
             stages=stages,
         )
-        s3_source_trigger(
+        wire_pipeline(
             self,
-            "SourceChanged",
+            pipeline,
             p["AssetsBucket"].value_as_string,
             p["TemplateZipFileName"].value_as_string,
-            pipeline.pipeline_arn,
+            p["NotificationsSNSTopicArn"].value_as_string,
         )
-        pipeline_outcome_notification(
-            self, "PipelineOutcome", pipeline.pipeline_name, p["NotificationsSNSTopicArn"].value_as_string
-        )
-        only_policy_dependencies(pipeline.node.default_child, pipeline.role)
-        acknowledge_pipeline(pipeline)
         acknowledge(
             pipeline,
             (

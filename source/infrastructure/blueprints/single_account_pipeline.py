@@ -18,9 +18,7 @@ from constructs import Construct
 from infrastructure.blueprints.deploy_role import blueprint_deploy_role
 from infrastructure.blueprints.functions import (
     console_url,
-    only_policy_dependencies,
-    pipeline_outcome_notification,
-    s3_source_trigger,
+    wire_pipeline,
 )
 from infrastructure.blueprints.parameters import declare
 from infrastructure.nag import acknowledge
@@ -35,23 +33,6 @@ def source_stage(stack: Stack, assets: s3.IBucket, key: str) -> tuple[codepipeli
         action_name="S3Source", bucket=assets, bucket_key=key, output=artifact, trigger=actions.S3Trigger.NONE
     )
     return artifact, action
-
-
-def acknowledge_pipeline(pipeline: codepipeline.Pipeline, assets_bucket_ref: str = "<AssetsBucket>") -> None:
-    """Findings every wrapper pipeline has, from the grants CDK gives a pipeline on its artifact store."""
-    acknowledge(
-        pipeline,
-        (
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{assets_bucket_ref}/*]",
-            "The pipeline keeps its artifacts in the orchestrator's assets bucket (encrypted, versioned and "
-            "access-logged by the orchestrator stack) and reads its source object there",
-        ),
-        ("AwsSolutions-IAM5[Action::s3:GetObject*]", "CDK's read grant on the artifact store (object and version)"),
-        ("AwsSolutions-IAM5[Action::s3:GetBucket*]", "CDK's read grant on the artifact store's bucket metadata"),
-        ("AwsSolutions-IAM5[Action::s3:List*]", "CDK's read grant lists the artifact store"),
-        ("AwsSolutions-IAM5[Action::s3:DeleteObject*]", "CDK's write grant lets the pipeline replace its artifacts"),
-        ("AwsSolutions-IAM5[Action::s3:Abort*]", "CDK's write grant aborts failed multipart artifact uploads"),
-    )
 
 
 class SingleAccountPipelineStack(Stack):
@@ -86,18 +67,13 @@ class SingleAccountPipelineStack(Stack):
                 codepipeline.StageProps(stage_name="DeployCloudFormation", actions=[deploy]),
             ],
         )
-        s3_source_trigger(
+        wire_pipeline(
             self,
-            "SourceChanged",
+            pipeline,
             p["AssetsBucket"].value_as_string,
             p["TemplateZipFileName"].value_as_string,
-            pipeline.pipeline_arn,
+            p["NotificationsSNSTopicArn"].value_as_string,
         )
-        pipeline_outcome_notification(
-            self, "PipelineOutcome", pipeline.pipeline_name, p["NotificationsSNSTopicArn"].value_as_string
-        )
-        only_policy_dependencies(pipeline.node.default_child, pipeline.role)
-        acknowledge_pipeline(pipeline)
         acknowledge(
             pipeline,
             (

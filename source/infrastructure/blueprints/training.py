@@ -170,6 +170,9 @@ class _JobStack(Stack):
 class _BuiltinTrainingStack(_JobStack):
     """Training and tuning share the channels, the validation data and the notifications of training jobs."""
 
+    finished_event: tuple[str, str, str]
+    what: str
+
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         p = self.p
@@ -203,6 +206,19 @@ class _BuiltinTrainingStack(_JobStack):
                 "SageMaker names each job's log stream at run time inside the TrainingJobs log group",
             ),
         )
+        # SageMaker's state-change event of this kind of job: detail type, name field, status field.
+        event, name_field, status_field = self.finished_event
+        notify(
+            self,
+            "JobFinished",
+            self.topic,
+            detail_type=event,
+            name_field=name_field,
+            status_field=status_field,
+            name=[p["JobName"]],
+            statuses=FINISHED,
+            what=self.what,
+        )
 
 
 class TrainingJobStack(_BuiltinTrainingStack):
@@ -213,20 +229,8 @@ class TrainingJobStack(_BuiltinTrainingStack):
     job_resource = "training-job"
     create_action = "sagemaker:CreateTrainingJob"
     output_prefix = "Training"
-
-    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        notify(
-            self,
-            "JobFinished",
-            self.topic,
-            detail_type="SageMaker Training Job State Change",
-            name_field="TrainingJobName",
-            status_field="TrainingJobStatus",
-            name=[self.p["JobName"]],
-            statuses=FINISHED,
-            what="training job",
-        )
+    finished_event = ("SageMaker Training Job State Change", "TrainingJobName", "TrainingJobStatus")
+    what = "training job"
 
 
 class HyperparameterTuningStack(_BuiltinTrainingStack):
@@ -238,20 +242,12 @@ class HyperparameterTuningStack(_BuiltinTrainingStack):
     create_action = "sagemaker:CreateHyperParameterTuningJob"
     output_prefix = "HyperparameterTuning"
     max_name = 32
-
-    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        notify(
-            self,
-            "JobFinished",
-            self.topic,
-            detail_type="SageMaker HyperParameter Tuning Job State Change",
-            name_field="HyperParameterTuningJobName",
-            status_field="HyperParameterTuningJobStatus",
-            name=[self.p["JobName"]],
-            statuses=FINISHED,
-            what="hyperparameter tuning job",
-        )
+    finished_event = (
+        "SageMaker HyperParameter Tuning Job State Change",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+    )
+    what = "hyperparameter tuning job"
 
 
 class AutopilotJobStack(_JobStack):
