@@ -90,6 +90,7 @@ class LocalPipeline:
     definition: dict[str, Any]
     context: StackContext
     logical_id: str = "Pipeline"
+    stack_version: Any = None  # the stack's LastUpdatedTime when its template was read
     created: datetime = field(default_factory=now)
     updated: datetime = field(default_factory=now)
     executions: list[Execution] = field(default_factory=list)
@@ -162,7 +163,12 @@ class PipelineRunner:
                 seen.add(stack["StackName"])
                 with self._lock:
                     known = next((p for p in self.pipelines.values() if p.stack_name == stack["StackName"]), None)
-                if known and known.context.stack_id == stack["StackId"] and stack.get("LastUpdatedTime") is None:
+                # Read a stack's template again only when the stack is new or was updated since.
+                if (
+                    known
+                    and known.context.stack_id == stack["StackId"]
+                    and known.stack_version == stack.get("LastUpdatedTime")
+                ):
                     continue
                 self._register(stack, known)
         with self._lock:
@@ -191,8 +197,10 @@ class PipelineRunner:
         with self._lock:
             if known and known.name == name:
                 known.definition, known.context, known.updated = definition, context, now()
+                known.stack_version = stack.get("LastUpdatedTime")
             else:
                 self.pipelines[name] = LocalPipeline(name, stack["StackName"], definition, context, logical_id)
+                self.pipelines[name].stack_version = stack.get("LastUpdatedTime")
 
     def pipeline_for_stack(self, stack_name_or_id: str) -> LocalPipeline | None:
         with self._lock:

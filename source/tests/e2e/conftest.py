@@ -118,8 +118,10 @@ def docker_context() -> bytes:
 
 
 def _local(built_templates: Path, multi_account: bool, **options: Any):
+    # A deploy that waits longer than this fails (the monitors' baselines never answer in the emulator);
+    # other stacks finish in a few seconds, the margin is for a loaded two-core machine.
     orchestrator = LocalOrchestrator(
-        templates=built_templates, multi_account=multi_account, deploy_timeout=15, **options
+        templates=built_templates, multi_account=multi_account, deploy_timeout=30, **options
     )
     orchestrator.start()
     try:

@@ -116,7 +116,8 @@ def test_multi_account_lifecycle_passes_both_approvals(multi_account: LocalScene
 def test_multi_account_training_and_image_builder_run_in_the_own_account(multi_account: LocalScene, pipeline_type: str):
     name, _ = provision(multi_account, pipeline_type)
     described = multi_account.wait(name)
-    assert {s["status"] for s in described["codepipeline"]["stages"]} == {"Succeeded"}
+    stages = described["codepipeline"]["stages"]
+    assert {s["status"] for s in stages} == {"Succeeded"}, [a for s in stages for a in s["actions"]]
     assert described["mode"] == "single-account"
     delete_until_gone(multi_account, name)
 
