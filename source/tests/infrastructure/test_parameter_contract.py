@@ -26,10 +26,8 @@ CASES = [
 
 
 def _declared(synthesized: Any, template: str) -> dict[str, dict[str, Any]]:
-    templates = synthesized.templates
-    if stack_id(template) not in templates:
-        pytest.skip(f"{template} is not registered in BLUEPRINT_STACKS yet")
-    return templates[stack_id(template)].get("Parameters", {})
+    assert stack_id(template) in synthesized.templates, f"{template} is not registered in BLUEPRINT_STACKS"
+    return synthesized.templates[stack_id(template)].get("Parameters", {})
 
 
 def _check(declared: dict[str, dict[str, Any]], sent: dict[str, str], what: str) -> None:
