@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
@@ -35,6 +37,7 @@ TERMINAL_FAILED = {
     "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED",
     "DELETE_COMPLETE", "DELETE_FAILED",
 }  # fmt: skip
+UNUPDATABLE = {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED"}
 
 
 def now() -> datetime:
@@ -325,11 +328,11 @@ class PipelineRunner:
             "Parameters": [{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()],
             "Capabilities": [c.strip() for c in config.get("Capabilities", "CAPABILITY_IAM").split(",") if c.strip()],
         }
-        existing = [
-            s
-            for s in cloudformation.describe_stacks()["Stacks"]
-            if s["StackName"] == stack_name and s["StackStatus"] != "DELETE_COMPLETE"
-        ]
+        existing = self._live_stack(stack_name)
+        if existing and existing["StackStatus"] in UNUPDATABLE:
+            # A stack in a failed state cannot be updated; CREATE_UPDATE deletes it and creates it again.
+            cloudformation.delete_stack(StackName=existing["StackId"])
+            existing = None
         try:
             if existing:
                 cloudformation.update_stack(**arguments)
@@ -340,11 +343,22 @@ class PipelineRunner:
                 action.set("Succeeded", f"stack {stack_name}: no changes")
                 return
             # moto can stop part-way and leave the stack in progress; CloudFormation would fail it.
-            for stack in cloudformation.describe_stacks()["Stacks"]:
-                if stack["StackName"] == stack_name and stack["StackStatus"].endswith("_IN_PROGRESS"):
-                    fail_stack(stack["StackId"], f"{type(error).__name__}: {error}"[:1000])
+            stack = self._live_stack(stack_name)
+            if stack and stack["StackStatus"].endswith("_IN_PROGRESS"):
+                fail_stack(stack["StackId"], f"{type(error).__name__}: {error}"[:1000])
             raise
         action.set("InProgress", f"deploying stack {stack_name}")
+
+    @staticmethod
+    def _live_stack(stack_name: str) -> dict[str, Any] | None:
+        """The stack of this name that is not deleted, looked up by name (a listing would be paged)."""
+        try:
+            stack = client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+        except ClientError as error:
+            if "does not exist" in str(error):
+                return None
+            raise
+        return None if stack["StackStatus"] == "DELETE_COMPLETE" else stack
 
     def _function_resource(self, pipeline: LocalPipeline, function_name: str) -> dict[str, Any]:
         context = pipeline.context

@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The local pipeline runner's CloudFormation deploy action, among many stacks (the listing is paged)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.cloudformation.models import cloudformation_backends
+
+from local.runner import LocalPipeline, PipelineRunner
+from local.template_resolver import StackContext
+
+SOURCE_BUCKET, SOURCE_KEY = "pipeline-source", "blueprint/template.zip"
+TARGET = "mlops-pipeline-churn-modeltraining"
+
+
+def template(marker: str) -> str:
+    return json.dumps({"Resources": {marker: {"Type": "AWS::Logs::LogGroup"}}})
+
+
+def deploy_pipeline() -> LocalPipeline:
+    definition = {
+        "Stages": [
+            {
+                "Name": "Source",
+                "Actions": [
+                    {
+                        "Name": "S3Source",
+                        "ActionTypeId": {"Category": "Source", "Provider": "S3"},
+                        "Configuration": {"S3Bucket": SOURCE_BUCKET, "S3ObjectKey": SOURCE_KEY},
+                        "OutputArtifacts": [{"Name": "Template"}],
+                    }
+                ],
+            },
+            {
+                "Name": "Deploy",
+                "Actions": [
+                    {
+                        "Name": "deploy_stack",
+                        "ActionTypeId": {"Category": "Deploy", "Provider": "CloudFormation"},
+                        "Configuration": {"StackName": TARGET, "TemplatePath": "Template::template.json"},
+                        "InputArtifacts": [{"Name": "Template"}],
+                    }
+                ],
+            },
+        ]
+    }
+    context = StackContext({}, {}, "mlops-pipeline-x", "stack-id", "us-east-1", "123456789012")
+    return LocalPipeline("churn-pipeline", "mlops-pipeline-x", definition, context)
+
+
+def upload_source(body: str) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("template.json", body)
+    boto3.client("s3").put_object(Bucket=SOURCE_BUCKET, Key=SOURCE_KEY, Body=buffer.getvalue())
+
+
+def run_to_end(runner: PipelineRunner, pipeline: LocalPipeline) -> None:
+    runner._maybe_start(pipeline)
+    for _ in range(10):
+        execution = pipeline.latest
+        assert execution is not None
+        if execution.status != "InProgress":
+            return
+        runner._advance(pipeline, execution)
+    raise AssertionError("the execution did not end")
+
+
+@pytest.fixture
+def scene():
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=SOURCE_BUCKET)
+        boto3.client("s3").put_bucket_versioning(
+            Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"}
+        )
+        yield PipelineRunner(), deploy_pipeline()
+
+
+def test_a_second_deploy_updates_the_stack_even_when_it_is_not_on_the_first_page_of_stacks(scene):
+    runner, pipeline = scene
+    cloudformation = boto3.client("cloudformation")
+    # More stacks than one DescribeStacks page holds, created before the target.
+    for index in range(60):
+        cloudformation.create_stack(StackName=f"other-{index}", TemplateBody=template("Other"))
+    upload_source(template("First"))
+    run_to_end(runner, pipeline)
+    assert pipeline.latest.status == "Succeeded"
+
+    upload_source(template("Second"))
+    run_to_end(runner, pipeline)
+
+    action = pipeline.latest.stages[1].actions[0]
+    assert (pipeline.latest.status, action.status) == ("Succeeded", "Succeeded"), action.summary
+    resources = cloudformation.list_stack_resources(StackName=TARGET)["StackResourceSummaries"]
+    assert [r["LogicalResourceId"] for r in resources] == ["Second"]
+
+
+@pytest.mark.parametrize("failed_status", ["CREATE_FAILED", "ROLLBACK_COMPLETE"])
+def test_a_stack_in_a_failed_state_is_deleted_and_created_again(scene, failed_status):
+    runner, pipeline = scene
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(StackName=TARGET, TemplateBody=template("Old"))
+    stack_id = cloudformation.describe_stacks(StackName=TARGET)["Stacks"][0]["StackId"]
+    cloudformation_backends["123456789012"]["us-east-1"].stacks[stack_id].status = failed_status
+
+    upload_source(template("Fresh"))
+    run_to_end(runner, pipeline)
+
+    assert pipeline.latest.status == "Succeeded", pipeline.latest.stages[1].actions[0].summary
+    stack = cloudformation.describe_stacks(StackName=TARGET)["Stacks"][0]
+    assert (stack["StackId"] != stack_id, stack["StackStatus"]) == (True, "CREATE_COMPLETE")
