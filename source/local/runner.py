@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -120,11 +121,16 @@ class PipelineRunner:
         account_id: str = "123456789012",
         poll_seconds: float = 0.3,
         deploy_timeout: float = 900.0,
+        on_stack_event: Callable[[dict[str, Any]], Any] | None = None,
     ):
         self.region, self.account_id, self.poll_seconds = region, account_id, poll_seconds
         self.deploy_timeout = deploy_timeout
         self.pipelines: dict[str, LocalPipeline] = {}
+        # EventBridge's part: CloudFormation status changes of mlops-pipeline stacks, delivered to a handler.
+        self.on_stack_event = on_stack_event
+        self._stack_statuses: dict[str, tuple[str, str]] = {}  # stack id -> (name, status)
         self._lock = threading.RLock()
+        self._discovery = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -148,7 +154,7 @@ class PipelineRunner:
 
     def tick(self) -> None:
         """One step: discover pipelines, start executions for new sources, advance running executions."""
-        self.discover()
+        self._deliver_status_changes(self.discover())
         for pipeline in list(self.pipelines.values()):
             self._maybe_start(pipeline)
             execution = pipeline.latest
@@ -156,11 +162,23 @@ class PipelineRunner:
                 self._advance(pipeline, execution)
 
     # --- discovery --------------------------------------------------------------------------------------
-    def discover(self) -> None:
+    def discover(self) -> dict[str, tuple[str, str]]:
+        """Register the pipelines of new or updated stacks; answers every mlops-pipeline stack's status.
+
+        The API's thread calls this too (a pipeline created a moment ago): one discovery at a time, or both
+        would register the same new pipeline and the second would replace the first with its execution.
+        """
+        with self._discovery:
+            return self._discover()
+
+    def _discover(self) -> dict[str, tuple[str, str]]:
         cloudformation = client("cloudformation")
         seen = set()
+        statuses: dict[str, tuple[str, str]] = {}
         for page in cloudformation.get_paginator("describe_stacks").paginate():
             for stack in page["Stacks"]:
+                if stack["StackName"].startswith(STACK_PREFIX):
+                    statuses[stack["StackId"]] = (stack["StackName"], stack["StackStatus"])
                 if not stack["StackName"].startswith(STACK_PREFIX) or stack["StackStatus"] not in TERMINAL_OK:
                     continue
                 seen.add(stack["StackName"])
@@ -177,6 +195,31 @@ class PipelineRunner:
         with self._lock:
             for name in [n for n, p in self.pipelines.items() if p.stack_name not in seen]:
                 del self.pipelines[name]  # the stack was deleted: so is its pipeline
+        return statuses
+
+    def _deliver_status_changes(self, statuses: dict[str, tuple[str, str]]) -> None:
+        """Send a status-change event for each stack whose status changed, or that is gone, since last time."""
+        gone = {stack_id: (name, "DELETE_COMPLETE") for stack_id, (name, _) in self._stack_statuses.items()}
+        changes = {**gone, **statuses}
+        previous, self._stack_statuses = self._stack_statuses, statuses
+        if self.on_stack_event is None:
+            return
+        for stack_id, (name, status) in changes.items():
+            if previous.get(stack_id, (name, ""))[1] == status:
+                continue
+            event = {
+                "source": "aws.cloudformation",
+                "detail-type": "CloudFormation Stack Status Change",
+                "account": self.account_id,
+                "region": self.region,
+                "time": now().isoformat(),
+                "resources": [stack_id],
+                "detail": {"stack-id": stack_id, "status-details": {"status": status}},
+            }
+            try:
+                self.on_stack_event(event)
+            except Exception:  # one failed delivery must not stop the others; EventBridge would retry it
+                logger.exception("status change of %s (%s) was not handled", name, status)
 
     def _register(self, stack: dict[str, Any], known: LocalPipeline | None) -> None:
         cloudformation = client("cloudformation")

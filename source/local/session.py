@@ -86,11 +86,36 @@ def create_resources(templates: Path, multi_account: bool, model_registry: bool)
         ecr_repo_name=repository["repositoryName"],
         ecr_repo_arn=repository["repositoryArn"],
         sns_topic_arn=topic,
+        index_table=create_index_table("mlops-pipeline-index"),
         multi_account=multi_account,
         model_registry=model_registry,
         delegated_admin=False,
         stage_targets=create_organization() if multi_account else None,
     )
+
+
+def create_index_table(name: str) -> str:
+    """The pipeline index table, with the key schema the orchestrator stack gives it."""
+    from lambdas.pipeline_orchestration.pipeline_index import NEWEST_FIRST
+
+    strings = [{"AttributeName": a, "AttributeType": "S"} for a in ("pipeline_name", "listing", "position")]
+    client("dynamodb").create_table(
+        TableName=name,
+        AttributeDefinitions=strings,
+        KeySchema=[{"AttributeName": "pipeline_name", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": NEWEST_FIRST,
+                "KeySchema": [
+                    {"AttributeName": "listing", "KeyType": "HASH"},
+                    {"AttributeName": "position", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
 
 
 def upload_blueprints(templates: Path, bucket: str) -> None:
@@ -152,12 +177,13 @@ class LocalOrchestrator:
         try:
             settings = create_resources(self.templates, self.multi_account, self.model_registry)
             self.runner = PipelineRunner(settings.region, settings.account_id, deploy_timeout=self.deploy_timeout)
-            self.runner.start()
             aws = Aws(pipelines=LocalPipelines(self.runner))
             if self.git_repository is not None:
                 init_repository(self.git_repository)
                 aws.codecommit = LocalGitCodeCommit(self.git_repository)
             self.service = OrchestratorService(settings, aws)
+            self.runner.on_stack_event = self.service.on_stack_event
+            self.runner.start()
             if self.git_repository is not None:
                 self.git_watcher = GitWatcher(self.git_repository, self.service.on_codecommit_push)
                 self.git_watcher.start()

@@ -7,6 +7,7 @@ fake where moto lacks the API (CodeCommit file and comment calls).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -328,6 +329,42 @@ class CodeCommit:
         client("codecommit").post_comment_for_compared_commit(**kwargs)
 
 
+class Index:
+    """A DynamoDB table of string attributes keyed by `pipeline_name` (the pipeline index)."""
+
+    def get(self, table: str, name: str) -> dict[str, str] | None:
+        item = client("dynamodb").get_item(TableName=table, Key={"pipeline_name": {"S": name}}).get("Item")
+        return _strings(item) if item else None
+
+    def put(self, table: str, item: Mapping[str, str]) -> None:
+        client("dynamodb").put_item(TableName=table, Item={key: {"S": value} for key, value in item.items()})
+
+    def delete(self, table: str, name: str) -> None:
+        client("dynamodb").delete_item(TableName=table, Key={"pipeline_name": {"S": name}})
+
+    def newest_first(
+        self, table: str, index: str, listing: str, limit: int, start: Mapping[str, str] | None
+    ) -> tuple[list[dict[str, str]], dict[str, str] | None]:
+        """One query of the index in descending sort-key order; answers the items and where the next starts."""
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "IndexName": index,
+            "KeyConditionExpression": "listing = :listing",
+            "ExpressionAttributeValues": {":listing": {"S": listing}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = {key: {"S": value} for key, value in start.items()}
+        response = client("dynamodb").query(**kwargs)
+        last = response.get("LastEvaluatedKey")
+        return [_strings(item) for item in response.get("Items", [])], _strings(last) if last else None
+
+
+def _strings(item: Mapping[str, Any]) -> dict[str, str]:
+    return {key: value["S"] for key, value in item.items() if "S" in value}
+
+
 @dataclass
 class Aws:
     """Every adapter the service needs, replaceable one by one."""
@@ -338,3 +375,4 @@ class Aws:
     sagemaker: SageMaker = field(default_factory=SageMaker)
     notifier: Notifier = field(default_factory=Notifier)
     codecommit: CodeCommitPort = field(default_factory=CodeCommit)
+    index: Index = field(default_factory=Index)

@@ -20,6 +20,7 @@ from typing import Any
 from lambdas.shared.errors import BadRequest, Conflict, FieldError, NotFound, OrchestratorError, ValidationFailed
 from lambdas.shared.logging import get_logger
 
+from . import pipeline_index
 from .adapters import Aws, error_code, is_client_error
 from .catalogue import CATALOGUE, PIPELINE_PREFIX
 from .planner import PROVISIONED_PREFIX, Plan, plan_pipeline
@@ -38,7 +39,7 @@ ROLLBACK_TYPES = ("byom_realtime_builtin", "byom_realtime_custom", "byom_batch_b
 RUNNING_EXECUTION = ("InProgress", "Stopping")
 TEARDOWN_FILE = "teardown.json"
 STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
-TOKEN_VERSION = 1
+TOKEN_VERSION = 2
 
 # Request fields whose locations hold user data: a teardown keeps them and says so.
 USER_DATA_FIELDS = {
@@ -145,22 +146,47 @@ def _scan(aws: Aws) -> Iterator[Pipeline]:
             return
 
 
+def record(pipeline: Pipeline, settings: Settings, aws: Aws) -> None:
+    """Write the pipeline's current summary to the pipeline index."""
+    pipeline_index.put(pipeline_index.item_of(pipeline.summary(), pipeline.created), settings, aws)
+
+
+def index_pipeline(name: str, settings: Settings, aws: Aws) -> Pipeline | None:
+    """Bring the pipeline's index item in line with its stacks: written while it exists, removed once gone."""
+    base = name.removesuffix(WRAPPER_SUFFIX)
+    pipeline = _lookup(base, aws)
+    if pipeline is None:
+        pipeline_index.remove(base, settings, aws)
+    else:
+        record(pipeline, settings, aws)
+    return pipeline
+
+
+def _fill_index(settings: Settings, aws: Aws) -> None:
+    """Fill an index that has never been filled from the stacks; once, then events keep it current."""
+    if pipeline_index.is_built(settings, aws):
+        return
+    started = datetime.now(UTC).isoformat()
+    for pipeline in _scan(aws):
+        record(pipeline, settings, aws)
+    pipeline_index.mark_built(started, settings, aws)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # List
 
 
-def _encode_token(pipeline: Pipeline, filters: Mapping[str, str]) -> str:
-    raw = json.dumps({"v": TOKEN_VERSION, "after": [pipeline.created.isoformat(), pipeline.name], "filters": filters})
+def _encode_token(last: Mapping[str, str], filters: Mapping[str, str]) -> str:
+    raw = json.dumps({"v": TOKEN_VERSION, "after": [last["position"], last["pipeline_name"]], "filters": filters})
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str, filters: Mapping[str, str]) -> tuple[datetime, str]:
-    """The (created, name) position a token continues after; the filters must be those it was issued for."""
+def _decode_token(token: str, filters: Mapping[str, str]) -> tuple[str, str]:
+    """The (position, name) a token continues after; the filters must be those it was issued for."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        created, name = raw["after"]
-        position = (datetime.fromisoformat(created), str(name))
-        if raw["v"] != TOKEN_VERSION or position[0].tzinfo is None:
+        position, name = raw["after"]
+        if raw["v"] != TOKEN_VERSION or not isinstance(position, str) or not STACK_NAME.fullmatch(name):
             raise ValueError("unknown token version")
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ValidationFailed(
@@ -170,16 +196,15 @@ def _decode_token(token: str, filters: Mapping[str, str]) -> tuple[datetime, str
         raise ValidationFailed(
             [FieldError("next_token", "was issued for other filters; send the same pipeline_type and state")]
         )
-    return position
+    return position, name
 
 
-def list_pipelines(query: Mapping[str, str] | None, aws: Aws) -> dict[str, Any]:
+def list_pipelines(query: Mapping[str, str] | None, settings: Settings, aws: Aws) -> dict[str, Any]:
     """Pipelines newest first, `limit` per page; `next_token` continues after the last one shown.
 
-    The token is a keyset cursor (creation time and name of the last pipeline shown) bound to the filters:
-    pipelines created or deleted between pages neither repeat nor shift the ones still to come. CloudFormation
-    has no order by creation time, so each page reads every DescribeStacks page once: the AWS calls grow with
-    the pages of stacks in the account (about one per hundred stacks), never with a call per pipeline.
+    Read from the pipeline index: one query per page (more only while filters skip items), never a call per
+    pipeline. The token is a keyset cursor (the index position of the last pipeline shown) bound to the
+    filters: pipelines created or deleted between pages neither repeat nor shift the ones still to come.
     """
     query = dict(query or {})
     errors = [
@@ -208,18 +233,18 @@ def list_pipelines(query: Mapping[str, str] | None, aws: Aws) -> dict[str, Any]:
         raise ValidationFailed(errors)
     after = _decode_token(query["next_token"], filters) if query.get("next_token") else None
 
-    matches = [
-        p
-        for p in _scan(aws)
-        if filters.get("pipeline_type", p.pipeline_type) == p.pipeline_type
-        and filters.get("state", _state(p.stack["StackStatus"])) == _state(p.stack["StackStatus"])
-        and (after is None or (p.created, p.name) < after)
-    ]
-    matches.sort(key=lambda p: (p.created, p.name), reverse=True)
-    page = matches[:limit]
+    _fill_index(settings, aws)
+    page, more = pipeline_index.newest_first(
+        lambda item: all(item.get(key) == value for key, value in filters.items()),
+        after,
+        limit,
+        bool(filters),
+        settings,
+        aws,
+    )
     return {
-        "pipelines": [p.summary() for p in page],
-        "next_token": _encode_token(page[-1], filters) if len(matches) > limit else None,
+        "pipelines": [pipeline_index.summary_of(item) for item in page],
+        "next_token": _encode_token(page[-1], filters) if more else None,
     }
 
 
@@ -376,6 +401,7 @@ def sagemaker_resources(pipeline: Pipeline, plan: Plan | None, deployment: Mappi
 
 def describe_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
     pipeline = find(name, aws)
+    record(pipeline, settings, aws)  # the stack was just read: the index shows what describe shows
     answer = pipeline.summary()
     request = current_request(pipeline, settings, aws)
     answer["request"] = request
@@ -556,6 +582,8 @@ def delete_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
     assert marker is not None
     progress = _advance(base, pipeline, settings, aws)
     done = not progress.waiting_for and not progress.remaining
+    if done:
+        pipeline_index.remove(base, settings, aws)
     return {
         "_status": 202,
         "message": f"Pipeline {base} is deleted." if done else f"Deleting pipeline {base}.",
@@ -572,7 +600,8 @@ _STAGE_SUFFIX = re.compile(r"-(?:" + "|".join(STAGES) + r")-[0-9a-f]{8}$")
 
 
 def on_stack_event(event: Mapping[str, Any], settings: Settings, aws: Aws) -> list[dict[str, Any]]:
-    """Continue the teardowns a CloudFormation status-change event may unblock (EventBridge delivers them)."""
+    """A CloudFormation status change (EventBridge delivers them): continue the teardown it may unblock, and
+    bring the pipeline's index item in line with its stacks."""
     names: set[str] = set()
     detail = event.get("detail") or {}
     for arn in [*event.get("resources", []), detail.get("stack-id", ""), detail.get("stack-set-arn", "")]:
@@ -582,11 +611,13 @@ def on_stack_event(event: Mapping[str, Any], settings: Settings, aws: Aws) -> li
     results = []
     for stack_name in sorted(names):
         base = _STAGE_SUFFIX.sub("", stack_name.removesuffix(WRAPPER_SUFFIX))
-        if not base.startswith(PIPELINE_PREFIX) or _read_json(settings, aws, _teardown_key(base)) is None:
+        if not base.startswith(PIPELINE_PREFIX):
             continue
-        progress = _advance(base, _lookup(base, aws), settings, aws)
-        logger.info("teardown of %s: started %s, waiting for %s", base, progress.started, progress.waiting_for)
-        results.append({"pipeline_name": base, "started": progress.started, "waiting_for": progress.waiting_for})
+        if _read_json(settings, aws, _teardown_key(base)) is not None:
+            progress = _advance(base, _lookup(base, aws), settings, aws)
+            logger.info("teardown of %s: started %s, waiting for %s", base, progress.started, progress.waiting_for)
+            results.append({"pipeline_name": base, "started": progress.started, "waiting_for": progress.waiting_for})
+        index_pipeline(base, settings, aws)
     return results
 
 

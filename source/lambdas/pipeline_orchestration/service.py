@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas.shared.errors import FieldError, ValidationFailed
+from lambdas.shared.logging import get_logger
 
 from . import approval, lifecycle, provisioner, status, triggers
 from .adapters import Aws
@@ -17,6 +18,7 @@ from .planner import plan_pipeline
 from .settings import Settings
 from .validation import ValidOperation, validate_request
 
+logger = get_logger(__name__)
 DRY_RUN = "dry run: the request is valid; nothing was created or changed"
 
 
@@ -41,6 +43,10 @@ class OrchestratorService:
             }
         else:
             answer = provisioner.provision(plan, self.settings, self.aws)
+            try:
+                lifecycle.index_pipeline(plan.pipeline_name, self.settings, self.aws)
+            except Exception:  # the stack exists; its next status-change event writes the index item
+                logger.exception("could not index pipeline %s", plan.pipeline_name)
         if request.warnings:
             answer["warnings"] = list(request.warnings)
         return answer
@@ -58,7 +64,7 @@ class OrchestratorService:
         return approval.approve(pipeline_name, body, self.aws)
 
     def list_pipelines(self, query: dict[str, str] | None) -> dict[str, Any]:
-        return lifecycle.list_pipelines(query, self.aws)
+        return lifecycle.list_pipelines(query, self.settings, self.aws)
 
     def describe_pipeline(self, name: str) -> dict[str, Any]:
         return lifecycle.describe_pipeline(name, self.settings, self.aws)

@@ -26,6 +26,7 @@ class Settings:
     ecr_repo_name: str = "mlops-custom-algorithms"
     ecr_repo_arn: str = ""
     sns_topic_arn: str = ""
+    index_table: str = "mlops-pipeline-index"
     multi_account: bool = False
     model_registry: bool = False
     delegated_admin: bool = True
@@ -52,6 +53,7 @@ class Settings:
             ecr_repo_name=env.get("ECR_REPO_NAME", ""),
             ecr_repo_arn=env.get("ECR_REPO_ARN", ""),
             sns_topic_arn=env.get("MLOPS_NOTIFICATIONS_SNS_TOPIC", ""),
+            index_table=env.get("PIPELINE_INDEX_TABLE", ""),
             multi_account=multi,
             model_registry=env.get("USE_MODEL_REGISTRY", "No") == "Yes",
             delegated_admin=env.get("IS_DELEGATED_ADMIN", "Yes") == "Yes",

@@ -15,6 +15,7 @@ from lambdas.pipeline_orchestration.adapters import Aws
 from lambdas.pipeline_orchestration.catalogue import MULTI_ACCOUNT_PIPELINE, SINGLE_ACCOUNT_PIPELINE
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import STAGES, Settings, StageTarget
+from local.session import create_index_table
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 REGION = "us-east-1"
@@ -75,6 +76,7 @@ def aws_scene():
                 Body=stand_in_template(blueprint.parameters).encode(),
             )
         boto3.client("sns", region_name=REGION).create_topic(Name="mlops-notifications")
+        create_index_table(Settings().index_table)
         yield s3
 
 

@@ -26,6 +26,7 @@ from lambdas.pipeline_orchestration.planner import BLUEPRINTS_PREFIX
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import Settings, StageTarget
 from lambdas.shared.aws import client
+from local.session import create_index_table
 
 ASSETS, BLUEPRINTS = "mlops-assets", "mlops-blueprints"
 DEV, STAGING, PROD = "111111111111", "222222222222", "333333333333"
@@ -196,6 +197,7 @@ def _buckets() -> None:
         templates[wrapper.template] = wrapper.parameters
     for name, parameters in templates.items():
         s3.put_object(Bucket=BLUEPRINTS, Key=f"{BLUEPRINTS_PREFIX}/{name}", Body=stand_in_template(parameters))
+    create_index_table(SINGLE.index_table)
 
 
 @pytest.fixture

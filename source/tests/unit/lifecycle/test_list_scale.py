@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""GET /pipelines with 1,000 pipelines: the AWS calls grow with pages of stacks, not with pipelines."""
+"""GET /pipelines with 1,000 pipelines: after the index is filled once, each page costs one query."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from lambdas.pipeline_orchestration.adapters import Aws
+from lambdas.pipeline_orchestration.pipeline_index import QUERY_BATCH
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.shared.aws import client
 
@@ -38,7 +39,7 @@ def calls(single: Scene) -> Iterator[Counter[str]]:
     def count(event_name: str, **_: Any) -> None:
         counted[event_name.removeprefix("before-call.")] += 1
 
-    services = ("cloudformation", "s3", "codepipeline", "sagemaker")
+    services = ("cloudformation", "s3", "codepipeline", "sagemaker", "dynamodb")
     for service in services:
         client(service).meta.events.register("before-call.*.*", count)
     yield counted
@@ -59,8 +60,8 @@ def _create_stacks(names_and_types: list[tuple[str, str | None]]) -> None:
         backend.create_stack(name=name, template=TOPIC, parameters={}, tags=tags)
 
 
-def test_listing_1000_pipelines_costs_one_call_per_page_of_stacks(single: Scene, calls: Counter[str]) -> None:
-    # The scene, made directly (provisioning 1,000 pipelines through the service would only slow the test).
+def _thousand_pipelines() -> None:
+    """The scene, made directly (provisioning 1,000 pipelines through the service would only slow the test)."""
     scene: list[tuple[str, str | None]] = []
     for i in range(PIPELINES):
         kind = (
@@ -72,35 +73,66 @@ def test_listing_1000_pipelines_costs_one_call_per_page_of_stacks(single: Scene,
     for i in range(OTHER_STACKS):
         scene.append((f"mlops-pipeline-m{i:04d}-byompipelinerealtimebuiltin" if i % 2 else f"app-{i}", None))
     _create_stacks(scene)
-    stack_pages = math.ceil((PIPELINES + OTHER_STACKS) / MOTO_PAGE)
+
+
+def test_the_first_listing_fills_the_index_from_the_stacks_once(single: Scene, calls: Counter[str]) -> None:
+    _thousand_pipelines()  # stacks the index has never seen, as after an upgrade from the predecessor
     calls.clear()
 
     status, first = single.call("GET", "/pipelines", query={"limit": "10"})
 
     assert status == 200 and len(first["pipelines"]) == 10
-    assert calls == Counter({"cloudformation.DescribeStacks": stack_pages})
+    stack_pages = math.ceil((PIPELINES + OTHER_STACKS) / MOTO_PAGE)
+    assert calls["cloudformation.DescribeStacks"] == stack_pages
+    assert calls["dynamodb.PutItem"] == PIPELINES + 1  # one item per pipeline and the marker
 
-    # The next page (a bigger one) costs the same: the cost follows the stacks' pages, not the pipelines shown.
     calls.clear()
-    status, second = single.call("GET", "/pipelines", query={"limit": "100", "next_token": first["next_token"]})
+    status, again = single.call("GET", "/pipelines", query={"limit": "10"})
 
-    assert status == 200 and len(second["pipelines"]) == 100
-    assert calls == Counter({"cloudformation.DescribeStacks": stack_pages})
-    seen = [p["pipeline_name"] for p in first["pipelines"] + second["pipelines"]]
-    assert len(seen) == len(set(seen)) == 110
-    # Newest first: the 1,000th pipeline created leads, and the pages continue where the last one ended.
-    expected = [f"mlops-pipeline-m{i:04d}-" for i in range(PIPELINES - 1, PIPELINES - 111, -1)]
+    assert status == 200 and again["pipelines"] == first["pipelines"]
+    assert calls == Counter({"dynamodb.GetItem": 1, "dynamodb.Query": 1})
+
+
+def test_listing_1000_pipelines_costs_one_query_per_page(single: Scene, calls: Counter[str]) -> None:
+    _thousand_pipelines()
+    single.call("GET", "/pipelines", query={"limit": "1"})  # fills the index
+    seen: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        calls.clear()
+        query = {"limit": "100", **({"next_token": token} if token else {})}
+        status, page = single.call("GET", "/pipelines", query=query)
+
+        assert status == 200
+        # One look at the index's marker and one query, on every page: nothing per pipeline, nothing per stack.
+        assert calls == Counter({"dynamodb.GetItem": 1, "dynamodb.Query": 1})
+        pages += 1
+        seen += [p["pipeline_name"] for p in page["pipelines"]]
+        token = page["next_token"]
+        if token is None:
+            break
+
+    assert pages == PIPELINES // 100
+    assert len(seen) == len(set(seen)) == PIPELINES
+    # Newest first: the 1,000th pipeline created leads, and each page continues where the last one ended.
+    expected = [f"mlops-pipeline-m{i:04d}-" for i in range(PIPELINES - 1, -1, -1)]
     assert [name[: len("mlops-pipeline-m0000-")] for name in seen] == expected
-    assert second["next_token"] is not None
 
 
-def test_a_filtered_page_costs_the_same(single: Scene, calls: Counter[str]) -> None:
-    _create_stacks(
-        [(f"mlops-pipeline-m{i:04d}-byompipelinebatchcustom-codepipeline", "byom_batch_custom") for i in range(120)]
-    )
+def test_a_filtered_page_reads_the_index_in_batches(single: Scene, calls: Counter[str]) -> None:
+    _thousand_pipelines()
+    single.call("GET", "/pipelines", query={"limit": "1"})
     calls.clear()
 
     status, answer = single.call("GET", "/pipelines", query={"pipeline_type": "byom_batch_custom", "state": "FAILED"})
 
     assert status == 200 and answer["pipelines"] == []
-    assert calls == Counter({"cloudformation.DescribeStacks": math.ceil(120 / MOTO_PAGE)})
+    assert calls == Counter({"dynamodb.GetItem": 1, "dynamodb.Query": math.ceil(PIPELINES / QUERY_BATCH)})
+
+    calls.clear()
+    status, answer = single.call("GET", "/pipelines", query={"pipeline_type": "byom_batch_custom", "limit": "5"})
+
+    assert status == 200 and len(answer["pipelines"]) == 5
+    assert {p["pipeline_type"] for p in answer["pipelines"]} == {"byom_batch_custom"}
+    assert calls == Counter({"dynamodb.GetItem": 1, "dynamodb.Query": 1})
