@@ -76,9 +76,7 @@ def run_to_end(runner: PipelineRunner, pipeline: LocalPipeline) -> None:
 def scene():
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=SOURCE_BUCKET)
-        boto3.client("s3").put_bucket_versioning(
-            Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"}
-        )
+        boto3.client("s3").put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         yield PipelineRunner(), deploy_pipeline()
 
 
