@@ -91,9 +91,12 @@ def orchestrator_statements(
     blueprints_bucket_arn: str,
     cfn_role_arn: str,
     topic_arn: str,
+    pipeline_index_arn: str,
+    pipeline_index_gsi: str,
     multi_account: bool,
 ) -> list[Grant]:
-    """What the orchestrator Lambda does: provisioner.py, status.py, triggers.py, adapters.py, model cards."""
+    """What the orchestrator Lambda does: provisioner.py, status.py, triggers.py, adapters.py, model cards,
+    the pipeline index."""
     sagemaker_read = {
         "sagemaker:DescribeEndpoint": "endpoint/*",
         "sagemaker:DescribeEndpointConfig": "endpoint-config/*",
@@ -164,6 +167,10 @@ def orchestrator_statements(
             conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
         ),
         statement(["sns:Publish"], [topic_arn]),
+        statement(
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+            [pipeline_index_arn, f"{pipeline_index_arn}/index/{pipeline_index_gsi}"],
+        ),
         *(
             statement(
                 [action],

@@ -23,6 +23,7 @@ from aws_cdk import (
     custom_resources,
 )
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -49,6 +50,11 @@ ORCHESTRATOR_HANDLER = "lambdas.pipeline_orchestration.index.handler"
 COPY_ASSETS_HANDLER = "lambdas.custom_resource.copy_assets.handler"
 CONFIG_FILE = "mlops-config.json"
 TRIGGER_BRANCH = "main"
+# The pipeline index: one item per pipeline; GET /pipelines pages through this GSI, newest first.
+PIPELINE_INDEX_KEY = "pipeline_name"
+PIPELINE_INDEX_GSI = "newest-first"
+PIPELINE_INDEX_GSI_PARTITION = "listing"
+PIPELINE_INDEX_GSI_SORT = "position"
 # API routes -> (method, whether the route has a JSON body); every method is a Lambda proxy integration.
 ROUTES: dict[str, tuple[tuple[str, bool], ...]] = {
     "/provisionpipeline": (("POST", True),),
@@ -155,6 +161,7 @@ class OrchestratorStack(Stack):
         )
 
         self._storage()
+        self._pipeline_index()
         self._notifications()
         self._container_registry()
         self._model_registry()
@@ -237,6 +244,31 @@ class OrchestratorStack(Stack):
                     )
                 )
         only_if(self.conditions.create_bucket, created_assets)
+
+    # -------------------------------------------------------------------------------------------------------
+    # The pipeline index: what GET /pipelines reads, one query per page
+
+    def _pipeline_index(self) -> None:
+        self.pipeline_index = dynamodb.Table(
+            self,
+            "PipelineIndex",
+            partition_key=dynamodb.Attribute(name=PIPELINE_INDEX_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # Encrypted with the AWS managed key aws/dynamodb: its key policy lets any principal of the account
+            # that may use the table use the key through DynamoDB, so the orchestrator needs no KMS permission.
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            # The index is rebuilt from the mlops-pipeline* CloudFormation stacks: deleting it loses nothing.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.pipeline_index.add_global_secondary_index(
+            index_name=PIPELINE_INDEX_GSI,
+            partition_key=dynamodb.Attribute(name=PIPELINE_INDEX_GSI_PARTITION, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=PIPELINE_INDEX_GSI_SORT, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
 
     # -------------------------------------------------------------------------------------------------------
     # Notifications: an encrypted topic that EventBridge rules, SNS-calling roles and the orchestrator publish to
@@ -415,6 +447,7 @@ class OrchestratorStack(Stack):
             "ECR_REPO_NAME": self.ecr_repo_name,
             "ECR_REPO_ARN": self.ecr_repo_arn,
             "MLOPS_NOTIFICATIONS_SNS_TOPIC": self.topic.topic_arn,
+            "PIPELINE_INDEX_TABLE": self.pipeline_index.table_name,
             "IS_MULTI_ACCOUNT": str(self.multi_account),
             "USE_MODEL_REGISTRY": self.parameters.use_model_registry.value_as_string,
             "ALLOW_DETAILED_ERROR_MESSAGE": self.parameters.allow_detailed_error_message.value_as_string,
@@ -445,6 +478,8 @@ class OrchestratorStack(Stack):
             blueprints_bucket_arn=self.blueprints_bucket.bucket_arn,
             cfn_role_arn=self.cfn_role.role_arn,
             topic_arn=self.topic.topic_arn,
+            pipeline_index_arn=self.pipeline_index.table_arn,
+            pipeline_index_gsi=PIPELINE_INDEX_GSI,
             multi_account=self.multi_account,
         )
         policy = iam.Policy(self, "OrchestratorPolicy", document=permissions.policy_document(grants))
@@ -608,23 +643,39 @@ class OrchestratorStack(Stack):
         )
 
     # -------------------------------------------------------------------------------------------------------
-    # Teardowns (DELETE /pipelines/{name}) wait for stacks; their status changes continue them.
+    # Status changes of the pipelines' stacks keep the pipeline index current and continue teardowns
+    # (DELETE /pipelines/{name} waits for stacks).
 
     def _stack_events_trigger(self) -> None:
+        target = targets.LambdaFunction(self.orchestrator, retry_attempts=2)
         events.Rule(
             self,
             "PipelineStackEvents",
-            description="Status changes of mlops-pipeline stacks and StackSets continue pipeline teardowns",
+            description="Every status change of mlops-pipeline stacks keeps the pipeline index current and "
+            "continues pipeline teardowns",
             event_pattern=events.EventPattern(
                 source=["aws.cloudformation"],
-                detail_type=["CloudFormation Stack Status Change", "CloudFormation StackSet Status Change"],
-                detail={"status-details": {"status": ["DELETE_COMPLETE", "DELETE_FAILED", "SUCCEEDED", "FAILED"]}},
-                resources=events.Match.any_of(
-                    events.Match.prefix(permissions.arn("cloudformation", f"stack/{permissions.PIPELINE_PREFIX}")),
-                    events.Match.prefix(permissions.arn("cloudformation", f"stackset/{permissions.PIPELINE_PREFIX}")),
+                detail_type=["CloudFormation Stack Status Change"],
+                resources=events.Match.prefix(
+                    permissions.arn("cloudformation", f"stack/{permissions.PIPELINE_PREFIX}")
                 ),
             ),
-            targets=[targets.LambdaFunction(self.orchestrator, retry_attempts=2)],
+            targets=[target],
+        )
+        events.Rule(
+            self,
+            "PipelineStackSetEvents",
+            description="Finished operations of mlops-pipeline StackSets keep the pipeline index current and "
+            "continue pipeline teardowns",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudformation"],
+                detail_type=["CloudFormation StackSet Status Change"],
+                detail={"status-details": {"status": ["SUCCEEDED", "FAILED"]}},
+                resources=events.Match.prefix(
+                    permissions.arn("cloudformation", f"stackset/{permissions.PIPELINE_PREFIX}")
+                ),
+            ),
+            targets=[target],
         )
 
     # -------------------------------------------------------------------------------------------------------
@@ -714,6 +765,12 @@ class OrchestratorStack(Stack):
                 "[No Model Package Group was created]",
             ).to_string(),
             description="SageMaker model package group arn",
+        )
+        CfnOutput(
+            self,
+            "PipelineIndexTable",
+            value=self.pipeline_index.table_name,
+            description="DynamoDB table indexing the MLOps pipelines (rebuilt from their stacks)",
         )
         CfnOutput(
             self,

@@ -309,6 +309,7 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
         "ECR_REPO_NAME",
         "ECR_REPO_ARN",
         "MLOPS_NOTIFICATIONS_SNS_TOPIC",
+        "PIPELINE_INDEX_TABLE",
         "IS_MULTI_ACCOUNT",
         "USE_MODEL_REGISTRY",
         "ALLOW_DETAILED_ERROR_MESSAGE",
@@ -608,8 +609,112 @@ def test_outputs(synthesized, stack):
         "ECRRepoName",
         "ECRRepoArn",
         "ModelRegistryArn",
+        "PipelineIndexTable",
         "MLOpsNotificationsTopicArn",
     }
+    assert outputs["PipelineIndexTable"]["Value"] == {"Ref": _pipeline_index_id(synthesized.templates[stack])}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The pipeline index
+
+INDEX_ACTIONS = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+
+
+def _pipeline_index_id(template: dict[str, Any]) -> str:
+    return _one(template, "AWS::DynamoDB::Table")[0]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_pipeline_index_table(synthesized, stack):
+    template = synthesized.template(stack)
+    template.resource_count_is("AWS::DynamoDB::Table", 1)
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": {
+                "KeySchema": [{"AttributeName": "pipeline_name", "KeyType": "HASH"}],
+                "AttributeDefinitions": Match.exact(
+                    [
+                        {"AttributeName": "pipeline_name", "AttributeType": "S"},
+                        {"AttributeName": "listing", "AttributeType": "S"},
+                        {"AttributeName": "position", "AttributeType": "S"},
+                    ]
+                ),
+                "GlobalSecondaryIndexes": Match.exact(
+                    [
+                        {
+                            "IndexName": "newest-first",
+                            "KeySchema": [
+                                {"AttributeName": "listing", "KeyType": "HASH"},
+                                {"AttributeName": "position", "KeyType": "RANGE"},
+                            ],
+                            "Projection": {"ProjectionType": "ALL"},
+                        }
+                    ]
+                ),
+                "BillingMode": "PAY_PER_REQUEST",
+                "ProvisionedThroughput": Match.absent(),
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+            },
+            # Rebuilt from the pipelines' stacks: nothing is lost with it.
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Condition": Match.absent(),
+        },
+    )
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_orchestrator_is_told_the_pipeline_index_table(synthesized, stack):
+    template = synthesized.template(stack)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "lambdas.pipeline_orchestration.index.handler",
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"PIPELINE_INDEX_TABLE": {"Ref": _pipeline_index_id(synthesized.templates[stack])}}
+                )
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_orchestrator_reads_and_writes_the_pipeline_index_and_nothing_more(synthesized, stack):
+    templates = synthesized.templates[stack]
+    table_id = _pipeline_index_id(templates)
+    role_id, _ = _one(templates, "AWS::IAM::Role", Description="Role of the MLOps orchestrator Lambda")
+    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
+    synthesized.template(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Action": INDEX_ACTIONS,
+                            "Effect": "Allow",
+                            "Resource": [table_arn, {"Fn::Join": ["", [table_arn, "/index/newest-first"]]}],
+                        }
+                    ]
+                )
+            },
+            "Roles": [{"Ref": role_id}],
+        },
+    )
+    # No other statement of the template names a DynamoDB action or the table.
+    granting = [
+        statement
+        for _, resource in _resources(templates, "AWS::IAM::Policy").items()
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if "dynamodb:" in json.dumps(statement["Action"]) or table_id in json.dumps(statement["Resource"])
+    ]
+    assert [sorted(_actions([statement])) for statement in granting] == [INDEX_ACTIONS]
+    roles = json.dumps(_resources(templates, "AWS::IAM::Role"))
+    assert "dynamodb:" not in roles and table_id not in roles
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -644,15 +749,69 @@ def test_orchestrator_code_comes_from_the_distribution_bucket(synthesized, stack
         assert code["S3Key"].startswith(distribution.prefix) and code["S3Key"].endswith(".zip")
 
 
+def _cloudformation_arn(resource: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":cloudformation:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":{resource}",
+            ],
+        ]
+    }
+
+
 @pytest.mark.parametrize("stack", BOTH)
 def test_pipeline_stack_events_continue_teardowns(synthesized, stack):
-    template = synthesized.templates[stack]
-    rules = _resources(template, "AWS::Events::Rule").values()
-    rule = next(r for r in rules if r["Properties"]["EventPattern"]["source"] == ["aws.cloudformation"])
-    pattern = rule["Properties"]["EventPattern"]
-    assert "CloudFormation Stack Status Change" in pattern["detail-type"]
-    assert "stack/mlops-pipeline" in json.dumps(pattern["resources"])
-    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [next(iter(_orchestrator_ids(template))), "Arn"]}
+    """Every status change of a pipeline stack (the pipeline index follows them all), only finished operations of
+    a pipeline StackSet; both reach the orchestrator, which the rules may invoke."""
+    template = synthesized.template(stack)
+    function_arn = {"Fn::GetAtt": [_orchestrator_ids(synthesized.templates[stack])[0], "Arn"]}
+    patterns = [
+        {
+            "source": ["aws.cloudformation"],
+            "detail-type": ["CloudFormation Stack Status Change"],
+            "resources": [{"prefix": _cloudformation_arn("stack/mlops-pipeline")}],
+        },
+        {
+            "source": ["aws.cloudformation"],
+            "detail-type": ["CloudFormation StackSet Status Change"],
+            "detail": {"status-details": {"status": ["SUCCEEDED", "FAILED"]}},
+            "resources": [{"prefix": _cloudformation_arn("stackset/mlops-pipeline")}],
+        },
+    ]
+    rule_ids = []
+    for pattern in patterns:
+        found = template.find_resources(
+            "AWS::Events::Rule",
+            {
+                "Properties": {
+                    "Description": Match.string_like_regexp("keeps? the pipeline index current"),
+                    "EventPattern": Match.exact(pattern),
+                    "Targets": [Match.object_like({"Arn": function_arn})],
+                }
+            },
+        )
+        assert len(found) == 1, pattern["detail-type"]
+        rule_ids += list(found)
+        template.has_resource_properties(
+            "AWS::Lambda::Permission",
+            {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": function_arn,
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": [rule_ids[-1], "Arn"]},
+            },
+        )
+    assert rule_ids[0].startswith("PipelineStackEvents")
+    # No other rule listens to CloudFormation.
+    listening = {"Properties": {"EventPattern": {"source": ["aws.cloudformation"]}}}
+    assert len(template.find_resources("AWS::Events::Rule", listening)) == 2
 
 
 @pytest.mark.parametrize("stack", BOTH)
