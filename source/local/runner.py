@@ -125,6 +125,7 @@ class PipelineRunner:
         self.deploy_timeout = deploy_timeout
         self.pipelines: dict[str, LocalPipeline] = {}
         self._lock = threading.RLock()
+        self._discovery = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -157,6 +158,15 @@ class PipelineRunner:
 
     # --- discovery --------------------------------------------------------------------------------------
     def discover(self) -> None:
+        """Register the pipelines of new or updated stacks, and forget those whose stack is gone.
+
+        The API's thread calls this too (a pipeline created a moment ago): one discovery at a time, or both
+        would register the same new pipeline and the second would replace the first with its execution.
+        """
+        with self._discovery:
+            self._discover()
+
+    def _discover(self) -> None:
         cloudformation = client("cloudformation")
         seen = set()
         for page in cloudformation.get_paginator("describe_stacks").paginate():

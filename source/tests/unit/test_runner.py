@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 import zipfile
 
 import boto3
@@ -76,9 +78,7 @@ def run_to_end(runner: PipelineRunner, pipeline: LocalPipeline) -> None:
 def scene():
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=SOURCE_BUCKET)
-        boto3.client("s3").put_bucket_versioning(
-            Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"}
-        )
+        boto3.client("s3").put_bucket_versioning(Bucket=SOURCE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         yield PipelineRunner(), deploy_pipeline()
 
 
@@ -115,3 +115,37 @@ def test_a_stack_in_a_failed_state_is_deleted_and_created_again(scene, failed_st
     assert pipeline.latest.status == "Succeeded", pipeline.latest.stages[1].actions[0].summary
     stack = cloudformation.describe_stacks(StackName=TARGET)["Stacks"][0]
     assert (stack["StackId"] != stack_id, stack["StackStatus"]) == (True, "CREATE_COMPLETE")
+
+
+def test_discoveries_from_two_threads_register_a_new_pipeline_once(scene, monkeypatch):
+    """The API's thread discovers too (a pipeline created a moment ago); a second registration would replace
+    the pipeline, and its running execution, with a fresh one."""
+    runner, _ = scene
+    pipeline_template = {
+        "Resources": {
+            "Pipeline": {
+                "Type": "AWS::CodePipeline::Pipeline",
+                "Properties": {"Name": "churn-pipeline", "Stages": deploy_pipeline().definition["Stages"]},
+            }
+        }
+    }
+    boto3.client("cloudformation").create_stack(
+        StackName="mlops-pipeline-churn-codepipeline", TemplateBody=json.dumps(pipeline_template)
+    )
+    registrations: list[str] = []
+    register = runner._register
+
+    def slow_register(stack, known):
+        registrations.append(stack["StackName"])
+        time.sleep(0.3)  # both threads are inside discovery at once
+        register(stack, known)
+
+    monkeypatch.setattr(runner, "_register", slow_register)
+    threads = [threading.Thread(target=runner.discover) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert registrations == ["mlops-pipeline-churn-codepipeline"]
+    assert list(runner.pipelines) == ["churn-pipeline"]
