@@ -95,20 +95,19 @@ def create_resources(templates: Path, multi_account: bool, model_registry: bool)
 
 
 def create_index_table(name: str) -> str:
-    """The pipeline index table, with the key schema the orchestrator stack gives it."""
-    from lambdas.pipeline_orchestration.pipeline_index import NEWEST_FIRST
+    """The pipeline index table, with the schema the orchestrator stack gives it."""
+    from lambdas.pipeline_orchestration.pipeline_index import KEY, NEWEST_FIRST, PARTITION, SORT
 
-    strings = [{"AttributeName": a, "AttributeType": "S"} for a in ("pipeline_name", "listing", "position")]
     client("dynamodb").create_table(
         TableName=name,
-        AttributeDefinitions=strings,
-        KeySchema=[{"AttributeName": "pipeline_name", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in (KEY, PARTITION, SORT)],
+        KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": NEWEST_FIRST,
                 "KeySchema": [
-                    {"AttributeName": "listing", "KeyType": "HASH"},
-                    {"AttributeName": "position", "KeyType": "RANGE"},
+                    {"AttributeName": PARTITION, "KeyType": "HASH"},
+                    {"AttributeName": SORT, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             }

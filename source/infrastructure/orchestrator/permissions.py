@@ -144,8 +144,8 @@ def orchestrator_statements(
         statement(
             ["cloudformation:DescribeStacks"],
             ["*"],
-            "GET /pipelines pages through DescribeStacks without a stack name, which IAM authorizes only on *; "
-            "the answer is filtered to the orchestrator's mlops-pipeline-* stacks.",
+            "The first GET /pipelines fills the pipeline index from DescribeStacks without a stack name, which "
+            "IAM authorizes only on *; the answer is filtered to the orchestrator's mlops-pipeline-* stacks.",
         ),
         statement(
             [

@@ -40,6 +40,7 @@ from constructs import Construct, IConstruct
 
 from infrastructure.distribution import BLUEPRINTS_PREFIX, Distribution, lambda_code
 from infrastructure.nag import acknowledge
+from lambdas.pipeline_orchestration import pipeline_index
 
 from . import permissions
 from .parameters import STAGE_NAMES, OrchestratorConditions, OrchestratorParameters
@@ -50,11 +51,6 @@ ORCHESTRATOR_HANDLER = "lambdas.pipeline_orchestration.index.handler"
 COPY_ASSETS_HANDLER = "lambdas.custom_resource.copy_assets.handler"
 CONFIG_FILE = "mlops-config.json"
 TRIGGER_BRANCH = "main"
-# The pipeline index: one item per pipeline; GET /pipelines pages through this GSI, newest first.
-PIPELINE_INDEX_KEY = "pipeline_name"
-PIPELINE_INDEX_GSI = "newest-first"
-PIPELINE_INDEX_GSI_PARTITION = "listing"
-PIPELINE_INDEX_GSI_SORT = "position"
 # API routes -> (method, whether the route has a JSON body); every method is a Lambda proxy integration.
 ROUTES: dict[str, tuple[tuple[str, bool], ...]] = {
     "/provisionpipeline": (("POST", True),),
@@ -249,10 +245,10 @@ class OrchestratorStack(Stack):
     # The pipeline index: what GET /pipelines reads, one query per page
 
     def _pipeline_index(self) -> None:
-        self.pipeline_index = dynamodb.Table(
+        self.index_table = dynamodb.Table(
             self,
             "PipelineIndex",
-            partition_key=dynamodb.Attribute(name=PIPELINE_INDEX_KEY, type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=pipeline_index.KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
@@ -263,10 +259,10 @@ class OrchestratorStack(Stack):
             # The index is rebuilt from the mlops-pipeline* CloudFormation stacks: deleting it loses nothing.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.pipeline_index.add_global_secondary_index(
-            index_name=PIPELINE_INDEX_GSI,
-            partition_key=dynamodb.Attribute(name=PIPELINE_INDEX_GSI_PARTITION, type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name=PIPELINE_INDEX_GSI_SORT, type=dynamodb.AttributeType.STRING),
+        self.index_table.add_global_secondary_index(
+            index_name=pipeline_index.NEWEST_FIRST,
+            partition_key=dynamodb.Attribute(name=pipeline_index.PARTITION, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=pipeline_index.SORT, type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
 
@@ -447,7 +443,7 @@ class OrchestratorStack(Stack):
             "ECR_REPO_NAME": self.ecr_repo_name,
             "ECR_REPO_ARN": self.ecr_repo_arn,
             "MLOPS_NOTIFICATIONS_SNS_TOPIC": self.topic.topic_arn,
-            "PIPELINE_INDEX_TABLE": self.pipeline_index.table_name,
+            "PIPELINE_INDEX_TABLE": self.index_table.table_name,
             "IS_MULTI_ACCOUNT": str(self.multi_account),
             "USE_MODEL_REGISTRY": self.parameters.use_model_registry.value_as_string,
             "ALLOW_DETAILED_ERROR_MESSAGE": self.parameters.allow_detailed_error_message.value_as_string,
@@ -478,8 +474,8 @@ class OrchestratorStack(Stack):
             blueprints_bucket_arn=self.blueprints_bucket.bucket_arn,
             cfn_role_arn=self.cfn_role.role_arn,
             topic_arn=self.topic.topic_arn,
-            pipeline_index_arn=self.pipeline_index.table_arn,
-            pipeline_index_gsi=PIPELINE_INDEX_GSI,
+            pipeline_index_arn=self.index_table.table_arn,
+            pipeline_index_gsi=pipeline_index.NEWEST_FIRST,
             multi_account=self.multi_account,
         )
         policy = iam.Policy(self, "OrchestratorPolicy", document=permissions.policy_document(grants))
@@ -769,7 +765,7 @@ class OrchestratorStack(Stack):
         CfnOutput(
             self,
             "PipelineIndexTable",
-            value=self.pipeline_index.table_name,
+            value=self.index_table.table_name,
             description="DynamoDB table indexing the MLOps pipelines (rebuilt from their stacks)",
         )
         CfnOutput(

@@ -330,27 +330,31 @@ class CodeCommit:
 
 
 class Index:
-    """A DynamoDB table of string attributes keyed by `pipeline_name` (the pipeline index)."""
+    """A DynamoDB table of string attributes (the pipeline index), keyed by `key`."""
+
+    key = "pipeline_name"
 
     def get(self, table: str, name: str) -> dict[str, str] | None:
-        item = client("dynamodb").get_item(TableName=table, Key={"pipeline_name": {"S": name}}).get("Item")
+        item = client("dynamodb").get_item(TableName=table, Key={self.key: {"S": name}}).get("Item")
         return _strings(item) if item else None
 
     def put(self, table: str, item: Mapping[str, str]) -> None:
         client("dynamodb").put_item(TableName=table, Item={key: {"S": value} for key, value in item.items()})
 
     def delete(self, table: str, name: str) -> None:
-        client("dynamodb").delete_item(TableName=table, Key={"pipeline_name": {"S": name}})
+        client("dynamodb").delete_item(TableName=table, Key={self.key: {"S": name}})
 
-    def newest_first(
-        self, table: str, index: str, listing: str, limit: int, start: Mapping[str, str] | None
+    def query(
+        self, table: str, index: str, partition: str, value: str, limit: int, start: Mapping[str, str] | None
     ) -> tuple[list[dict[str, str]], dict[str, str] | None]:
-        """One query of the index in descending sort-key order; answers the items and where the next starts."""
+        """One query of a global secondary index's partition, in descending sort-key order; answers the items
+        and where the next query starts (None at the end)."""
         kwargs: dict[str, Any] = {
             "TableName": table,
             "IndexName": index,
-            "KeyConditionExpression": "listing = :listing",
-            "ExpressionAttributeValues": {":listing": {"S": listing}},
+            "KeyConditionExpression": "#partition = :value",
+            "ExpressionAttributeNames": {"#partition": partition},
+            "ExpressionAttributeValues": {":value": {"S": value}},
             "ScanIndexForward": False,
             "Limit": limit,
         }

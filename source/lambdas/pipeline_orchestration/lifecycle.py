@@ -401,7 +401,10 @@ def sagemaker_resources(pipeline: Pipeline, plan: Plan | None, deployment: Mappi
 
 def describe_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
     pipeline = find(name, aws)
-    record(pipeline, settings, aws)  # the stack was just read: the index shows what describe shows
+    try:
+        record(pipeline, settings, aws)  # the stack was just read: the list shows what describe shows
+    except Exception:  # the index trails until the stack's next status event; describe answers all the same
+        logger.exception("could not index pipeline %s", pipeline.name)
     answer = pipeline.summary()
     request = current_request(pipeline, settings, aws)
     answer["request"] = request

@@ -16,7 +16,10 @@ from datetime import UTC, datetime
 from .adapters import Aws
 from .settings import Settings
 
-NEWEST_FIRST = "newest-first"  # the global secondary index: partition `listing`, sort `position`
+# The table's schema (the orchestrator stack and local mode create it from these names).
+KEY = "pipeline_name"  # the table's partition key
+NEWEST_FIRST = "newest-first"  # the global secondary index, partition PARTITION and sort SORT
+PARTITION, SORT = "listing", "position"
 LISTING = "pipelines"  # every pipeline item shares this partition of the index, so one query orders them all
 BUILT_MARKER = "#index-built"  # an item outside the listing: the index was filled from the stacks
 QUERY_BATCH = 500  # items a filtered page reads per query; DynamoDB caps a query at 1 MB anyway
@@ -28,11 +31,11 @@ def position(created: datetime, name: str) -> str:
 
 
 def item_of(summary: Mapping[str, str], created: datetime) -> dict[str, str]:
-    return {**summary, "listing": LISTING, "position": position(created, summary["pipeline_name"])}
+    return {**summary, PARTITION: LISTING, SORT: position(created, summary["pipeline_name"])}
 
 
 def summary_of(item: Mapping[str, str]) -> dict[str, str]:
-    return {key: value for key, value in item.items() if key not in ("listing", "position")}
+    return {key: value for key, value in item.items() if key not in (PARTITION, SORT)}
 
 
 def put(item: Mapping[str, str], settings: Settings, aws: Aws) -> None:
@@ -48,7 +51,7 @@ def is_built(settings: Settings, aws: Aws) -> bool:
 
 
 def mark_built(built_at: str, settings: Settings, aws: Aws) -> None:
-    aws.index.put(settings.index_table, {"pipeline_name": BUILT_MARKER, "built": built_at})
+    aws.index.put(settings.index_table, {KEY: BUILT_MARKER, "built": built_at})
 
 
 def newest_first(
@@ -64,11 +67,11 @@ def newest_first(
     Unfiltered, one query reads the page and one item more; filtered, queries read on until the page and one
     more match are found or the index ends.
     """
-    start = {"listing": LISTING, "position": after[0], "pipeline_name": after[1]} if after else None
+    start = {PARTITION: LISTING, SORT: after[0], KEY: after[1]} if after else None
     batch = QUERY_BATCH if filtered else limit + 1
     found: list[dict[str, str]] = []
     while True:
-        items, start = aws.index.newest_first(settings.index_table, NEWEST_FIRST, LISTING, batch, start)
+        items, start = aws.index.query(settings.index_table, NEWEST_FIRST, PARTITION, LISTING, batch, start)
         found += [item for item in items if keep(item)]
         if len(found) > limit or start is None:
             return found[:limit], len(found) > limit

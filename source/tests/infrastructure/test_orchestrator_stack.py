@@ -666,6 +666,26 @@ def test_pipeline_index_table(synthesized, stack):
     )
 
 
+def test_local_mode_creates_the_pipeline_index_the_stack_declares(synthesized):
+    from moto import mock_aws
+
+    from lambdas.shared.aws import client
+    from local.session import create_index_table
+
+    declared = synthesized.templates[SINGLE]["Resources"][_pipeline_index_id(synthesized.templates[SINGLE])]
+    with mock_aws():
+        table = client("dynamodb").describe_table(TableName=create_index_table("index"))["Table"]
+
+    def schema(source: dict[str, Any]) -> tuple:
+        return (
+            sorted((a["AttributeName"], a["AttributeType"]) for a in source["AttributeDefinitions"]),
+            source["KeySchema"],
+            [(i["IndexName"], i["KeySchema"], i["Projection"]) for i in source["GlobalSecondaryIndexes"]],
+        )
+
+    assert schema(table) == schema(declared["Properties"])
+
+
 @pytest.mark.parametrize("stack", BOTH)
 def test_orchestrator_is_told_the_pipeline_index_table(synthesized, stack):
     template = synthesized.template(stack)

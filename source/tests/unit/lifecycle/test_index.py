@@ -109,3 +109,15 @@ def test_provisioning_answers_success_when_the_index_cannot_be_written(
     # The stack's next status change reaches the index.
     scene.service.on_stack_event(stack_event(f"{CHURN}-codepipeline", "CREATE_COMPLETE"))
     assert listed(scene)[CHURN]["state"] == "ACTIVE"
+
+
+def test_describe_answers_when_the_index_cannot_be_written(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    scene.provision(REALTIME)
+
+    def unavailable(*_: object) -> None:
+        raise RuntimeError("DynamoDB is unavailable")
+
+    monkeypatch.setattr(scene.service.aws.index, "put", unavailable)
+    status, described = scene.call("GET", "/pipelines/{pipeline_name}", path={"pipeline_name": CHURN})
+
+    assert status == 200 and described["pipeline_name"] == CHURN
