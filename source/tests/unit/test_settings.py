@@ -15,6 +15,7 @@ def test_single_account_environment():
             "MLOPS_NOTIFICATIONS_SNS_TOPIC": "arn:aws:sns:eu-west-1:111122223333:topic",
             "USE_MODEL_REGISTRY": "Yes",
             "ALLOW_DETAILED_ERROR_MESSAGE": "No",
+            "PIPELINE_INDEX_TABLE": "mlops-PipelineIndex-1A2B3C",
         }
     )
     assert (settings.region, settings.account_id, settings.model_registry, settings.detailed_errors) == (
@@ -24,6 +25,7 @@ def test_single_account_environment():
         False,
     )
     assert not settings.multi_account and settings.stage_targets is None
+    assert settings.index_table == "mlops-PipelineIndex-1A2B3C"
 
 
 def test_multi_account_environment():
