@@ -18,6 +18,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1 JSII_SILENCE_WARNING_DEPRECA
 
 echo "== ruff"
 ruff check .
+ruff format --check .
 echo "== mypy (Lambda code)"
 mypy
 echo "== pytest"
