@@ -319,6 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _output_closed() -> bool:
+    """Whether standard output is a pipe its reader has closed; if so, it is pointed at /dev/null, so that
+    Python's own flush at exit does not complain again."""
+    try:
+        sys.stdout.flush()
+        return False
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     from lambdas.shared.errors import BadRequest
 
@@ -327,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except BadRequest as error:
         return _invalid(args, error)
+    except BrokenPipeError as error:
+        if _output_closed():  # the reader of the output went away (`mlops list | head -1`): nothing to say
+            return EXIT_OK
+        print(f"error: cannot reach the API at {getattr(args, 'endpoint', '')}: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
         print(f"error: cannot reach the API at {getattr(args, 'endpoint', '')}: {error}", file=sys.stderr)
         return EXIT_FAILED

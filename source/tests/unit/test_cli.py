@@ -83,3 +83,18 @@ def test_model_card_operations_validate(tmp_path: Path, capsys):
     request.write_text(json.dumps({"pipeline_type": "describe_model_card", "name": "churn-card"}))
     assert main(["validate", str(request)]) == EXIT_OK
     assert "valid describe_model_card request" in capsys.readouterr().out
+
+
+def test_output_into_a_pipe_its_reader_closed_ends_quietly(monkeypatch, capfd):
+    """`mlops plan FILE | head -1`: the reader leaves early; that is not an unreachable API, nor a traceback."""
+    import os
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    monkeypatch.setattr(sys, "stdout", os.fdopen(write, "w", buffering=1))
+
+    code = main(["plan", str(EXAMPLES / "byom_realtime_builtin.json")])
+
+    assert code == EXIT_OK
+    assert capfd.readouterr().err == ""
