@@ -4,7 +4,7 @@
     python benchmarks/local_api.py [REQUESTS_PER_LEVEL] [TEMPLATES_DIR]
 
 Starts local mode on 127.0.0.1 (the emulator and the API), then for each level of concurrency sends a
-bounded number of dry-run, provision and status requests over HTTP and prints the numbers. Provision
+bounded number of dry-run, provision, status and list requests over HTTP and prints the numbers. Provision
 requests reuse a few model names, so most are updates of an existing pipeline (its template.zip rewritten).
 Needs the built templates (deployment/build-s3-dist.sh); no traffic leaves the machine.
 """
@@ -69,6 +69,7 @@ def main() -> None:
             "dry-run": lambda i: ("POST", "/provisionpipeline", request(assets, i, True)),
             "provision": lambda i: ("POST", "/provisionpipeline", request(assets, i, False)),
             "status": lambda i: ("POST", "/pipelinestatus", {"pipeline_id": pipeline_id}),
+            "list": lambda i: ("GET", "/pipelines"),
         }
         print(f"local API, {per_level} requests per kind and level (2 cores)")
         print(f"{'request':<10} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>7}")
