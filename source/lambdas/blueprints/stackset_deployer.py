@@ -286,14 +286,10 @@ def run_job(job: dict[str, Any], deployer: StackSetDeployer) -> Outcome:
 
 def report(codepipeline: Any, job_id: str, outcome: Outcome, execution_id: str = "") -> None:
     if outcome.state == "failed":
-        codepipeline.put_job_failure_result(
-            jobId=job_id,
-            failureDetails={
-                "type": "JobFailed",
-                "message": outcome.message[:5000],
-                "externalExecutionId": execution_id,
-            },
-        )
+        details = {"type": "JobFailed", "message": outcome.message[:5000]}
+        if execution_id:  # CodePipeline rejects an empty id (a failure before any StackSet operation)
+            details["externalExecutionId"] = execution_id
+        codepipeline.put_job_failure_result(jobId=job_id, failureDetails=details)
         return
     arguments: dict[str, Any] = {"jobId": job_id, "executionDetails": {"summary": outcome.message[:2048]}}
     if outcome.state == "continue":

@@ -25,13 +25,6 @@ MONITORS = {
     "byom_model_bias_monitor",
     "byom_model_explainability_monitor",
 }
-# What the emulator cannot carry to the end, and why. A monitor's baseline waits on a Step Functions loop
-# and on Model Monitor's output files, neither of which moto produces; moto creates no custom resource in a
-# StackSet instance, so batch (a custom resource starts its job) cannot deploy through StackSets. Such a
-# pipeline ends (failed, with the reason) and every route still answers for it.
-NOT_EMULATED = {("single", t) for t in MONITORS} | {
-    ("multi", t) for t in (*MONITORS, "byom_batch_builtin", "byom_batch_custom")
-}
 
 
 class LocalScene:
@@ -42,8 +35,14 @@ class LocalScene:
         self.api = ApiClient(orchestrator.server.url)  # type: ignore[union-attr]
         self.settings = orchestrator.service.settings  # type: ignore[union-attr]
 
-    def aws(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.orchestrator.emulator.endpoint, region_name="us-east-1")
+    def aws(self, service: str, account: str | None = None) -> Any:
+        """A client of the emulator, in the orchestrator's account or in the given (stage) account."""
+        found = boto3.client(service, endpoint_url=self.orchestrator.emulator.endpoint, region_name="us-east-1")
+        if account:
+            found.meta.events.register_first(
+                "before-sign.*.*", lambda request, **_: request.headers.add_header("x-moto-account-id", account)
+            )
+        return found
 
     def request(self, pipeline_type: str) -> dict[str, Any]:
         """The example request, pointed at the emulator's buckets and repository, with its inputs uploaded."""
@@ -57,7 +56,27 @@ class LocalScene:
         if "ecr_repo_name" in body:
             body["ecr_repo_name"] = self.settings.ecr_repo_name
         self._upload_inputs(body)
+        if pipeline_type in MONITORS:
+            self.serve_endpoint(body["endpoint_name"])
         return body
+
+    def serve_endpoint(self, name: str) -> None:
+        """The endpoint a monitor watches, deployed beforehand in every account the monitor deploys to."""
+        targets = self.settings.stage_targets
+        for account in sorted({t.account_id for t in targets.values()}) if targets else [None]:
+            sagemaker = self.aws("sagemaker", account)
+            if sagemaker.list_endpoints(NameContains=name)["Endpoints"]:
+                continue
+            sagemaker.create_model(
+                ModelName=name,
+                PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1"},
+                ExecutionRoleArn="arn:aws:iam::123456789012:role/model",
+            )
+            variant = {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large"}
+            sagemaker.create_endpoint_config(
+                EndpointConfigName=name, ProductionVariants=[{**variant, "InitialInstanceCount": 1}]
+            )
+            sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
 
     def _upload_inputs(self, body: dict[str, Any]) -> None:
         s3 = self.aws("s3")
@@ -117,17 +136,27 @@ def docker_context() -> bytes:
     return buffer.getvalue()
 
 
+# The running local orchestrator. moto's state is process-wide: one left running by an earlier fixture of the
+# module would find the next one's stacks and run their pipelines a second time. One runs at a time.
+_RUNNING: list[LocalOrchestrator] = []
+
+
 def _local(built_templates: Path, multi_account: bool, **options: Any):
-    # A deploy that waits longer than this fails (the monitors' baselines never answer in the emulator);
-    # other stacks finish in a few seconds, the margin is for a loaded two-core machine.
+    while _RUNNING:
+        _RUNNING.pop().stop()
+    # A deploy that waits longer than this fails (a resource that never answers); every stack, a monitor's
+    # baseline included, finishes in a few seconds, the margin is for a loaded two-core machine.
     orchestrator = LocalOrchestrator(
         templates=built_templates, multi_account=multi_account, deploy_timeout=30, **options
     )
     orchestrator.start()
+    _RUNNING.append(orchestrator)
     try:
         yield LocalScene(orchestrator)
     finally:
-        orchestrator.stop()
+        if orchestrator in _RUNNING:
+            _RUNNING.remove(orchestrator)
+            orchestrator.stop()
 
 
 @pytest.fixture(scope="module")

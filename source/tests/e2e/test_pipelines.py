@@ -8,7 +8,7 @@ import time
 import pytest
 
 from lambdas.pipeline_orchestration.catalogue import CATALOGUE, stack_base_name
-from tests.e2e.conftest import NOT_EMULATED, LocalScene
+from tests.e2e.conftest import MONITORS, LocalScene
 
 ALL_TYPES = sorted(CATALOGUE)
 STAGED_TYPES = sorted(t for t, p in CATALOGUE.items() if not p.own_account_only)
@@ -52,14 +52,13 @@ def test_single_account_lifecycle(single_account: LocalScene, pipeline_type: str
     name, pipeline_id = provision(single_account, pipeline_type)
     described = single_account.wait(name)
     stages = described["codepipeline"]["stages"]
-    if ("single", pipeline_type) in NOT_EMULATED:
-        outcome = {s["status"] for s in stages}
-        failed = [a for s in stages for a in s["actions"] if a.get("status") == "Failed"]
-        assert outcome == {"Succeeded"} or (failed and failed[0]["summary"]), "an emulator limit still says why"
-    else:
-        assert {s["status"] for s in stages} == {"Succeeded"}, [a for s in stages for a in s["actions"]]
-        if not CATALOGUE[pipeline_type].direct_stack:
-            assert described["deployed"]["status"] == "CREATE_COMPLETE"
+    assert {s["status"] for s in stages} == {"Succeeded"}, [a for s in stages for a in s["actions"]]
+    if not CATALOGUE[pipeline_type].direct_stack:
+        assert described["deployed"]["status"] == "CREATE_COMPLETE"
+    if pipeline_type in MONITORS:
+        found = described["sagemaker"]
+        assert found["baseline_job"]["status"] == "Completed", found
+        assert found["monitoring_schedule"]["status"] == "Scheduled", found
 
     status = single_account.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id})
     assert status.status == 200 and status.body["stageStates"], status.body
@@ -83,27 +82,38 @@ def approve(scene: LocalScene, name: str, stage: str) -> None:
     assert answer.status == 200, answer.body
 
 
+def check_stage_resources(scene: LocalScene, pipeline_type: str, stage: dict, names: dict) -> None:
+    """The stage's instance stack completed in the stage's account, with what its custom resources started."""
+    account = stage["account_id"]
+    stack = scene.aws("cloudformation", account).describe_stacks(StackName=stage["stack_id"])["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+    sagemaker = scene.aws("sagemaker", account)
+    if pipeline_type in MONITORS:
+        baseline = sagemaker.describe_processing_job(ProcessingJobName=names["names"]["baseline_job_name"])
+        assert baseline["ProcessingJobStatus"] == "Completed"
+        schedule_name = names["names"]["monitoring_schedule_name"]
+        schedule = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=schedule_name)
+        assert schedule["MonitoringScheduleStatus"] == "Scheduled"
+    elif pipeline_type.startswith("byom_batch"):
+        assert sagemaker.list_transform_jobs()["TransformJobSummaries"], "the batch job started in the stage account"
+
+
 @pytest.mark.parametrize("pipeline_type", STAGED_TYPES)
 def test_multi_account_lifecycle_passes_both_approvals(multi_account: LocalScene, pipeline_type: str):
     name, pipeline_id = provision(multi_account, pipeline_type)
-    if ("multi", pipeline_type) in NOT_EMULATED:
-        described = multi_account.wait(name, until="Approval")
-        stages = described["codepipeline"]["stages"]
-        failed = [a for s in stages for a in s["actions"] if a.get("status") == "Failed"]
-        assert failed and failed[0]["summary"], "an emulator limit still says why"
-    else:
-        multi_account.wait(name, until="Approval")
-        approve(multi_account, name, "staging")
-        multi_account.wait(name, until="Approval")
-        approve(multi_account, name, "prod")
-        described = multi_account.wait(name)
-        assert {s["status"] for s in described["codepipeline"]["stages"]} == {"Succeeded"}
-        stages = described["deployed"]["stages"]
-        targets = multi_account.settings.stage_targets
-        for stage in ("dev", "staging", "prod"):
-            assert stages[stage]["account_id"] == targets[stage].account_id
-            assert stages[stage]["status"] not in ("NOT_DEPLOYED", "FAILED"), stages[stage]
-        assert len({stages[s]["account_id"] for s in stages}) == 3
+    multi_account.wait(name, until="Approval")
+    approve(multi_account, name, "staging")
+    multi_account.wait(name, until="Approval")
+    approve(multi_account, name, "prod")
+    described = multi_account.wait(name)
+    assert {s["status"] for s in described["codepipeline"]["stages"]} == {"Succeeded"}
+    stages = described["deployed"]["stages"]
+    targets = multi_account.settings.stage_targets
+    for stage in ("dev", "staging", "prod"):
+        assert stages[stage]["account_id"] == targets[stage].account_id
+        assert stages[stage]["status"] == "SUCCEEDED", stages[stage]
+        check_stage_resources(multi_account, pipeline_type, stages[stage], described["sagemaker"][stage])
+    assert len({stages[s]["account_id"] for s in stages}) == 3
 
     status = multi_account.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id})
     assert status.status == 200 and set(status.body["deployed"]["stages"]) == {"dev", "staging", "prod"}

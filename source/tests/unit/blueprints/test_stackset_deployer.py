@@ -328,3 +328,17 @@ def test_handler_turns_an_aws_error_into_a_job_failure(organization, codepipelin
     deployer_module.handler({"CodePipeline.job": _job(organization)}, None)
     kind, call = codepipeline.calls[0]
     assert kind == "failure" and "NoSuchBucket" in call["failureDetails"]["message"]
+
+
+@pytest.mark.parametrize("execution_id", ["", "operation-1"])
+def test_a_failure_is_reported_in_a_form_codepipeline_accepts(execution_id: str):
+    from botocore.stub import Stubber
+
+    codepipeline = boto3.client("codepipeline", region_name=REGION)
+    details = {"type": "JobFailed", "message": "no"}
+    if execution_id:
+        details["externalExecutionId"] = execution_id
+    with Stubber(codepipeline) as stub:  # validates the request against the API's model
+        stub.add_response("put_job_failure_result", {}, {"jobId": "job-1", "failureDetails": details})
+        deployer_module.report(codepipeline, "job-1", Outcome("failed", "no"), execution_id)
+        stub.assert_no_pending_responses()

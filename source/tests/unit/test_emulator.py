@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The emulator's stand-ins for what moto does not do: Step Functions executions and baseline reports."""
+
+from __future__ import annotations
+
+import json
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from local import emulator
+
+# The waiter loop of a monitor's baseline, as CDK writes it.
+WAITER = {
+    "StartAt": "Pause",
+    "States": {
+        "Pause": {"Type": "Wait", "Seconds": 60, "Next": "CheckBaseline"},
+        "CheckBaseline": {
+            "Type": "Task",
+            "Resource": "arn:aws:lambda:us-east-1:111111111111:function:poller",
+            "Retry": [{"ErrorEquals": ["Lambda.ServiceException"], "MaxAttempts": 6}],
+            "Next": "Finished?",
+        },
+        "Finished?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.done", "BooleanEquals": True, "Next": "Answered"}],
+            "Default": "Pause",
+        },
+        "Answered": {"Type": "Succeed"},
+    },
+}
+
+
+def execution(data: Any) -> SimpleNamespace:
+    return SimpleNamespace(
+        execution_input=json.dumps(data),
+        status="RUNNING",
+        account_id="111111111111",
+        region_name="us-east-1",
+        output=None,
+        error=None,
+        cause=None,
+        stop_date=None,
+    )
+
+
+def test_the_waiter_loop_polls_until_done_with_shortened_waits(monkeypatch: pytest.MonkeyPatch):
+    calls: list[tuple[str, str]] = []
+
+    def run_task(state: dict[str, Any], data: Any, account_id: str, region: str) -> Any:
+        calls.append((state["Resource"], account_id))
+        return {**data, "done": len(calls) == 3}
+
+    monkeypatch.setattr(emulator, "_run_task", run_task)
+    monkeypatch.setattr(emulator, "WAIT_SECONDS_CAP", 0.01)
+    run = execution({"event": {"RequestId": "r"}})
+    started = time.monotonic()
+    emulator._run_execution(json.dumps(WAITER), run)
+    assert time.monotonic() - started < 5
+    assert run.status == "SUCCEEDED" and json.loads(run.output) == {"event": {"RequestId": "r"}, "done": True}
+    assert calls == [(WAITER["States"]["CheckBaseline"]["Resource"], "111111111111")] * 3
+
+
+def test_a_fail_state_fails_the_execution_with_its_error_and_cause():
+    machine = {"StartAt": "Stop", "States": {"Stop": {"Type": "Fail", "Error": "Broken", "Cause": "why"}}}
+    run = execution({})
+    emulator._run_execution(json.dumps(machine), run)
+    assert (run.status, run.error, run.cause) == ("FAILED", "Broken", "why")
+
+
+def test_a_state_the_emulator_does_not_run_fails_the_execution():
+    machine = {"StartAt": "Many", "States": {"Many": {"Type": "Map", "End": True}}}
+    run = execution({})
+    emulator._run_execution(json.dumps(machine), run)
+    assert run.status == "FAILED" and "Map" in run.cause
+
+
+def test_a_stopped_execution_stays_stopped(monkeypatch: pytest.MonkeyPatch):
+    run = execution({})
+
+    def run_task(state: dict[str, Any], data: Any, account_id: str, region: str) -> Any:
+        run.status = "ABORTED"  # StopExecution while the task runs
+        return {"done": False}
+
+    monkeypatch.setattr(emulator, "_run_task", run_task)
+    monkeypatch.setattr(emulator, "WAIT_SECONDS_CAP", 0.0)
+    emulator._run_execution(json.dumps(WAITER), run)
+    assert run.status == "ABORTED"
+
+
+def test_choices_compare_as_step_functions_does():
+    data = {"done": True, "kind": "x", "n": 2}
+    assert emulator._matches({"Variable": "$.done", "BooleanEquals": True}, data)
+    assert not emulator._matches({"Variable": "$.n", "BooleanEquals": True}, {"n": 1})
+    assert emulator._matches(
+        {"And": [{"Variable": "$.kind", "StringEquals": "x"}, {"Variable": "$.n", "NumericEquals": 2}]}, data
+    )
+    assert emulator._matches({"Not": {"Variable": "$.kind", "StringEquals": "y"}}, data)
+
+
+def test_baseline_reports_name_the_baseline_columns():
+    reports = emulator._data_quality_reports(["label", "age"])
+    assert set(reports) == {"statistics.json", "constraints.json"}
+    assert [f["name"] for f in reports["constraints.json"]["features"]] == ["label", "age"]
+    assert "regression_constraints" in emulator._model_quality_constraints("Regression")
+    assert "binary_classification_constraints" in emulator._model_quality_constraints("BinaryClassification")
+    analysis = emulator._clarify_analysis(["label", "age", "income"])
+    assert set(analysis["explanations"]["kernel_shap"]["label0"]["global_shap_values"]) == {"age", "income"}
