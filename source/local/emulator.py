@@ -14,6 +14,29 @@ from typing import Any
 
 from lambdas.shared.aws import reset_clients
 
+# Every fill replaces an attribute of moto (or botocore) in this process. Stopping the emulator puts each one
+# back, so that code using moto in process afterwards (the unit tests' mock_aws) meets moto's own behaviour.
+_REPLACED: list[tuple[Any, str, Any]] = []
+_ABSENT = object()
+
+
+def replace(owner: Any, name: str, replacement: Any) -> None:
+    """Set `owner.name` for as long as the emulator runs."""
+    original = vars(owner).get(name, _ABSENT) if isinstance(owner, type) else getattr(owner, name, _ABSENT)
+    _REPLACED.append((owner, name, original))
+    setattr(owner, name, replacement)
+
+
+def restore_moto() -> None:
+    """Undo every replacement, newest first."""
+    while _REPLACED:
+        owner, name, original = _REPLACED.pop()
+        if original is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+
+
 EMULATOR_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -62,6 +85,7 @@ class Emulator:
         if self._server is not None:
             self._server.stop()  # type: ignore[attr-defined]
             self._server = None
+        restore_moto()
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -120,8 +144,8 @@ def record_codepipeline_job_results() -> None:
         JOB_RESULTS[self._get_param("jobId")] = {"kind": "failure", "message": details.get("message", "")}
         return "{}"
 
-    CodePipelineResponse.put_job_success_result = put_job_success_result  # type: ignore[attr-defined]
-    CodePipelineResponse.put_job_failure_result = put_job_failure_result  # type: ignore[attr-defined]
+    replace(CodePipelineResponse, "put_job_success_result", put_job_success_result)
+    replace(CodePipelineResponse, "put_job_failure_result", put_job_failure_result)
 
 
 def fill_cloudformation_gaps() -> None:
@@ -161,7 +185,7 @@ def custom_resource_answers_reach_their_stack() -> None:
         return original(self)
 
     process_cfn_response._by_stack = True  # type: ignore[attr-defined]
-    CloudFormationResponse.process_cfn_response = process_cfn_response  # type: ignore[method-assign]
+    replace(CloudFormationResponse, "process_cfn_response", process_cfn_response)
 
 
 # How long a StackSet operation waits for its instance stacks before it fails them (CloudFormation gives a
@@ -244,10 +268,10 @@ def stack_instances_are_stacks_of_their_account() -> None:
         return stackset, operation
 
     __init__._filed = True  # type: ignore[attr-defined]
-    StackInstance.__init__ = __init__  # type: ignore[method-assign]
-    StackInstance.delete = delete  # type: ignore[method-assign]
-    StackInstance.to_dict = to_dict  # type: ignore[method-assign]
-    CloudFormationBackend.describe_stack_set_operation = describe_stack_set_operation  # type: ignore[method-assign]
+    replace(StackInstance, "__init__", __init__)
+    replace(StackInstance, "delete", delete)
+    replace(StackInstance, "to_dict", to_dict)
+    replace(CloudFormationBackend, "describe_stack_set_operation", describe_stack_set_operation)
 
 
 def _instance_detail(instance: Any) -> str:
@@ -290,7 +314,7 @@ def generated_names_fit_their_limits() -> None:
         return f"{prefix[: limit - len(suffix) - 1].rstrip('-')}-{suffix}"
 
     generate._fits = True  # type: ignore[attr-defined]
-    parsing.generate_resource_name = generate  # type: ignore[assignment]
+    replace(parsing, "generate_resource_name", generate)
 
 
 def fail_stack(stack_id: str, reason: str) -> None:
@@ -323,7 +347,7 @@ def missing_stack_instances_are_not_found() -> None:
         return original(self, stack_set_name, account_id, region)
 
     describe_stack_instance._not_found = True  # type: ignore[attr-defined]
-    CloudFormationBackend.describe_stack_instance = describe_stack_instance  # type: ignore[method-assign]
+    replace(CloudFormationBackend, "describe_stack_instance", describe_stack_instance)
 
 
 def outputs_wait_for_resources() -> None:
@@ -344,7 +368,7 @@ def outputs_wait_for_resources() -> None:
             return None
 
     get_output._waits = True  # type: ignore[attr-defined]
-    parsing.OutputMap.__getitem__ = get_output  # type: ignore[method-assign]
+    replace(parsing.OutputMap, "__getitem__", get_output)
 
 
 _PLACEHOLDERS: dict[str, type] = {}
@@ -444,7 +468,7 @@ def state_machines_run_their_executions() -> None:
         return execution
 
     start_execution._runs = True  # type: ignore[attr-defined]
-    StateMachine.start_execution = start_execution  # type: ignore[method-assign]
+    replace(StateMachine, "start_execution", start_execution)
 
 
 class _StateFailed(Exception):
@@ -573,7 +597,7 @@ def baseline_jobs_write_their_reports() -> None:
         return answer
 
     create_processing_job._reports = True  # type: ignore[attr-defined]
-    SageMakerResponse.create_processing_job = create_processing_job  # type: ignore[method-assign]
+    replace(SageMakerResponse, "create_processing_job", create_processing_job)
 
 
 def _write_reports(account_id: str, job: Any, container: str, environment: dict[str, str]) -> None:
@@ -669,7 +693,7 @@ def monitoring_schedules_are_described() -> None:
         return json.dumps(schedule, default=str)
 
     describe_monitoring_schedule._recorded = True  # type: ignore[attr-defined]
-    SageMakerResponse.describe_monitoring_schedule = describe_monitoring_schedule  # type: ignore[attr-defined]
+    replace(SageMakerResponse, "describe_monitoring_schedule", describe_monitoring_schedule)
 
 
 def _record_monitoring_schedule(name: str, properties: dict[str, Any], account_id: str, region: str) -> None:

@@ -18,6 +18,8 @@ import threading
 import traceback
 from typing import Any
 
+from .emulator import replace
+
 # A function's environment variables are process-wide while it runs. The lock guards only setting and restoring
 # them, not the call: a function may invoke another (through the emulator, on another thread), which then
 # sets and restores its own variables on top.
@@ -78,7 +80,7 @@ def run_project_lambdas_in_process(emulator_endpoint: str) -> None:
         return json.dumps(result, default=str), False, ""
 
     invoke._in_process = True  # type: ignore[attr-defined]
-    LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
+    replace(LambdaFunction, "_invoke_lambda", invoke)
 
 
 def requests_name_the_callers_account() -> None:
@@ -97,4 +99,4 @@ def requests_name_the_callers_account() -> None:
         return original(self, request)
 
     send._names_account = True  # type: ignore[attr-defined]
-    URLLib3Session.send = send  # type: ignore[method-assign]
+    replace(URLLib3Session, "send", send)

@@ -108,3 +108,22 @@ def test_baseline_reports_name_the_baseline_columns():
     assert "binary_classification_constraints" in emulator._model_quality_constraints("BinaryClassification")
     analysis = emulator._clarify_analysis(["label", "age", "income"])
     assert set(analysis["explanations"]["kernel_shap"]["label0"]["global_shap_values"]) == {"age", "income"}
+
+
+def test_stopping_the_emulator_gives_moto_back_its_own_behaviour():
+    """The unit tests use moto in process after local mode has run: they must meet moto as it is."""
+    from moto.cloudformation.models import StackInstance
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def moto_as_it_is() -> tuple:
+        return (
+            vars(SageMakerResponse).get("create_processing_job"),
+            vars(SageMakerResponse).get("describe_monitoring_schedule"),
+            vars(StackInstance).get("__init__"),
+        )
+
+    before = moto_as_it_is()
+    with emulator.Emulator():
+        assert moto_as_it_is() != before
+
+    assert moto_as_it_is() == before
