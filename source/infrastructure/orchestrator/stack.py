@@ -41,6 +41,8 @@ from constructs import Construct, IConstruct
 from infrastructure.distribution import BLUEPRINTS_PREFIX, Distribution, lambda_code
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration import pipeline_index
+from lambdas.pipeline_orchestration.index import BODY_ROUTES
+from lambdas.pipeline_orchestration.index import ROUTES as API_ROUTES
 
 from . import permissions
 from .parameters import STAGE_NAMES, OrchestratorConditions, OrchestratorParameters
@@ -51,14 +53,6 @@ ORCHESTRATOR_HANDLER = "lambdas.pipeline_orchestration.index.handler"
 COPY_ASSETS_HANDLER = "lambdas.custom_resource.copy_assets.handler"
 CONFIG_FILE = "mlops-config.json"
 TRIGGER_BRANCH = "main"
-# API routes -> (method, whether the route has a JSON body); every method is a Lambda proxy integration.
-ROUTES: dict[str, tuple[tuple[str, bool], ...]] = {
-    "/provisionpipeline": (("POST", True),),
-    "/pipelinestatus": (("POST", True),),
-    "/pipelines": (("GET", False),),
-    "/pipelines/{pipeline_name}": (("GET", False), ("DELETE", False)),
-    "/pipelines/{pipeline_name}/rollback": (("POST", False),),
-}
 # Optional filters of GET /pipelines.
 LIST_QUERY_PARAMETERS = ("pipeline_type", "state", "next_token", "limit")
 THROTTLING_RATE = 50
@@ -534,27 +528,27 @@ class OrchestratorStack(Stack):
         )
         parameter_validator = api.add_request_validator("ParameterValidator", validate_request_parameters=True)
         integration = apigateway.LambdaIntegration(self.orchestrator, proxy=True, allow_test_invoke=False)
-        for path, methods in ROUTES.items():
-            resource = api.root.resource_for_path(path)
+        # Every route the handler serves, and only those.
+        for method, path in sorted(API_ROUTES, key=lambda route: (route[1], route[0])):
+            has_body = (method, path) in BODY_ROUTES
             path_parameters = {
                 f"method.request.path.{part[1:-1]}": True
                 for part in path.split("/")
                 if part.startswith("{") and part.endswith("}")
             }
-            for method, has_body in methods:
-                query = (
-                    {f"method.request.querystring.{name}": False for name in LIST_QUERY_PARAMETERS}
-                    if path == "/pipelines"
-                    else {}
-                )
-                resource.add_method(
-                    method,
-                    integration,
-                    authorization_type=apigateway.AuthorizationType.IAM,
-                    request_validator=body_validator if has_body else parameter_validator,
-                    request_models={"application/json": json_object} if has_body else None,
-                    request_parameters={**path_parameters, **query} or None,
-                )
+            query = (
+                {f"method.request.querystring.{name}": False for name in LIST_QUERY_PARAMETERS}
+                if (method, path) == ("GET", "/pipelines")
+                else {}
+            )
+            api.root.resource_for_path(path).add_method(
+                method,
+                integration,
+                authorization_type=apigateway.AuthorizationType.IAM,
+                request_validator=body_validator if has_body else parameter_validator,
+                request_models={"application/json": json_object} if has_body else None,
+                request_parameters={**path_parameters, **query} or None,
+            )
         self.api = api
         acknowledge(
             api,

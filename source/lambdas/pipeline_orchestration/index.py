@@ -63,6 +63,12 @@ ROUTES: dict[tuple[str, str], Route] = {
         _path(event, "pipeline_name")
     ),
 }
+# The routes whose request carries a JSON body (API Gateway checks that it is an object).
+BODY_ROUTES = {
+    ("POST", "/provisionpipeline"),
+    ("POST", "/pipelinestatus"),
+    ("POST", "/pipelines/{pipeline_name}/approval"),
+}
 
 
 @cache
