@@ -43,6 +43,7 @@ from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration import pipeline_index
 from lambdas.pipeline_orchestration.index import BODY_ROUTES
 from lambdas.pipeline_orchestration.index import ROUTES as API_ROUTES
+from lambdas.pipeline_orchestration.lifecycle import LIST_PARAMETERS
 
 from . import permissions
 from .parameters import STAGE_NAMES, OrchestratorConditions, OrchestratorParameters
@@ -53,8 +54,6 @@ ORCHESTRATOR_HANDLER = "lambdas.pipeline_orchestration.index.handler"
 COPY_ASSETS_HANDLER = "lambdas.custom_resource.copy_assets.handler"
 CONFIG_FILE = "mlops-config.json"
 TRIGGER_BRANCH = "main"
-# Optional filters of GET /pipelines.
-LIST_QUERY_PARAMETERS = ("pipeline_type", "state", "next_token", "limit")
 THROTTLING_RATE = 50
 THROTTLING_BURST = 100
 KMS_ADMIN_ACTIONS = [
@@ -537,7 +536,7 @@ class OrchestratorStack(Stack):
                 if part.startswith("{") and part.endswith("}")
             }
             query = (
-                {f"method.request.querystring.{name}": False for name in LIST_QUERY_PARAMETERS}
+                {f"method.request.querystring.{name}": False for name in LIST_PARAMETERS}
                 if (method, path) == ("GET", "/pipelines")
                 else {}
             )
