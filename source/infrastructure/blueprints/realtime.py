@@ -32,6 +32,7 @@ from infrastructure.blueprints.model import (
 )
 from infrastructure.blueprints.parameters import declare, is_set
 from infrastructure.nag import acknowledge
+from infrastructure.rest_api import logged_stage
 from lambdas.pipeline_orchestration.catalogue import REALTIME, SERVERLESS_MEMORY_SIZES
 
 VARIANT = "AllTraffic"
@@ -375,25 +376,7 @@ class RealtimeInferenceStack(Stack):
             description="IAM-authorized inference API of the pipeline's SageMaker endpoint",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,
-            deploy_options=apigw.StageOptions(
-                stage_name="prod",
-                logging_level=apigw.MethodLoggingLevel.INFO,
-                metrics_enabled=True,
-                throttling_rate_limit=100,
-                throttling_burst_limit=50,
-                access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
-            ),
+            deploy_options=logged_stage(access_logs, rate_limit=100, burst_limit=50, metrics_enabled=True),
         )
         validator = api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True

@@ -40,6 +40,7 @@ from constructs import Construct, IConstruct
 
 from infrastructure.distribution import BLUEPRINTS_PREFIX, Distribution, lambda_code
 from infrastructure.nag import acknowledge
+from infrastructure.rest_api import logged_stage
 from lambdas.pipeline_orchestration import pipeline_index
 from lambdas.pipeline_orchestration.index import BODY_ROUTES
 from lambdas.pipeline_orchestration.index import ROUTES as API_ROUTES
@@ -493,24 +494,8 @@ class OrchestratorStack(Stack):
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
-            deploy_options=apigateway.StageOptions(
-                stage_name="prod",
-                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
-                logging_level=apigateway.MethodLoggingLevel.INFO,
-                data_trace_enabled=False,
-                throttling_rate_limit=THROTTLING_RATE,
-                throttling_burst_limit=THROTTLING_BURST,
+            deploy_options=logged_stage(
+                access_logs, rate_limit=THROTTLING_RATE, burst_limit=THROTTLING_BURST, data_trace_enabled=False
             ),
             default_method_options=apigateway.MethodOptions(authorization_type=apigateway.AuthorizationType.IAM),
         )
