@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
+from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
 
@@ -76,20 +77,7 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
         ),
         iam.PolicyStatement(
             sid="BlueprintFunctions",
-            actions=[
-                "lambda:CreateFunction",
-                "lambda:DeleteFunction",
-                "lambda:GetFunction",
-                "lambda:GetFunctionConfiguration",
-                "lambda:UpdateFunctionCode",
-                "lambda:UpdateFunctionConfiguration",
-                "lambda:AddPermission",
-                "lambda:RemovePermission",
-                "lambda:InvokeFunction",
-                "lambda:TagResource",
-                "lambda:UntagResource",
-                "lambda:ListTags",
-            ],
+            actions=LAMBDA_FUNCTION_ACTIONS,
             resources=[_arn("lambda", f"function:{prefix}")],
         ),
         iam.PolicyStatement(

@@ -17,6 +17,7 @@ from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
+from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
 
 PIPELINE_PREFIX = "mlops-pipeline"
@@ -331,20 +332,7 @@ def cloudformation_role_statements(*, topic_arn: str) -> list[Grant]:
             [arn("codebuild", f"project/{PIPELINE_PREFIX}*"), arn("codebuild", f"report-group/{PIPELINE_PREFIX}*")],
         ),
         statement(
-            [
-                "lambda:CreateFunction",
-                "lambda:DeleteFunction",
-                "lambda:GetFunction",
-                "lambda:GetFunctionConfiguration",
-                "lambda:UpdateFunctionCode",
-                "lambda:UpdateFunctionConfiguration",
-                "lambda:AddPermission",
-                "lambda:RemovePermission",
-                "lambda:InvokeFunction",
-                "lambda:TagResource",
-                "lambda:UntagResource",
-                "lambda:ListTags",
-            ],
+            LAMBDA_FUNCTION_ACTIONS,
             [arn("lambda", f"function:{PIPELINE_PREFIX}*")],
         ),
         statement(
