@@ -144,13 +144,26 @@ def console_url(pipeline_name: str) -> str:
     )
 
 
-def wire_pipeline(scope: Construct, pipeline: Any, source_bucket: str, source_key: str, topic_arn: str) -> None:
-    """What every blueprint pipeline has: it starts when its source object changes, reports its outcome to
-    SNS, depends on its role's policy only, and carries the acknowledgments CDK's pipeline construct needs."""
-    s3_source_trigger(scope, "SourceChanged", source_bucket, source_key, pipeline.pipeline_arn)
+def blueprint_pipeline(
+    scope: Construct, assets: s3.IBucket, source_key: str, topic_arn: str, stages: list[codepipeline.StageProps]
+) -> codepipeline.Pipeline:
+    """A blueprint pipeline (V2, artifacts in the assets bucket) with what every one has: it starts when its
+    source object changes, reports its outcome to SNS, depends on its role's policy only, and carries the
+    acknowledgments CDK's pipeline construct needs."""
+    pipeline = codepipeline.Pipeline(
+        scope,
+        "Pipeline",
+        artifact_bucket=assets,
+        cross_account_keys=False,
+        restart_execution_on_update=False,
+        pipeline_type=codepipeline.PipelineType.V2,
+        stages=stages,
+    )
+    s3_source_trigger(scope, "SourceChanged", assets.bucket_name, source_key, pipeline.pipeline_arn)
     pipeline_outcome_notification(scope, "PipelineOutcome", pipeline.pipeline_name, topic_arn)
     only_policy_dependencies(pipeline.node.default_child, pipeline.role)
     acknowledge_pipeline(pipeline)
+    return pipeline
 
 
 def acknowledge_pipeline(pipeline: codepipeline.Pipeline, assets_bucket_ref: str = "<AssetsBucket>") -> None:

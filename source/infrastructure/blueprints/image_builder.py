@@ -19,8 +19,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infrastructure.blueprints.functions import (
+    blueprint_pipeline,
     console_url,
-    wire_pipeline,
 )
 from infrastructure.blueprints.parameters import declare
 from infrastructure.blueprints.single_account_pipeline import source_stage
@@ -93,13 +93,11 @@ class ImageBuilderStack(Stack):
         project.add_to_role_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
 
         artifact, source = source_stage(self, assets, p["CustomImage"].value_as_string)
-        pipeline = codepipeline.Pipeline(
+        pipeline = blueprint_pipeline(
             self,
-            "Pipeline",
-            artifact_bucket=assets,
-            cross_account_keys=False,
-            restart_execution_on_update=False,
-            pipeline_type=codepipeline.PipelineType.V2,
+            assets,
+            p["CustomImage"].value_as_string,
+            p["NotificationsSNSTopicArn"].value_as_string,
             stages=[
                 codepipeline.StageProps(stage_name="Source", actions=[source]),
                 codepipeline.StageProps(
@@ -107,13 +105,6 @@ class ImageBuilderStack(Stack):
                     actions=[actions.CodeBuildAction(action_name="BuildImage", project=project, input=artifact)],
                 ),
             ],
-        )
-        wire_pipeline(
-            self,
-            pipeline,
-            p["AssetsBucket"].value_as_string,
-            p["CustomImage"].value_as_string,
-            p["NotificationsSNSTopicArn"].value_as_string,
         )
         acknowledge(
             project,

@@ -21,8 +21,8 @@ from constructs import Construct
 
 from infrastructure.blueprints.functions import (
     BlueprintFunction,
+    blueprint_pipeline,
     console_url,
-    wire_pipeline,
 )
 from infrastructure.blueprints.parameters import declare
 from infrastructure.blueprints.single_account_pipeline import SOURCE_ARTIFACT, source_stage
@@ -156,21 +156,12 @@ class MultiAccountPipelineStack(Stack):
                 )
             stages.append(codepipeline.StageProps(stage_name=f"Deploy{title}", actions=stage_actions))
 
-        pipeline = codepipeline.Pipeline(
+        pipeline = blueprint_pipeline(
             self,
-            "Pipeline",
-            artifact_bucket=assets,
-            cross_account_keys=False,
-            restart_execution_on_update=False,
-            pipeline_type=codepipeline.PipelineType.V2,
-            stages=stages,
-        )
-        wire_pipeline(
-            self,
-            pipeline,
-            p["AssetsBucket"].value_as_string,
+            assets,
             p["TemplateZipFileName"].value_as_string,
             p["NotificationsSNSTopicArn"].value_as_string,
+            stages=stages,
         )
         acknowledge(
             pipeline,

@@ -17,8 +17,8 @@ from constructs import Construct
 
 from infrastructure.blueprints.deploy_role import blueprint_deploy_role
 from infrastructure.blueprints.functions import (
+    blueprint_pipeline,
     console_url,
-    wire_pipeline,
 )
 from infrastructure.blueprints.parameters import declare
 from infrastructure.nag import acknowledge
@@ -55,24 +55,15 @@ class SingleAccountPipelineStack(Stack):
             cfn_capabilities=[CfnCapabilities.NAMED_IAM, CfnCapabilities.AUTO_EXPAND],
             replace_on_failure=False,
         )
-        pipeline = codepipeline.Pipeline(
+        pipeline = blueprint_pipeline(
             self,
-            "Pipeline",
-            artifact_bucket=assets,
-            cross_account_keys=False,
-            restart_execution_on_update=False,
-            pipeline_type=codepipeline.PipelineType.V2,
+            assets,
+            p["TemplateZipFileName"].value_as_string,
+            p["NotificationsSNSTopicArn"].value_as_string,
             stages=[
                 codepipeline.StageProps(stage_name="Source", actions=[source]),
                 codepipeline.StageProps(stage_name="DeployCloudFormation", actions=[deploy]),
             ],
-        )
-        wire_pipeline(
-            self,
-            pipeline,
-            p["AssetsBucket"].value_as_string,
-            p["TemplateZipFileName"].value_as_string,
-            p["NotificationsSNSTopicArn"].value_as_string,
         )
         acknowledge(
             pipeline,
