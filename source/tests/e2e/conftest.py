@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 import time
 import zipfile
 from pathlib import Path
@@ -15,6 +14,7 @@ import boto3
 import pytest
 
 from local.api_client import ApiClient, ApiResponse
+from local.demo import sample_model
 from local.session import LocalOrchestrator
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -83,7 +83,8 @@ class LocalScene:
         assets = self.settings.assets_bucket
         for field in ("model_artifact_location", "training_data", "validation_data", "baseline_data"):
             if body.get(field):
-                s3.put_object(Bucket=assets, Key=body[field], Body=tiny_model() if "model" in field else b"a,b\n1,2\n")
+                content = sample_model() if "model" in field else b"a,b\n1,2\n"
+                s3.put_object(Bucket=assets, Key=body[field], Body=content)
         if body.get("batch_inference_data"):
             bucket, key = body["batch_inference_data"].split("/", 1)
             s3.put_object(Bucket=bucket, Key=key, Body=b"1,2\n3,4\n")
@@ -113,17 +114,6 @@ class LocalScene:
             if answer.status != 404:
                 return answer.body
         return {}
-
-
-def tiny_model() -> bytes:
-    """A model.tar.gz of a few bytes: SageMaker only needs the archive to exist in the emulator."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        data = b'{"model": "tiny"}'
-        info = tarfile.TarInfo("model.json")
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def docker_context() -> bytes:
