@@ -330,19 +330,17 @@ class CodeCommit:
 
 
 class Index:
-    """A DynamoDB table of string attributes (the pipeline index), keyed by `key`."""
+    """A DynamoDB table of string attributes (the pipeline index)."""
 
-    key = "pipeline_name"
-
-    def get(self, table: str, name: str) -> dict[str, str] | None:
-        item = client("dynamodb").get_item(TableName=table, Key={self.key: {"S": name}}).get("Item")
+    def get(self, table: str, key: Mapping[str, str]) -> dict[str, str] | None:
+        item = client("dynamodb").get_item(TableName=table, Key=_attributes(key)).get("Item")
         return _strings(item) if item else None
 
     def put(self, table: str, item: Mapping[str, str]) -> None:
-        client("dynamodb").put_item(TableName=table, Item={key: {"S": value} for key, value in item.items()})
+        client("dynamodb").put_item(TableName=table, Item=_attributes(item))
 
-    def delete(self, table: str, name: str) -> None:
-        client("dynamodb").delete_item(TableName=table, Key={self.key: {"S": name}})
+    def delete(self, table: str, key: Mapping[str, str]) -> None:
+        client("dynamodb").delete_item(TableName=table, Key=_attributes(key))
 
     def query(
         self, table: str, index: str, partition: str, value: str, limit: int, start: Mapping[str, str] | None
@@ -359,10 +357,14 @@ class Index:
             "Limit": limit,
         }
         if start:
-            kwargs["ExclusiveStartKey"] = {key: {"S": value} for key, value in start.items()}
+            kwargs["ExclusiveStartKey"] = _attributes(start)
         response = client("dynamodb").query(**kwargs)
         last = response.get("LastEvaluatedKey")
         return [_strings(item) for item in response.get("Items", [])], _strings(last) if last else None
+
+
+def _attributes(values: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    return {key: {"S": value} for key, value in values.items()}
 
 
 def _strings(item: Mapping[str, Any]) -> dict[str, str]:

@@ -43,11 +43,11 @@ def put(item: Mapping[str, str], settings: Settings, aws: Aws) -> None:
 
 
 def remove(name: str, settings: Settings, aws: Aws) -> None:
-    aws.index.delete(settings.index_table, name)
+    aws.index.delete(settings.index_table, {KEY: name})
 
 
 def is_built(settings: Settings, aws: Aws) -> bool:
-    return aws.index.get(settings.index_table, BUILT_MARKER) is not None
+    return aws.index.get(settings.index_table, {KEY: BUILT_MARKER}) is not None
 
 
 def mark_built(built_at: str, settings: Settings, aws: Aws) -> None:
