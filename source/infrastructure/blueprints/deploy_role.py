@@ -8,10 +8,12 @@ CloudFormation with their logical id, so they are scoped by type instead.
 
 from __future__ import annotations
 
-from aws_cdk import Aws
+from aws_cdk import Aws, Fn
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infrastructure.boundary import PARAMETER as BOUNDARY_PARAMETER
+from infrastructure.boundary import guard_statements, with_boundary
 from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
@@ -27,6 +29,13 @@ SAGEMAKER_TYPES = (
     "model-bias-job-definition",
     "model-explainability-job-definition",
 )
+# The services a blueprint's roles are passed to (their trust policies).
+BLUEPRINT_ROLE_SERVICES = [
+    "apigateway.amazonaws.com",
+    "lambda.amazonaws.com",
+    "sagemaker.amazonaws.com",
+    "states.amazonaws.com",
+]
 
 
 def _arn(service: str, resource: str, region: str = Aws.REGION, account: str = Aws.ACCOUNT_ID) -> str:
@@ -35,23 +44,34 @@ def _arn(service: str, resource: str, region: str = Aws.REGION, account: str = A
 
 def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
     prefix = f"{PIPELINE_PREFIX}*"
+    # The wrapper's own parameter: the boundary its roles, and the roles this deploy role writes, carry.
+    boundary = Fn.ref(BOUNDARY_PARAMETER)
     return [
         iam.PolicyStatement(
             sid="BlueprintRoles",
             actions=[
-                "iam:CreateRole",
                 "iam:DeleteRole",
                 "iam:GetRole",
                 "iam:UpdateRole",
                 "iam:UpdateRoleDescription",
-                "iam:PutRolePolicy",
                 "iam:GetRolePolicy",
-                "iam:DeleteRolePolicy",
                 "iam:TagRole",
                 "iam:UntagRole",
-                "iam:PassRole",
             ],
             resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+        ),
+        iam.PolicyStatement(
+            # A blueprint role gets permissions only with the orchestrator's boundary attached: never more than it.
+            sid="BlueprintRolesCarryTheBoundary",
+            actions=["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+            resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+            conditions=with_boundary(boundary),
+        ),
+        iam.PolicyStatement(
+            sid="PassBlueprintRoles",
+            actions=["iam:PassRole"],
+            resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+            conditions={"StringEquals": {"iam:PassedToService": BLUEPRINT_ROLE_SERVICES}},
         ),
         iam.PolicyStatement(
             # The inference API's logging role is the one blueprint role with an AWS-managed policy.
@@ -62,7 +82,8 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
                 "ArnEquals": {
                     "iam:PolicyARN": f"arn:{Aws.PARTITION}:iam::aws:policy/service-role/"
                     "AmazonAPIGatewayPushToCloudWatchLogs"
-                }
+                },
+                **with_boundary(boundary),
             },
         ),
         iam.PolicyStatement(
@@ -185,6 +206,7 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
             resources=["*"],
             conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{Aws.REGION}.amazonaws.com"}},
         ),
+        *guard_statements(boundary),
     ]
 
 

@@ -38,6 +38,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct, IConstruct
 
+from infrastructure import boundary
 from infrastructure.distribution import BLUEPRINTS_PREFIX, Distribution, lambda_code
 from infrastructure.nag import acknowledge
 from infrastructure.rest_api import logged_stage
@@ -155,6 +156,7 @@ class OrchestratorStack(Stack):
         self._notifications()
         self._container_registry()
         self._model_registry()
+        self._permissions_boundary()
         self._cloudformation_role()
         self._orchestrator_function()
         self._api()
@@ -392,14 +394,56 @@ class OrchestratorStack(Stack):
     # -------------------------------------------------------------------------------------------------------
     # The role CloudFormation assumes for the stacks the orchestrator creates
 
+    # -------------------------------------------------------------------------------------------------------
+    # The permissions boundary of every role a pipeline stack creates (the user's own, or one made here)
+
+    def _permissions_boundary(self) -> None:
+        policy = iam.ManagedPolicy(
+            self,
+            "PipelinePermissionsBoundary",
+            managed_policy_name=boundary.boundary_policy_name(),
+            description="Permissions boundary of every role the MLOps pipelines create",
+            document=iam.PolicyDocument(statements=boundary.boundary_statements(boundary.boundary_policy_arn())),
+        )
+        only_if(self.conditions.create_permissions_boundary, policy)
+        self.boundary_arn = Fn.condition_if(
+            self.conditions.create_permissions_boundary.logical_id,
+            policy.managed_policy_arn,
+            self.parameters.permissions_boundary.value_as_string,
+        ).to_string()
+        acknowledge(
+            policy,
+            *[
+                (
+                    f"AwsSolutions-IAM5[Action::{service}:*]",
+                    "A permissions boundary caps each role by service; the role's own policy names every action "
+                    "and resource it holds (the named actions would exceed IAM's policy size limit)",
+                )
+                for service in boundary.BOUNDED_SERVICES
+            ],
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "A permissions boundary grants nothing by itself: each role's own policy scopes the resources",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/mlops-pipeline*]",
+                "The pipelines' roles get CloudFormation-generated names that start with their stack's name, "
+                "which always starts with mlops-pipeline",
+            ),
+        )
+
     def _cloudformation_role(self) -> None:
-        grants = permissions.cloudformation_role_statements(topic_arn=self.topic.topic_arn)
+        grants = permissions.cloudformation_role_statements(
+            topic_arn=self.topic.topic_arn, boundary_arn=self.boundary_arn
+        )
+        document = permissions.policy_document(grants)
+        document.add_statements(*boundary.guard_statements(self.boundary_arn))
         self.cfn_role = iam.Role(
             self,
             "MLOpsCloudformationRole",
             assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
             description="Creates the mlops-pipeline* stacks of the MLOps orchestrator",
-            inline_policies={"PipelineStacks": permissions.policy_document(grants)},
+            inline_policies={"PipelineStacks": document},
         )
         permissions.acknowledge_wildcards(self.cfn_role, grants)
 
@@ -434,6 +478,7 @@ class OrchestratorStack(Stack):
             "ASSETS_BUCKET": self.assets_bucket_name,
             "BLUEPRINT_BUCKET": self.blueprints_bucket.bucket_name,
             "CFN_ROLE_ARN": self.cfn_role.role_arn,
+            "PERMISSIONS_BOUNDARY_ARN": self.boundary_arn,
             "ECR_REPO_NAME": self.ecr_repo_name,
             "ECR_REPO_ARN": self.ecr_repo_arn,
             "MLOPS_NOTIFICATIONS_SNS_TOPIC": self.topic.topic_arn,
@@ -471,6 +516,7 @@ class OrchestratorStack(Stack):
             pipeline_index_arn=self.index_table.table_arn,
             pipeline_index_gsi=pipeline_index.NEWEST_FIRST,
             multi_account=self.multi_account,
+            blueprints_bucket_name=self.blueprints_bucket.bucket_name,
         )
         policy = iam.Policy(self, "OrchestratorPolicy", document=permissions.policy_document(grants))
         policy.attach_to_role(role)
