@@ -23,6 +23,8 @@ from aws_cdk import (
     custom_resources,
 )
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
@@ -30,12 +32,14 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as aws_lambda
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from infrastructure import boundary
@@ -46,10 +50,19 @@ from lambdas.pipeline_orchestration import pipeline_index
 from lambdas.pipeline_orchestration.index import BODY_ROUTES
 from lambdas.pipeline_orchestration.index import ROUTES as API_ROUTES
 from lambdas.pipeline_orchestration.lifecycle import LIST_PARAMETERS
+from lambdas.pipeline_orchestration.planner import PROVISIONED_PREFIX
 
 from . import permissions
 from .parameters import STAGE_NAMES, OrchestratorConditions, OrchestratorParameters
 
+# Writes to the objects a pipeline deploys from: reserved to the orchestrator (see the assets bucket's policy).
+PIPELINE_OBJECT_WRITES = (
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectTagging",
+    "s3:DeleteObjectTagging",
+)
 RUNTIME = aws_lambda.Runtime.PYTHON_3_14
 ARCHITECTURE = aws_lambda.Architecture.ARM_64
 ORCHESTRATOR_HANDLER = "lambdas.pipeline_orchestration.index.handler"
@@ -151,7 +164,7 @@ class OrchestratorStack(Stack):
             else []
         )
 
-        self._storage()
+        created_assets = self._storage()
         self._pipeline_index()
         self._notifications()
         self._container_registry()
@@ -159,6 +172,8 @@ class OrchestratorStack(Stack):
         self._permissions_boundary()
         self._cloudformation_role()
         self._orchestrator_function()
+        self._pipeline_sources_written_by_orchestrator_only(created_assets)
+        self._failed_events()
         self._api()
         self._copy_blueprints()
         self._stack_events_trigger()
@@ -177,7 +192,7 @@ class OrchestratorStack(Stack):
     # -------------------------------------------------------------------------------------------------------
     # Storage: access logs, assets (unless an existing bucket is given), blueprints
 
-    def _storage(self) -> None:
+    def _storage(self) -> s3.Bucket:
         self.access_logs_bucket = _secure_bucket(self, "AccessLogsBucket")
         acknowledge(
             self.access_logs_bucket,
@@ -236,6 +251,40 @@ class OrchestratorStack(Stack):
                     )
                 )
         only_if(self.conditions.create_bucket, created_assets)
+        return created_assets
+
+    def _pipeline_sources_written_by_orchestrator_only(self, created_assets: s3.Bucket) -> None:
+        """A pipeline deploys only a template the orchestrator wrote: nobody else may write its source objects,
+        nor, besides the pipelines' own roles, the artifacts a pipeline passes between its stages."""
+        writes = list(PIPELINE_OBJECT_WRITES)
+        created_assets.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PipelineSourcesOnlyByOrchestrator",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=writes,
+                resources=[created_assets.arn_for_objects(f"{PROVISIONED_PREFIX}/*")],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": self.orchestrator_role.role_arn}},
+            )
+        )
+        created_assets.add_to_resource_policy(
+            iam.PolicyStatement(
+                # CodePipeline keeps artifacts under the first 20 characters of the pipeline's name.
+                sid="PipelineArtifactsOnlyByPipelines",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=writes,
+                resources=[created_assets.arn_for_objects(f"{permissions.PIPELINE_PREFIX}*")],
+                conditions={
+                    "ArnNotLike": {
+                        "aws:PrincipalArn": [
+                            self.orchestrator_role.role_arn,
+                            permissions.arn("iam", f"role/{permissions.PIPELINE_PREFIX}*", region=""),
+                        ]
+                    }
+                },
+            )
+        )
 
     # -------------------------------------------------------------------------------------------------------
     # The pipeline index: what GET /pipelines reads, one query per page
@@ -299,6 +348,7 @@ class OrchestratorStack(Stack):
                         principals=[
                             iam.ServicePrincipal("events.amazonaws.com"),
                             iam.ServicePrincipal("codestar-notifications.amazonaws.com"),
+                            iam.ServicePrincipal("cloudwatch.amazonaws.com"),
                         ],
                         actions=["kms:Decrypt", "kms:GenerateDataKey"],
                         resources=["*"],
@@ -525,6 +575,39 @@ class OrchestratorStack(Stack):
         self.orchestrator_policy = policy
 
     # -------------------------------------------------------------------------------------------------------
+    # Asynchronous invocations (stack events, CodeCommit pushes, config uploads) that fail are kept, and told
+
+    def _failed_events(self) -> None:
+        self.failed_events = sqs.Queue(
+            self,
+            "FailedOrchestratorEvents",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.failed_events,
+            ("AwsSolutions-SQS3", "This queue is itself the dead-letter queue of the orchestrator's events"),
+        )
+        # Events the orchestrator received but failed on, after Lambda's own retries.
+        self.orchestrator.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.failed_events), retry_attempts=2
+        )
+        alarm = cloudwatch.Alarm(
+            self,
+            "FailedOrchestratorEventsAlarm",
+            alarm_description="An event for the MLOps orchestrator failed and waits in its dead-letter queue",
+            metric=self.failed_events.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+
+    # -------------------------------------------------------------------------------------------------------
     # The REST API
 
     def _api(self) -> None:
@@ -667,7 +750,7 @@ class OrchestratorStack(Stack):
     # (DELETE /pipelines/{name} waits for stacks).
 
     def _stack_events_trigger(self) -> None:
-        target = targets.LambdaFunction(self.orchestrator, retry_attempts=2)
+        target = targets.LambdaFunction(self.orchestrator, retry_attempts=2, dead_letter_queue=self.failed_events)
         events.Rule(
             self,
             "PipelineStackEvents",
@@ -723,6 +806,19 @@ class OrchestratorStack(Stack):
                 ),
                 targets=[targets.LambdaFunction(self.orchestrator, retry_attempts=2)],
             )
+        # The dead-letter queue set by hand: CDK's queue-policy statement would name this conditional rule.
+        rule.node.default_child.add_property_override(
+            "Targets.0.DeadLetterConfig", {"Arn": self.failed_events.queue_arn}
+        )
+        self.failed_events.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CodeCommitTriggerDeadLetters",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.failed_events.queue_arn],
+                conditions={"ArnLike": {"aws:SourceArn": permissions.arn("events", f"rule/{Aws.STACK_NAME}-CodeCommitTrigger*")}},
+            )
+        )
         policy = iam.Policy(
             self,
             "CodeCommitTriggerPolicy",
