@@ -19,8 +19,9 @@ from aws_cdk import Aspects, Aws, CfnCondition, CfnParameter, Fn, IAspect, Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from lambdas.pipeline_orchestration.catalogue import BOUNDARY_PARAMETER as PARAMETER
-from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
+from lambdas.pipeline_orchestration.catalogue import BOUNDARY_PARAMETER, PIPELINE_PREFIX
+
+PARAMETER = BOUNDARY_PARAMETER  # the blueprints' parameter that names the boundary
 
 # Services whose actions the pipelines' roles hold (identity policies name each action and scope its resources;
 # the boundary caps by service, because the named actions would exceed IAM's 6,144-character policy limit).
@@ -130,7 +131,9 @@ def boundary_statements(boundary_arn: str) -> list[iam.PolicyStatement]:
             actions=[f"{service}:*" for service in BOUNDED_SERVICES] + list(NAMED_ACTIONS),
             resources=["*"],
         ),
-        iam.PolicyStatement(sid="PipelineRoleLifecycle", actions=list(ROLE_LIFECYCLE_ACTIONS), resources=[pipeline_roles()]),
+        iam.PolicyStatement(
+            sid="PipelineRoleLifecycle", actions=list(ROLE_LIFECYCLE_ACTIONS), resources=[pipeline_roles()]
+        ),
         iam.PolicyStatement(
             sid="RolesCarryThisBoundary",
             actions=list(ROLE_PERMISSION_WRITES),
@@ -207,7 +210,9 @@ def bound_every_role(stack: Stack, boundary: CfnParameter) -> CfnCondition:
     """Give every role the stack creates the boundary the parameter names (none when it is empty: a stage
     account of a multi-account deployment, where the orchestrator's boundary does not exist)."""
     condition = CfnCondition(
-        stack, "PermissionsBoundaryGiven", expression=Fn.condition_not(Fn.condition_equals(boundary.value_as_string, ""))
+        stack,
+        "PermissionsBoundaryGiven",
+        expression=Fn.condition_not(Fn.condition_equals(boundary.value_as_string, "")),
     )
     Aspects.of(stack).add(_BoundEveryRole(boundary, condition))
     return condition

@@ -816,7 +816,9 @@ class OrchestratorStack(Stack):
                 principals=[iam.ServicePrincipal("events.amazonaws.com")],
                 actions=["sqs:SendMessage"],
                 resources=[self.failed_events.queue_arn],
-                conditions={"ArnLike": {"aws:SourceArn": permissions.arn("events", f"rule/{Aws.STACK_NAME}-CodeCommitTrigger*")}},
+                conditions={
+                    "ArnLike": {"aws:SourceArn": permissions.arn("events", f"rule/{Aws.STACK_NAME}-CodeCommitTrigger*")}
+                },
             )
         )
         policy = iam.Policy(
