@@ -323,3 +323,64 @@ def test_failed_orchestrator_events_go_to_an_encrypted_queue_that_alarms(synthes
             }
         },
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The deploy role changes only what its own blueprint stack owns
+
+BLUEPRINT_STACK = "mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin"
+OWNER = "aws:ResourceTag/mlops:pipeline-name"
+
+
+def _deploy_role(synthesized: Any) -> list[dict[str, Any]]:
+    values = {"PermissionsBoundaryArn": BOUNDARY, "StackName": BLUEPRINT_STACK}
+    resolved = concrete(synthesized.templates["single-account-codepipeline"], values)
+    return _of(resolved["Resources"], "DeployRole")
+
+
+def test_the_deploy_role_writes_only_its_own_inference_api(synthesized):
+    statements = _deploy_role(synthesized)
+    deployer = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-churn-DeployRole-1A2B"
+    api = "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5"
+    method = f"{api}/resources/f6g7h8/methods/POST"
+
+    def request(action: str, resource: str, **context: str) -> Request:
+        return Request(deployer, action, resource, context)
+
+    create = "arn:aws:apigateway:us-east-1::/restapis"
+    assert (
+        decide(
+            request("apigateway:POST", create, **{"aws:RequestTag/mlops:pipeline-name": BLUEPRINT_STACK}), statements
+        )
+        == ALLOW
+    )
+    assert decide(request("apigateway:POST", create), statements) == IMPLICIT_DENY
+    for action in ("apigateway:PATCH", "apigateway:PUT", "apigateway:DELETE"):
+        assert decide(request(action, method, **{OWNER: BLUEPRINT_STACK}), statements) == ALLOW
+        # The orchestrator's own API (untagged) and another pipeline's API are out of reach.
+        assert decide(request(action, method), statements) == IMPLICIT_DENY
+        assert decide(request(action, api, **{OWNER: "mlops-pipeline-other"}), statements) == IMPLICIT_DENY
+    tags = f"arn:aws:apigateway:us-east-1::/tags/{api.replace(':', '%3A')}"
+    assert decide(request("apigateway:PUT", tags), statements) == IMPLICIT_DENY
+
+
+def test_the_deploy_role_scales_only_its_own_endpoints(synthesized):
+    statements = _deploy_role(synthesized)
+    deployer = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-churn-DeployRole-1A2B"
+    target = f"arn:aws:application-autoscaling:us-east-1:{ACCOUNT}:scalable-target/0ec4b7a1d2"
+    register = "application-autoscaling:RegisterScalableTarget"
+    owned = {"aws:RequestTag/mlops:pipeline-name": BLUEPRINT_STACK}
+    assert decide(Request(deployer, register, target, owned), statements) == ALLOW
+    assert decide(Request(deployer, register, target), statements) == IMPLICIT_DENY
+    for action in ("application-autoscaling:PutScalingPolicy", "application-autoscaling:DeregisterScalableTarget"):
+        assert decide(Request(deployer, action, target, {OWNER: BLUEPRINT_STACK}), statements) == ALLOW
+        assert decide(Request(deployer, action, target, {OWNER: "someone-else"}), statements) == IMPLICIT_DENY
+        assert decide(Request(deployer, action, target), statements) == IMPLICIT_DENY
+
+
+def test_the_realtime_api_and_scalable_target_carry_their_stacks_owner_tag(synthesized):
+    template = synthesized.template("byom-realtime-inference-pipeline")
+    owner = {"Key": "mlops:pipeline-name", "Value": {"Ref": "AWS::StackName"}}
+    template.has_resource_properties("AWS::ApiGateway::RestApi", {"Tags": Match.array_with([owner])})
+    template.has_resource_properties("AWS::ApiGateway::Stage", {"Tags": Match.array_with([owner])})
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {"Tags": [owner]})
