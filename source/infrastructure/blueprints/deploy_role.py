@@ -250,6 +250,7 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
         iam.PolicyStatement(
             sid="EncryptionKeysThroughSageMaker",
             actions=["kms:CreateGrant", "kms:DescribeKey"],
+            # The key is the request's (KmsKeyArn): Resource "*", only for calls SageMaker makes (kms:ViaService).
             resources=["*"],
             conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{Aws.REGION}.amazonaws.com"}},
         ),

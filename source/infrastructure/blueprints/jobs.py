@@ -238,6 +238,7 @@ def allow_job_logs(role: iam.Role, kind: str) -> None:
     role.add_to_policy(
         iam.PolicyStatement(
             actions=["cloudwatch:PutMetricData"],
+            # PutMetricData has no resource; the namespace condition limits it to SageMaker's.
             resources=["*"],
             conditions={"StringLike": {"cloudwatch:namespace": ["aws/sagemaker/*", "/aws/sagemaker/*"]}},
         )
@@ -406,6 +407,7 @@ class JobResource(Construct):
                     "logs:DescribeResourcePolicies",
                     "logs:DescribeLogGroups",
                 ],
+                # X-Ray and log-delivery calls take no resource (Step Functions' documented policy).
                 resources=["*"],
             )
         )

@@ -153,7 +153,7 @@ def orchestrator_statements(
         ),
         statement(
             ["cloudformation:DescribeStacks"],
-            ["*"],
+            ["*"],  # a listing without a stack name is authorized only on * (reason below)
             "The first GET /pipelines fills the pipeline index from DescribeStacks without a stack name, which "
             "IAM authorizes only on *; the answer is filtered to the orchestrator's mlops-pipeline-* stacks.",
         ),
@@ -226,7 +226,7 @@ def orchestrator_statements(
             ),
             statement(
                 ["organizations:ListDelegatedAdministrators"],
-                ["*"],
+                ["*"],  # the API takes no resource (reason below)
                 "StackSet calls as delegated administrator check the account's status; the API takes no resource.",
             ),
         ]

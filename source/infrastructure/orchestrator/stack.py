@@ -323,6 +323,7 @@ class OrchestratorStack(Stack):
             removal_policy=RemovalPolicy.DESTROY,
             policy=iam.PolicyDocument(
                 statements=[
+                    # In a key policy, Resource "*" is the key itself.
                     iam.PolicyStatement(
                         sid="AccountAdministers",
                         principals=[iam.AccountRootPrincipal()],
