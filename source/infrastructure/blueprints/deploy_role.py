@@ -67,7 +67,7 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
         iam.PolicyStatement(
             # A blueprint role gets permissions only with the orchestrator's boundary attached: never more than it.
             sid="BlueprintRolesCarryTheBoundary",
-            actions=["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+            actions=["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
             resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
             conditions=with_boundary(boundary),
         ),

@@ -281,7 +281,7 @@ def cloudformation_role_statements(*, topic_arn: str, boundary_arn: str = "") ->
         ),
         statement(
             # A pipeline stack's role gets permissions only with the boundary attached: never more than it.
-            ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+            ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
             [role],
             conditions=with_boundary(boundary_arn),
         ),

@@ -249,11 +249,10 @@ def test_the_deploy_role_gives_permissions_only_with_the_boundary(synthesized):
 
 def _check_role_writes(statements: list[dict[str, Any]]) -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-churn-xgb-SageMakerRole-1A2B"
-    assert decide(_role_request("iam:CreateRole", BOUNDARY, role), statements) == ALLOW
-    assert decide(_role_request("iam:PutRolePolicy", BOUNDARY, role), statements) == ALLOW
-    for boundary in (None, OTHER_BOUNDARY):
-        assert decide(_role_request("iam:CreateRole", boundary, role), statements) == IMPLICIT_DENY
-        assert decide(_role_request("iam:PutRolePolicy", boundary, role), statements) == IMPLICIT_DENY
+    for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"):
+        assert decide(_role_request(action, BOUNDARY, role), statements) == ALLOW, action
+        for boundary in (None, OTHER_BOUNDARY):
+            assert decide(_role_request(action, boundary, role), statements) == IMPLICIT_DENY, action
     for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
         assert decide(Request(CFN_ROLE, action, BOUNDARY), statements) == EXPLICIT_DENY
     assert decide(Request(CFN_ROLE, "iam:DeleteRolePermissionsBoundary", role), statements) == EXPLICIT_DENY
