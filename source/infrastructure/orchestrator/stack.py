@@ -443,9 +443,6 @@ class OrchestratorStack(Stack):
         self.model_registry = group
 
     # -------------------------------------------------------------------------------------------------------
-    # The role CloudFormation assumes for the stacks the orchestrator creates
-
-    # -------------------------------------------------------------------------------------------------------
     # The permissions boundary of every role a pipeline stack creates (the user's own, or one made here)
 
     def _permissions_boundary(self) -> None:
@@ -482,6 +479,9 @@ class OrchestratorStack(Stack):
                 "which always starts with mlops-pipeline",
             ),
         )
+
+    # -------------------------------------------------------------------------------------------------------
+    # The role CloudFormation assumes for the stacks the orchestrator creates
 
     def _cloudformation_role(self) -> None:
         grants = permissions.cloudformation_role_statements(
