@@ -24,6 +24,8 @@ from .runner import PipelineRunner
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the emulator's own account: the orchestrator's
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deployment" / "regional-s3-assets"
+ORCHESTRATOR_TEMPLATE = "mlops-orchestrator-single-account.template"
+ORCHESTRATOR_STACK = "mlops-orchestrator"
 
 
 class LocalPipelines(Pipelines):
@@ -77,12 +79,14 @@ def create_resources(templates: Path, multi_account: bool, model_registry: bool)
     ]["Arn"]
     if model_registry:
         client("sagemaker").create_model_package_group(ModelPackageGroupName="mlops-model-registry")
+    boundary = create_permissions_boundary(templates)
     return Settings(
         region=REGION,
         account_id=ACCOUNT,
         assets_bucket=assets,
         blueprint_bucket=blueprints,
         cfn_role_arn=role,
+        permissions_boundary_arn=boundary,
         ecr_repo_name=repository["repositoryName"],
         ecr_repo_arn=repository["repositoryArn"],
         sns_topic_arn=topic,
@@ -92,6 +96,32 @@ def create_resources(templates: Path, multi_account: bool, model_registry: bool)
         delegated_admin=False,
         stage_targets=create_organization() if multi_account else None,
     )
+
+
+def create_permissions_boundary(templates: Path) -> str:
+    """The orchestrator stack's permissions boundary, made from its built template beside the blueprints, so the
+    pipelines' roles carry it as on AWS; "" when there is no built orchestrator template (hand-written blueprints)."""
+    from .template_resolver import StackContext
+
+    path = templates.parent / "global-s3-assets" / ORCHESTRATOR_TEMPLATE
+    if not path.is_file():
+        return ""
+    template = json.loads(path.read_text())
+    (policy,) = [
+        resource
+        for logical_id, resource in template["Resources"].items()
+        if logical_id.startswith("PipelinePermissionsBoundary")
+    ]
+    stack_id = (
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{ORCHESTRATOR_STACK}/00000000-0000-0000-0000-000000000000"
+    )
+    properties = StackContext(template, {}, ORCHESTRATOR_STACK, stack_id, REGION, ACCOUNT).resolve(policy["Properties"])
+    created = client("iam").create_policy(
+        PolicyName=properties["ManagedPolicyName"],
+        PolicyDocument=json.dumps(properties["PolicyDocument"]),
+        Description=properties.get("Description", ""),
+    )
+    return created["Policy"]["Arn"]
 
 
 def create_index_table(name: str) -> str:

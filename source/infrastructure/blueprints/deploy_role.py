@@ -8,10 +8,12 @@ CloudFormation with their logical id, so they are scoped by type instead.
 
 from __future__ import annotations
 
-from aws_cdk import Aws
+from aws_cdk import Aws, Fn
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infrastructure.boundary import PARAMETER as BOUNDARY_PARAMETER
+from infrastructure.boundary import guard_statements, with_boundary
 from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
@@ -27,6 +29,15 @@ SAGEMAKER_TYPES = (
     "model-bias-job-definition",
     "model-explainability-job-definition",
 )
+# Tag naming the blueprint stack that owns an API or a scalable target (the deploy role writes only its own).
+OWNER_TAG = "mlops:pipeline-name"
+# The services a blueprint's roles are passed to (their trust policies).
+BLUEPRINT_ROLE_SERVICES = [
+    "apigateway.amazonaws.com",
+    "lambda.amazonaws.com",
+    "sagemaker.amazonaws.com",
+    "states.amazonaws.com",
+]
 
 
 def _arn(service: str, resource: str, region: str = Aws.REGION, account: str = Aws.ACCOUNT_ID) -> str:
@@ -35,23 +46,36 @@ def _arn(service: str, resource: str, region: str = Aws.REGION, account: str = A
 
 def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
     prefix = f"{PIPELINE_PREFIX}*"
+    # The wrapper's own parameter: the boundary its roles, and the roles this deploy role writes, carry.
+    boundary = Fn.ref(BOUNDARY_PARAMETER)
+    # The blueprint stack this role deploys: its API and scalable target carry the stack's name as owner tag.
+    owner = Fn.ref("StackName")
     return [
         iam.PolicyStatement(
             sid="BlueprintRoles",
             actions=[
-                "iam:CreateRole",
                 "iam:DeleteRole",
                 "iam:GetRole",
                 "iam:UpdateRole",
                 "iam:UpdateRoleDescription",
-                "iam:PutRolePolicy",
                 "iam:GetRolePolicy",
-                "iam:DeleteRolePolicy",
                 "iam:TagRole",
                 "iam:UntagRole",
-                "iam:PassRole",
             ],
             resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+        ),
+        iam.PolicyStatement(
+            # A blueprint role gets permissions only with the orchestrator's boundary attached: never more than it.
+            sid="BlueprintRolesCarryTheBoundary",
+            actions=["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
+            resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+            conditions=with_boundary(boundary),
+        ),
+        iam.PolicyStatement(
+            sid="PassBlueprintRoles",
+            actions=["iam:PassRole"],
+            resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+            conditions={"StringEquals": {"iam:PassedToService": BLUEPRINT_ROLE_SERVICES}},
         ),
         iam.PolicyStatement(
             # The inference API's logging role is the one blueprint role with an AWS-managed policy.
@@ -62,7 +86,8 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
                 "ArnEquals": {
                     "iam:PolicyARN": f"arn:{Aws.PARTITION}:iam::aws:policy/service-role/"
                     "AmazonAPIGatewayPushToCloudWatchLogs"
-                }
+                },
+                **with_boundary(boundary),
             },
         ),
         iam.PolicyStatement(
@@ -142,8 +167,8 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
             resources=[_arn("sagemaker", "model-package/*", account="*")],
         ),
         iam.PolicyStatement(
-            sid="InferenceApi",
-            actions=["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"],
+            sid="InferenceApiReads",
+            actions=["apigateway:GET"],
             resources=[
                 f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/restapis",
                 f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/restapis/*",
@@ -152,16 +177,59 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
             ],
         ),
         iam.PolicyStatement(
-            sid="EndpointAutoscaling",
+            # A new REST API only with the blueprint stack's owner tag.
+            sid="InferenceApiCreate",
+            actions=["apigateway:POST"],
+            resources=[f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/restapis"],
+            conditions={"StringEquals": {f"aws:RequestTag/{OWNER_TAG}": owner}},
+        ),
+        iam.PolicyStatement(
+            # Only the blueprint's own API: its resources, methods, deployments and stages inherit its tags.
+            sid="InferenceApiOwnWrites",
+            actions=["apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"],
+            resources=[
+                f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/restapis/*",
+                f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/tags/*",
+            ],
+            conditions={"StringEquals": {f"aws:ResourceTag/{OWNER_TAG}": owner}},
+        ),
+        iam.PolicyStatement(
+            # The region's API Gateway logging role (AWS::ApiGateway::Account): one setting, no tags.
+            sid="ApiGatewayAccountLogging",
+            actions=["apigateway:PATCH"],
+            resources=[f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/account"],
+        ),
+        iam.PolicyStatement(
+            # Describe calls have no resource-level permissions: Resource "*".
+            sid="EndpointAutoscalingReads",
             actions=[
-                "application-autoscaling:RegisterScalableTarget",
-                "application-autoscaling:DeregisterScalableTarget",
                 "application-autoscaling:DescribeScalableTargets",
-                "application-autoscaling:PutScalingPolicy",
-                "application-autoscaling:DeleteScalingPolicy",
                 "application-autoscaling:DescribeScalingPolicies",
             ],
             resources=["*"],
+        ),
+        iam.PolicyStatement(
+            # A scalable target's id is generated: Resource "*", limited to targets registered with the
+            # blueprint stack's owner tag.
+            sid="EndpointAutoscalingRegister",
+            actions=["application-autoscaling:RegisterScalableTarget", "application-autoscaling:TagResource"],
+            resources=["*"],
+            conditions={"StringEquals": {f"aws:RequestTag/{OWNER_TAG}": owner}},
+        ),
+        iam.PolicyStatement(
+            # Only the scalable targets that carry the blueprint stack's owner tag (generated ids: Resource "*").
+            sid="EndpointAutoscalingOwnTargets",
+            actions=[
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:TagResource",
+                "application-autoscaling:UntagResource",
+                "application-autoscaling:ListTagsForResource",
+            ],
+            resources=["*"],
+            conditions={"StringEquals": {f"aws:ResourceTag/{OWNER_TAG}": owner}},
         ),
         iam.PolicyStatement(
             sid="RollbackAlarms",
@@ -182,9 +250,11 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
         iam.PolicyStatement(
             sid="EncryptionKeysThroughSageMaker",
             actions=["kms:CreateGrant", "kms:DescribeKey"],
+            # The key is the request's (KmsKeyArn): Resource "*", only for calls SageMaker makes (kms:ViaService).
             resources=["*"],
             conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{Aws.REGION}.amazonaws.com"}},
         ),
+        *guard_statements(boundary),
     ]
 
 
@@ -252,7 +322,8 @@ def acknowledge_deploy_role(role: iam.Role) -> None:
         ),
         (
             "AwsSolutions-IAM5[Resource::*]",
-            "Application Auto Scaling actions do not support resource-level permissions; the KMS grant "
+            "Application Auto Scaling: Describe calls take no resource, and scalable-target ids are generated, so "
+            "writes are limited by the stack's owner tag (aws:RequestTag/aws:ResourceTag) instead; the KMS grant "
             "statement is limited to calls made through SageMaker by kms:ViaService, for keys chosen per request",
         ),
     )

@@ -90,6 +90,7 @@ class ImageBuilderStack(Stack):
                 resources=[repository_arn],
             )
         )
+        # GetAuthorizationToken has no resource: it returns the registry login; pushes are scoped above.
         project.add_to_role_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
 
         artifact, source = source_stage(self, assets, p["CustomImage"].value_as_string)

@@ -30,6 +30,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infrastructure.blueprints.parameters import PARAMETERS as SHARED_PARAMETERS
+from infrastructure.boundary import PARAMETER as BOUNDARY_PARAMETER
+from infrastructure.boundary import bound_every_role
 from infrastructure.distribution import blueprint_lambdas_key
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import PROBLEM_TYPES
@@ -154,6 +157,12 @@ def declare_parameters(
     """Declare the blueprint's CfnParameters (exactly the catalogue's names); returns name -> Ref token."""
     refs = {}
     for name in blueprint.parameters:
+        if name == BOUNDARY_PARAMETER:
+            # The same definition, and the same effect, as in every other blueprint.
+            boundary = CfnParameter(stack, name, **SHARED_PARAMETERS[name])
+            bound_every_role(stack, boundary)
+            refs[name] = boundary.value_as_string
+            continue
         spec = {**PARAMETERS[name], **(overrides or {}).get(name, {})}
         refs[name] = CfnParameter(stack, name, **spec).value_as_string
     return refs
@@ -229,6 +238,7 @@ def allow_job_logs(role: iam.Role, kind: str) -> None:
     role.add_to_policy(
         iam.PolicyStatement(
             actions=["cloudwatch:PutMetricData"],
+            # PutMetricData has no resource; the namespace condition limits it to SageMaker's.
             resources=["*"],
             conditions={"StringLike": {"cloudwatch:namespace": ["aws/sagemaker/*", "/aws/sagemaker/*"]}},
         )
@@ -397,6 +407,7 @@ class JobResource(Construct):
                     "logs:DescribeResourcePolicies",
                     "logs:DescribeLogGroups",
                 ],
+                # X-Ray and log-delivery calls take no resource (Step Functions' documented policy).
                 resources=["*"],
             )
         )

@@ -112,6 +112,7 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
                     iam.PolicyStatement(
                         sid="Metrics",
                         actions=["cloudwatch:PutMetricData"],
+                        # PutMetricData has no resource; the namespace condition limits it to SageMaker's.
                         resources=["*"],
                         conditions={"StringLike": {"cloudwatch:namespace": ["AWS/SageMaker", "/aws/sagemaker/*"]}},
                     ),
@@ -131,6 +132,7 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
                     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                     "Resource": p["CustomAlgorithmsECRRepoArn"].value_as_string,
                 },
+                # GetAuthorizationToken has no resource: it returns the registry login, not an image.
                 {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
             ],
         ),

@@ -207,6 +207,7 @@ class MultiAccountPipelineStack(Stack):
                     f"arn:{partition}:cloudformation:{region}::type/resource/*",
                 ],
             ),
+            # Resource "*": these Organizations reads and CodePipeline's job-result calls take no resource.
             iam.PolicyStatement(
                 actions=["organizations:ListDelegatedAdministrators", "organizations:DescribeOrganization"],
                 resources=["*"],

@@ -12,6 +12,8 @@ from typing import Any
 
 from aws_cdk import CfnCondition, CfnParameter, Fn, Stack
 
+from infrastructure.boundary import PARAMETER as BOUNDARY_PARAMETER
+from infrastructure.boundary import bound_every_role
 from lambdas.pipeline_orchestration.spec import Blueprint
 
 BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
@@ -133,6 +135,11 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "Organizational unit of the staging account.", r"(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})"
     ),
     "ProdOrgId": _p("Organizational unit of the prod account.", r"(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})"),
+    BOUNDARY_PARAMETER: _p(
+        "Permissions boundary of every role the stack creates; empty for none (a multi-account stage).",
+        _optional(r"arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]{1,128}"),
+        "an IAM policy ARN or empty",
+    ),
     "DelegatedAdminAccount": _p(
         "Yes: call StackSets as the Organization's delegated administrator.",
         allowed_values=["Yes", "No"],
@@ -146,10 +153,13 @@ def declare(stack: Stack, blueprint: Blueprint, **overrides: dict[str, Any]) -> 
     missing = [name for name in blueprint.parameters if name not in PARAMETERS]
     if missing:
         raise KeyError(f"{blueprint.template}: no parameter definition for {', '.join(missing)}")
-    return {
+    declared = {
         name: CfnParameter(stack, name, **{**PARAMETERS[name], **overrides.get(name, {})})
         for name in blueprint.parameters
     }
+    if BOUNDARY_PARAMETER in declared:
+        bound_every_role(stack, declared[BOUNDARY_PARAMETER])
+    return declared
 
 
 def is_set(stack: Stack, condition_id: str, parameter: CfnParameter) -> CfnCondition:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnCondition, CfnMapping, CfnOutput, CfnRule, CfnTag, Duration, Fn, Stack, Token
+from aws_cdk import Aws, CfnCondition, CfnMapping, CfnOutput, CfnRule, CfnTag, Duration, Fn, Stack, Tags, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -19,6 +19,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from infrastructure.blueprints.deploy_role import OWNER_TAG
 from infrastructure.blueprints.functions import BlueprintFunction
 from infrastructure.blueprints.model import (
     after_policies,
@@ -314,6 +315,8 @@ class RealtimeInferenceStack(Stack):
             resource_id=Fn.join("", ["endpoint/", endpoint.attr_endpoint_name, f"/variant/{VARIANT}"]),
             min_capacity=Token.as_number(p["AutoscalingMinInstances"].value_as_string),
             max_capacity=Token.as_number(p["AutoscalingMaxInstances"].value_as_string),
+            # The deploy role changes only scalable targets that carry their stack's owner tag.
+            tags=[CfnTag(key=OWNER_TAG, value=Aws.STACK_NAME)],
         )
         target.cfn_options.condition = c["autoscaling"]
         policy = autoscaling.CfnScalingPolicy(
@@ -377,6 +380,10 @@ class RealtimeInferenceStack(Stack):
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,
             deploy_options=logged_stage(access_logs, rate_limit=100, burst_limit=50, metrics_enabled=True),
+        )
+        # The deploy role writes only the REST API (and stage) that carry their stack's owner tag.
+        Tags.of(api).add(
+            OWNER_TAG, Aws.STACK_NAME, include_resource_types=["AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage"]
         )
         validator = api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True

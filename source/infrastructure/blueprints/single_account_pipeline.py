@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnCapabilities, CfnOutput, Stack
+from aws_cdk import Aspects, CfnCapabilities, CfnOutput, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_s3 as s3
@@ -21,6 +21,7 @@ from infrastructure.blueprints.functions import (
     console_url,
 )
 from infrastructure.blueprints.parameters import declare
+from infrastructure.boundary import PassRolesOnlyTo
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import SINGLE_ACCOUNT_PIPELINE
 
@@ -65,6 +66,8 @@ class SingleAccountPipelineStack(Stack):
                 codepipeline.StageProps(stage_name="DeployCloudFormation", actions=[deploy]),
             ],
         )
+        # The deploy action passes its deployment role to CloudFormation, and to nothing else.
+        Aspects.of(pipeline).add(PassRolesOnlyTo("cloudformation.amazonaws.com"))
         acknowledge(
             pipeline,
             (

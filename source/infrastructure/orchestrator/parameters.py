@@ -19,6 +19,7 @@ BUCKET_PATTERN = (
 ECR_PATTERN = r"((?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*|^$)"
 ACCOUNT_PATTERN = r"^\d{12}$"
 ORG_UNIT_PATTERN = r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
+POLICY_ARN_PATTERN = r"^(arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]{1,128})?$"
 GROUP_LABEL = "MLOps Framework Settings"
 STAGE_NAMES = {"Dev": "Development", "Staging": "Staging", "Prod": "Production"}
 
@@ -58,6 +59,7 @@ class OrchestratorParameters:
     use_model_registry: CfnParameter
     create_model_registry: CfnParameter
     allow_detailed_error_message: CfnParameter
+    permissions_boundary: CfnParameter
     delegated_admin: CfnParameter | None = None
     stages: dict[str, StageParameters] | None = None
 
@@ -126,6 +128,14 @@ class OrchestratorParameters:
                 "Yes",
                 "Yes: API error responses carry detailedMessage with the reason of the error.",
             ),
+            permissions_boundary=_optional_name(
+                stack,
+                "PermissionsBoundaryArn",
+                POLICY_ARN_PATTERN,
+                2048,
+                "ARN of your own managed policy to bound every role the pipelines create (it must allow what the "
+                "blueprints' roles do). If not provided, the stack creates one.",
+            ),
         )
         if multi_account:
             parameters.delegated_admin = _yes_no(
@@ -168,6 +178,7 @@ class OrchestratorParameters:
             (self.use_model_registry, "Do you want to use SageMaker Model Registry?"),
             (self.create_model_registry, "Do you want the solution to create a SageMaker's model package group?"),
             (self.allow_detailed_error_message, "Do you want to allow detailed error messages in the APIs response?"),
+            (self.permissions_boundary, "Permissions boundary of the pipelines' roles (Optional)"),
         ]
         if self.delegated_admin is not None and self.stages is not None:
             labels.append(
@@ -193,6 +204,7 @@ class OrchestratorConditions:
     create_bucket: CfnCondition
     create_ecr_repo: CfnCondition
     create_model_registry: CfnCondition
+    create_permissions_boundary: CfnCondition
 
     @classmethod
     def declare(cls, stack: Stack, parameters: OrchestratorParameters) -> OrchestratorConditions:
@@ -214,4 +226,5 @@ class OrchestratorConditions:
                 "CreateModelRegistryCondition",
                 expression=Fn.condition_equals(parameters.create_model_registry.value_as_string, "Yes"),
             ),
+            create_permissions_boundary=empty("CreatePermissionsBoundary", parameters.permissions_boundary),
         )

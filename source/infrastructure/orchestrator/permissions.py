@@ -17,6 +17,7 @@ from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
+from infrastructure.boundary import with_boundary
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
 
@@ -95,9 +96,12 @@ def orchestrator_statements(
     pipeline_index_arn: str,
     pipeline_index_gsi: str,
     multi_account: bool,
+    blueprints_bucket_name: str,
 ) -> list[Grant]:
     """What the orchestrator Lambda does: provisioner.py, status.py, triggers.py, adapters.py, model cards,
     the pipeline index."""
+    # planner.template_url: the only templates the orchestrator may create or update a stack from.
+    blueprints_template_urls = f"https://{blueprints_bucket_name}.s3.{Aws.REGION}.{Aws.URL_SUFFIX}/blueprints/*"
     sagemaker_read = {
         "sagemaker:DescribeEndpoint": "endpoint/*",
         "sagemaker:DescribeEndpointConfig": "endpoint-config/*",
@@ -129,9 +133,14 @@ def orchestrator_statements(
             "Reads the blueprint template of the requested pipeline type from the blueprints/ prefix.",
         ),
         statement(
+            ["cloudformation:CreateStack", "cloudformation:UpdateStack"],
+            [PIPELINE_STACKS],
+            "Only the orchestrator's own stacks, all named mlops-pipeline-<name>-<type>, and only from a template "
+            "in its blueprints location.",
+            conditions={"StringLike": {"cloudformation:TemplateUrl": blueprints_template_urls}},
+        ),
+        statement(
             [
-                "cloudformation:CreateStack",
-                "cloudformation:UpdateStack",
                 "cloudformation:DeleteStack",
                 "cloudformation:DescribeStacks",
                 "cloudformation:DescribeStackEvents",
@@ -144,7 +153,7 @@ def orchestrator_statements(
         ),
         statement(
             ["cloudformation:DescribeStacks"],
-            ["*"],
+            ["*"],  # a listing without a stack name is authorized only on * (reason below)
             "The first GET /pipelines fills the pipeline index from DescribeStacks without a stack name, which "
             "IAM authorizes only on *; the answer is filtered to the orchestrator's mlops-pipeline-* stacks.",
         ),
@@ -217,7 +226,7 @@ def orchestrator_statements(
             ),
             statement(
                 ["organizations:ListDelegatedAdministrators"],
-                ["*"],
+                ["*"],  # the API takes no resource (reason below)
                 "StackSet calls as delegated administrator check the account's status; the API takes no resource.",
             ),
         ]
@@ -247,7 +256,7 @@ CFN_ROLE_REASON = (
 )
 
 
-def cloudformation_role_statements(*, topic_arn: str) -> list[Grant]:
+def cloudformation_role_statements(*, topic_arn: str, boundary_arn: str = "") -> list[Grant]:
     """What the CodePipeline wrapper stacks and the image-builder stack create, all named `mlops-pipeline*`.
 
     CloudFormation names a stack's roles, functions, pipelines, rules, buckets and log groups after the stack,
@@ -258,26 +267,29 @@ def cloudformation_role_statements(*, topic_arn: str) -> list[Grant]:
     grants = [
         statement(
             [
-                "iam:CreateRole",
                 "iam:DeleteRole",
                 "iam:GetRole",
                 "iam:UpdateRole",
                 "iam:UpdateAssumeRolePolicy",
                 "iam:TagRole",
                 "iam:UntagRole",
-                "iam:PutRolePolicy",
                 "iam:GetRolePolicy",
-                "iam:DeleteRolePolicy",
                 "iam:ListRolePolicies",
                 "iam:ListAttachedRolePolicies",
             ],
             [role],
         ),
         statement(
+            # A pipeline stack's role gets permissions only with the boundary attached: never more than it.
+            ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
+            [role],
+            conditions=with_boundary(boundary_arn),
+        ),
+        statement(
             ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
             [role],
             # Only the stacks' own managed policies: never AdministratorAccess or any AWS managed policy.
-            conditions={"ArnLike": {"iam:PolicyARN": policy}},
+            conditions={"ArnLike": {"iam:PolicyARN": policy}, **with_boundary(boundary_arn)},
         ),
         statement(
             [

@@ -23,6 +23,8 @@ from aws_cdk import (
     custom_resources,
 )
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events as events
@@ -30,14 +32,17 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as aws_lambda
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
+from infrastructure import boundary
 from infrastructure.distribution import BLUEPRINTS_PREFIX, Distribution, lambda_code
 from infrastructure.nag import acknowledge
 from infrastructure.rest_api import logged_stage
@@ -45,10 +50,19 @@ from lambdas.pipeline_orchestration import pipeline_index
 from lambdas.pipeline_orchestration.index import BODY_ROUTES
 from lambdas.pipeline_orchestration.index import ROUTES as API_ROUTES
 from lambdas.pipeline_orchestration.lifecycle import LIST_PARAMETERS
+from lambdas.pipeline_orchestration.planner import PROVISIONED_PREFIX
 
 from . import permissions
 from .parameters import STAGE_NAMES, OrchestratorConditions, OrchestratorParameters
 
+# Writes to the objects a pipeline deploys from: reserved to the orchestrator (see the assets bucket's policy).
+PIPELINE_OBJECT_WRITES = (
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectTagging",
+    "s3:DeleteObjectTagging",
+)
 RUNTIME = aws_lambda.Runtime.PYTHON_3_14
 ARCHITECTURE = aws_lambda.Architecture.ARM_64
 ORCHESTRATOR_HANDLER = "lambdas.pipeline_orchestration.index.handler"
@@ -150,13 +164,16 @@ class OrchestratorStack(Stack):
             else []
         )
 
-        self._storage()
+        created_assets = self._storage()
         self._pipeline_index()
         self._notifications()
         self._container_registry()
         self._model_registry()
+        self._permissions_boundary()
         self._cloudformation_role()
         self._orchestrator_function()
+        self._pipeline_sources_written_by_orchestrator_only(created_assets)
+        self._failed_events()
         self._api()
         self._copy_blueprints()
         self._stack_events_trigger()
@@ -175,7 +192,7 @@ class OrchestratorStack(Stack):
     # -------------------------------------------------------------------------------------------------------
     # Storage: access logs, assets (unless an existing bucket is given), blueprints
 
-    def _storage(self) -> None:
+    def _storage(self) -> s3.Bucket:
         self.access_logs_bucket = _secure_bucket(self, "AccessLogsBucket")
         acknowledge(
             self.access_logs_bucket,
@@ -234,6 +251,40 @@ class OrchestratorStack(Stack):
                     )
                 )
         only_if(self.conditions.create_bucket, created_assets)
+        return created_assets
+
+    def _pipeline_sources_written_by_orchestrator_only(self, created_assets: s3.Bucket) -> None:
+        """A pipeline deploys only a template the orchestrator wrote: nobody else may write its source objects,
+        nor, besides the pipelines' own roles, the artifacts a pipeline passes between its stages."""
+        writes = list(PIPELINE_OBJECT_WRITES)
+        created_assets.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PipelineSourcesOnlyByOrchestrator",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=writes,
+                resources=[created_assets.arn_for_objects(f"{PROVISIONED_PREFIX}/*")],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": self.orchestrator_role.role_arn}},
+            )
+        )
+        created_assets.add_to_resource_policy(
+            iam.PolicyStatement(
+                # CodePipeline keeps artifacts under the first 20 characters of the pipeline's name.
+                sid="PipelineArtifactsOnlyByPipelines",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=writes,
+                resources=[created_assets.arn_for_objects(f"{permissions.PIPELINE_PREFIX}*")],
+                conditions={
+                    "ArnNotLike": {
+                        "aws:PrincipalArn": [
+                            self.orchestrator_role.role_arn,
+                            permissions.arn("iam", f"role/{permissions.PIPELINE_PREFIX}*", region=""),
+                        ]
+                    }
+                },
+            )
+        )
 
     # -------------------------------------------------------------------------------------------------------
     # The pipeline index: what GET /pipelines reads, one query per page
@@ -272,6 +323,7 @@ class OrchestratorStack(Stack):
             removal_policy=RemovalPolicy.DESTROY,
             policy=iam.PolicyDocument(
                 statements=[
+                    # In a key policy, Resource "*" is the key itself.
                     iam.PolicyStatement(
                         sid="AccountAdministers",
                         principals=[iam.AccountRootPrincipal()],
@@ -297,6 +349,7 @@ class OrchestratorStack(Stack):
                         principals=[
                             iam.ServicePrincipal("events.amazonaws.com"),
                             iam.ServicePrincipal("codestar-notifications.amazonaws.com"),
+                            iam.ServicePrincipal("cloudwatch.amazonaws.com"),
                         ],
                         actions=["kms:Decrypt", "kms:GenerateDataKey"],
                         resources=["*"],
@@ -390,16 +443,58 @@ class OrchestratorStack(Stack):
         self.model_registry = group
 
     # -------------------------------------------------------------------------------------------------------
+    # The permissions boundary of every role a pipeline stack creates (the user's own, or one made here)
+
+    def _permissions_boundary(self) -> None:
+        policy = iam.ManagedPolicy(
+            self,
+            "PipelinePermissionsBoundary",
+            managed_policy_name=boundary.boundary_policy_name(),
+            description="Permissions boundary of every role the MLOps pipelines create",
+            document=iam.PolicyDocument(statements=boundary.boundary_statements(boundary.boundary_policy_arn())),
+        )
+        only_if(self.conditions.create_permissions_boundary, policy)
+        self.boundary_arn = Fn.condition_if(
+            self.conditions.create_permissions_boundary.logical_id,
+            policy.managed_policy_arn,
+            self.parameters.permissions_boundary.value_as_string,
+        ).to_string()
+        acknowledge(
+            policy,
+            *[
+                (
+                    f"AwsSolutions-IAM5[Action::{service}:*]",
+                    "A permissions boundary caps each role by service; the role's own policy names every action "
+                    "and resource it holds (the named actions would exceed IAM's policy size limit)",
+                )
+                for service in boundary.BOUNDED_SERVICES
+            ],
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "A permissions boundary grants nothing by itself: each role's own policy scopes the resources",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/mlops-pipeline*]",
+                "The pipelines' roles get CloudFormation-generated names that start with their stack's name, "
+                "which always starts with mlops-pipeline",
+            ),
+        )
+
+    # -------------------------------------------------------------------------------------------------------
     # The role CloudFormation assumes for the stacks the orchestrator creates
 
     def _cloudformation_role(self) -> None:
-        grants = permissions.cloudformation_role_statements(topic_arn=self.topic.topic_arn)
+        grants = permissions.cloudformation_role_statements(
+            topic_arn=self.topic.topic_arn, boundary_arn=self.boundary_arn
+        )
+        document = permissions.policy_document(grants)
+        document.add_statements(*boundary.guard_statements(self.boundary_arn))
         self.cfn_role = iam.Role(
             self,
             "MLOpsCloudformationRole",
             assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
             description="Creates the mlops-pipeline* stacks of the MLOps orchestrator",
-            inline_policies={"PipelineStacks": permissions.policy_document(grants)},
+            inline_policies={"PipelineStacks": document},
         )
         permissions.acknowledge_wildcards(self.cfn_role, grants)
 
@@ -434,6 +529,7 @@ class OrchestratorStack(Stack):
             "ASSETS_BUCKET": self.assets_bucket_name,
             "BLUEPRINT_BUCKET": self.blueprints_bucket.bucket_name,
             "CFN_ROLE_ARN": self.cfn_role.role_arn,
+            "PERMISSIONS_BOUNDARY_ARN": self.boundary_arn,
             "ECR_REPO_NAME": self.ecr_repo_name,
             "ECR_REPO_ARN": self.ecr_repo_arn,
             "MLOPS_NOTIFICATIONS_SNS_TOPIC": self.topic.topic_arn,
@@ -471,12 +567,46 @@ class OrchestratorStack(Stack):
             pipeline_index_arn=self.index_table.table_arn,
             pipeline_index_gsi=pipeline_index.NEWEST_FIRST,
             multi_account=self.multi_account,
+            blueprints_bucket_name=self.blueprints_bucket.bucket_name,
         )
         policy = iam.Policy(self, "OrchestratorPolicy", document=permissions.policy_document(grants))
         policy.attach_to_role(role)
         permissions.acknowledge_wildcards(policy, grants)
         self.orchestrator_role = role
         self.orchestrator_policy = policy
+
+    # -------------------------------------------------------------------------------------------------------
+    # Asynchronous invocations (stack events, CodeCommit pushes, config uploads) that fail are kept, and told
+
+    def _failed_events(self) -> None:
+        self.failed_events = sqs.Queue(
+            self,
+            "FailedOrchestratorEvents",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.failed_events,
+            ("AwsSolutions-SQS3", "This queue is itself the dead-letter queue of the orchestrator's events"),
+        )
+        # Events the orchestrator received but failed on, after Lambda's own retries.
+        self.orchestrator.configure_async_invoke(
+            on_failure=destinations.SqsDestination(self.failed_events), retry_attempts=2
+        )
+        alarm = cloudwatch.Alarm(
+            self,
+            "FailedOrchestratorEventsAlarm",
+            alarm_description="An event for the MLOps orchestrator failed and waits in its dead-letter queue",
+            metric=self.failed_events.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
 
     # -------------------------------------------------------------------------------------------------------
     # The REST API
@@ -621,7 +751,7 @@ class OrchestratorStack(Stack):
     # (DELETE /pipelines/{name} waits for stacks).
 
     def _stack_events_trigger(self) -> None:
-        target = targets.LambdaFunction(self.orchestrator, retry_attempts=2)
+        target = targets.LambdaFunction(self.orchestrator, retry_attempts=2, dead_letter_queue=self.failed_events)
         events.Rule(
             self,
             "PipelineStackEvents",
@@ -677,6 +807,21 @@ class OrchestratorStack(Stack):
                 ),
                 targets=[targets.LambdaFunction(self.orchestrator, retry_attempts=2)],
             )
+        # The dead-letter queue set by hand: CDK's queue-policy statement would name this conditional rule.
+        rule.node.default_child.add_property_override(
+            "Targets.0.DeadLetterConfig", {"Arn": self.failed_events.queue_arn}
+        )
+        self.failed_events.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CodeCommitTriggerDeadLetters",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.failed_events.queue_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": permissions.arn("events", f"rule/{Aws.STACK_NAME}-CodeCommitTrigger*")}
+                },
+            )
+        )
         policy = iam.Policy(
             self,
             "CodeCommitTriggerPolicy",

@@ -585,11 +585,17 @@ def _bucket(path: str) -> str:
     return path.split("/", 1)[0] if path else ""
 
 
+def boundary(view: StageView) -> str:
+    """The orchestrator's permissions boundary, for stacks in its own account (a stage account has none)."""
+    return "" if view.stage else view.settings.permissions_boundary_arn
+
+
 def _common(view: StageView) -> dict[str, str]:
     return {
         "AssetsBucket": view.settings.assets_bucket,
         "KmsKeyArn": view.text("kms_key_arn"),
         "BlueprintBucket": view.settings.blueprint_bucket,
+        BOUNDARY_PARAMETER: boundary(view),
     }
 
 
@@ -756,6 +762,7 @@ def build_image_builder(view: StageView) -> dict[str, str]:
         "CustomImage": view.text("custom_algorithm_docker"),
         "ECRRepoName": view.text("ecr_repo_name"),
         "ImageTag": view.text("image_tag"),
+        BOUNDARY_PARAMETER: boundary(view),
     }
 
 
@@ -817,7 +824,9 @@ def build_autopilot(view: StageView) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------------
 # Blueprints and their declared parameters (the CDK stacks declare exactly these)
 
-_COMMON_PARAMETERS = ("AssetsBucket", "KmsKeyArn", "BlueprintBucket")
+# Every blueprint takes the permissions boundary of the roles it creates.
+BOUNDARY_PARAMETER = "PermissionsBoundaryArn"
+_COMMON_PARAMETERS = ("AssetsBucket", "KmsKeyArn", "BlueprintBucket", BOUNDARY_PARAMETER)
 _MODEL_PARAMETERS = (
     "ModelName",
     "InferenceInstance",
@@ -932,7 +941,7 @@ MODEL_EXPLAINABILITY = Blueprint(
 )
 IMAGE_BUILDER = Blueprint(
     "byom_custom_algorithm_image_builder.yaml",
-    ("NotificationsSNSTopicArn", "AssetsBucket", "CustomImage", "ECRRepoName", "ImageTag"),
+    ("NotificationsSNSTopicArn", "AssetsBucket", "CustomImage", "ECRRepoName", "ImageTag", BOUNDARY_PARAMETER),
 )
 TRAINING = Blueprint("model_training_pipeline.yaml", _TRAINING_PARAMETERS)
 TUNER = Blueprint(
@@ -962,6 +971,7 @@ SINGLE_ACCOUNT_PIPELINE = Blueprint(
         "AssetsBucket",
         "StackName",
         "NotificationsSNSTopicArn",
+        BOUNDARY_PARAMETER,
     ),
 )
 MULTI_ACCOUNT_PIPELINE = Blueprint(
@@ -983,6 +993,7 @@ MULTI_ACCOUNT_PIPELINE = Blueprint(
         "AssetsBucket",
         "StackName",
         "DelegatedAdminAccount",
+        BOUNDARY_PARAMETER,
     ),
 )
 

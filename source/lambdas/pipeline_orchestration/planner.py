@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalogue import MULTI_ACCOUNT_PIPELINE, SINGLE_ACCOUNT_PIPELINE, derived_names
+from .catalogue import BOUNDARY_PARAMETER, MULTI_ACCOUNT_PIPELINE, SINGLE_ACCOUNT_PIPELINE, derived_names
 from .settings import STAGES, Settings
 from .spec import StageView
 from .validation import WRAPPER_SUFFIX, ValidRequest
@@ -132,6 +132,7 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
         "AssetsBucket": settings.assets_bucket,
         "StackName": base,
         "NotificationsSNSTopicArn": settings.sns_topic_arn,
+        BOUNDARY_PARAMETER: settings.permissions_boundary_arn,
     }
     if request.staged:
         wrapper = MULTI_ACCOUNT_PIPELINE

@@ -23,6 +23,7 @@ class Settings:
     assets_bucket: str = "mlops-assets"
     blueprint_bucket: str = "mlops-blueprints"
     cfn_role_arn: str = ""
+    permissions_boundary_arn: str = ""  # every role of a pipeline stack in this account carries it
     ecr_repo_name: str = "mlops-custom-algorithms"
     ecr_repo_arn: str = ""
     sns_topic_arn: str = ""
@@ -50,6 +51,7 @@ class Settings:
             assets_bucket=env.get("ASSETS_BUCKET", ""),
             blueprint_bucket=env.get("BLUEPRINT_BUCKET", ""),
             cfn_role_arn=env.get("CFN_ROLE_ARN", ""),
+            permissions_boundary_arn=env.get("PERMISSIONS_BOUNDARY_ARN", ""),
             ecr_repo_name=env.get("ECR_REPO_NAME", ""),
             ecr_repo_arn=env.get("ECR_REPO_ARN", ""),
             sns_topic_arn=env.get("MLOPS_NOTIFICATIONS_SNS_TOPIC", ""),

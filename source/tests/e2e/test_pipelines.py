@@ -47,6 +47,27 @@ def check_listed(scene: LocalScene, name: str, pipeline_type: str) -> None:
     assert name in [p["pipeline_name"] for p in listed.body["pipelines"]]
 
 
+def check_roles_bounded(scene: LocalScene, name: str) -> None:
+    """Every role the pipeline's stacks created carries the orchestrator's permissions boundary."""
+    boundary = scene.settings.permissions_boundary_arn
+    assert boundary.endswith(":policy/mlops-orchestrator-PermissionsBoundary")
+    iam = scene.aws("iam")
+    assert iam.get_policy(PolicyArn=boundary)["Policy"]["Arn"] == boundary
+    cloudformation = scene.aws("cloudformation")
+    stacks = [s["StackName"] for s in cloudformation.describe_stacks()["Stacks"] if s["StackName"].startswith(name)]
+    roles = [
+        iam.get_role(RoleName=resource["PhysicalResourceId"])["Role"]
+        for stack in stacks
+        for resource in cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+        if resource["ResourceType"] == "AWS::IAM::Role"
+    ]
+    assert roles, f"no roles of {name}"
+    unbounded = [
+        r["RoleName"] for r in roles if r.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") != boundary
+    ]
+    assert not unbounded, f"roles without the boundary: {unbounded}"
+
+
 @pytest.mark.parametrize("pipeline_type", ALL_TYPES)
 def test_single_account_lifecycle(single_account: LocalScene, pipeline_type: str):
     name, pipeline_id = provision(single_account, pipeline_type)
@@ -64,6 +85,7 @@ def test_single_account_lifecycle(single_account: LocalScene, pipeline_type: str
     assert status.status == 200 and status.body["stageStates"], status.body
     check_listed(single_account, name, pipeline_type)
     assert described["pipeline_type"] == pipeline_type and described["request"]["pipeline_type"] == pipeline_type
+    check_roles_bounded(single_account, name)
 
     teardown = delete_until_gone(single_account, name)
     assert "kept" in teardown

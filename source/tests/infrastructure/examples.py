@@ -32,6 +32,7 @@ def settings(multi_account: bool = False, model_registry: bool = False) -> Setti
         ecr_repo_name="mlops-custom-algos",
         ecr_repo_arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mlops-custom-algos",
         sns_topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:mlops-notifications",
+        permissions_boundary_arn=f"arn:aws:iam::{ACCOUNT}:policy/mlops-orchestrator-PermissionsBoundary",
         multi_account=multi_account,
         model_registry=model_registry,
         stage_targets={

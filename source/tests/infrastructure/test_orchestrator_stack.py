@@ -26,6 +26,7 @@ COMMON_PARAMETERS = [
     "UseModelRegistry",
     "CreateModelRegistry",
     "AllowDetailedErrorMessage",
+    "PermissionsBoundaryArn",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",
@@ -181,7 +182,8 @@ def test_conditions(synthesized, stack):
         equals = {"Fn::Equals": [{"Ref": parameter}, ""]}
         assert conditions[name] == (equals if when_empty else {"Fn::Not": [equals]})
     assert conditions["CreateModelRegistryCondition"] == {"Fn::Equals": [{"Ref": "CreateModelRegistry"}, "Yes"]}
-    assert set(conditions) == {*CONDITIONAL, "CreateModelRegistryCondition"}
+    assert conditions["CreatePermissionsBoundary"] == {"Fn::Equals": [{"Ref": "PermissionsBoundaryArn"}, ""]}
+    assert set(conditions) == {*CONDITIONAL, "CreateModelRegistryCondition", "CreatePermissionsBoundary"}
 
 
 def _conditional(template: dict[str, Any], condition: str) -> dict[str, str]:
@@ -307,6 +309,7 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
         "ASSETS_BUCKET",
         "BLUEPRINT_BUCKET",
         "CFN_ROLE_ARN",
+        "PERMISSIONS_BOUNDARY_ARN",
         "ECR_REPO_NAME",
         "ECR_REPO_ARN",
         "MLOPS_NOTIFICATIONS_SNS_TOPIC",
@@ -427,7 +430,7 @@ def test_cloudformation_role_is_scoped_to_pipeline_names(synthesized, stack):
     }
     assert "ManagedPolicyArns" not in role["Properties"]
     statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    for statement in statements:
+    for statement in (s for s in statements if s["Effect"] == "Allow"):
         rendered = json.dumps(statement["Resource"])
         actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
         if any(a.startswith(("iam:", "codepipeline:", "codebuild:", "lambda:", "events:", "s3:")) for a in actions):

@@ -119,6 +119,7 @@ def test_image_builder_is_a_direct_stack():
         "CustomImage": "containers/sklearn_serving.zip",
         "ECRRepoName": "mlops-custom-algos",
         "ImageTag": "sklearn-v4",
+        "PermissionsBoundaryArn": SINGLE.permissions_boundary_arn,
     }
 
 

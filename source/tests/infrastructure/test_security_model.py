@@ -1,0 +1,385 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The security model, judged on the synthesized templates: who may write what a pipeline deploys, what a role
+a pipeline creates can ever hold, and that a failed event is kept and told."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from app import stack_id
+from infrastructure.blueprints import BLUEPRINT_STACKS
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE
+from lambdas.pipeline_orchestration.planner import plan_pipeline, template_url
+from lambdas.pipeline_orchestration.validation import validate
+
+from .examples import ACCOUNT, body, settings
+from .policy_eval import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Request, concrete, decide
+
+pytestmark = pytest.mark.synth
+
+SINGLE, MULTI = "mlops-orchestrator-single-account", "mlops-orchestrator-multi-account"
+BOTH = [SINGLE, MULTI]
+ASSETS = "mlops-assets"
+ORCHESTRATOR_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-orchestrator-OrchestratorRole-1A2B3C"
+CFN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-orchestrator-MLOpsCloudformationRole-4D5E6F"
+USER = f"arn:aws:iam::{ACCOUNT}:role/data-scientist"
+PIPELINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-churn-xgb-byompipeli-PipelineRole-7G8H9I"
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/mlops-orchestrator-PermissionsBoundary"
+OTHER_BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/anything-goes"
+TEMPLATE_ZIP = "mlops_provisioned_pipelines/mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin/template.zip"
+# A user who uploads model artifacts: allowed to write anywhere in the assets bucket.
+UPLOADER = [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"], "Resource": f"arn:aws:s3:::{ASSETS}/*"}]
+
+
+def _id(template: dict[str, Any], resource_type: str, prefix: str) -> str:
+    (found,) = [k for k, r in template["Resources"].items() if r["Type"] == resource_type and k.startswith(prefix)]
+    return found
+
+
+def _orchestrator(synthesized: Any, stack: str = SINGLE, **parameters: str) -> dict[str, Any]:
+    """The orchestrator stack's resources as deployed, with its own assets bucket and boundary."""
+    template = synthesized.templates[stack]
+    values = {
+        "NotificationEmail": "ops@example.com",
+        _id(template, "AWS::S3::Bucket", "AssetsS3Bucket"): ASSETS,
+        f"{_id(template, 'AWS::S3::Bucket', 'AssetsS3Bucket')}.Arn": f"arn:aws:s3:::{ASSETS}",
+        _id(template, "AWS::S3::Bucket", "BlueprintRepository"): "mlops-blueprints",
+        f"{_id(template, 'AWS::S3::Bucket', 'BlueprintRepository')}.Arn": "arn:aws:s3:::mlops-blueprints",
+        f"{_id(template, 'AWS::IAM::Role', 'OrchestratorRole')}.Arn": ORCHESTRATOR_ROLE,
+        f"{_id(template, 'AWS::IAM::Role', 'MLOpsCloudformationRole')}.Arn": CFN_ROLE,
+        _id(template, "AWS::IAM::ManagedPolicy", "PipelinePermissionsBoundary"): BOUNDARY,
+        "AWS::StackName": "mlops-orchestrator",
+        **parameters,
+    }
+    return concrete(template, values)["Resources"]
+
+
+def _statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    properties = resource["Properties"]
+    if "PolicyDocument" in properties:
+        return properties["PolicyDocument"]["Statement"]
+    return [s for policy in properties.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _of(resources: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    return [s for k, r in resources.items() if k.startswith(prefix) for s in _statements(r)]
+
+
+def _put(principal: str, key: str, action: str = "s3:PutObject") -> Request:
+    return Request(
+        principal,
+        action,
+        f"arn:aws:s3:::{ASSETS}/{key}",
+        {"aws:PrincipalArn": principal, "aws:SecureTransport": "true"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Template integrity: only the orchestrator writes what a pipeline deploys
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_a_template_uploaded_by_anyone_but_the_orchestrator_is_refused(synthesized, stack):
+    resources = _orchestrator(synthesized, stack)
+    bucket_policy = _of(resources, "AssetsS3BucketPolicy")
+    orchestrator = _of(resources, "OrchestratorPolicy")
+
+    assert decide(_put(USER, TEMPLATE_ZIP), UPLOADER, bucket_policy) == EXPLICIT_DENY
+    assert decide(_put(USER, TEMPLATE_ZIP, "s3:DeleteObject"), UPLOADER, bucket_policy) == EXPLICIT_DENY
+    # The same user still uploads models and data where the README says.
+    assert decide(_put(USER, "models/churn/model.tar.gz"), UPLOADER, bucket_policy) == ALLOW
+    assert decide(_put(ORCHESTRATOR_ROLE, TEMPLATE_ZIP), orchestrator, bucket_policy) == ALLOW
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_pipeline_artifacts_are_written_by_the_pipelines_alone(synthesized, stack):
+    bucket_policy = _of(_orchestrator(synthesized, stack), "AssetsS3BucketPolicy")
+    artifact = "mlops-pipeline-churn/Artifact_S/Ab1Cd2E"
+    assert decide(_put(USER, artifact), UPLOADER, bucket_policy) == EXPLICIT_DENY
+    pipeline = [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{ASSETS}/*"}]
+    assert decide(_put(PIPELINE_ROLE, artifact), pipeline, bucket_policy) == ALLOW
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_the_orchestrator_creates_stacks_only_from_its_blueprints(synthesized, stack):
+    orchestrator = _of(_orchestrator(synthesized, stack), "OrchestratorPolicy")
+    stack_arn = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/mlops-pipeline-churn-codepipeline/5f0e2a10"
+    blueprint = template_url(settings(), "single_account_codepipeline.yaml")
+    elsewhere = f"https://{ASSETS}.s3.us-east-1.amazonaws.com/mlops_provisioned_pipelines/evil.yaml"
+    for action in ("cloudformation:CreateStack", "cloudformation:UpdateStack"):
+        from_blueprints = Request(ORCHESTRATOR_ROLE, action, stack_arn, {"cloudformation:TemplateUrl": blueprint})
+        from_elsewhere = Request(ORCHESTRATOR_ROLE, action, stack_arn, {"cloudformation:TemplateUrl": elsewhere})
+        assert decide(from_blueprints, orchestrator) == ALLOW
+        assert decide(from_elsewhere, orchestrator) == IMPLICIT_DENY
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The permissions boundary
+
+
+def _boundary(synthesized: Any, stack: str = SINGLE) -> list[dict[str, Any]]:
+    return _of(_orchestrator(synthesized, stack), "PipelinePermissionsBoundary")
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_the_orchestrator_creates_the_boundary_unless_given_one(synthesized, stack):
+    template = synthesized.template(stack)
+    template.has_resource(
+        "AWS::IAM::ManagedPolicy",
+        {
+            "Condition": "CreatePermissionsBoundary",
+            "Properties": {
+                "ManagedPolicyName": {"Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-PermissionsBoundary"]]}
+            },
+        },
+    )
+    given = _orchestrator(synthesized, stack, PermissionsBoundaryArn=OTHER_BOUNDARY)
+    assert not [k for k in given if k.startswith("PipelinePermissionsBoundary")]
+    function = next(
+        r
+        for k, r in given.items()
+        if k.startswith("PipelineOrchestrationFunction") and r["Type"] == "AWS::Lambda::Function"
+    )
+    assert function["Properties"]["Environment"]["Variables"]["PERMISSIONS_BOUNDARY_ARN"] == OTHER_BOUNDARY
+    created = _orchestrator(synthesized, stack)
+    function = next(
+        r
+        for k, r in created.items()
+        if k.startswith("PipelineOrchestrationFunction") and r["Type"] == "AWS::Lambda::Function"
+    )
+    assert function["Properties"]["Environment"]["Variables"]["PERMISSIONS_BOUNDARY_ARN"] == BOUNDARY
+
+
+def _role_request(action: str, boundary: str | None, role: str = PIPELINE_ROLE, **context: str) -> Request:
+    keys = {"iam:PermissionsBoundary": boundary} if boundary else {}
+    return Request(PIPELINE_ROLE, action, role, {**keys, **context})
+
+
+def test_a_bounded_role_writes_only_roles_that_carry_the_boundary(synthesized):
+    boundary = _boundary(synthesized)
+    everything_iam = [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]  # whatever its own policy says
+    other = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-other"
+    for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"):
+        assert decide(_role_request(action, BOUNDARY, other), everything_iam, boundary=boundary) == ALLOW
+        assert decide(_role_request(action, None, other), everything_iam, boundary=boundary) == IMPLICIT_DENY
+        assert decide(_role_request(action, OTHER_BOUNDARY, other), everything_iam, boundary=boundary) == IMPLICIT_DENY
+    admin = f"arn:aws:iam::{ACCOUNT}:role/Admin"
+    assert (
+        decide(_role_request("iam:PutRolePolicy", BOUNDARY, admin), everything_iam, boundary=boundary) == IMPLICIT_DENY
+    )
+    for action, resource in (
+        ("iam:CreatePolicyVersion", BOUNDARY),
+        ("iam:DeletePolicy", BOUNDARY),
+        ("iam:SetDefaultPolicyVersion", BOUNDARY),
+        ("iam:DeleteRolePermissionsBoundary", other),
+    ):
+        request = Request(PIPELINE_ROLE, action, resource)
+        assert decide(request, everything_iam, boundary=boundary) == EXPLICIT_DENY, action
+    for action, resource in (
+        ("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/x"),
+        ("iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/x"),
+        ("iam:CreatePolicy", f"arn:aws:iam::{ACCOUNT}:policy/mlops-pipeline-x"),
+        ("iam:PutGroupPolicy", f"arn:aws:iam::{ACCOUNT}:group/x"),
+    ):
+        assert decide(Request(PIPELINE_ROLE, action, resource), everything_iam, boundary=boundary) == IMPLICIT_DENY
+
+
+def test_a_bounded_role_passes_roles_only_to_the_pipelines_services(synthesized):
+    boundary = _boundary(synthesized)
+    passing = [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]
+    to = {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    assert decide(_role_request("iam:PassRole", None, **to), passing, boundary=boundary) == ALLOW
+    to_ec2 = {"iam:PassedToService": "ec2.amazonaws.com"}
+    assert decide(_role_request("iam:PassRole", None, **to_ec2), passing, boundary=boundary) == IMPLICIT_DENY
+
+
+def _granted_actions(template: dict[str, Any]) -> set[str]:
+    actions = set()
+    for resource in template["Resources"].values():
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+            for statement in _statements(resource):
+                if statement["Effect"] == "Allow":
+                    value = statement["Action"]
+                    actions.update(value if isinstance(value, list) else [value])
+    return actions
+
+
+def test_the_boundary_allows_every_action_the_pipelines_roles_hold(synthesized):
+    """At the action level: a role's own policy is never cut by the boundary (resources are the role's own)."""
+    allowed = [
+        pattern
+        for statement in _boundary(synthesized)
+        if statement["Effect"] == "Allow"
+        for pattern in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    ]
+    missing = {
+        f"{stack_id(template)}: {action}"
+        for template in BLUEPRINT_STACKS
+        for action in _granted_actions(synthesized.templates[stack_id(template)])
+        if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in allowed)
+    }
+    assert not missing, "actions the boundary would cut:\n" + "\n".join(sorted(missing))
+
+
+@pytest.mark.parametrize("template", sorted(BLUEPRINT_STACKS))
+def test_every_role_of_a_blueprint_carries_the_boundary_it_is_given(synthesized, template):
+    name = stack_id(template)
+    resolved = concrete(synthesized.templates[name], {"PermissionsBoundaryArn": BOUNDARY})["Resources"]
+    roles = {k: r for k, r in resolved.items() if r["Type"] == "AWS::IAM::Role"}
+    assert roles
+    assert {k: r["Properties"].get("PermissionsBoundary") for k, r in roles.items()} == dict.fromkeys(roles, BOUNDARY)
+    none = concrete(synthesized.templates[name], {"PermissionsBoundaryArn": ""})["Resources"]
+    assert all("PermissionsBoundary" not in r["Properties"] for r in none.values() if r["Type"] == "AWS::IAM::Role")
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_the_cloudformation_role_gives_permissions_only_with_the_boundary(synthesized, stack):
+    cfn_role = _of(_orchestrator(synthesized, stack), "MLOpsCloudformationRole")
+    _check_role_writes(cfn_role)
+
+
+def test_the_deploy_role_gives_permissions_only_with_the_boundary(synthesized):
+    resolved = concrete(synthesized.templates["single-account-codepipeline"], {"PermissionsBoundaryArn": BOUNDARY})
+    _check_role_writes(_of(resolved["Resources"], "DeployRole"))
+
+
+def _check_role_writes(statements: list[dict[str, Any]]) -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-churn-xgb-SageMakerRole-1A2B"
+    for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"):
+        assert decide(_role_request(action, BOUNDARY, role), statements) == ALLOW, action
+        for boundary in (None, OTHER_BOUNDARY):
+            assert decide(_role_request(action, boundary, role), statements) == IMPLICIT_DENY, action
+    for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
+        assert decide(Request(CFN_ROLE, action, BOUNDARY), statements) == EXPLICIT_DENY
+    assert decide(Request(CFN_ROLE, "iam:DeleteRolePermissionsBoundary", role), statements) == EXPLICIT_DENY
+
+
+def test_a_stage_account_stack_gets_no_boundary_and_the_orchestrators_own_stacks_do():
+    """The boundary exists in the orchestrator's account only: a StackSet stage gets an empty value."""
+    multi = settings(multi_account=True)
+    staged = plan_pipeline(validate(body("byom_realtime_builtin"), multi), multi)
+    assert {stage.parameters["PermissionsBoundaryArn"] for stage in staged.stages} == {""}
+    assert staged.stack_parameters["PermissionsBoundaryArn"] == multi.permissions_boundary_arn
+    single = settings()
+    for name in sorted(CATALOGUE):
+        plan = plan_pipeline(validate(body(name), single), single)
+        assert plan.stages[0].parameters["PermissionsBoundaryArn"] == single.permissions_boundary_arn, name
+        assert plan.stack_parameters["PermissionsBoundaryArn"] == single.permissions_boundary_arn, name
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Failed asynchronous events
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_failed_orchestrator_events_go_to_an_encrypted_queue_that_alarms(synthesized, stack):
+    template = synthesized.template(stack)
+    raw = synthesized.templates[stack]
+    queue = _id(raw, "AWS::SQS::Queue", "FailedOrchestratorEvents")
+    function = _id(raw, "AWS::Lambda::Function", "PipelineOrchestrationFunction")
+    template.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+    # S3 config uploads, CodeCommit pushes and stack events all invoke the function asynchronously.
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": function},
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue, "Arn"]}}},
+        },
+    )
+    rules = {k: r for k, r in raw["Resources"].items() if r["Type"] == "AWS::Events::Rule"}
+    to_orchestrator = {
+        k: t
+        for k, r in rules.items()
+        for t in r["Properties"]["Targets"]
+        if t["Arn"] == {"Fn::GetAtt": [function, "Arn"]}
+    }
+    assert {"PipelineStackEvents", "PipelineStackSetEvents", "CodeCommitTrigger"} <= {
+        k.rstrip("0123456789ABCDEF") for k in to_orchestrator
+    }
+    assert all(t["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue, "Arn"]}} for t in to_orchestrator.values())
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}],
+            "Threshold": 1,
+            "AlarmActions": [{"Ref": _id(raw, "AWS::SNS::Topic", "MLOpsNotificationsTopic")}],
+        },
+    )
+    # CloudWatch publishes the alarm to the KMS-encrypted topic.
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Principal": {"Service": Match.array_with(["cloudwatch.amazonaws.com"])}})]
+                )
+            }
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The deploy role changes only what its own blueprint stack owns
+
+BLUEPRINT_STACK = "mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin"
+OWNER = "aws:ResourceTag/mlops:pipeline-name"
+
+
+def _deploy_role(synthesized: Any) -> list[dict[str, Any]]:
+    values = {"PermissionsBoundaryArn": BOUNDARY, "StackName": BLUEPRINT_STACK}
+    resolved = concrete(synthesized.templates["single-account-codepipeline"], values)
+    return _of(resolved["Resources"], "DeployRole")
+
+
+def test_the_deploy_role_writes_only_its_own_inference_api(synthesized):
+    statements = _deploy_role(synthesized)
+    deployer = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-churn-DeployRole-1A2B"
+    api = "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5"
+    method = f"{api}/resources/f6g7h8/methods/POST"
+
+    def request(action: str, resource: str, **context: str) -> Request:
+        return Request(deployer, action, resource, context)
+
+    create = "arn:aws:apigateway:us-east-1::/restapis"
+    assert (
+        decide(
+            request("apigateway:POST", create, **{"aws:RequestTag/mlops:pipeline-name": BLUEPRINT_STACK}), statements
+        )
+        == ALLOW
+    )
+    assert decide(request("apigateway:POST", create), statements) == IMPLICIT_DENY
+    for action in ("apigateway:PATCH", "apigateway:PUT", "apigateway:DELETE"):
+        assert decide(request(action, method, **{OWNER: BLUEPRINT_STACK}), statements) == ALLOW
+        # The orchestrator's own API (untagged) and another pipeline's API are out of reach.
+        assert decide(request(action, method), statements) == IMPLICIT_DENY
+        assert decide(request(action, api, **{OWNER: "mlops-pipeline-other"}), statements) == IMPLICIT_DENY
+    tags = f"arn:aws:apigateway:us-east-1::/tags/{api.replace(':', '%3A')}"
+    assert decide(request("apigateway:PUT", tags), statements) == IMPLICIT_DENY
+
+
+def test_the_deploy_role_scales_only_its_own_endpoints(synthesized):
+    statements = _deploy_role(synthesized)
+    deployer = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-churn-DeployRole-1A2B"
+    target = f"arn:aws:application-autoscaling:us-east-1:{ACCOUNT}:scalable-target/0ec4b7a1d2"
+    register = "application-autoscaling:RegisterScalableTarget"
+    owned = {"aws:RequestTag/mlops:pipeline-name": BLUEPRINT_STACK}
+    assert decide(Request(deployer, register, target, owned), statements) == ALLOW
+    assert decide(Request(deployer, register, target), statements) == IMPLICIT_DENY
+    for action in ("application-autoscaling:PutScalingPolicy", "application-autoscaling:DeregisterScalableTarget"):
+        assert decide(Request(deployer, action, target, {OWNER: BLUEPRINT_STACK}), statements) == ALLOW
+        assert decide(Request(deployer, action, target, {OWNER: "someone-else"}), statements) == IMPLICIT_DENY
+        assert decide(Request(deployer, action, target), statements) == IMPLICIT_DENY
+
+
+def test_the_realtime_api_and_scalable_target_carry_their_stacks_owner_tag(synthesized):
+    template = synthesized.template("byom-realtime-inference-pipeline")
+    owner = {"Key": "mlops:pipeline-name", "Value": {"Ref": "AWS::StackName"}}
+    template.has_resource_properties("AWS::ApiGateway::RestApi", {"Tags": Match.array_with([owner])})
+    template.has_resource_properties("AWS::ApiGateway::Stage", {"Tags": Match.array_with([owner])})
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {"Tags": [owner]})
