@@ -185,6 +185,63 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
             resources=["*"],
             conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{Aws.REGION}.amazonaws.com"}},
         ),
+        *_handler_statements(prefix),
+    ]
+
+
+def _handler_statements(prefix: str) -> list[iam.PolicyStatement]:
+    """What CloudFormation's handlers call beyond create and delete: reads after each change, role updates,
+    the baseline waiter's state machine (see tests/infrastructure/test_handler_permissions.py)."""
+    return [
+        iam.PolicyStatement(
+            sid="BlueprintRoleUpdates",
+            actions=["iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:UpdateAssumeRolePolicy"],
+            resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+        ),
+        iam.PolicyStatement(
+            # CloudFormation names a state machine after its logical id, not the stack.
+            sid="BaselineWaiterStateMachines",
+            actions=[
+                "states:CreateStateMachine",
+                "states:UpdateStateMachine",
+                "states:DeleteStateMachine",
+                "states:DescribeStateMachine",
+                "states:ListTagsForResource",
+            ],
+            resources=[_arn("states", "stateMachine:*")],
+        ),
+        iam.PolicyStatement(
+            sid="BlueprintResourceReads",
+            actions=[
+                "cloudwatch:ListTagsForResource",
+                "events:ListTagsForResource",
+                "events:ListTargetsByRule",
+                "logs:GetDataProtectionPolicy",
+                "logs:DescribeIndexPolicies",
+                "logs:DeleteDataProtectionPolicy",
+            ],
+            resources=[
+                _arn("cloudwatch", f"alarm:{prefix}"),
+                _arn("events", f"rule/{prefix}"),
+                _arn("logs", f"log-group:{prefix}"),
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="EndpointAutoscalingTags",
+            actions=["application-autoscaling:ListTagsForResource"],
+            resources=[_arn("application-autoscaling", "scalable-target/*")],
+        ),
+        iam.PolicyStatement(
+            # These reads take no resource: the scaling policy handler reads the target's metric, the target
+            # handler its scheduled actions, the log-group handler the account's log resource policies.
+            sid="HandlerReadsWithoutResource",
+            actions=[
+                "application-autoscaling:DescribeScheduledActions",
+                "cloudwatch:GetMetricData",
+                "logs:DescribeResourcePolicies",
+            ],
+            resources=["*"],
+        ),
     ]
 
 
@@ -254,5 +311,14 @@ def acknowledge_deploy_role(role: iam.Role) -> None:
             "AwsSolutions-IAM5[Resource::*]",
             "Application Auto Scaling actions do not support resource-level permissions; the KMS grant "
             "statement is limited to calls made through SageMaker by kms:ViaService, for keys chosen per request",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:*]",
+            "CloudFormation names the baseline waiter's state machine after its logical id, not the stack, so "
+            "state machines are scoped by type in this account and region",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:application-autoscaling:<AWS::Region>:<AWS::AccountId>:scalable-target/*]",
+            "The endpoint's scalable target gets an id Application Auto Scaling generates",
         ),
     )

@@ -394,6 +394,7 @@ class OrchestratorStack(Stack):
 
     def _cloudformation_role(self) -> None:
         grants = permissions.cloudformation_role_statements(topic_arn=self.topic.topic_arn)
+        grants += permissions.cloudformation_handler_statements(blueprints_bucket_arn=self.blueprints_bucket.bucket_arn)
         self.cfn_role = iam.Role(
             self,
             "MLOpsCloudformationRole",
