@@ -12,6 +12,7 @@ from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infrastructure.checkov import skip_checks
 from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
@@ -254,6 +255,14 @@ def blueprint_deploy_role(scope: Construct, construct_id: str) -> iam.Role:
         inline_policies={"DeployBlueprint": iam.PolicyDocument(statements=blueprint_deploy_statements())},
     )
     acknowledge_deploy_role(role)
+    skip_checks(
+        role,
+        (
+            "CKV_AWS_111",
+            "Its writes on Resource * are Application Auto Scaling's, for the endpoint's scalable target whose id "
+            "is generated, and kms:CreateGrant, limited by kms:ViaService to SageMaker; the rest is scoped by name",
+        ),
+    )
     return role
 
 
