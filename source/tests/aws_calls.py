@@ -129,16 +129,18 @@ def _frames() -> list[tuple[str, str]]:
     return frames
 
 
+# Code that several handlers share (a job module that a test calls directly) is owned by them together.
+OWNERS_SEPARATOR = " | "
+
+
 def record_calls(record: dict[str, set[str]]):
-    """A `before-call` hook adding each call of our Lambda code to `record` (handler -> IAM actions)."""
+    """A `before-call` hook adding each call of our Lambda code to `record` (owning handlers -> IAM actions)."""
 
     def before_call(model: Any, params: dict[str, Any], **_: Any) -> None:
         handlers = HANDLERS.of_frames(_frames())
-        if not handlers:
-            return
-        actions = iam_actions(model.service_model.signing_name, model.name, params)
-        for handler in handlers:
-            record[handler].update(actions)
+        if handlers:
+            actions = iam_actions(model.service_model.signing_name, model.name, params)
+            record[OWNERS_SEPARATOR.join(sorted(handlers))].update(actions)
 
     return before_call
 
@@ -156,13 +158,13 @@ def functions_by_handler(templates: dict[str, dict[str, Any]]) -> dict[str, list
 
 
 def not_allowed(record: dict[str, set[str]], templates: dict[str, dict[str, Any]]) -> list[str]:
-    """Recorded actions that no role of a function running the handler allows."""
+    """Recorded actions that no role of a function running the owning handlers allows."""
     from tests.infrastructure.iam_policies import allowed_actions, allows
 
     functions = functions_by_handler(templates)
     gaps = []
     for handler, actions in sorted(record.items()):
-        roles = functions.get(handler)
+        roles = [role for owner in handler.split(OWNERS_SEPARATOR) for role in functions.get(owner, [])]
         if not roles:
             gaps.append(f"{handler}: no function of the templates runs it")
             continue
@@ -199,8 +201,9 @@ def remember_templates(config: pytest.Config, outdir: Path) -> None:
 
 
 def _record_dir(config: pytest.Config) -> Path:
-    uid = getattr(config, "workerinput", {}).get("testrunuid") or os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
-    return Path(config._tmp_path_factory.getbasetemp()).parent / f"aws-calls-{uid}"  # type: ignore[attr-defined]
+    """One folder per run: xdist workers' temporary folders are inside the controller's."""
+    base = Path(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+    return (base.parent if hasattr(config, "workerinput") else base) / "aws-calls"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -215,9 +218,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         (folder / f"{workerinput['workerid']}.json").write_text(json.dumps(content))
         return
     merged: dict[str, set[str]] = defaultdict(set, {h: set(a) for h, a in record.items()})
-    if hasattr(config, "workerinput") or config.pluginmanager.has_plugin("xdist"):
-        folder = _record_dir(config)
-        for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+    folder = _record_dir(config)  # the workers' records, when xdist ran the session
+    if folder.exists():
+        for path in sorted(folder.glob("*.json")):
             content = json.loads(path.read_text())
             for handler, actions in content["record"].items():
                 merged[handler].update(actions)

@@ -98,6 +98,14 @@ def test_the_check_reports_an_action_the_role_does_not_allow():
     assert not_allowed(record, {"stack": _template(["s3:GetObject", "cloudformation:CreateStack"])}) == []
 
 
+def test_code_shared_by_handlers_needs_the_action_in_one_of_their_roles():
+    template = _template(["sagemaker:CreateTrainingJob"])
+    template["Resources"]["Fn"]["Properties"]["Handler"] = "lambdas.blueprints.job_resource.on_event"
+    shared = "lambdas.blueprints.job_resource.on_event | lambdas.blueprints.job_resource.poll"
+    assert not_allowed({shared: {"sagemaker:CreateTrainingJob"}}, {"stack": template}) == []
+    assert not_allowed({shared: {"sagemaker:DeleteModel"}}, {"stack": template}) == [f"{shared}: sagemaker:DeleteModel"]
+
+
 def test_the_check_reports_a_handler_that_no_function_runs():
     assert not_allowed({"lambdas.blueprints.gone.handler": {"s3:GetObject"}}, {"stack": _template([])}) == [
         "lambdas.blueprints.gone.handler: no function of the templates runs it"
