@@ -21,5 +21,8 @@ ruff check .
 ruff format --check .
 echo "== mypy (Lambda code)"
 mypy
+# checkov, the security scan of the infrastructure tier, lives in its own virtualenv (its pins clash with ours).
+echo "== checkov virtualenv"
+"$deployment_dir/checkov.sh"
 echo "== pytest"
 pytest "$@"

@@ -12,6 +12,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from infrastructure.blueprints import BLUEPRINT_STACKS
+from infrastructure.checkov import add_type_wide_skips
 from infrastructure.distribution import (
     Distribution,
     blueprint_synthesizer,
@@ -64,6 +65,7 @@ def build_app(outdir: str | None = None, nag: bool = True, distribution: Distrib
         stack_class(app, stack_id(template), synthesizer=blueprint_synthesizer())
     if nag:
         add_checks(app)
+    add_type_wide_skips(app)
     return app
 
 

@@ -15,4 +15,10 @@ LAMBDA_FUNCTION_ACTIONS = [
     "lambda:TagResource",
     "lambda:UntagResource",
     "lambda:ListTags",
+    # CloudFormation's read handlers, which it calls after every create and update.
+    "lambda:GetFunctionCodeSigningConfig",
+    "lambda:GetFunctionRecursionConfig",
+    "lambda:GetFunctionScalingConfig",
+    "lambda:GetRuntimeManagementConfig",
+    "lambda:GetPolicy",
 ]

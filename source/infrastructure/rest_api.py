@@ -14,7 +14,8 @@ STAGE_NAME = "prod"
 def logged_stage(
     access_logs: logs.ILogGroup, rate_limit: int, burst_limit: int, **options: Any
 ) -> apigateway.StageOptions:
-    """The `prod` stage: JSON access logs with the caller, INFO execution logs and the given throttling."""
+    """The `prod` stage: JSON access logs with the caller, INFO execution logs, X-Ray traces and the given
+    throttling."""
     return apigateway.StageOptions(
         stage_name=STAGE_NAME,
         access_log_destination=apigateway.LogGroupLogDestination(access_logs),
@@ -32,5 +33,6 @@ def logged_stage(
         logging_level=apigateway.MethodLoggingLevel.INFO,
         throttling_rate_limit=rate_limit,
         throttling_burst_limit=burst_limit,
+        tracing_enabled=True,
         **options,
     )

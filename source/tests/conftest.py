@@ -7,6 +7,9 @@ import os
 
 import pytest
 
+# The AWS calls of our Lambda code, recorded in every tier and checked against their roles (tests/aws_calls.py).
+from tests.aws_calls import pytest_configure, pytest_sessionfinish, remember_templates  # noqa: F401
+
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -35,11 +38,13 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory):
+def synthesized(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
     """The whole CDK app, synthesized once per session (slow: a Node.js process) and shared by every tier."""
     from tests.synthesis import synthesize
 
-    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+    result = synthesize(tmp_path_factory.mktemp("cdk.out"))
+    remember_templates(request.config, result.outdir)
+    return result
 
 
 @pytest.fixture(scope="session")

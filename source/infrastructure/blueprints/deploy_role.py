@@ -14,6 +14,7 @@ from constructs import Construct
 
 from infrastructure.boundary import PARAMETER as BOUNDARY_PARAMETER
 from infrastructure.boundary import guard_statements, with_boundary
+from infrastructure.checkov import skip_checks
 from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
@@ -255,6 +256,63 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
             conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{Aws.REGION}.amazonaws.com"}},
         ),
         *guard_statements(boundary),
+        *_handler_statements(prefix),
+    ]
+
+
+def _handler_statements(prefix: str) -> list[iam.PolicyStatement]:
+    """What CloudFormation's handlers call beyond create and delete: reads after each change, role updates,
+    the baseline waiter's state machine (see tests/infrastructure/test_handler_permissions.py)."""
+    return [
+        iam.PolicyStatement(
+            sid="BlueprintRoleUpdates",
+            actions=["iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:UpdateAssumeRolePolicy"],
+            resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{prefix}"],
+        ),
+        iam.PolicyStatement(
+            # CloudFormation names a state machine after its logical id, not the stack.
+            sid="BaselineWaiterStateMachines",
+            actions=[
+                "states:CreateStateMachine",
+                "states:UpdateStateMachine",
+                "states:DeleteStateMachine",
+                "states:DescribeStateMachine",
+                "states:ListTagsForResource",
+            ],
+            resources=[_arn("states", "stateMachine:*")],
+        ),
+        iam.PolicyStatement(
+            sid="BlueprintResourceReads",
+            actions=[
+                "cloudwatch:ListTagsForResource",
+                "events:ListTagsForResource",
+                "events:ListTargetsByRule",
+                "logs:GetDataProtectionPolicy",
+                "logs:DescribeIndexPolicies",
+                "logs:DeleteDataProtectionPolicy",
+            ],
+            resources=[
+                _arn("cloudwatch", f"alarm:{prefix}"),
+                _arn("events", f"rule/{prefix}"),
+                _arn("logs", f"log-group:{prefix}"),
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="EndpointAutoscalingTags",
+            actions=["application-autoscaling:ListTagsForResource"],
+            resources=[_arn("application-autoscaling", "scalable-target/*")],
+        ),
+        iam.PolicyStatement(
+            # These reads take no resource: the scaling policy handler reads the target's metric, the target
+            # handler its scheduled actions, the log-group handler the account's log resource policies.
+            sid="HandlerReadsWithoutResource",
+            actions=[
+                "application-autoscaling:DescribeScheduledActions",
+                "cloudwatch:GetMetricData",
+                "logs:DescribeResourcePolicies",
+            ],
+            resources=["*"],
+        ),
     ]
 
 
@@ -267,6 +325,14 @@ def blueprint_deploy_role(scope: Construct, construct_id: str) -> iam.Role:
         inline_policies={"DeployBlueprint": iam.PolicyDocument(statements=blueprint_deploy_statements())},
     )
     acknowledge_deploy_role(role)
+    skip_checks(
+        role,
+        (
+            "CKV_AWS_111",
+            "Its writes on Resource * are Application Auto Scaling's, for the endpoint's scalable target whose id "
+            "is generated, and kms:CreateGrant, limited by kms:ViaService to SageMaker; the rest is scoped by name",
+        ),
+    )
     return role
 
 
@@ -325,5 +391,14 @@ def acknowledge_deploy_role(role: iam.Role) -> None:
             "Application Auto Scaling: Describe calls take no resource, and scalable-target ids are generated, so "
             "writes are limited by the stack's owner tag (aws:RequestTag/aws:ResourceTag) instead; the KMS grant "
             "statement is limited to calls made through SageMaker by kms:ViaService, for keys chosen per request",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:*]",
+            "CloudFormation names the baseline waiter's state machine after its logical id, not the stack, so "
+            "state machines are scoped by type in this account and region",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:application-autoscaling:<AWS::Region>:<AWS::AccountId>:scalable-target/*]",
+            "The endpoint's scalable target gets an id Application Auto Scaling generates",
         ),
     )

@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
 from infrastructure.blueprints.parameters import is_set
+from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
 
 
@@ -189,6 +190,14 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
         tags=[CfnTag(key="model_name", value=p["ModelName"].value_as_string)],
     )
     model.node.add_dependency(after_policies(stack, "ModelPermissions", policies))
+    skip_checks(
+        model,
+        (
+            "CKV_AWS_370",
+            "The container may be the user's own image (custom algorithm) that calls AWS at run time; network "
+            "isolation would cut it off. The model runs with its own least-privilege execution role",
+        ),
+    )
     acknowledge(
         role,
         (

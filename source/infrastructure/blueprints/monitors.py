@@ -113,6 +113,7 @@ class ModelMonitorStack(Stack):
                         "VolumeKmsKeyId": if_provided(self.kms, p["KmsKeyArn"]),
                     }
                 },
+                "NetworkConfig": {"EnableInterContainerTrafficEncryption": True},
                 "RoleArn": self.role.role_arn,
                 "StoppingCondition": {"MaxRuntimeInSeconds": p["MonitorMaxRuntimeSeconds"]},
                 "Tags": [{"Key": "stack_name", "Value": Aws.STACK_NAME}],

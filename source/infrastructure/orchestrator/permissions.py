@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 from infrastructure.boundary import with_boundary
+from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
 
@@ -419,3 +420,41 @@ def cloudformation_role_statements(*, topic_arn: str, boundary_arn: str = "") ->
     for grant in grants:
         grant.reason = grant.reason or CFN_ROLE_REASON
     return grants
+
+
+def cloudformation_handler_statements(*, blueprints_bucket_arn: str) -> list[Grant]:
+    """What CloudFormation's handlers call beyond create and delete for the wrapper stacks: reads after each
+    change, role updates, and the StackSet deployer's code (see tests/infrastructure/test_handler_permissions.py)."""
+    log_groups = [
+        arn("logs", f"log-group:/aws/lambda/{PIPELINE_PREFIX}*"),
+        arn("logs", f"log-group:/aws/codebuild/{PIPELINE_PREFIX}*"),
+    ]
+    return [
+        statement(["iam:UpdateRoleDescription"], [arn("iam", f"role/{PIPELINE_PREFIX}*", region="")], CFN_ROLE_REASON),
+        statement(
+            # Lambda reads a function's code with the credentials of the caller of CreateFunction.
+            ["s3:GetObject"],
+            [f"{blueprints_bucket_arn}/{BLUEPRINT_LAMBDAS_PATTERN}"],
+            "The multi-account pipeline's StackSet deployer code, named by its content hash in the blueprints bucket.",
+        ),
+        statement(
+            ["events:ListTagsForResource", "events:ListTargetsByRule"],
+            [arn("events", f"rule/{PIPELINE_PREFIX}*")],
+            CFN_ROLE_REASON,
+        ),
+        statement(
+            [
+                "logs:GetDataProtectionPolicy",
+                "logs:DescribeIndexPolicies",
+                "logs:DeleteDataProtectionPolicy",
+                "logs:ListTagsForResource",
+            ],
+            log_groups,
+            CFN_ROLE_REASON,
+        ),
+        statement(
+            ["logs:DescribeResourcePolicies"],
+            ["*"],
+            "The log-group handler reads the account's log resource policies; the API takes no resource.",
+        ),
+    ]

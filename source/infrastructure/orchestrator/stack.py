@@ -43,6 +43,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from infrastructure import boundary
+from infrastructure.checkov import skip_checks
 from infrastructure.distribution import BLUEPRINTS_PREFIX, Distribution, lambda_code
 from infrastructure.nag import acknowledge
 from infrastructure.rest_api import logged_stage
@@ -194,6 +195,13 @@ class OrchestratorStack(Stack):
 
     def _storage(self) -> s3.Bucket:
         self.access_logs_bucket = _secure_bucket(self, "AccessLogsBucket")
+        skip_checks(
+            self.access_logs_bucket,
+            (
+                "CKV_AWS_18",
+                "This bucket receives the other buckets' server access logs; logging it into itself would loop",
+            ),
+        )
         acknowledge(
             self.access_logs_bucket,
             (
@@ -304,6 +312,14 @@ class OrchestratorStack(Stack):
             # The index is rebuilt from the mlops-pipeline* CloudFormation stacks: deleting it loses nothing.
             removal_policy=RemovalPolicy.DESTROY,
         )
+        skip_checks(
+            self.index_table,
+            (
+                "CKV_AWS_119",
+                "The index holds pipeline names, types and states, a cache of what CloudFormation says; the AWS "
+                "managed key encrypts it at rest and needs no key policy or KMS grant for the orchestrator",
+            ),
+        )
         self.index_table.add_global_secondary_index(
             index_name=pipeline_index.NEWEST_FIRST,
             partition_key=dynamodb.Attribute(name=pipeline_index.PARTITION, type=dynamodb.AttributeType.STRING),
@@ -358,6 +374,14 @@ class OrchestratorStack(Stack):
                 ]
             ),
         )
+        skip_checks(
+            key,
+            (
+                "CKV_AWS_33",
+                "The one statement for any principal is bounded by kms:CallerAccount (this account) and "
+                "kms:ViaService (SNS in this region): the key is usable only through SNS, to publish to the topic",
+            ),
+        )
         self.topic = sns.Topic(
             self, "MLOpsNotificationsTopic", display_name="MLOps notifications", master_key=key, enforce_ssl=True
         )
@@ -377,6 +401,19 @@ class OrchestratorStack(Stack):
 
     def _container_registry(self) -> None:
         repository = ecr.Repository(self, "ECRRepo", image_scan_on_push=True, removal_policy=RemovalPolicy.RETAIN)
+        skip_checks(
+            repository,
+            (
+                "CKV_AWS_136",
+                "ECR encrypts images at rest (AES-256); the images hold algorithm code, not data, and a customer "
+                "managed key would need a key policy for every account that pulls them",
+            ),
+            (
+                "CKV_AWS_51",
+                "The image-builder pipeline pushes the user's ImageTag again on every change of the image's source; "
+                "immutable tags would fail each rebuild",
+            ),
+        )
         if self.multi_account:
             repository.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -487,6 +524,7 @@ class OrchestratorStack(Stack):
         grants = permissions.cloudformation_role_statements(
             topic_arn=self.topic.topic_arn, boundary_arn=self.boundary_arn
         )
+        grants += permissions.cloudformation_handler_statements(blueprints_bucket_arn=self.blueprints_bucket.bucket_arn)
         document = permissions.policy_document(grants)
         document.add_statements(*boundary.guard_statements(self.boundary_arn))
         self.cfn_role = iam.Role(
@@ -558,6 +596,15 @@ class OrchestratorStack(Stack):
             memory_size=512,
             timeout=Duration.minutes(2),
             environment=settings,
+        )
+        skip_checks(
+            self.orchestrator,
+            (
+                "CKV_AWS_116",
+                "API Gateway calls it synchronously; for its asynchronous triggers the function writes every outcome "
+                "where the user looks (mlops-config.result.json, a CodeCommit comment, the pipeline index), and an "
+                "invocation that fails outright is retried twice and logged",
+            ),
         )
         grants = permissions.orchestrator_statements(
             assets_bucket=self.assets_bucket_name,
