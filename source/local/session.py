@@ -50,11 +50,20 @@ class LocalPipelines(Pipelines):
             raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 404}}, operation)
         return found
 
-    def approve(self, name: str, stage: str, approved: bool, comment: str) -> str | None:
+    def put_approval(
+        self, name: str, stage_name: str, action_name: str, token: str, approved: bool, comment: str
+    ) -> None:
+        from botocore.exceptions import ClientError
+
         try:
-            return self.runner.approve(name, stage, approved, comment)
-        except LookupError:
-            return None
+            self.runner.put_approval_result(name, stage_name, action_name, token, approved, comment)
+        except (LookupError, PermissionError) as error:
+            # CodePipeline's answers to an action that does not exist, or a token that no longer waits.
+            code = "ActionNotFoundException" if isinstance(error, LookupError) else "InvalidApprovalTokenException"
+            raise ClientError(
+                {"Error": {"Code": code, "Message": str(error)}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                "PutApprovalResult",
+            ) from None
 
 
 def create_resources(templates: Path, multi_account: bool, model_registry: bool) -> Settings:
@@ -182,6 +191,7 @@ class LocalOrchestrator:
                 aws.codecommit = LocalGitCodeCommit(self.git_repository)
             self.service = OrchestratorService(settings, aws)
             self.runner.on_stack_event = self.service.on_stack_event
+            self.runner.on_pipeline_event = self.service.on_pipeline_event
             self.runner.start()
             if self.git_repository is not None:
                 self.git_watcher = GitWatcher(self.git_repository, self.service.on_codecommit_push)

@@ -7,6 +7,7 @@ from typing import Any
 
 from lambdas.shared.errors import NotFound
 
+from . import pipeline_state
 from .adapters import Aws
 from .settings import STAGES, Settings
 from .validation import WRAPPER_SUFFIX
@@ -27,14 +28,20 @@ def pipeline_status(pipeline_id: str, settings: Settings, aws: Aws) -> dict[str,
     stack = aws.stacks.describe(pipeline_id)
     if stack is None:
         raise NotFound(f"No pipeline with id {pipeline_id}.")
-    answer: dict[str, Any] = {"stack_name": stack["StackName"], "stack_status": stack["StackStatus"]}
+    seen = pipeline_state.observe(stack, settings, aws)
+    answer: dict[str, Any] = {
+        **seen.state.as_dict(),
+        "stack_name": stack["StackName"],
+        "stack_status": stack["StackStatus"],
+    }
     if stack.get("StackStatusReason"):
         answer["stack_status_reason"] = stack["StackStatusReason"]
-    pipeline = codepipeline_name(stack, aws)
+    pipeline = seen.codepipeline_name or codepipeline_name(stack, aws)
     if pipeline is None:
         return {"message": NOT_YET, **answer}
-    answer.update(aws.pipelines.state(pipeline))
-    answer["deployed"] = deployed(stack, settings, aws)
+    # GetPipelineState's own keys (pipelineName, stageStates, ...), as the predecessor answered them.
+    answer.update(seen.codepipeline if seen.codepipeline is not None else aws.pipelines.state(pipeline))
+    answer["deployed"] = seen.deployment if seen.execution else deployed(stack, settings, aws)
     return answer
 
 
