@@ -14,6 +14,7 @@ import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -111,7 +112,15 @@ class FakePipelines(Pipelines):
         runs = self.runs.setdefault(f"{pipeline_name}-codepipeline-pipeline", [])
         execution_id = f"execution-{len(runs) + 1}"
         revisions = [{"actionName": "S3Source", "revisionId": zip_version}] if zip_version else []
-        runs.insert(0, {"pipelineExecutionId": execution_id, "status": status, "sourceRevisions": revisions})
+        runs.insert(
+            0,
+            {
+                "pipelineExecutionId": execution_id,
+                "status": status,
+                "startTime": datetime.now(UTC),
+                "sourceRevisions": revisions,
+            },
+        )
         return execution_id
 
     def executions(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
