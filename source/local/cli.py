@@ -258,7 +258,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         from local.demo import run_demo
 
         if not run_demo(orchestrator):
-            print("the sample pipeline did not reach an endpoint in service", file=sys.stderr, flush=True)
+            print("the sample pipeline did not become ACTIVE: its state is above", file=sys.stderr, flush=True)
     print(
         f"mlops local: the orchestrator API is on {url} (AWS emulator on {orchestrator.emulator.endpoint}). "
         f"Call it with `mlops list --endpoint {url}` (list, status, describe, delete, approve, provision) "

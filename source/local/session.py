@@ -17,6 +17,7 @@ from lambdas.shared.aws import client
 
 from .api_server import LocalApiServer
 from .emulator import Emulator
+from .examples import seed_examples
 from .git_trigger import GitWatcher, LocalGitCodeCommit, init_repository
 from .inprocess import run_project_lambdas_in_process
 from .runner import PipelineRunner
@@ -173,6 +174,7 @@ class LocalOrchestrator:
     port: int = 0
     git_repository: Path | None = None  # stands in for the CodeCommit config repository
     deploy_timeout: float = 900.0  # seconds a CloudFormation deploy action may wait for its stack
+    seed_examples: bool = True  # put in place what source/examples/ reference, so each runs unchanged
     emulator: Emulator = field(default_factory=Emulator)
     runner: PipelineRunner | None = None
     service: OrchestratorService | None = None
@@ -184,6 +186,8 @@ class LocalOrchestrator:
         run_project_lambdas_in_process(endpoint)
         try:
             settings = create_resources(self.templates, self.multi_account, self.model_registry)
+            if self.seed_examples:
+                seed_examples(endpoint, settings)
             self.runner = PipelineRunner(settings.region, settings.account_id, deploy_timeout=self.deploy_timeout)
             aws = Aws(pipelines=LocalPipelines(self.runner))
             if self.git_repository is not None:

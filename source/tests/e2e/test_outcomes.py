@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from local.cli import EXIT_FAILED, EXIT_OK, main
 from tests.e2e.conftest import LocalScene
 from tests.e2e.test_pipelines import delete_until_gone, pipeline_name, provision
 
@@ -57,7 +58,9 @@ def test_a_monitor_whose_output_bucket_is_missing_is_failed_with_the_reason(sing
     delete_until_gone(single_account, MONITOR)
 
 
-def test_an_image_builder_whose_source_zip_is_missing_fails_at_its_source_within_seconds(single_account: LocalScene):
+def test_an_image_builder_whose_source_zip_is_missing_fails_at_its_source_within_seconds(
+    single_account: LocalScene, capsys
+):
     body = single_account.request("byom_image_builder")
     body["custom_algorithm_docker"] = "containers/never-uploaded.zip"
     started = time.monotonic()
@@ -70,6 +73,11 @@ def test_an_image_builder_whose_source_zip_is_missing_fails_at_its_source_within
     )
     assert time.monotonic() - started < 30
     assert described["stage"] == "Source"
+    # The CLI says so and exits 1, with and without --watch.
+    for watch in ([], ["--watch", "--timeout", "30"]):
+        code = main(["status", answer.body["pipeline_id"], *watch, "--endpoint", single_account.api.endpoint])
+        out = capsys.readouterr().out
+        assert code == EXIT_FAILED and f"FAILED: {described['reason']}" in out
     delete_until_gone(single_account, name)
 
 
@@ -89,7 +97,7 @@ def approval(scene: LocalScene, name: str, stage: str, approved: bool = True, co
     return scene.call("POST", f"/pipelines/{name}/approval", body)
 
 
-def test_approving_the_wrong_stage_is_refused_and_the_waiting_stage_still_waits(multi_account: LocalScene):
+def test_approving_the_wrong_stage_is_refused_and_the_waiting_stage_still_waits(multi_account: LocalScene, capsys):
     name, pipeline_id = provision(multi_account, "byom_realtime_custom")
     described = settled(multi_account, name)
     assert (described["state"], described["approval_stage"]) == ("WAITING_APPROVAL", "staging"), described
@@ -105,6 +113,8 @@ def test_approving_the_wrong_stage_is_refused_and_the_waiting_stage_still_waits(
 
     status = multi_account.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id}).body
     assert (status["state"], status["approval_stage"]) == ("WAITING_APPROVAL", "staging")
+    code = main(["status", pipeline_id, "--endpoint", multi_account.api.endpoint])
+    assert code == EXIT_OK and f"mlops approve {name} staging" in capsys.readouterr().out
     assert listed(multi_account, name, state="waiting_approval") is not None
 
     assert approval(multi_account, name, "staging").status == 200
@@ -132,3 +142,17 @@ def test_a_rejected_approval_fails_the_pipeline_with_the_reviewers_reason(multi_
     assert "DeployStaging" in described["reason"]
     assert described["deployed"]["stages"]["staging"]["status"] == "NOT_DEPLOYED"
     delete_until_gone(multi_account, name)
+
+
+def test_the_multi_account_demo_approves_each_stage_and_ends_active(multi_account: LocalScene, capsys):
+    from local.demo import run_demo
+
+    started = time.monotonic()
+    assert run_demo(multi_account.orchestrator, timeout=90)
+    out = capsys.readouterr().out
+    assert time.monotonic() - started < 60
+    assert "approving the staging stage" in out and "approving the prod stage" in out
+    assert "state: ACTIVE" in out and "None" not in out
+    for stage in ("dev", "staging", "prod"):
+        assert f"{stage}: StackSet mlops-pipeline-sample-xgb-byompipelinerealtimebuiltin-{stage}-" in out
+    delete_until_gone(multi_account, "mlops-pipeline-sample-xgb-byompipelinerealtimebuiltin")
