@@ -100,6 +100,10 @@ class Storage:
         client("s3").delete_object(Bucket=bucket, Key=key, **kwargs)
 
 
+STACK_TYPE = "AWS::CloudFormation::Stack"
+OPERATION_STARTS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "IMPORT_IN_PROGRESS")
+
+
 class Stacks:
     """CloudFormation stacks and StackSet instances."""
 
@@ -127,6 +131,20 @@ class Stacks:
 
     def update(self, **kwargs: Any) -> str:
         return client("cloudformation").update_stack(**kwargs)["StackId"]
+
+    def first_failure(self, name_or_id: str) -> str | None:
+        """The reason of the first resource that failed in the stack's latest operation (its events, newest
+        first, read back to where the operation began), or None."""
+        found = None
+        paginator = client("cloudformation").get_paginator("describe_stack_events")
+        for page in paginator.paginate(StackName=name_or_id, PaginationConfig={"MaxItems": 500}):
+            for event in page.get("StackEvents", []):
+                status, of_stack = event.get("ResourceStatus", ""), event.get("ResourceType") == STACK_TYPE
+                if of_stack and status in OPERATION_STARTS:
+                    return found  # the operation's first event: the failure found last is its first
+                if not of_stack and status.endswith("_FAILED") and event.get("ResourceStatusReason"):
+                    found = f"{event.get('LogicalResourceId')}: {event['ResourceStatusReason']}"
+        return found
 
     def resources(self, name_or_id: str) -> list[dict[str, Any]]:
         paginator = client("cloudformation").get_paginator("list_stack_resources")

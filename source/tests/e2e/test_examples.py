@@ -25,6 +25,11 @@ def single(built_templates):
 
 
 @pytest.fixture(scope="module")
+def multi(built_templates):
+    yield from _local(built_templates, multi_account=True)
+
+
+@pytest.fixture(scope="module")
 def multi_with_registry(built_templates):
     yield from _local(built_templates, multi_account=True, model_registry=True)
 
@@ -65,7 +70,10 @@ def test_every_example_runs_to_the_end_in_a_single_account(single: LocalScene):
     provision_every_example(single, TOP_LEVEL)
 
 
-def test_every_example_runs_to_the_end_in_the_multi_account_mode(multi_with_registry: LocalScene):
-    provision_every_example(multi_with_registry, TOP_LEVEL)
-    # The multi-account example deploys the same pipeline from the model registry, each stage with its own values.
+def test_every_example_runs_to_the_end_in_the_multi_account_mode(multi: LocalScene):
+    provision_every_example(multi, TOP_LEVEL)
+
+
+def test_the_multi_account_example_runs_to_the_end_with_the_model_registry(multi_with_registry: LocalScene):
+    # It deploys a model package from the registry, each stage with its own instance, capture and endpoint.
     provision_every_example(multi_with_registry, sorted(p for p in EXAMPLES if p.startswith("multi_account/")))

@@ -237,3 +237,88 @@ def test_a_re_execution_that_succeeds_after_a_failure_is_active():
         stage("DeployCloudFormation", "Succeeded", action("deploy_stack", "Succeeded"), execution_id="e-3"),
     )
     assert derive(stack(), execution("Succeeded", "e-3"), state, DEPLOYED).state == ACTIVE
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading the sources: the stack event that says why
+
+
+class _Events:
+    def __init__(self, events):
+        self.events = events
+
+    def get_paginator(self, name):
+        assert name == "describe_stack_events"
+        return self
+
+    def paginate(self, **_):
+        return [{"StackEvents": self.events}]
+
+
+def _event(logical_id: str, resource_type: str, status: str, reason: str = "") -> dict[str, Any]:
+    return {
+        "LogicalResourceId": logical_id,
+        "ResourceType": resource_type,
+        "ResourceStatus": status,
+        **({"ResourceStatusReason": reason} if reason else {}),
+    }
+
+
+def test_the_first_failed_resource_of_the_latest_operation_gives_the_reason(monkeypatch):
+    from lambdas.pipeline_orchestration import adapters
+
+    stack_type = "AWS::CloudFormation::Stack"
+    events = [  # newest first
+        _event(BLUEPRINT, stack_type, "ROLLBACK_COMPLETE"),
+        _event("Schedule", "AWS::SageMaker::MonitoringSchedule", "CREATE_FAILED", "Resource creation cancelled"),
+        _event(BLUEPRINT, stack_type, "ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [X]"),
+        _event("BaselineJob", "Custom::InvokeLambda", "CREATE_FAILED", "NoSuchBucket: no-such-bucket"),
+        _event(BLUEPRINT, stack_type, "CREATE_IN_PROGRESS", "User Initiated"),
+        _event("Old", "AWS::SNS::Topic", "CREATE_FAILED", "an earlier operation"),
+    ]
+    monkeypatch.setattr(adapters, "client", lambda name, region=None: _Events(events))
+
+    assert adapters.Stacks().first_failure(BLUEPRINT) == "BaselineJob: NoSuchBucket: no-such-bucket"
+
+
+def test_a_failed_blueprint_stack_adds_its_resource_event_to_the_reason():
+    from lambdas.pipeline_orchestration.adapters import Aws, Pipelines, Stacks
+    from lambdas.pipeline_orchestration.pipeline_state import observe
+    from lambdas.pipeline_orchestration.settings import Settings
+
+    class FailedBlueprint(Stacks):
+        def describe(self, name_or_id):
+            reason = "The following resource(s) failed to create: [BaselineJob]."
+            return {
+                "StackName": BLUEPRINT,
+                "StackId": "id",
+                "StackStatus": "ROLLBACK_COMPLETE",
+                "StackStatusReason": reason,
+            }
+
+        def first_failure(self, name_or_id):
+            return "BaselineJob: NoSuchBucket: The specified bucket does not exist"
+
+        def resources(self, name_or_id):
+            return [{"ResourceType": "AWS::CodePipeline::Pipeline", "PhysicalResourceId": f"{WRAPPER}-Pipeline"}]
+
+    class FailedDeploy(Pipelines):
+        def state(self, name):
+            return codepipeline(
+                SOURCE_OK,
+                stage("DeployCloudFormation", "Failed", action("deploy_stack", "Failed", error="Stack failed")),
+            )
+
+        def executions(self, name, limit=100):
+            return [execution("Failed")]
+
+    wrapper = {
+        **stack(),
+        "StackId": "wrapper-id",
+        "Parameters": [{"ParameterKey": "StackName", "ParameterValue": BLUEPRINT}],
+    }
+    seen = observe(wrapper, Settings(), Aws(stacks=FailedBlueprint(), pipelines=FailedDeploy()))
+
+    assert seen.state.state == FAILED
+    assert "BaselineJob: NoSuchBucket: The specified bucket does not exist" in seen.state.reason
+    assert seen.state.reason.startswith("stage DeployCloudFormation, action deploy_stack: Stack failed")
