@@ -6,7 +6,8 @@ mlops-config.json file. The other commands call the API: local mode by default, 
 (`--endpoint`), whose requests are signed with SigV4 from the standard AWS credential chain.
 `mlops local` runs the whole orchestrator on this machine.
 
-Exit codes: 0 success, 1 failure, 2 invalid request or usage, 3 not found, 4 conflict.
+Exit codes: 0 success, 1 failure (`status` and `--watch`: the pipeline is FAILED or ROLLED_BACK), 2 invalid
+request or usage, 3 not found, 4 conflict.
 """
 
 from __future__ import annotations
@@ -123,8 +124,14 @@ def _answer(args: argparse.Namespace, response, text: str | None = None) -> int:
     return _exit_code(response.status)
 
 
+HEARTBEAT_SECONDS = 15.0
+# Pipeline states (lambdas.pipeline_orchestration.pipeline_state) in which --watch stops, and those that fail.
+SETTLED_STATES = ("ACTIVE", "FAILED", "ROLLED_BACK", "WAITING_APPROVAL")
+FAILED_STATES = ("FAILED", "ROLLED_BACK")
+
+
 def render_state(state: dict[str, Any]) -> str:
-    """One line per pipeline state: each stage with its status, and what waits for approval."""
+    """The pipeline's state and reason, then one part per stage with its status and what waits for approval."""
     parts = []
     for stage in state.get("stageStates", []):
         status = stage.get("latestExecution", {}).get("status", "-")
@@ -136,39 +143,58 @@ def render_state(state: dict[str, Any]) -> str:
         parts.append(
             f"{stage['stageName']}: {status}" + (f" (approval {', '.join(waiting)} waiting)" if waiting else "")
         )
-    return " | ".join(parts) or state.get("message", "")
+    stages = " | ".join(parts) or state.get("message", "")
+    if not state.get("state"):
+        return stages
+    head = state["state"] + (f": {state['reason']}" if state.get("reason") else "")
+    return f"{head}\n  {stages}" if stages else head
 
 
 def pipeline_outcome(state: dict[str, Any]) -> str:
-    """Succeeded, Failed, Approval (waiting for a person) or InProgress."""
-    stages = state.get("stageStates", [])
-    statuses = [s.get("latestExecution", {}).get("status") for s in stages]
-    if any(s == "Failed" for s in statuses):
-        return "Failed"
-    if any("approval" in render_state({"stageStates": [s]}) for s in stages):
-        return "Approval"
-    if stages and all(s == "Succeeded" for s in statuses):
-        return "Succeeded"
-    return "InProgress"
+    """The pipeline's state as /pipelinestatus derives it (PROVISIONING when it says none yet)."""
+    return str(state.get("state") or "PROVISIONING")
+
+
+def _state_exit_code(state: dict[str, Any]) -> int:
+    return EXIT_FAILED if pipeline_outcome(state) in FAILED_STATES else EXIT_OK
+
+
+def _approval_hint(name: str, state: dict[str, Any]) -> str:
+    stage = state.get("approval_stage") or "<stage>"
+    return f"waiting for approval of {stage}: mlops approve {name} {stage} (or --reject)"
+
+
+def _pipeline_name(pipeline_id: str, state: dict[str, Any]) -> str:
+    stack = str(state.get("stack_name") or pipeline_id.split(":stack/", 1)[-1].split("/", 1)[0])
+    return stack.removesuffix("-codepipeline")
 
 
 def _watch(args: argparse.Namespace, pipeline_id: str) -> int:
+    """Follow the pipeline: a line on each change and a heartbeat while nothing changes, each with the time
+    elapsed; ends when the pipeline is ACTIVE, FAILED, ROLLED_BACK or waits for an approval."""
     import time
 
-    client, last, deadline = _client(args), "", time.monotonic() + args.timeout
+    client, last, started = _client(args), "", time.monotonic()
+    deadline, beat = started + args.timeout, started + HEARTBEAT_SECONDS
     while time.monotonic() < deadline:
         response = client.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id})
         if not response.ok:
             return _answer(args, response)
-        line = render_state(response.body)
+        body = response.body
+        elapsed = time.monotonic() - started
+        line = render_state(body)
         if line != last:
-            print(line, flush=True)
-            last = line
-        outcome = pipeline_outcome(response.body)
-        if outcome in ("Succeeded", "Failed", "Approval"):
-            if outcome == "Approval":
-                print("waiting for approval: mlops approve <pipeline name> <stage>")
-            return EXIT_OK if outcome != "Failed" else EXIT_FAILED
+            print(f"[{elapsed:5.0f} s] {line}", flush=True)
+            last, beat = line, time.monotonic() + HEARTBEAT_SECONDS
+        elif time.monotonic() >= beat:
+            where = f" at stage {body['stage']}" if body.get("stage") else ""
+            print(f"[{elapsed:5.0f} s] still {pipeline_outcome(body)}{where}", flush=True)
+            beat = time.monotonic() + HEARTBEAT_SECONDS
+        outcome = pipeline_outcome(body)
+        if outcome in SETTLED_STATES:
+            if outcome == "WAITING_APPROVAL":
+                print(_approval_hint(_pipeline_name(pipeline_id, body), body), flush=True)
+            return _state_exit_code(body)
         time.sleep(WATCH_SECONDS)
     print(f"still running after {args.timeout:.0f} s", file=sys.stderr)
     return EXIT_FAILED
@@ -187,7 +213,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.watch:
         return _watch(args, args.pipeline_id)
     response = _client(args).call("POST", "/pipelinestatus", {"pipeline_id": args.pipeline_id})
-    return _answer(args, response, render_state(response.body) if response.ok else None)
+    code = _answer(args, response, render_state(response.body) if response.ok else None)
+    if code == EXIT_OK and pipeline_outcome(response.body) == "WAITING_APPROVAL" and not args.json:
+        print(_approval_hint(_pipeline_name(args.pipeline_id, response.body), response.body))
+    return _state_exit_code(response.body) if code == EXIT_OK else code
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -229,7 +258,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         from local.demo import run_demo
 
         if not run_demo(orchestrator):
-            print("the sample pipeline did not reach an endpoint in service", file=sys.stderr, flush=True)
+            print("the sample pipeline did not become ACTIVE: its state is above", file=sys.stderr, flush=True)
     print(
         f"mlops local: the orchestrator API is on {url} (AWS emulator on {orchestrator.emulator.endpoint}). "
         f"Call it with `mlops list --endpoint {url}` (list, status, describe, delete, approve, provision) "

@@ -3,26 +3,14 @@
 
 from __future__ import annotations
 
-import io
-import tarfile
 import time
 from typing import Any
 
 from local.api_client import ApiClient
+from local.examples import sample_model
 from local.session import LocalOrchestrator
 
 SAMPLE_MODEL_KEY = "models/sample/model.tar.gz"
-
-
-def sample_model() -> bytes:
-    """A tiny model archive, made here (the emulator's endpoint never loads it)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        payload = b'{"coefficients": [0.4, -1.2, 0.7], "intercept": 0.1}\n'
-        info = tarfile.TarInfo("model.json")
-        info.size = len(payload)
-        archive.addfile(info, io.BytesIO(payload))
-    return buffer.getvalue()
 
 
 def sample_request(assets_bucket: str) -> dict[str, Any]:
@@ -39,7 +27,8 @@ def sample_request(assets_bucket: str) -> dict[str, Any]:
 
 
 def run_demo(orchestrator: LocalOrchestrator, timeout: float = 120) -> bool:
-    """Provision the sample over the local API, follow its pipeline, print what it deployed."""
+    """Provision the sample over the local API, follow its pipeline (approving each stage of a multi-account
+    pipeline, as a reviewer would), print its state and what it deployed."""
     from lambdas.shared.aws import client
 
     settings = orchestrator.service.settings  # type: ignore[union-attr]
@@ -51,21 +40,36 @@ def run_demo(orchestrator: LocalOrchestrator, timeout: float = 120) -> bool:
         print(answer.body, flush=True)
         return False
     name = "mlops-pipeline-sample-xgb-byompipelinerealtimebuiltin"
-    deadline, last = time.monotonic() + timeout, ""
+    started = time.monotonic()
+    deadline, last, state = started + timeout, "", {}
     while time.monotonic() < deadline:
         state = api.call("POST", "/pipelinestatus", {"pipeline_id": answer.body["pipeline_id"]}).body
         stages = state.get("stageStates", [])
         line = " | ".join(f"{s['stageName']}: {s.get('latestExecution', {}).get('status', '-')}" for s in stages)
+        line = f"{state.get('state', '')} {line}".strip()
         if line and line != last:
-            print(f"pipeline: {line}", flush=True)
+            print(f"[{time.monotonic() - started:4.0f} s] pipeline: {line}", flush=True)
             last = line
-        statuses = {s.get("latestExecution", {}).get("status") for s in stages}
-        if statuses == {"Succeeded"} or "Failed" in statuses:
+        if state.get("state") == "WAITING_APPROVAL":
+            stage = state["approval_stage"]
+            print(f"approving the {stage} stage, as `mlops approve {name} {stage}` does", flush=True)
+            approved = api.call("POST", f"/pipelines/{name}/approval", {"stage": stage, "comment": "demo"})
+            print(f"approve: {approved.status} {approved.body.get('message', '')}", flush=True)
+        elif state.get("state") in ("ACTIVE", "FAILED", "ROLLED_BACK"):
             break
         time.sleep(0.5)
     described = api.call("GET", f"/pipelines/{name}").body
+    print(f"state: {described.get('state')}" + (f" ({described['reason']})" if described.get("reason") else ""))
     deployed = described.get("deployed", {})
+    if "stages" in deployed:
+        for stage, instance in deployed["stages"].items():
+            print(
+                f"{stage}: StackSet {instance.get('stackset_name')} in account {instance.get('account_id')}: "
+                f"{instance.get('status')}",
+                flush=True,
+            )
+        return described.get("state") == "ACTIVE"
     endpoint = described.get("sagemaker", {}).get("endpoint", {})
     print(f"stack {deployed.get('stack_name')}: {deployed.get('status')}", flush=True)
     print(f"endpoint {endpoint.get('name')}: {endpoint.get('status')}", flush=True)
-    return endpoint.get("status") == "InService"
+    return described.get("state") == "ACTIVE" and endpoint.get("status") == "InService"

@@ -156,6 +156,18 @@ def fill_cloudformation_gaps() -> None:
     generated_names_fit_their_limits()
     custom_resource_answers_reach_their_stack()
     stack_instances_are_stacks_of_their_account()
+    sagemaker_endpoints_keep_their_names()
+
+
+def sagemaker_endpoints_keep_their_names() -> None:
+    """moto's CloudFormation generates a SageMaker endpoint's name even when the template names it; SageMaker
+    keeps the EndpointName given (`endpoint_name`), which monitors and callers then find."""
+    from moto.cloudformation import parsing
+    from moto.sagemaker.models import FakeEndpoint
+
+    replace(FakeEndpoint, "cloudformation_name_type", staticmethod(lambda: "EndpointName"))
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
 
 
 def custom_resource_answers_reach_their_stack() -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambdas.pipeline_orchestration.adapters import Notifier
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
@@ -122,12 +123,15 @@ class PipelineRunner:
         poll_seconds: float = 0.3,
         deploy_timeout: float = 900.0,
         on_stack_event: Callable[[dict[str, Any]], Any] | None = None,
+        on_pipeline_event: Callable[[dict[str, Any]], Any] | None = None,
     ):
         self.region, self.account_id, self.poll_seconds = region, account_id, poll_seconds
         self.deploy_timeout = deploy_timeout
         self.pipelines: dict[str, LocalPipeline] = {}
         # EventBridge's part: CloudFormation status changes of mlops-pipeline stacks, delivered to a handler.
         self.on_stack_event = on_stack_event
+        # ... and CodePipeline's execution, stage and approval state changes, as EventBridge delivers them.
+        self.on_pipeline_event = on_pipeline_event
         self._stack_statuses: dict[str, tuple[str, str]] = {}  # stack id -> (name, status)
         self._lock = threading.RLock()
         self._discovery = threading.Lock()
@@ -262,9 +266,10 @@ class PipelineRunner:
             try:
                 head = client("s3").head_object(Bucket=source[0], Key=source[1])
                 version = head.get("VersionId") or head["ETag"]
-            except Exception as error:  # no source object yet: nothing to run
-                logger.debug("source of %s not readable yet: %s", pipeline.name, error)
-                return
+            except ClientError as error:
+                # CodePipeline runs a new pipeline at once, and its S3 source action fails when the object is
+                # missing; so does this one's, and it runs again when the object is written.
+                logger.debug("source of %s not readable: %s", pipeline.name, error)
         latest = pipeline.latest
         if latest is not None and (latest.source_version == version or latest.status == "InProgress"):
             return
@@ -275,8 +280,10 @@ class PipelineRunner:
             )
             for stage in pipeline.definition.get("Stages", [])
         ]
-        pipeline.executions.append(Execution(str(uuid.uuid4()), stages, source_version=version))
+        execution = Execution(str(uuid.uuid4()), stages, source_version=version)
+        pipeline.executions.append(execution)
         logger.info("pipeline %s: execution started", pipeline.name)
+        self._deliver_pipeline_event(pipeline, execution, "STARTED")
 
     def _advance(self, pipeline: LocalPipeline, execution: Execution) -> None:
         for stage in execution.stages:
@@ -287,7 +294,9 @@ class PipelineRunner:
                     stage.status = execution.status = "Failed"
                     self._notify_outcome(pipeline, execution)
                     return
-                stage.status = "InProgress"
+                if stage.status != "InProgress":
+                    stage.status = "InProgress"
+                    self._deliver_pipeline_event(pipeline, execution, "STARTED", stage.name)
                 self._step(pipeline, execution, action)
                 if action.status != "Succeeded":
                     if action.status == "Failed":
@@ -300,6 +309,33 @@ class PipelineRunner:
 
     def _notify_outcome(self, pipeline: LocalPipeline, execution: Execution) -> None:
         logger.info("pipeline %s: execution %s", pipeline.name, execution.status.lower())
+        self._deliver_pipeline_event(pipeline, execution, execution.status.upper())
+
+    def _deliver_pipeline_event(
+        self, pipeline: LocalPipeline, execution: Execution, state: str, stage: str = "", action: str = ""
+    ) -> None:
+        """EventBridge's part for CodePipeline: an execution (or, named, a stage or approval action) changed."""
+        if self.on_pipeline_event is None:
+            return
+        kind = "Action" if action else "Stage" if stage else "Pipeline"
+        detail: dict[str, Any] = {"pipeline": pipeline.name, "execution-id": execution.id, "state": state}
+        if stage:
+            detail["stage"] = stage
+        if action:
+            detail.update(action=action, type={"owner": "AWS", "category": "Approval", "provider": "Manual"})
+        event = {
+            "source": "aws.codepipeline",
+            "detail-type": f"CodePipeline {kind} Execution State Change",
+            "account": self.account_id,
+            "region": self.region,
+            "time": now().isoformat(),
+            "resources": [f"arn:aws:codepipeline:{self.region}:{self.account_id}:{pipeline.name}"],
+            "detail": detail,
+        }
+        try:
+            self.on_pipeline_event(event)
+        except Exception:  # one failed delivery must not stop the pipeline; EventBridge would retry it
+            logger.exception("%s event of %s (%s) was not handled", kind.lower(), pipeline.name, state)
 
     def _step(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
         type_id = action.definition["ActionTypeId"]
@@ -328,13 +364,20 @@ class PipelineRunner:
     def _source_s3(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
         config = action.definition["Configuration"]
         s3 = client("s3")
-        body = s3.get_object(Bucket=config["S3Bucket"], Key=config["S3ObjectKey"])["Body"].read()
+        where = f"s3://{config['S3Bucket']}/{config['S3ObjectKey']}"
+        try:
+            body = s3.get_object(Bucket=config["S3Bucket"], Key=config["S3ObjectKey"])["Body"].read()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            message = error.response.get("Error", {}).get("Message", str(error))
+            action.set("Failed", f"the source object {where} cannot be read: {code}: {message}")
+            return
         store = pipeline.definition.get("ArtifactStore", {}).get("Location") or config["S3Bucket"]
         for output in action.definition.get("OutputArtifacts", []):
             key = f"{pipeline.name[:20]}/{output['Name'][:20]}/{execution.id}.zip"
             s3.put_object(Bucket=store, Key=key, Body=body)
             execution.artifacts[output["Name"]] = (store, key)
-        action.set("Succeeded", f"s3://{config['S3Bucket']}/{config['S3ObjectKey']}")
+        action.set("Succeeded", where)
 
     def _deploy_cloudformation(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
         config = action.definition["Configuration"]
@@ -454,14 +497,11 @@ class PipelineRunner:
             return  # waits for approve()
         action.token = str(uuid.uuid4())
         action.set("InProgress", action.definition.get("Configuration", {}).get("CustomData", "waiting for approval"))
+        stage = next(s.name for s in execution.stages if action in s.actions)
+        self._deliver_pipeline_event(pipeline, execution, "STARTED", stage, action.name)
         topic = action.definition.get("Configuration", {}).get("NotificationArn")
-        if topic:
-            try:
-                client("sns").publish(
-                    TopicArn=topic, Subject=f"Approval needed: {pipeline.name}", Message=action.summary
-                )
-            except Exception as error:  # a missing topic must not block the approval itself
-                logger.warning("approval notification for %s not sent: %s", pipeline.name, error)
+        if topic:  # CodePipeline's notice; a failed publish is logged and never blocks the approval
+            Notifier().publish(topic, f"Approval needed: {action.name} of {pipeline.name}", action.summary)
 
     def _build_codebuild(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
         inputs = action.definition.get("InputArtifacts", [])
@@ -518,22 +558,21 @@ class PipelineRunner:
                 for execution in reversed(pipeline.executions)
             ]
 
-    def approve(self, name: str, stage: str, approved: bool = True, comment: str = "") -> str:
-        """Answer the pending approval whose stage or action names `stage`; returns the action's name."""
+    def put_approval_result(
+        self, name: str, stage_name: str, action_name: str, token: str, approved: bool = True, comment: str = ""
+    ) -> None:
+        """PutApprovalResult: answer the approval action named exactly, whose waiting run holds `token`."""
         with self._lock:
             pipeline = self.pipelines.get(name)
             execution = pipeline.latest if pipeline else None
-            pending = [
-                a for s in (execution.stages if execution else []) for a in s.actions
-                if a.definition["ActionTypeId"]["Category"] == "Approval" and a.status == "InProgress"
-            ]  # fmt: skip
-            matching = [a for a in pending if stage.lower() in a.name.lower()] or (pending if len(pending) == 1 else [])
-            if not matching:
-                raise LookupError(f"pipeline {name} has no approval waiting for {stage}")
-            action = matching[0]
+            stage = next((s for s in (execution.stages if execution else []) if s.name == stage_name), None)
+            action = next((a for a in (stage.actions if stage else []) if a.name == action_name), None)
+            if action is None or action.definition["ActionTypeId"]["Category"] != "Approval":
+                raise LookupError(f"pipeline {name} has no approval action {stage_name}/{action_name}")
+            if action.status != "InProgress" or not token or action.token != token:
+                raise PermissionError(f"the approval {stage_name}/{action_name} of {name} is not waiting on this token")
             action.set("Succeeded" if approved else "Failed", comment or ("Approved" if approved else "Rejected"))
             action.token = ""
-            return action.name
 
     def wait(self, name: str, until: str = "Succeeded", timeout: float = 120) -> dict[str, Any]:
         """Block until the latest execution of `name` reaches a status or waits for an approval."""

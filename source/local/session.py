@@ -17,6 +17,7 @@ from lambdas.shared.aws import client
 
 from .api_server import LocalApiServer
 from .emulator import Emulator
+from .examples import seed_examples
 from .git_trigger import GitWatcher, LocalGitCodeCommit, init_repository
 from .inprocess import run_project_lambdas_in_process
 from .runner import PipelineRunner
@@ -52,11 +53,20 @@ class LocalPipelines(Pipelines):
             raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 404}}, operation)
         return found
 
-    def approve(self, name: str, stage: str, approved: bool, comment: str) -> str | None:
+    def put_approval(
+        self, name: str, stage_name: str, action_name: str, token: str, approved: bool, comment: str
+    ) -> None:
+        from botocore.exceptions import ClientError
+
         try:
-            return self.runner.approve(name, stage, approved, comment)
-        except LookupError:
-            return None
+            self.runner.put_approval_result(name, stage_name, action_name, token, approved, comment)
+        except (LookupError, PermissionError) as error:
+            # CodePipeline's answers to an action that does not exist, or a token that no longer waits.
+            code = "ActionNotFoundException" if isinstance(error, LookupError) else "InvalidApprovalTokenException"
+            raise ClientError(
+                {"Error": {"Code": code, "Message": str(error)}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                "PutApprovalResult",
+            ) from None
 
 
 def create_resources(templates: Path, multi_account: bool, model_registry: bool) -> Settings:
@@ -194,6 +204,7 @@ class LocalOrchestrator:
     port: int = 0
     git_repository: Path | None = None  # stands in for the CodeCommit config repository
     deploy_timeout: float = 900.0  # seconds a CloudFormation deploy action may wait for its stack
+    seed_examples: bool = True  # put in place what source/examples/ reference, so each runs unchanged
     emulator: Emulator = field(default_factory=Emulator)
     runner: PipelineRunner | None = None
     service: OrchestratorService | None = None
@@ -205,6 +216,8 @@ class LocalOrchestrator:
         run_project_lambdas_in_process(endpoint)
         try:
             settings = create_resources(self.templates, self.multi_account, self.model_registry)
+            if self.seed_examples:
+                seed_examples(endpoint, settings)
             self.runner = PipelineRunner(settings.region, settings.account_id, deploy_timeout=self.deploy_timeout)
             aws = Aws(pipelines=LocalPipelines(self.runner))
             if self.git_repository is not None:
@@ -212,6 +225,7 @@ class LocalOrchestrator:
                 aws.codecommit = LocalGitCodeCommit(self.git_repository)
             self.service = OrchestratorService(settings, aws)
             self.runner.on_stack_event = self.service.on_stack_event
+            self.runner.on_pipeline_event = self.service.on_pipeline_event
             self.runner.start()
             if self.git_repository is not None:
                 self.git_watcher = GitWatcher(self.git_repository, self.service.on_codecommit_push)

@@ -100,6 +100,13 @@ _PIPELINE_SUMMARY = {
         "pipeline_type": {"type": "string", "enum": sorted(CATALOGUE)},
         "mode": {"type": "string", "enum": ["single-account", "multi-account"]},
         "state": {"type": "string", "enum": list(STATES)},
+        "reason": {
+            "type": "string",
+            "description": "Why the pipeline is in its state: where it failed, waits or runs.",
+        },
+        "stage": {"type": "string", "description": "The CodePipeline stage running, waiting or failed."},
+        "approval_stage": {"type": "string", "description": "WAITING_APPROVAL: the stage to approve (staging, prod)."},
+        "execution_id": {"type": "string", "description": "The latest CodePipeline execution."},
         "stack_name": {"type": "string"},
         "stack_status": {"type": "string"},
         "pipeline_id": {"type": "string"},
@@ -209,7 +216,12 @@ ROUTE_DOCS: dict[tuple[str, str], dict[str, Any]] = {
         "summary": "The pipelines this orchestrator manages, newest first.",
         "parameters": [
             {"name": "pipeline_type", "in": "query", "schema": {"type": "string", "enum": sorted(CATALOGUE)}},
-            {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}},
+            {
+                "name": "state",
+                "in": "query",
+                "description": "Only pipelines in this state; any case (failed, FAILED).",
+                "schema": {"type": "string", "enum": list(STATES)},
+            },
             {
                 "name": "limit",
                 "in": "query",

@@ -841,6 +841,36 @@ class OrchestratorStack(Stack):
             ),
             targets=[target],
         )
+        # The pipeline's state follows its executions: started, stage by stage, ended; and its approvals.
+        pipelines = events.Match.prefix(permissions.arn("codepipeline", permissions.PIPELINE_PREFIX))
+        events.Rule(
+            self,
+            "PipelineExecutionEvents",
+            description="Execution and stage state changes of mlops-pipeline CodePipelines keep the pipeline index "
+            "current and report the outcome of config-file requests",
+            event_pattern=events.EventPattern(
+                source=["aws.codepipeline"],
+                detail_type=[
+                    "CodePipeline Pipeline Execution State Change",
+                    "CodePipeline Stage Execution State Change",
+                ],
+                resources=pipelines,
+            ),
+            targets=[target],
+        )
+        events.Rule(
+            self,
+            "PipelineApprovalEvents",
+            description="Manual approvals of mlops-pipeline CodePipelines that start or end keep the pipeline index "
+            "current (WAITING_APPROVAL)",
+            event_pattern=events.EventPattern(
+                source=["aws.codepipeline"],
+                detail_type=["CodePipeline Action Execution State Change"],
+                detail={"type": {"category": ["Approval"]}},
+                resources=pipelines,
+            ),
+            targets=[target],
+        )
 
     # -------------------------------------------------------------------------------------------------------
     # Config-file triggers, each only when its parameter is set

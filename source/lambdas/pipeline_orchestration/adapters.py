@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lambdas.shared.aws import client
+from lambdas.shared.logging import get_logger
+
+logger = get_logger(__name__)
 
 
 def error_code(error: Exception) -> str:
@@ -97,6 +100,10 @@ class Storage:
         client("s3").delete_object(Bucket=bucket, Key=key, **kwargs)
 
 
+STACK_TYPE = "AWS::CloudFormation::Stack"
+OPERATION_STARTS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "IMPORT_IN_PROGRESS")
+
+
 class Stacks:
     """CloudFormation stacks and StackSet instances."""
 
@@ -124,6 +131,20 @@ class Stacks:
 
     def update(self, **kwargs: Any) -> str:
         return client("cloudformation").update_stack(**kwargs)["StackId"]
+
+    def first_failure(self, name_or_id: str) -> str | None:
+        """The reason of the first resource that failed in the stack's latest operation (its events, newest
+        first, read back to where the operation began), or None."""
+        found = None
+        paginator = client("cloudformation").get_paginator("describe_stack_events")
+        for page in paginator.paginate(StackName=name_or_id, PaginationConfig={"MaxItems": 500}):
+            for event in page.get("StackEvents", []):
+                status, of_stack = event.get("ResourceStatus", ""), event.get("ResourceType") == STACK_TYPE
+                if of_stack and status in OPERATION_STARTS:
+                    return found  # the operation's first event: the failure found last is its first
+                if not of_stack and status.endswith("_FAILED") and event.get("ResourceStatusReason"):
+                    found = f"{event.get('LogicalResourceId')}: {event['ResourceStatusReason']}"
+        return found
 
     def resources(self, name_or_id: str) -> list[dict[str, Any]]:
         paginator = client("cloudformation").get_paginator("list_stack_resources")
@@ -181,28 +202,20 @@ class Pipelines:
         response.pop("ResponseMetadata", None)
         return response
 
-    def approve(self, name: str, stage: str, approved: bool, comment: str) -> str | None:
-        """Answer the pending manual approval that names `stage`; returns its action name, None if none waits."""
-        for stage_state in self.state(name).get("stageStates", []):
-            for action in stage_state.get("actionStates", []):
-                execution = action.get("latestExecution", {})
-                if (
-                    execution.get("token")
-                    and execution.get("status") == "InProgress"
-                    and stage.lower() in action["actionName"].lower()
-                ):
-                    client("codepipeline").put_approval_result(
-                        pipelineName=name,
-                        stageName=stage_state["stageName"],
-                        actionName=action["actionName"],
-                        result={
-                            "summary": comment or ("Approved" if approved else "Rejected"),
-                            "status": "Approved" if approved else "Rejected",
-                        },
-                        token=execution["token"],
-                    )
-                    return str(action["actionName"])
-        return None
+    def put_approval(
+        self, name: str, stage_name: str, action_name: str, token: str, approved: bool, comment: str
+    ) -> None:
+        """Answer one manual approval action, named exactly, with the token of its waiting run."""
+        client("codepipeline").put_approval_result(
+            pipelineName=name,
+            stageName=stage_name,
+            actionName=action_name,
+            result={
+                "summary": comment or ("Approved" if approved else "Rejected"),
+                "status": "Approved" if approved else "Rejected",
+            },
+            token=token,
+        )
 
     def executions(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
         """The pipeline's most recent executions, newest first (status and S3 source revisions)."""
@@ -284,10 +297,26 @@ class SageMaker:
         return client("sagemaker").create_model_card_export_job(**kwargs)["ModelCardExportJobArn"]
 
 
+SNS_SUBJECT_LIMIT = 99  # SNS refuses a subject of 100 characters or more, or one with a line break
+
+
 class Notifier:
-    def publish(self, topic_arn: str, subject: str, message: str) -> None:
-        if topic_arn:
-            client("sns").publish(TopicArn=topic_arn, Subject=subject[:100], Message=message)
+    def publish(self, topic_arn: str, subject: str, message: str) -> bool:
+        """Publish to the topic; a failure is logged with its reason and answered False, never raised: a
+        notice that cannot be sent must not fail the work it reports on."""
+        if not topic_arn:
+            return False
+        subject = " ".join(subject.split())[:SNS_SUBJECT_LIMIT]
+        try:
+            client("sns").publish(TopicArn=topic_arn, Subject=subject, Message=message)
+        except Exception as error:
+            from botocore.exceptions import BotoCoreError
+
+            if not (is_client_error(error) or isinstance(error, BotoCoreError)):
+                raise
+            logger.error("notification %r to %s not sent: %s: %s", subject, topic_arn, error_code(error), error)
+            return False
+        return True
 
 
 class CodeCommitPort(Protocol):

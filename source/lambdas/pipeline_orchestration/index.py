@@ -97,6 +97,8 @@ def handle(event: Any, svc: OrchestratorService) -> Any:
         return svc.on_codecommit_push(event)
     if isinstance(event, dict) and event.get("source") == "aws.cloudformation":
         return svc.on_stack_event(event)
+    if isinstance(event, dict) and event.get("source") == "aws.codepipeline":
+        return svc.on_pipeline_event(event)
     records = event.get("Records") if isinstance(event, dict) else None
     if records and records[0].get("eventSource") == "aws:s3":
         return svc.on_s3_upload(event)

@@ -20,9 +20,10 @@ from typing import Any
 from lambdas.shared.errors import BadRequest, Conflict, FieldError, NotFound, OrchestratorError, ValidationFailed
 from lambdas.shared.logging import get_logger
 
-from . import pipeline_index
+from . import pipeline_index, pipeline_state
 from .adapters import Aws, error_code, is_client_error
 from .catalogue import CATALOGUE, PIPELINE_PREFIX
+from .pipeline_state import STATES, PipelineState
 from .planner import PROVISIONED_PREFIX, Plan, plan_pipeline
 from .provisioner import REQUEST_VERSION_METADATA
 from .settings import STAGES, Settings
@@ -32,7 +33,6 @@ from .validation import WRAPPER_SUFFIX, suggest, validate
 logger = get_logger(__name__)
 
 TAG_NAME, TAG_TYPE = "mlops:pipeline-name", "mlops:pipeline-type"
-STATES = ("CREATING", "ACTIVE", "UPDATING", "DELETING", "FAILED")
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 100
 LIST_PARAMETERS = ("pipeline_type", "state", "limit", "next_token")
 ROLLBACK_TYPES = ("byom_realtime_builtin", "byom_realtime_custom", "byom_batch_builtin", "byom_batch_custom")
@@ -54,19 +54,6 @@ USER_DATA_FIELDS = {
 }
 # Fields that name data in the assets bucket (a key, not bucket/prefix).
 ASSETS_BUCKET_FIELDS = ("job_output_location", "model_artifact_location")
-
-
-def _state(stack_status: str) -> str:
-    """The pipeline's state as the list route shows it, from its stack's status."""
-    if stack_status == "DELETE_IN_PROGRESS":
-        return "DELETING"
-    if stack_status in ("CREATE_IN_PROGRESS", "REVIEW_IN_PROGRESS"):
-        return "CREATING"
-    if stack_status.endswith("_IN_PROGRESS"):
-        return "UPDATING"
-    if stack_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"):
-        return "ACTIVE"
-    return "FAILED"
 
 
 @dataclass(frozen=True)
@@ -95,12 +82,12 @@ class Pipeline:
     def created(self) -> datetime:
         return self.stack["CreationTime"]
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, state: PipelineState) -> dict[str, Any]:
         return {
             "pipeline_name": self.name,
             "pipeline_type": self.pipeline_type,
             "mode": self.mode,
-            "state": _state(self.stack["StackStatus"]),
+            **state.as_dict(),
             "stack_name": self.stack["StackName"],
             "stack_status": self.stack["StackStatus"],
             "pipeline_id": self.stack["StackId"],
@@ -146,20 +133,21 @@ def _scan(aws: Aws) -> Iterator[Pipeline]:
             return
 
 
-def record(pipeline: Pipeline, settings: Settings, aws: Aws) -> None:
-    """Write the pipeline's current summary to the pipeline index."""
-    pipeline_index.put(pipeline_index.item_of(pipeline.summary(), pipeline.created), settings, aws)
+def record(pipeline: Pipeline, settings: Settings, aws: Aws) -> pipeline_state.Observation:
+    """Derive the pipeline's state and write its summary to the pipeline index; answers what was observed."""
+    seen = pipeline_state.observe(pipeline.stack, settings, aws)
+    pipeline_index.put(pipeline_index.item_of(pipeline.summary(seen.state), pipeline.created), settings, aws)
+    return seen
 
 
-def index_pipeline(name: str, settings: Settings, aws: Aws) -> Pipeline | None:
-    """Bring the pipeline's index item in line with its stacks: written while it exists, removed once gone."""
+def index_pipeline(name: str, settings: Settings, aws: Aws) -> pipeline_state.Observation | None:
+    """Bring the pipeline's index item in line with what happened: written while it exists, removed once gone."""
     base = name.removesuffix(WRAPPER_SUFFIX)
     pipeline = _lookup(base, aws)
     if pipeline is None:
         pipeline_index.remove(base, settings, aws)
-    else:
-        record(pipeline, settings, aws)
-    return pipeline
+        return None
+    return record(pipeline, settings, aws)
 
 
 def _fill_index(settings: Settings, aws: Aws) -> None:
@@ -212,7 +200,10 @@ def list_pipelines(query: Mapping[str, str] | None, settings: Settings, aws: Aws
         for key in query
         if key not in LIST_PARAMETERS
     ]
+    # Filters accept any case: pipeline types are lower case, states upper case.
     filters = {key: query[key].strip() for key in ("pipeline_type", "state") if (query.get(key) or "").strip()}
+    if "pipeline_type" in filters:
+        filters["pipeline_type"] = filters["pipeline_type"].lower()
     if "pipeline_type" in filters and filters["pipeline_type"] not in CATALOGUE:
         wanted = filters["pipeline_type"]
         errors.append(
@@ -362,6 +353,23 @@ _JOB_KINDS = {
     "model_tuner_builtin": "tuning_job",
     "model_autopilot_training": "automl_job",
 }
+# The jobs a blueprint stack starts: their outcome counts only as part of the stack's.
+_STACK_JOBS = ("baseline_job", "transform_job", *_JOB_KINDS.values())
+_STACK_DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "NOT_DEPLOYED")
+
+
+def _jobs_of_failed_stack(found: dict[str, Any], deployment: Mapping[str, Any]) -> None:
+    """A job whose stack failed is not reported as SageMaker's status of it (a Completed baseline beside a
+    CREATE_FAILED stack would say the deployment worked): it carries the stack's failure instead."""
+    status = deployment.get("status", "NOT_DEPLOYED")
+    if status in _STACK_DONE or status.endswith("_IN_PROGRESS"):
+        return
+    reason = f"stack {deployment.get('stack_name', '')} is {status}"
+    reason += f": {deployment['reason']}" if deployment.get("reason") else ""
+    for key in _STACK_JOBS:
+        job = found.get(key)
+        if isinstance(job, dict) and job.get("name"):
+            found[key] = {"name": job["name"], "status": "STACK_FAILED", "reason": reason}
 
 
 def sagemaker_resources(pipeline: Pipeline, plan: Plan | None, deployment: Mapping[str, Any], aws: Aws) -> Any:
@@ -396,16 +404,18 @@ def sagemaker_resources(pipeline: Pipeline, plan: Plan | None, deployment: Mappi
         found["endpoint"] = _sagemaker_status("endpoint", stage.parameters["EndpointName"], aws)
     elif kind in _JOB_KINDS:
         found[_JOB_KINDS[kind]] = _sagemaker_status(_JOB_KINDS[kind], stage.names["job_name"], aws)
+    _jobs_of_failed_stack(found, deployment)
     return found
 
 
 def describe_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
     pipeline = find(name, aws)
-    try:
-        record(pipeline, settings, aws)  # the stack was just read: the list shows what describe shows
-    except Exception:  # the index trails until the stack's next status event; describe answers all the same
+    seen = pipeline_state.observe(pipeline.stack, settings, aws)
+    answer = pipeline.summary(seen.state)
+    try:  # the pipeline was just read: the list shows what describe shows
+        pipeline_index.put(pipeline_index.item_of(answer, pipeline.created), settings, aws)
+    except Exception:  # the index trails until the pipeline's next event; describe answers all the same
         logger.exception("could not index pipeline %s", pipeline.name)
-    answer = pipeline.summary()
     request = current_request(pipeline, settings, aws)
     answer["request"] = request
     plan = None
@@ -602,9 +612,14 @@ def delete_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
 _STAGE_SUFFIX = re.compile(r"-(?:" + "|".join(STAGES) + r")-[0-9a-f]{8}$")
 
 
-def on_stack_event(event: Mapping[str, Any], settings: Settings, aws: Aws) -> list[dict[str, Any]]:
+Observed = Callable[[str, pipeline_state.Observation], None]
+
+
+def on_stack_event(
+    event: Mapping[str, Any], settings: Settings, aws: Aws, observed: Observed | None = None
+) -> list[dict[str, Any]]:
     """A CloudFormation status change (EventBridge delivers them): continue the teardown it may unblock, and
-    bring the pipeline's index item in line with its stacks."""
+    bring the pipeline's index item in line with its stacks; `observed` hears the state derived."""
     names: set[str] = set()
     detail = event.get("detail") or {}
     for arn in [*event.get("resources", []), detail.get("stack-id", ""), detail.get("stack-set-arn", "")]:
@@ -620,8 +635,42 @@ def on_stack_event(event: Mapping[str, Any], settings: Settings, aws: Aws) -> li
             progress = _advance(base, _lookup(base, aws), settings, aws)
             logger.info("teardown of %s: started %s, waiting for %s", base, progress.started, progress.waiting_for)
             results.append({"pipeline_name": base, "started": progress.started, "waiting_for": progress.waiting_for})
-        index_pipeline(base, settings, aws)
+        seen = index_pipeline(base, settings, aws)
+        if seen and observed:
+            observed(base, seen)
     return results
+
+
+def pipeline_of_codepipeline(codepipeline: str) -> str | None:
+    """The pipeline whose stack created the CodePipeline of this name (CloudFormation names it after the
+    stack: `<pipeline>-codepipeline-<logical id>-<suffix>`, or `<pipeline>-<logical id>-<suffix>`)."""
+    if not codepipeline.startswith(PIPELINE_PREFIX):
+        return None
+    ends = []
+    for pipeline_type in CATALOGUE.values():
+        marker = f"-{pipeline_type.postfix.lower()}"
+        at = codepipeline.lower().rfind(marker)
+        end = at + len(marker)
+        if at > 0 and codepipeline[end : end + 1] in ("", "-"):
+            ends.append(end)
+    return codepipeline[: max(ends)] if ends else None
+
+
+def on_pipeline_event(
+    event: Mapping[str, Any], settings: Settings, aws: Aws, observed: Observed | None = None
+) -> dict[str, Any]:
+    """A CodePipeline execution, stage or approval state change (EventBridge delivers them): bring the
+    pipeline's index item in line with what happened; `observed` hears the state derived."""
+    detail = event.get("detail") or {}
+    base = pipeline_of_codepipeline(str(detail.get("pipeline", "")))
+    if base is None:
+        return {"status": "ignored", "message": f"{detail.get('pipeline')} is not a pipeline of this orchestrator"}
+    seen = index_pipeline(base, settings, aws)
+    if seen is None:
+        return {"status": "ignored", "pipeline_name": base, "message": "the pipeline no longer exists"}
+    if observed:
+        observed(base, seen)
+    return {"status": "indexed", "pipeline_name": base, **seen.state.as_dict()}
 
 
 # ---------------------------------------------------------------------------------------------------------

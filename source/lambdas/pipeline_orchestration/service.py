@@ -12,7 +12,7 @@ from typing import Any
 from lambdas.shared.errors import FieldError, ValidationFailed
 from lambdas.shared.logging import get_logger
 
-from . import approval, lifecycle, provisioner, status, triggers
+from . import approval, lifecycle, pipeline_state, provisioner, status, triggers
 from .adapters import Aws
 from .planner import plan_pipeline
 from .settings import Settings
@@ -76,7 +76,14 @@ class OrchestratorService:
         return lifecycle.rollback_pipeline(name, self.settings, self.aws, self.provision)
 
     def on_stack_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        return lifecycle.on_stack_event(event, self.settings, self.aws)
+        return lifecycle.on_stack_event(event, self.settings, self.aws, self._settle)
+
+    def on_pipeline_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        return lifecycle.on_pipeline_event(event, self.settings, self.aws, self._settle)
+
+    def _settle(self, pipeline_name: str, seen: pipeline_state.Observation) -> None:
+        """A pipeline's state was derived anew: a config trigger's report hears its final outcome."""
+        triggers.report_outcome(pipeline_name, seen, self.settings, self.aws)
 
     def on_s3_upload(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         return triggers.on_s3_upload(event, self.provision, self.settings, self.aws)

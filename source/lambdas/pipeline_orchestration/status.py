@@ -7,7 +7,8 @@ from typing import Any
 
 from lambdas.shared.errors import NotFound
 
-from .adapters import Aws
+from . import pipeline_state
+from .adapters import Aws, is_client_error
 from .settings import STAGES, Settings
 from .validation import WRAPPER_SUFFIX
 
@@ -27,14 +28,20 @@ def pipeline_status(pipeline_id: str, settings: Settings, aws: Aws) -> dict[str,
     stack = aws.stacks.describe(pipeline_id)
     if stack is None:
         raise NotFound(f"No pipeline with id {pipeline_id}.")
-    answer: dict[str, Any] = {"stack_name": stack["StackName"], "stack_status": stack["StackStatus"]}
+    seen = pipeline_state.observe(stack, settings, aws)
+    answer: dict[str, Any] = {
+        **seen.state.as_dict(),
+        "stack_name": stack["StackName"],
+        "stack_status": stack["StackStatus"],
+    }
     if stack.get("StackStatusReason"):
         answer["stack_status_reason"] = stack["StackStatusReason"]
-    pipeline = codepipeline_name(stack, aws)
+    pipeline = seen.codepipeline_name or codepipeline_name(stack, aws)
     if pipeline is None:
         return {"message": NOT_YET, **answer}
-    answer.update(aws.pipelines.state(pipeline))
-    answer["deployed"] = deployed(stack, settings, aws)
+    # GetPipelineState's own keys (pipelineName, stageStates, ...), as the predecessor answered them.
+    answer.update(seen.codepipeline if seen.codepipeline is not None else aws.pipelines.state(pipeline))
+    answer["deployed"] = seen.deployment if seen.execution else deployed(stack, settings, aws)
     return answer
 
 
@@ -60,7 +67,13 @@ def deployed(stack: dict[str, Any], settings: Settings, aws: Aws) -> dict[str, A
     pipeline_name = parameters["StackName"] or stack["StackName"].removesuffix(WRAPPER_SUFFIX)
     if "DevParamsName" not in parameters:
         blueprint = aws.stacks.describe(pipeline_name)
-        return {"stack_name": pipeline_name, **_stack_summary(blueprint)}
+        summary = _stack_summary(blueprint)
+        if blueprint is not None and _failed(blueprint["StackStatus"]):
+            # "The following resource(s) failed to create: [X]" names X; its own event says why.
+            event = _read_or_none(aws.stacks.first_failure, blueprint["StackId"])
+            if event and event not in summary.get("reason", ""):
+                summary["reason"] = f"{summary['reason']}; {event}" if summary.get("reason") else event
+        return {"stack_name": pipeline_name, **summary}
     call_as = "DELEGATED_ADMIN" if parameters.get("DelegatedAdminAccount", "Yes") == "Yes" else "SELF"
     stages = {}
     for stage in STAGES:
@@ -74,6 +87,19 @@ def deployed(stack: dict[str, Any], settings: Settings, aws: Aws) -> dict[str, A
             **_instance_summary(instance),
         }
     return {"stages": stages}
+
+
+def _failed(stack_status: str) -> bool:
+    return stack_status.endswith("_FAILED") or stack_status in ("ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
+
+
+def _read_or_none(read: Any, *args: Any) -> Any:
+    try:
+        return read(*args)
+    except Exception as error:  # the events are extra detail: a reason without them still answers
+        if not is_client_error(error):
+            raise
+        return None
 
 
 def _stack_summary(stack: dict[str, Any] | None) -> dict[str, Any]:

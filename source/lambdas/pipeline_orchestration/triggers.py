@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Config-file triggers: mlops-config.json committed to CodeCommit, or uploaded to the config bucket.
 
-The outcome, success or every validation error, goes where the user will look: the SNS topic, and a
-comment on the commit (CodeCommit) or `mlops-config.result.json` beside the file (S3).
+The outcome goes where the user will look: the SNS topic, and a comment on the commit (CodeCommit) or
+`mlops-config.result.json` beside the file (S3). First the request's answer (accepted, or every validation
+error); then, when the pipeline it started ends, its final state (ACTIVE, or FAILED with the reason).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -17,13 +19,20 @@ from lambdas.shared.errors import OrchestratorError
 from lambdas.shared.logging import get_logger
 
 from .adapters import Aws, is_client_error
+from .pipeline_state import PROVISIONING, Observation
+from .planner import PROVISIONED_PREFIX
 from .settings import Settings
+from .validation import WRAPPER_SUFFIX
 
 logger = get_logger(__name__)
 
 CONFIG_FILE = "mlops-config.json"
 RESULT_FILE = "mlops-config.result.json"
 TRIGGER_BRANCH = "main"
+TRIGGER_FILE = "trigger.json"  # beside the pipeline's request: where its outcome is to be reported
+# CodePipeline's clock and the orchestrator's may differ a little: an execution that started this long before
+# the request was written still counts as the one the request started.
+CLOCK_SKEW = timedelta(seconds=2)
 
 Provisioner = Callable[[Any], dict[str, Any]]
 
@@ -53,6 +62,8 @@ def report_text(where: str, result: dict[str, Any]) -> str:
     lines = [f"MLOps config {where}: {result['status']}", result.get("message", "")]
     if result.get("pipeline_id"):
         lines.append(f"pipeline_id: {result['pipeline_id']}")
+    if result.get("state"):
+        lines.append(f"state: {result['state']}" + (f" ({result['reason']})" if result.get("reason") else ""))
     lines += [f"- {e['field']}: {e['message']}" for e in result.get("errors", [])]
     lines += [f"warning: {w}" for w in result.get("warnings", [])]
     return "\n".join(line for line in lines if line)
@@ -69,6 +80,7 @@ def on_s3_upload(event: dict[str, Any], provision: Provisioner, settings: Settin
             continue
         result = outcome(provision, functools.partial(aws.storage.get, bucket, key))
         where = f"s3://{bucket}/{key}"
+        _await_outcome(result, {"kind": "s3", "source": where, "bucket": bucket}, settings, aws)
         result_body = json.dumps({"source": where, **result}, indent=2).encode()
         try:
             aws.storage.put(bucket, RESULT_FILE, result_body, "application/json")
@@ -106,6 +118,8 @@ def on_codecommit_push(event: dict[str, Any], provision: Provisioner, settings: 
         result = {"status": "ignored", "message": f"{CONFIG_FILE} was deleted"}
         return result
     where = f"{repository}@{after[:8]}"
+    origin = {"kind": "codecommit", "source": where, "repository": repository, "before": before, "after": after}
+    _await_outcome(result, origin, settings, aws)
     text = report_text(where, result)
     try:
         aws.codecommit.post_comment(repository, before, after, text)
@@ -115,4 +129,75 @@ def on_codecommit_push(event: dict[str, Any], provision: Provisioner, settings: 
         logger.error("could not comment on %s: %s", where, error)
         result["report_error"] = f"could not comment on the commit: {error}"
     aws.notifier.publish(settings.sns_topic_arn, f"MLOps config {result['status']}", text)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The final outcome, when the pipeline a trigger started ends
+
+
+def _pipeline_of(result: dict[str, Any]) -> str | None:
+    """The pipeline name in a provisioning answer's pipeline_id (the ARN of its stack)."""
+    pipeline_id = str(result.get("pipeline_id") or "")
+    parts = pipeline_id.split(":stack/", 1)
+    return parts[1].split("/", 1)[0].removesuffix(WRAPPER_SUFFIX) if len(parts) == 2 else None
+
+
+def _trigger_key(pipeline_name: str) -> str:
+    return f"{PROVISIONED_PREFIX}/{pipeline_name}/{TRIGGER_FILE}"
+
+
+def _await_outcome(result: dict[str, Any], origin: dict[str, Any], settings: Settings, aws: Aws) -> None:
+    """Remember where the request came from, so the pipeline's final state is reported there too."""
+    pipeline_name = _pipeline_of(result)
+    if result.get("status") != "success" or result.get("dry_run") or not pipeline_name:
+        return
+    result.update(state=PROVISIONING, pipeline_name=pipeline_name)
+    result["reason"] = "the pipeline's final state is reported here when it ends"
+    record = {**origin, "requested": datetime.now(UTC).isoformat(), "result": result}
+    try:
+        aws.storage.put(
+            settings.assets_bucket, _trigger_key(pipeline_name), json.dumps(record).encode(), "application/json"
+        )
+    except Exception as error:
+        if not is_client_error(error):
+            raise
+        logger.error("the outcome of %s will not be reported: %s", pipeline_name, error)
+        result["report_error"] = f"the pipeline's final state will not be reported here: {error}"
+
+
+def report_outcome(pipeline_name: str, seen: Observation, settings: Settings, aws: Aws) -> dict[str, Any] | None:
+    """When the pipeline a config trigger started has ended, report its final state where the request came
+    from (the result file, a comment on the commit) and on the SNS topic; once. Answers the report made."""
+    if not seen.state.settled:
+        return None
+    raw = aws.storage.find(settings.assets_bucket, _trigger_key(pipeline_name))
+    record = json.loads(raw) if raw else None
+    if not record or record.get("reported"):
+        return None
+    started = seen.execution_started
+    requested = datetime.fromisoformat(record["requested"])
+    if seen.execution is not None and (started is None or started < requested - CLOCK_SKEW):
+        return None  # the outcome of an execution before the request: the request's own is still to come
+    result = {key: value for key, value in record["result"].items() if key != "reason"}
+    result.update(seen.state.as_dict())
+    result["message"] = f"Pipeline {pipeline_name} is {seen.state.state}."
+    where = record["source"]
+    text = report_text(where, result)
+    try:
+        if record["kind"] == "s3":
+            body = json.dumps({"source": where, **result}, indent=2).encode()
+            aws.storage.put(record["bucket"], RESULT_FILE, body, "application/json")
+        else:
+            aws.codecommit.post_comment(record["repository"], record.get("before"), record["after"], text)
+    except Exception as error:
+        if not is_client_error(error):
+            raise
+        logger.error("could not report the outcome of %s at %s: %s", pipeline_name, where, error)
+        result["report_error"] = f"could not report at {where}: {error}"
+    aws.notifier.publish(settings.sns_topic_arn, f"MLOps pipeline {seen.state.state}: {pipeline_name}", text)
+    record.update(reported=seen.state.state, result=result)
+    aws.storage.put(
+        settings.assets_bucket, _trigger_key(pipeline_name), json.dumps(record).encode(), "application/json"
+    )
     return result

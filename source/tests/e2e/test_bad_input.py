@@ -15,7 +15,9 @@ from local.session import LocalOrchestrator
 
 @pytest.fixture(scope="module")
 def local_api(tmp_path_factory):
-    with LocalOrchestrator(templates=tmp_path_factory.mktemp("no-templates")) as orchestrator:
+    # Without the examples' inputs: the assets bucket starts empty, so anything a request left would show.
+    templates = tmp_path_factory.mktemp("no-templates")
+    with LocalOrchestrator(templates=templates, seed_examples=False) as orchestrator:
         yield orchestrator
 
 

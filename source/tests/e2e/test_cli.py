@@ -43,7 +43,7 @@ def test_provision_watch_list_describe_delete(scene: LocalScene, request_file, c
     assert code == EXIT_OK and json.loads(out)["sagemaker"]["endpoint"]["status"] == "InService"
 
     code, out, _ = run(scene, capsys, "status", f"{NAME}-codepipeline")
-    assert code == EXIT_OK and out.strip() == "Source: Succeeded | DeployCloudFormation: Succeeded"
+    assert code == EXIT_OK and out.strip() == "ACTIVE\n  Source: Succeeded | DeployCloudFormation: Succeeded"
 
     code, out, _ = run(scene, capsys, "delete", NAME)
     assert code == EXIT_OK and "kept" in json.loads(out)

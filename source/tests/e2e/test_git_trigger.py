@@ -45,6 +45,11 @@ def test_a_commit_provisions_and_the_outcome_is_noted_on_it(with_repository):
     assert "success" in text and "pipeline_id: arn:aws:cloudformation" in text
     described = scene.wait("mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin")
     assert described["deployed"]["status"] == "CREATE_COMPLETE"
+    # When the pipeline ends, the note tells its final state.
+    deadline = time.monotonic() + 30
+    while "state: ACTIVE" not in note(repository, commit_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "state: ACTIVE" in note(repository, commit_id)
 
 
 def test_an_invalid_config_is_reported_on_the_commit(with_repository):

@@ -74,6 +74,7 @@ def test_single_account_lifecycle(single_account: LocalScene, pipeline_type: str
     described = single_account.wait(name)
     stages = described["codepipeline"]["stages"]
     assert {s["status"] for s in stages} == {"Succeeded"}, [a for s in stages for a in s["actions"]]
+    assert described["state"] == "ACTIVE", described.get("reason")
     if not CATALOGUE[pipeline_type].direct_stack:
         assert described["deployed"]["status"] == "CREATE_COMPLETE"
     if pipeline_type in MONITORS:
@@ -129,6 +130,7 @@ def test_multi_account_lifecycle_passes_both_approvals(multi_account: LocalScene
     approve(multi_account, name, "prod")
     described = multi_account.wait(name)
     assert {s["status"] for s in described["codepipeline"]["stages"]} == {"Succeeded"}
+    assert described["state"] == "ACTIVE", described.get("reason")
     stages = described["deployed"]["stages"]
     targets = multi_account.settings.stage_targets
     for stage in ("dev", "staging", "prod"):

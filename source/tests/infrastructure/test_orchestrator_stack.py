@@ -843,6 +843,56 @@ def test_pipeline_stack_events_continue_teardowns(synthesized, stack):
     assert len(template.find_resources("AWS::Events::Rule", listening)) == 2
 
 
+def _codepipeline_arn(resource: str) -> dict[str, Any]:
+    parts = _cloudformation_arn(resource)["Fn::Join"][1]
+    return {"Fn::Join": ["", [*parts[:2], ":codepipeline:", *parts[3:]]]}
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_pipeline_executions_and_approvals_keep_the_pipeline_state_current(synthesized, stack):
+    """The orchestrator hears every execution and stage change of its pipelines, and their approvals only among
+    the actions; of its own pipelines alone."""
+    template = synthesized.template(stack)
+    function_arn = {"Fn::GetAtt": [_orchestrator_ids(synthesized.templates[stack])[0], "Arn"]}
+    pipelines = [{"prefix": _codepipeline_arn("mlops-pipeline")}]
+    patterns = [
+        {
+            "source": ["aws.codepipeline"],
+            "detail-type": [
+                "CodePipeline Pipeline Execution State Change",
+                "CodePipeline Stage Execution State Change",
+            ],
+            "resources": pipelines,
+        },
+        {
+            "source": ["aws.codepipeline"],
+            "detail-type": ["CodePipeline Action Execution State Change"],
+            "detail": {"type": {"category": ["Approval"]}},
+            "resources": pipelines,
+        },
+    ]
+    for pattern in patterns:
+        found = template.find_resources(
+            "AWS::Events::Rule",
+            {
+                "Properties": {
+                    "EventPattern": Match.exact(pattern),
+                    "Targets": [Match.object_like({"Arn": function_arn})],
+                }
+            },
+        )
+        assert len(found) == 1, pattern["detail-type"]
+        template.has_resource_properties(
+            "AWS::Lambda::Permission",
+            {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": function_arn,
+                "Principal": "events.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": [next(iter(found)), "Arn"]},
+            },
+        )
+
+
 @pytest.mark.parametrize("stack", BOTH)
 def test_approvals_are_limited_to_pipeline_actions(synthesized, stack):
     statements = _statements(synthesized.templates[stack], "OrchestratorPolicy")

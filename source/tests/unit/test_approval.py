@@ -18,7 +18,7 @@ class ApprovalPipelines(Pipelines):
     """GetPipelineState/PutApprovalResult as CodePipeline answers them (moto implements neither)."""
 
     def __init__(self, waiting: bool = True):
-        self.waiting, self.results = waiting, []
+        self.waiting = waiting
 
     def state(self, name):
         execution = {"status": "InProgress", "token": "tok-1"} if self.waiting else {"status": "Succeeded"}
@@ -27,10 +27,6 @@ class ApprovalPipelines(Pipelines):
             {"actionName": "DeployStaging", "latestExecution": execution},
         ]
         return {"pipelineName": name, "stageStates": [{"stageName": "DeployDev", "actionStates": actions}]}
-
-    def approve(self, name, stage, approved, comment):
-        self.results.append((name, stage, approved, comment))
-        return super().approve(name, stage, approved, comment)
 
 
 @pytest.fixture
@@ -87,10 +83,44 @@ def test_rejecting_with_a_comment(approval_service):
     assert status == 200 and sent[0]["result"] == {"summary": "metrics regressed", "status": "Rejected"}
 
 
-def test_no_approval_waiting_for_that_stage_is_a_conflict(approval_service):
+def test_approving_prod_while_staging_waits_is_refused_naming_the_waiting_stage(approval_service):
     service, _, sent = approval_service
-    status, _ = post(service, PIPELINE_NAME, {"stage": "prod"})
+    status, answer = post(service, PIPELINE_NAME, {"stage": "prod"})
     assert status == 409 and sent == []
+    assert "no approval waiting for prod: the staging stage is waiting" in answer["detailedMessage"]
+    assert f"mlops approve {PIPELINE_NAME} staging" in answer["detailedMessage"]
+
+
+def test_no_approval_waiting_at_all_is_a_conflict(approval_service):
+    service, pipelines, sent = approval_service
+    pipelines.waiting = False
+    status, answer = post(service, PIPELINE_NAME, {"stage": "staging"})
+    assert status == 409 and sent == []
+    assert "no stage waits for approval" in answer["detailedMessage"]
+
+
+@pytest.mark.parametrize("stage", ["Staging", "dev", "STAGING", "production"])
+def test_a_stage_that_is_not_approvable_is_400_listing_the_valid_ones(approval_service, stage):
+    service, _, sent = approval_service
+    status, answer = post(service, PIPELINE_NAME, {"stage": stage})
+    assert status == 400 and sent == []
+    assert answer["errors"] == [
+        {"field": "stage", "message": f"'{stage}' is not a stage that waits for approval: one of staging, prod"}
+    ]
+
+
+def test_an_approval_answered_a_moment_ago_is_a_conflict(approval_service, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    service, pipelines, _ = approval_service
+
+    def stale(*_):
+        error = {"Error": {"Code": "InvalidApprovalTokenException", "Message": "token"}}
+        raise ClientError(error, "PutApprovalResult")
+
+    monkeypatch.setattr(pipelines, "put_approval", stale)
+    status, answer = post(service, PIPELINE_NAME, {"stage": "staging"})
+    assert status == 409 and "answered already" in answer["detailedMessage"]
 
 
 def test_unknown_pipeline_is_404(approval_service):

@@ -187,3 +187,64 @@ def test_discoveries_from_two_threads_register_a_new_pipeline_once(scene, monkey
 
     assert registrations == ["mlops-pipeline-churn-codepipeline"]
     assert list(runner.pipelines) == ["churn-pipeline"]
+
+
+def test_a_missing_source_object_fails_the_source_stage_at_once_with_the_reason(scene):
+    delivered: list[dict] = []
+    runner, pipeline = scene
+    runner.on_pipeline_event = delivered.append
+
+    run_to_end(runner, pipeline)  # nothing uploaded
+
+    source = pipeline.latest.stages[0].actions[0]
+    assert (pipeline.latest.status, source.status) == ("Failed", "Failed")
+    assert source.summary.startswith(f"the source object s3://{SOURCE_BUCKET}/{SOURCE_KEY} cannot be read: NoSuchKey")
+    assert [(e["detail-type"], e["detail"]["state"]) for e in delivered] == [
+        ("CodePipeline Pipeline Execution State Change", "STARTED"),
+        ("CodePipeline Stage Execution State Change", "STARTED"),
+        ("CodePipeline Pipeline Execution State Change", "FAILED"),
+    ]
+    # The object written later starts the pipeline again, as S3's event would.
+    upload_source(template("Late"))
+    run_to_end(runner, pipeline)
+    assert pipeline.latest.status == "Succeeded" and len(pipeline.executions) == 2
+
+
+def approval_pipeline() -> LocalPipeline:
+    pipeline = deploy_pipeline()
+    approvals = [
+        {"Name": f"Deploy{stage}", "ActionTypeId": {"Category": "Approval", "Provider": "Manual"}, "RunOrder": 2}
+        for stage in ("Staging",)
+    ]
+    pipeline.definition["Stages"][0]["Actions"] += approvals
+    return pipeline
+
+
+def test_an_approval_is_answered_only_by_its_exact_action_and_token(scene):
+    delivered: list[dict] = []
+    runner = PipelineRunner(on_pipeline_event=delivered.append)
+    pipeline = approval_pipeline()
+    runner.pipelines[pipeline.name] = pipeline
+    upload_source(template("One"))
+    runner._maybe_start(pipeline)
+    runner._advance(pipeline, pipeline.latest)
+    waiting = pipeline.latest.stages[0].actions[1]
+    assert waiting.status == "InProgress" and waiting.token
+    assert delivered[-1]["detail"] == {
+        "pipeline": pipeline.name,
+        "execution-id": pipeline.latest.id,
+        "state": "STARTED",
+        "stage": "Source",
+        "action": "DeployStaging",
+        "type": {"owner": "AWS", "category": "Approval", "provider": "Manual"},
+    }
+
+    with pytest.raises(LookupError):
+        runner.put_approval_result(pipeline.name, "Source", "DeployProd", waiting.token)
+    with pytest.raises(PermissionError):
+        runner.put_approval_result(pipeline.name, "Source", "DeployStaging", "another-token")
+    assert waiting.status == "InProgress"
+
+    runner.put_approval_result(pipeline.name, "Source", "DeployStaging", waiting.token, False, "not yet")
+    runner._advance(pipeline, pipeline.latest)
+    assert (waiting.status, waiting.summary, pipeline.latest.status) == ("Failed", "not yet", "Failed")

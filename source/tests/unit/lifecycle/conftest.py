@@ -14,6 +14,7 @@ import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -111,7 +112,15 @@ class FakePipelines(Pipelines):
         runs = self.runs.setdefault(f"{pipeline_name}-codepipeline-pipeline", [])
         execution_id = f"execution-{len(runs) + 1}"
         revisions = [{"actionName": "S3Source", "revisionId": zip_version}] if zip_version else []
-        runs.insert(0, {"pipelineExecutionId": execution_id, "status": status, "sourceRevisions": revisions})
+        runs.insert(
+            0,
+            {
+                "pipelineExecutionId": execution_id,
+                "status": status,
+                "startTime": datetime.now(UTC),
+                "sourceRevisions": revisions,
+            },
+        )
         return execution_id
 
     def executions(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
@@ -181,6 +190,24 @@ class Scene:
             cloudformation.create_stack_instances(
                 StackSetName=name, Accounts=[target.account_id], Regions=[self.settings.region]
             )
+
+    def run(self, pipeline_name: str, status: str = "Succeeded") -> None:
+        """Stand in for an execution of the pipeline's CodePipeline that ends in `status` (it deploys the
+        blueprint when it succeeds), and for EventBridge, which tells the orchestrator it ended."""
+        if status == "Succeeded":
+            self.deploy_blueprint(pipeline_name)
+        execution_id = self.pipelines.record(pipeline_name, status)
+        self.service.on_pipeline_event(
+            {
+                "source": "aws.codepipeline",
+                "detail-type": "CodePipeline Pipeline Execution State Change",
+                "detail": {
+                    "pipeline": f"{pipeline_name}-codepipeline-pipeline",
+                    "execution-id": execution_id,
+                    "state": status.upper(),
+                },
+            }
+        )
 
     def zip_version(self, pipeline_name: str) -> str:
         head = client("s3").head_object(Bucket=ASSETS, Key=f"mlops_provisioned_pipelines/{pipeline_name}/template.zip")

@@ -35,10 +35,29 @@ def set_stack_status(stack_name: str, status: str) -> None:
     next(s for s in backend.stacks.values() if s.name == stack_name).status = status
 
 
-def test_a_provisioned_pipeline_is_listed_at_once(scene: Scene) -> None:
+def test_a_provisioned_pipeline_is_listed_at_once_and_active_once_its_execution_succeeded(scene: Scene) -> None:
     scene.provision(REALTIME)
 
-    assert listed(scene)[CHURN]["state"] == "ACTIVE"
+    churn = listed(scene)[CHURN]
+    assert churn["state"] == "PROVISIONING"
+    assert churn["reason"] == "the CodePipeline has not started its first execution yet"
+
+    scene.run(CHURN)  # CodePipeline's execution state change reaches the orchestrator through EventBridge
+
+    churn = listed(scene)[CHURN]
+    assert churn["state"] == "ACTIVE" and "reason" not in churn
+    assert churn["execution_id"] == "execution-1"
+
+
+def test_a_failed_execution_is_listed_failed_with_the_failing_stage(scene: Scene) -> None:
+    scene.provision(REALTIME)
+    scene.run(CHURN, "Failed")
+
+    churn = listed(scene)[CHURN]
+    assert churn["state"] == "FAILED"
+    assert churn["reason"].startswith("stage Source, action S3Source: Failed")
+    status, failed = scene.call("GET", "/pipelines", query={"state": "failed"})
+    assert status == 200 and [p["pipeline_name"] for p in failed["pipelines"]] == [CHURN]
 
 
 def test_a_status_change_event_updates_the_listed_state(scene: Scene) -> None:
@@ -58,8 +77,8 @@ def test_describe_brings_the_listed_state_up_to_date(scene: Scene) -> None:
 
     status, described = scene.call("GET", "/pipelines/{pipeline_name}", path={"pipeline_name": CHURN})
 
-    assert status == 200 and described["state"] == "UPDATING"
-    assert listed(scene)[CHURN]["state"] == "UPDATING"
+    assert status == 200 and described["state"] == "PROVISIONING"
+    assert listed(scene)[CHURN]["state"] == "PROVISIONING"
 
 
 def test_a_deleted_pipeline_leaves_the_list(scene: Scene) -> None:
@@ -108,7 +127,7 @@ def test_provisioning_answers_success_when_the_index_cannot_be_written(
     assert CHURN not in listed(scene)
     # The stack's next status change reaches the index.
     scene.service.on_stack_event(stack_event(f"{CHURN}-codepipeline", "CREATE_COMPLETE"))
-    assert listed(scene)[CHURN]["state"] == "ACTIVE"
+    assert listed(scene)[CHURN]["state"] == "PROVISIONING"
 
 
 def test_describe_answers_when_the_index_cannot_be_written(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -83,7 +83,10 @@ def test_the_first_listing_fills_the_index_from_the_stacks_once(single: Scene, c
 
     assert status == 200 and len(first["pipelines"]) == 10
     stack_pages = math.ceil((PIPELINES + OTHER_STACKS) / MOTO_PAGE)
-    assert calls["cloudformation.DescribeStacks"] == stack_pages
+    # Once, each pipeline's state is derived: its CodePipeline is looked up among its stack's resources (the
+    # stand-in's lookup describes the stack once more); no execution has run, so nothing else is read.
+    assert calls["cloudformation.DescribeStacks"] == stack_pages + PIPELINES
+    assert calls["cloudformation.ListStackResources"] == PIPELINES
     assert calls["dynamodb.PutItem"] == PIPELINES + 1  # one item per pipeline and the marker
 
     calls.clear()

@@ -37,7 +37,7 @@ def _fields(answer: dict) -> set[str]:
 def test_list_shows_pipelines_newest_first_with_their_type_mode_and_state(scene: Scene) -> None:
     for body in (REALTIME, BATCH, TRAINING):
         scene.provision(body)
-    scene.deploy_blueprint(CHURN)  # a blueprint stack (or StackSet) is not a pipeline of its own
+    scene.run(CHURN)  # it deploys a blueprint stack (or StackSets): not a pipeline of its own
 
     status, answer = scene.call("GET", "/pipelines")
 
@@ -55,16 +55,20 @@ def test_list_shows_pipelines_newest_first_with_their_type_mode_and_state(scene:
 
 
 def test_list_filters_by_type_and_state(scene: Scene) -> None:
-    for body in (REALTIME, BATCH):
+    for body in (REALTIME, BATCH, TRAINING):
         scene.provision(body)
+    scene.run(CHURN)
+    scene.run(FRAUD, "Failed")
 
-    _, by_type = scene.call("GET", "/pipelines", query={"pipeline_type": "byom_batch_custom"})
+    _, by_type = scene.call("GET", "/pipelines", query={"pipeline_type": "BYOM_batch_custom"})
     _, active = scene.call("GET", "/pipelines", query={"state": "active"})
-    _, failed = scene.call("GET", "/pipelines", query={"state": "FAILED"})
+    _, failed = scene.call("GET", "/pipelines", query={"state": "Failed"})
+    _, provisioning = scene.call("GET", "/pipelines", query={"state": "PROVISIONING"})
 
     assert [p["pipeline_name"] for p in by_type["pipelines"]] == [FRAUD]
-    assert {p["pipeline_name"] for p in active["pipelines"]} == {CHURN, FRAUD}
-    assert failed["pipelines"] == []
+    assert [p["pipeline_name"] for p in active["pipelines"]] == [CHURN]
+    assert [p["pipeline_name"] for p in failed["pipelines"]] == [FRAUD]
+    assert [p["pipeline_name"] for p in provisioning["pipelines"]] == [HOUSE]
 
 
 def test_list_pages_with_a_token_bound_to_its_filters(scene: Scene) -> None:

@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The one state of a pipeline, derived from what happened.
+
+Three sources, read together: the stack the orchestrator created (the CodePipeline wrapper, or the image
+builder's own stack), the CodePipeline's latest execution with the state of its stages and actions, and what
+that execution deployed (the blueprint stack, or each stage's StackSet instance). Every surface (list, describe,
+/pipelinestatus, the CLI's exit codes, notifications, the config-trigger reports) shows the state derived here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from . import status as readings  # a module reference: status shows this module's state in turn
+from .adapters import Aws, is_client_error
+from .settings import STAGES, Settings
+
+PROVISIONING = "PROVISIONING"  # the orchestrator's stack is being created or updated; no execution yet
+RUNNING = "RUNNING"  # an execution is deploying
+WAITING_APPROVAL = "WAITING_APPROVAL"  # an execution waits for a person to approve the next stage
+ACTIVE = "ACTIVE"  # the latest execution succeeded and what it deployed is complete
+FAILED = "FAILED"  # the latest execution (or the stack) failed; `reason` says where and why
+ROLLED_BACK = "ROLLED_BACK"  # an update failed and was rolled back: the previous version is still in place
+DELETING = "DELETING"
+STATES = (PROVISIONING, RUNNING, WAITING_APPROVAL, ACTIVE, FAILED, ROLLED_BACK, DELETING)
+# The states an execution ends in: the pipeline has a final outcome, reported as such.
+SETTLED = (ACTIVE, FAILED, ROLLED_BACK)
+UNSUCCESSFUL = (FAILED, ROLLED_BACK)
+
+# The stages a person approves in a multi-account pipeline, and the approval action that gates each.
+APPROVAL_STAGES = STAGES[1:]
+
+
+def approval_action(stage: str) -> str:
+    """The manual approval action of the multi-account blueprint that gates `stage` (DeployStaging, ...)."""
+    return f"Deploy{stage.capitalize()}"
+
+
+def approval_stage(action_name: str) -> str | None:
+    return next((s for s in APPROVAL_STAGES if approval_action(s) == action_name), None)
+
+
+_STACK_COMPLETE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
+_INSTANCE_DONE = ("SUCCEEDED", "CURRENT")
+_INSTANCE_BUSY = ("PENDING", "RUNNING")
+_EXECUTION_BUSY = ("InProgress", "Stopping")
+
+
+@dataclass(frozen=True)
+class PipelineState:
+    state: str
+    reason: str = ""
+    stage: str = ""  # the CodePipeline stage running, waiting or failed
+    approval_stage: str = ""  # WAITING_APPROVAL: the stage `mlops approve <name> <stage>` names
+    execution_id: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        """The fields that are set (the index keeps strings only)."""
+        fields = {
+            "state": self.state,
+            "reason": self.reason,
+            "stage": self.stage,
+            "approval_stage": self.approval_stage,
+            "execution_id": self.execution_id,
+        }
+        return {key: value for key, value in fields.items() if value}
+
+    @property
+    def settled(self) -> bool:
+        return self.state in SETTLED
+
+
+def _stack_reason(stack: Mapping[str, Any]) -> str:
+    reason = stack.get("StackStatusReason") or ""
+    return f"stack {stack['StackName']} is {stack['StackStatus']}" + (f": {reason}" if reason else "")
+
+
+def _from_stack(stack: Mapping[str, Any]) -> PipelineState | None:
+    """The state the orchestrator's stack decides alone (before, during or instead of any execution)."""
+    status = stack["StackStatus"]
+    if status in ("DELETE_IN_PROGRESS", "DELETE_COMPLETE"):
+        return PipelineState(DELETING, _stack_reason(stack))
+    if status in ("CREATE_IN_PROGRESS", "REVIEW_IN_PROGRESS") or (
+        status.endswith("_IN_PROGRESS") and "ROLLBACK" not in status
+    ):
+        return PipelineState(PROVISIONING, _stack_reason(stack))
+    if status == "UPDATE_ROLLBACK_COMPLETE":
+        return None  # the previous pipeline is in place: its execution decides, reported as rolled back below
+    if status not in _STACK_COMPLETE:  # CREATE_FAILED, ROLLBACK_*, UPDATE_ROLLBACK_FAILED, DELETE_FAILED, ...
+        return PipelineState(FAILED, _stack_reason(stack))
+    return None
+
+
+def _action_message(action: Mapping[str, Any]) -> str:
+    latest = action.get("latestExecution") or {}
+    error = (latest.get("errorDetails") or {}).get("message", "")
+    summary = latest.get("summary", "")
+    return " ".join(dict.fromkeys(m for m in (summary, error) if m)) or latest.get("status", "")
+
+
+def _where(
+    codepipeline: Mapping[str, Any] | None, status: str, execution_id: str
+) -> tuple[str, Mapping[str, Any] | None]:
+    """The first stage whose run in this execution has `status`, and its first action with that status.
+
+    A stage the execution has not reached yet still shows an earlier execution's run: it does not count."""
+    for stage in (codepipeline or {}).get("stageStates", []):
+        latest = stage.get("latestExecution") or {}
+        if latest.get("status") != status or latest.get("pipelineExecutionId") not in (None, execution_id):
+            continue
+        for action in stage.get("actionStates", []):
+            if (action.get("latestExecution") or {}).get("status") == status:
+                return stage.get("stageName", ""), action
+        return stage.get("stageName", ""), None
+    return "", None
+
+
+def _waiting_approval(codepipeline: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """(CodePipeline stage, action) of the manual approval that waits, if one does."""
+    for stage in (codepipeline or {}).get("stageStates", []):
+        for action in stage.get("actionStates", []):
+            latest = action.get("latestExecution") or {}
+            if latest.get("token") and latest.get("status") == "InProgress":
+                return stage.get("stageName", ""), action.get("actionName", "")
+    return None
+
+
+def _deployment_problem(deployment: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(state, reason) when what the execution deployed is not complete; None when it is (or is nothing)."""
+    if not deployment:
+        return None
+    if "stages" not in deployment:
+        return _stack_problem(deployment.get("stack_name", ""), deployment)
+    for stage, instance in deployment["stages"].items():
+        status = instance.get("status", "")
+        if status in _INSTANCE_DONE:
+            continue
+        reason = f"the {stage} StackSet instance {instance.get('stackset_name', '')} is {status}"
+        reason += f": {instance['reason']}" if instance.get("reason") else ""
+        return (RUNNING if status in _INSTANCE_BUSY else FAILED), reason
+    return None
+
+
+def _stack_problem(name: str, summary: Mapping[str, Any]) -> tuple[str, str] | None:
+    status = summary.get("status", "")
+    if status in _STACK_COMPLETE:
+        return None
+    reason = f"stack {name} is {status}" + (f": {summary['reason']}" if summary.get("reason") else "")
+    if status == "UPDATE_ROLLBACK_COMPLETE":
+        return ROLLED_BACK, reason + "; the previous deployment is still in place"
+    if status.endswith("_IN_PROGRESS") and "ROLLBACK" not in status:
+        return RUNNING, reason
+    return FAILED, reason
+
+
+def derive(
+    stack: Mapping[str, Any],
+    execution: Mapping[str, Any] | None,
+    codepipeline: Mapping[str, Any] | None,
+    deployment: Mapping[str, Any],
+) -> PipelineState:
+    """The pipeline's state from its stack, its latest execution (ListPipelineExecutions' summary), the
+    CodePipeline's GetPipelineState answer (None before the pipeline exists) and what it deployed
+    (`status.deployed`)."""
+    decided = _from_stack(stack)
+    if decided:
+        return decided
+    wrapper_rolled_back = stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    if codepipeline is None:
+        return PipelineState(PROVISIONING, f"stack {stack['StackName']} has not created its CodePipeline yet")
+    if execution is None:
+        return PipelineState(PROVISIONING, "the CodePipeline has not started its first execution yet")
+    execution_id, status = execution.get("pipelineExecutionId", ""), execution.get("status", "")
+    if status in _EXECUTION_BUSY:
+        waiting = _waiting_approval(codepipeline)
+        if waiting:
+            stage, action = waiting
+            gated = approval_stage(action) or action
+            return PipelineState(
+                WAITING_APPROVAL, f"{action} waits for approval of the {gated} stage", stage, gated, execution_id
+            )
+        stage, running = _where(codepipeline, "InProgress", execution_id)
+        doing = f"{stage}/{running.get('actionName')}: {_action_message(running)}" if running else stage
+        return PipelineState(RUNNING, f"execution {execution_id} is running {doing}".strip(), stage, "", execution_id)
+    if status == "Succeeded":
+        problem = _deployment_problem(deployment)
+        if problem:
+            return PipelineState(problem[0], problem[1], "", "", execution_id)
+        if wrapper_rolled_back:
+            return PipelineState(
+                ROLLED_BACK,
+                _stack_reason(stack) + "; the previous pipeline is in place and its last execution succeeded",
+                "",
+                "",
+                execution_id,
+            )
+        return PipelineState(ACTIVE, "", "", "", execution_id)
+    # Failed, Stopped, Superseded, Cancelled: say where, and what the deployed stacks add to it.
+    stage, failed = _where(codepipeline, "Failed", execution_id)
+    if failed is not None:
+        reason = f"stage {stage}, action {failed.get('actionName')}: {_action_message(failed)}"
+    elif stage:
+        reason = f"stage {stage} failed"
+    else:
+        reason = f"execution {execution_id} is {status}"
+    problem = _deployment_problem(deployment)
+    if problem and problem[1] not in reason:
+        reason += f" ({problem[1]})"
+    if problem and problem[0] == ROLLED_BACK:
+        return PipelineState(ROLLED_BACK, reason, stage, "", execution_id)
+    return PipelineState(FAILED, reason, stage, "", execution_id)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading the sources
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What was read to derive a state; describe and status show it too, without reading it again."""
+
+    codepipeline_name: str | None
+    codepipeline: dict[str, Any] | None
+    execution: dict[str, Any] | None
+    deployment: dict[str, Any]
+    state: PipelineState
+
+    @property
+    def execution_started(self) -> datetime | None:
+        started = (self.execution or {}).get("startTime")
+        return started if isinstance(started, datetime) else None
+
+
+def _read_or_none(read: Any, *args: Any) -> Any:
+    try:
+        return read(*args)
+    except Exception as error:  # a pipeline deleted or not created yet between two reads
+        if not is_client_error(error):
+            raise
+        return None
+
+
+def observe(stack: Mapping[str, Any], settings: Settings, aws: Aws) -> Observation:
+    """Read the pipeline's latest execution and deployment, and derive its state."""
+    decided = _from_stack(stack)
+    if decided:  # the stack is created, updated, deleted or failed: nothing else to read
+        return Observation(None, None, None, {}, decided)
+    name = readings.codepipeline_name(dict(stack), aws)
+    codepipeline = _read_or_none(aws.pipelines.state, name) if name else None
+    executions = _read_or_none(aws.pipelines.executions, name, 1) if name else None
+    execution = executions[0] if executions else None
+    deployment = readings.deployed(dict(stack), settings, aws) if execution else {}
+    return Observation(name, codepipeline, execution, deployment, derive(stack, execution, codepipeline, deployment))

@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Every shipped example, sent unchanged over HTTP to local mode, ends ACTIVE (in both account modes): local mode
+puts in place what the examples reference (local/examples.py)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE, stack_base_name
+from local.examples import example_requests
+from tests.e2e.conftest import LocalScene, _local
+from tests.e2e.test_pipelines import delete_until_gone
+
+EXAMPLES = example_requests()
+# The realtime example deploys the endpoint the churn monitors watch: it goes first.
+FIRST = "byom_realtime_builtin.json"
+TOP_LEVEL = [FIRST, *sorted(p for p in EXAMPLES if "/" not in p and p != FIRST)]
+
+
+@pytest.fixture(scope="module")
+def single(built_templates):
+    yield from _local(built_templates, multi_account=False)
+
+
+@pytest.fixture(scope="module")
+def multi(built_templates):
+    yield from _local(built_templates, multi_account=True)
+
+
+@pytest.fixture(scope="module")
+def multi_with_registry(built_templates):
+    yield from _local(built_templates, multi_account=True, model_registry=True)
+
+
+def name_of(body: dict) -> str:
+    pipeline = CATALOGUE[body["pipeline_type"]]
+    return stack_base_name(pipeline, str(body[pipeline.name_field]).lower())
+
+
+def run_to_the_end(scene: LocalScene, body: dict, timeout: float = 120) -> dict:
+    """Provision the example as it is; approve each stage that waits; answer the final description."""
+    answer = scene.call("POST", "/provisionpipeline", body)
+    assert answer.status == 200, answer.body
+    name = name_of(body)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = scene.call("GET", f"/pipelines/{name}").body
+        if described.get("state") == "WAITING_APPROVAL":
+            approved = scene.call("POST", f"/pipelines/{name}/approval", {"stage": described["approval_stage"]})
+            assert approved.status == 200, approved.body
+        elif described.get("state") in ("ACTIVE", "FAILED", "ROLLED_BACK"):
+            return described
+        time.sleep(0.3)
+    raise TimeoutError(f"{name} did not end in {timeout} s")
+
+
+def provision_every_example(scene: LocalScene, paths: list[str]) -> None:
+    outcomes = {}
+    for path in paths:
+        described = run_to_the_end(scene, EXAMPLES[path])
+        outcomes[path] = (described["state"], described.get("reason", ""))
+    assert {p: o for p, o in outcomes.items() if o[0] != "ACTIVE"} == {}
+    for name in dict.fromkeys(name_of(EXAMPLES[p]) for p in paths):
+        delete_until_gone(scene, name)
+
+
+def test_every_example_runs_to_the_end_in_a_single_account(single: LocalScene):
+    provision_every_example(single, TOP_LEVEL)
+
+
+def test_every_example_runs_to_the_end_in_the_multi_account_mode(multi: LocalScene):
+    provision_every_example(multi, TOP_LEVEL)
+
+
+def test_the_multi_account_example_runs_to_the_end_with_the_model_registry(multi_with_registry: LocalScene):
+    # It deploys a model package from the registry, each stage with its own instance, capture and endpoint.
+    provision_every_example(multi_with_registry, sorted(p for p in EXAMPLES if p.startswith("multi_account/")))
