@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,16 +15,21 @@ from lambdas.pipeline_orchestration.adapters import Aws, Pipelines
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import STAGES, Settings, StageTarget
 from lambdas.shared.aws import client
+from lambdas.shared.logging import get_logger
 
+from . import persistence
 from .api_server import LocalApiServer
 from .emulator import Emulator
 from .git_trigger import GitWatcher, LocalGitCodeCommit, init_repository
 from .inprocess import run_project_lambdas_in_process
-from .runner import PipelineRunner
+from .runner import PipelineRunner, pipeline_events
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the emulator's own account: the orchestrator's
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deployment" / "regional-s3-assets"
+# Routes of the local API that API Gateway does not have: on AWS, `mlops logs` reads CloudWatch Logs itself.
+LOCAL_ROUTES = (("GET", "/pipelines/{pipeline_name}/events"),)
+logger = get_logger(__name__)
 
 
 class LocalPipelines(Pipelines):
@@ -169,13 +175,39 @@ class LocalOrchestrator:
     service: OrchestratorService | None = None
     server: LocalApiServer | None = None
     git_watcher: GitWatcher | None = None
+    state_dir: Path | None = None  # where the state is kept across restarts; None keeps it in memory
+    reset: bool = False  # start from an empty AWS, forgetting the state kept in state_dir
+    save_seconds: float = 10.0  # how often the state is written while running (and once at stop)
+    restored: bool = False  # whether start() brought back a kept state
+    _saver: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def mode(self) -> str:
+        return ("multi-account" if self.multi_account else "single-account") + (
+            " with model registry" if self.model_registry else ""
+        )
+
+    @property
+    def state_file(self) -> Path | None:
+        return self.state_dir / persistence.STATE_FILE if self.state_dir else None
 
     def start(self) -> str:
+        if self.reset and self.state_file and self.state_file.exists():
+            self.state_file.unlink()
         endpoint = self.emulator.start()
         run_project_lambdas_in_process(endpoint)
         try:
-            settings = create_resources(self.templates, self.multi_account, self.model_registry)
+            saved = persistence.load(self.state_file, self.mode) if self.state_file else None
+            if saved is not None:
+                settings = saved.settings
+                upload_blueprints(self.templates, settings.blueprint_bucket)  # templates rebuilt since are used
+            else:
+                settings = create_resources(self.templates, self.multi_account, self.model_registry)
+            self.restored = saved is not None
             self.runner = PipelineRunner(settings.region, settings.account_id, deploy_timeout=self.deploy_timeout)
+            if saved is not None:
+                self.runner.restore(saved.runner)
             aws = Aws(pipelines=LocalPipelines(self.runner))
             if self.git_repository is not None:
                 init_repository(self.git_repository)
@@ -186,19 +218,57 @@ class LocalOrchestrator:
             if self.git_repository is not None:
                 self.git_watcher = GitWatcher(self.git_repository, self.service.on_codecommit_push)
                 self.git_watcher.start()
-            self.server = LocalApiServer(lambda event: index.handle(event, self.service), list(index.ROUTES), self.port)
-            return self.server.start()
+            self.server = LocalApiServer(self.handle, [*index.ROUTES, *LOCAL_ROUTES], self.port)
+            url = self.server.start()
+            if self.state_file:
+                self.save()
+                self._saver = threading.Thread(target=self._save_often, name="local-state", daemon=True)
+                self._saver.start()
+            return url
         except BaseException:
-            self.stop()
+            self.stop(save=False)
             raise
 
-    def stop(self) -> None:
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The API's routes, and the routes only local mode serves (a pipeline's events from the runner)."""
+        if (event.get("httpMethod"), event.get("resource")) in LOCAL_ROUTES:
+            return self._events_answer(event)
+        return index.handle(event, self.service)
+
+    def _events_answer(self, event: dict[str, Any]) -> dict[str, Any]:
+        name = (event.get("pathParameters") or {}).get("pipeline_name", "")
+        query = event.get("queryStringParameters") or {}
+        found = pipeline_events(self.runner, name, query.get("stage") or None)  # type: ignore[arg-type]
+        if found is None:
+            body = {"message": "A NotFound exception occurred", "detailedMessage": f"No pipeline named {name}."}
+            return {"statusCode": 404, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+        answer = {"pipeline_name": name, "events": found}
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(answer)}
+
+    def save(self) -> None:
+        """Write the state to the state directory (nothing without one)."""
+        if self.state_file and self.runner and self.service:
+            persistence.dump(self.state_file, self.mode, self.service.settings, self.runner.snapshot())
+
+    def _save_often(self) -> None:
+        while not self._stopping.wait(self.save_seconds):
+            try:
+                self.save()
+            except Exception:  # the next attempt, or the one at stop, writes it; the reason is in the log
+                logger.exception("local state not saved")
+
+    def stop(self, save: bool = True) -> None:
+        self._stopping.set()
+        if self._saver:
+            self._saver.join(timeout=30)
         if self.git_watcher:
             self.git_watcher.stop()
         if self.server:
             self.server.stop()
         if self.runner:
             self.runner.stop()
+        if save and self.emulator._server is not None:
+            self.save()
         self.emulator.stop()
 
     def __enter__(self) -> LocalOrchestrator:
