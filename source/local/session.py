@@ -28,7 +28,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the emulator's own account: the orchestrator's
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deployment" / "regional-s3-assets"
 # Routes of the local API that API Gateway does not have: on AWS, `mlops logs` reads CloudWatch Logs itself.
-LOCAL_ROUTES = (("GET", "/pipelines/{pipeline_name}/events"),)
+LOCAL_ROUTES = (("GET", "/pipelines/{pipeline_name}/events"), ("GET", "/local"))
 logger = get_logger(__name__)
 
 
@@ -160,6 +160,10 @@ def create_organization() -> dict[str, StageTarget]:
     return targets
 
 
+def _json_answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
 @dataclass
 class LocalOrchestrator:
     """The whole flow on this machine: `start()` returns the local API's URL."""
@@ -231,19 +235,30 @@ class LocalOrchestrator:
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """The API's routes, and the routes only local mode serves (a pipeline's events from the runner)."""
-        if (event.get("httpMethod"), event.get("resource")) in LOCAL_ROUTES:
+        route = (event.get("httpMethod"), event.get("resource"))
+        if route == ("GET", "/local"):
+            return _json_answer(200, self.about())
+        if route in LOCAL_ROUTES:
             return self._events_answer(event)
         return index.handle(event, self.service)
+
+    def about(self) -> dict[str, Any]:
+        """What a client of local mode needs beside the API: the emulator, the assets bucket, the state."""
+        return {
+            "mode": self.mode,
+            "emulator_endpoint": self.emulator.endpoint,
+            "assets_bucket": self.service.settings.assets_bucket if self.service else "",
+            "state_dir": str(self.state_dir) if self.state_dir else None,
+        }
 
     def _events_answer(self, event: dict[str, Any]) -> dict[str, Any]:
         name = (event.get("pathParameters") or {}).get("pipeline_name", "")
         query = event.get("queryStringParameters") or {}
         found = pipeline_events(self.runner, name, query.get("stage") or None)  # type: ignore[arg-type]
         if found is None:
-            body = {"message": "A NotFound exception occurred", "detailedMessage": f"No pipeline named {name}."}
-            return {"statusCode": 404, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
-        answer = {"pipeline_name": name, "events": found}
-        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(answer)}
+            detail = f"No pipeline named {name} (mlops list shows the pipelines)."
+            return _json_answer(404, {"message": "A NotFound exception occurred", "detailedMessage": detail})
+        return _json_answer(200, {"pipeline_name": name, "events": found})
 
     def save(self) -> None:
         """Write the state to the state directory (nothing without one)."""

@@ -54,7 +54,7 @@ def test_unreadable_or_non_json_file(tmp_path: Path, capsys):
 
 
 def test_plan_prints_stack_name_template_and_parameters(capsys):
-    assert main(["plan", str(EXAMPLES / "byom_realtime_custom.json")]) == EXIT_OK
+    assert main(["plan", str(EXAMPLES / "byom_realtime_custom.json"), "--json"]) == EXIT_OK
     plan = json.loads(capsys.readouterr().out)
     assert plan["stack_name"] == "mlops-pipeline-fraud-sklearn-byompipelinerealtimecustom-codepipeline"
     assert plan["template"] == "byom_realtime_inference_pipeline.yaml"
@@ -64,7 +64,7 @@ def test_plan_prints_stack_name_template_and_parameters(capsys):
 
 
 def test_plan_multi_account_keys_parameters_by_stage(capsys):
-    assert main(["plan", str(EXAMPLES / "byom_data_quality_monitor.json"), "--multi-account"]) == EXIT_OK
+    assert main(["plan", str(EXAMPLES / "byom_data_quality_monitor.json"), "--multi-account", "--json"]) == EXIT_OK
     plan = json.loads(capsys.readouterr().out)
     assert set(plan["parameters"]) == {"dev", "staging", "prod"}
     assert plan["parameters"]["dev"]["EndpointName"] == "churn-xgb-endpoint"
