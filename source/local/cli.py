@@ -290,12 +290,12 @@ def confirm_delete(name: str) -> int | None:
 
 def status_by_name(client: Any, pipeline_id: str) -> Any:
     """/pipelinestatus for a pipeline_id, a stack name or a pipeline name (its wrapper stack is looked up)."""
-    response = client.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id})
-    if response.status == 404 and not pipeline_id.startswith("arn:") and not pipeline_id.endswith("-codepipeline"):
+    if not pipeline_id.startswith("arn:") and not pipeline_id.endswith("-codepipeline"):
+        # A pipeline name: its wrapper stack holds the CodePipeline (the deployed stack has the bare name).
         wrapper = client.call("POST", "/pipelinestatus", {"pipeline_id": f"{pipeline_id}-codepipeline"})
         if wrapper.status != 404:
             return wrapper
-    return response
+    return client.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id})
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -450,8 +450,10 @@ def cmd_local(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
+        import signal
         import threading
 
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops local mode as Ctrl-C does: the state is kept
         threading.Event().wait()
     except KeyboardInterrupt:
         print("stopping" + (f"; state kept in {state_dir}" if state_dir else ""), flush=True)
@@ -460,10 +462,15 @@ def cmd_local(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def port_is_free(port: int) -> bool:
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is free
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

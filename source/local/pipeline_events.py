@@ -44,10 +44,15 @@ def stack_events(cloudformation: Any, stack_name: str, stage: str = "") -> list[
             e["Timestamp"],
             stage,
             "stack",
-            f"{e['StackName']} {e['LogicalResourceId']} {e['ResourceStatus']} {e.get('ResourceStatusReason') or ''}",
+            f"{_resource_of(e)} {e['ResourceStatus']} {e.get('ResourceStatusReason') or ''}",
         )
         for e in reversed(found)
     ]
+
+
+def _resource_of(event: dict[str, Any]) -> str:
+    stack, resource = event["StackName"], event["LogicalResourceId"]
+    return stack if resource == stack else f"{stack}/{resource}"
 
 
 def _resources(cloudformation: Any, stack_name: str, resource_type: str) -> list[str]:

@@ -660,8 +660,13 @@ def _stack_events(stack_name: str, stage: str) -> list[dict[str, Any]]:
             "time": e["Timestamp"].astimezone(UTC).isoformat(),
             "stage": stage,
             "source": "stack",
-            "message": f"{e['StackName']} {e['LogicalResourceId']} {e['ResourceStatus']} "
-            f"{e.get('ResourceStatusReason') or ''}".strip(),
+            "message": f"{_resource_of(e)} {e['ResourceStatus']} {e.get('ResourceStatusReason') or ''}".strip(),
         }
         for e in reversed(found)
     ]
+
+
+def _resource_of(event: dict[str, Any]) -> str:
+    """`stack` for the stack's own events, `stack/LogicalId` for a resource's."""
+    stack, resource = event["StackName"], event["LogicalResourceId"]
+    return stack if resource == stack else f"{stack}/{resource}"
