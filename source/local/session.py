@@ -160,6 +160,21 @@ def create_organization() -> dict[str, StageTarget]:
     return targets
 
 
+LOCAL_INFERENCE_NOTE = (
+    "absent: the stack's inference API is an API Gateway URL that local mode does not serve, and no model "
+    "container runs locally (InvokeEndpoint answers ModelError saying so). On AWS this is the URL to POST to."
+)
+
+
+def without_unreachable_urls(body: dict[str, Any]) -> dict[str, Any]:
+    """A described pipeline, with the inference API URL that nothing answers locally replaced by the reason."""
+    found = body.get("sagemaker")
+    if isinstance(found, dict) and "inference_api_url" in found:
+        found["inference_api_url"] = None
+        found["inference_api_url_reason"] = LOCAL_INFERENCE_NOTE
+    return body
+
+
 def _json_answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
@@ -240,7 +255,10 @@ class LocalOrchestrator:
             return _json_answer(200, self.about())
         if route in LOCAL_ROUTES:
             return self._events_answer(event)
-        return index.handle(event, self.service)
+        answer = index.handle(event, self.service)
+        if route == ("GET", "/pipelines/{pipeline_name}") and answer.get("statusCode") == 200:
+            answer["body"] = json.dumps(without_unreachable_urls(json.loads(answer["body"])))
+        return answer
 
     def about(self) -> dict[str, Any]:
         """What a client of local mode needs beside the API: the emulator, the assets bucket, the state."""
