@@ -361,3 +361,14 @@ def test_cron_expressions_sagemaker_accepts_pass(expression):
 def test_a_real_instance_type_is_not_second_guessed():
     values = validate(with_("byom_realtime_builtin", inference_instance="ml.g6e.12xlarge"), SINGLE).values
     assert values["inference_instance"] == "ml.g6e.12xlarge"
+
+
+def test_a_registry_request_without_the_registry_says_how_to_use_it():
+    body = example("byom_realtime_builtin")
+    for key in ("model_framework", "model_framework_version", "model_artifact_location"):
+        del body[key]
+    body["model_package_name"] = "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-models/3"
+    errors = errors_of(body)
+    assert "model_artifact_location" in errors
+    assert "only when the orchestrator uses the model registry" in errors["model_package_name"]
+    assert "--model-registry" in errors["model_package_name"]
