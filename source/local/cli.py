@@ -431,24 +431,22 @@ def cmd_local(args: argparse.Namespace) -> int:
         kept = f"state: {state_dir} (restored, {pipelines} pipeline{'s' if pipelines != 1 else ''}; --reset forgets it)"
     else:
         kept = f"state: {state_dir} (new; kept across restarts, --reset forgets it)"
-    print(
-        f"mlops local ({orchestrator.mode})\n"
-        f"  API:      {url}\n"
-        f"  emulator: {orchestrator.emulator.endpoint} (AWS APIs, any credentials; fixed with --emulator-port)\n"
-        f"  {kept}\n"
-        f"  log:      {log_file} (every component's lines; one pipeline's events: mlops logs <name>)",
-        flush=True,
-    )
+    if args.json:  # one line a script can read: where everything is
+        about = {**orchestrator.about(), "api": url, "log_file": str(log_file), "restored": orchestrator.restored}
+        print(json.dumps(about), flush=True)
+    else:
+        print_start(orchestrator, url, kept, log_file)
     if args.demo:
         from local.demo import run_demo
 
         if not run_demo(orchestrator):
             print("the sample pipeline did not reach an endpoint in service", file=sys.stderr, flush=True)
-    print(
-        f"Ready. Call it with `mlops list` (or --endpoint {url} / MLOPS_ENDPOINT), `mlops upload FILE KEY`, "
-        f"`mlops provision FILE --watch`, or `curl {url}/pipelines`. Press Ctrl-C to stop.",
-        flush=True,
-    )
+    if not args.json:
+        print(
+            f"Ready. Call it with `mlops list` (or --endpoint {url} / MLOPS_ENDPOINT), `mlops upload FILE KEY`, "
+            f"`mlops provision FILE --watch`, or `curl {url}/pipelines`. Press Ctrl-C to stop.",
+            flush=True,
+        )
     try:
         import signal
         import threading
@@ -460,6 +458,17 @@ def cmd_local(args: argparse.Namespace) -> int:
     finally:
         orchestrator.stop()
     return EXIT_OK
+
+
+def print_start(orchestrator: Any, url: str, kept: str, log_file: Path) -> None:
+    print(
+        f"mlops local ({orchestrator.mode})\n"
+        f"  API:      {url}\n"
+        f"  emulator: {orchestrator.emulator.endpoint} (AWS APIs, any credentials; fixed with --emulator-port)\n"
+        f"  {kept}\n"
+        f"  log:      {log_file} (every component's lines; one pipeline's events: mlops logs <name>)",
+        flush=True,
+    )
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -603,6 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local.add_argument("--reset", action="store_true", help="forget the kept state and start from an empty AWS")
     local.add_argument("--in-memory", action="store_true", help="keep nothing on disk: state ends with the process")
+    local.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the start as JSON")
     local.set_defaults(run=cmd_local)
     return parser
 
