@@ -16,12 +16,22 @@ import argparse
 import json
 import os
 import sys
+import traceback
 import urllib.error
 from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT = 0, 1, 2, 3, 4
 WATCH_SECONDS = 2.0
+EXIT_CODES_HELP = (
+    "exit codes: 0 success, 1 failure (a FAILED pipeline, an unreachable API, a port in use), "
+    "2 invalid request or usage, 3 not found, 4 conflict (for example a pipeline still running)"
+)
+DEFAULT_STATE_DIR = Path.home() / ".mlops" / "local"
+
+
+class RequestUnreadable(Exception):
+    """The request file cannot be read or is not JSON."""
 
 
 def _settings(args: argparse.Namespace):
@@ -45,8 +55,11 @@ def _settings(args: argparse.Namespace):
 
 
 def _read_request(path: str) -> Any:
-    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    return json.loads(text)
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        return json.loads(text)
+    except (OSError, ValueError) as error:
+        raise RequestUnreadable(str(error)) from error
 
 
 def _print(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
@@ -94,7 +107,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = plan_pipeline(request, settings).as_dict()
     if request.warnings:
         plan["warnings"] = list(request.warnings)
-    print(json.dumps(plan, indent=2))
+    _print(args, plan, render(plan))
     return EXIT_OK
 
 
@@ -114,13 +127,11 @@ def _answer(args: argparse.Namespace, response, text: str | None = None) -> int:
     body = response.body
     if args.json or not response.ok:
         if not response.ok and not args.json:
-            lines = [f"error {response.status}: {body.get('detailedMessage') or body.get('message', '')}"]
-            lines += [f"  {e['field']}: {e['message']}" for e in body.get("errors", [])]
-            print("\n".join(lines), file=sys.stderr)
+            print(error_text(response.status, body), file=sys.stderr)
         else:
             print(json.dumps(body, indent=2))
     else:
-        print(text if text is not None else json.dumps(body, indent=2))
+        print(text if text is not None else render(body))
     return _exit_code(response.status)
 
 
@@ -177,7 +188,7 @@ def _watch(args: argparse.Namespace, pipeline_id: str) -> int:
     client, last, started = _client(args), "", time.monotonic()
     deadline, beat = started + args.timeout, started + HEARTBEAT_SECONDS
     while time.monotonic() < deadline:
-        response = client.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id})
+        response = status_by_name(client, pipeline_id)
         if not response.ok:
             return _answer(args, response)
         body = response.body
@@ -212,7 +223,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     if args.watch:
         return _watch(args, args.pipeline_id)
-    response = _client(args).call("POST", "/pipelinestatus", {"pipeline_id": args.pipeline_id})
+    response = status_by_name(_client(args), args.pipeline_id)
     code = _answer(args, response, render_state(response.body) if response.ok else None)
     if code == EXIT_OK and pipeline_outcome(response.body) == "WAITING_APPROVAL" and not args.json:
         print(_approval_hint(_pipeline_name(args.pipeline_id, response.body), response.body))
@@ -223,10 +234,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     query = {"pipeline_type": args.type, "state": args.state, "next_token": args.next_token}
     response = _client(args).call("GET", "/pipelines", query=query)
     rows = response.body.get("pipelines", []) if response.ok else []
-    text = "\n".join(f"{p.get('pipeline_name', '')}  {p.get('pipeline_type', '')}  {p.get('state', '')}" for p in rows)
+    text = table(
+        ["NAME", "TYPE", "STATE"], [[p.get(k, "") for k in ("pipeline_name", "pipeline_type", "state")] for p in rows]
+    )
     if response.ok and response.body.get("next_token"):
         text += f"\nmore: --next-token {response.body['next_token']}"
-    return _answer(args, response, text or "no pipelines")
+    return _answer(args, response, text if rows else "no pipelines")
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
@@ -234,6 +247,10 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    if not args.yes:
+        refused = confirm_delete(args.name)
+        if refused is not None:
+            return refused
     return _answer(args, _client(args).call("DELETE", f"/pipelines/{args.name}"))
 
 
@@ -243,47 +260,301 @@ def cmd_approve(args: argparse.Namespace) -> int:
     return _answer(args, response, response.body.get("message") if response.ok else None)
 
 
+def error_text(status: int, body: dict[str, Any]) -> str:
+    """An error answer, each problem once: the field list when there is one, else the detailed message."""
+    errors = body.get("errors") or []
+    if errors:
+        lines = [f"error {status}: {len(errors)} problem{'s' if len(errors) != 1 else ''}"]
+        return "\n".join(lines + [f"  {e.get('field') or '(body)'}: {e.get('message', '')}" for e in errors])
+    return f"error {status}: {body.get('detailedMessage') or body.get('message', '')}"
+
+
+def render(data: Any, indent: int = 0) -> str:
+    """Human output of an answer: one `key: value` line per scalar, nested objects and lists indented."""
+    pad = "  " * indent
+    if isinstance(data, dict):
+        lines = []
+        for key, value in data.items():
+            if isinstance(value, dict | list) and value:
+                lines += [f"{pad}{key}:", render(value, indent + 1)]
+            else:
+                lines.append(f"{pad}{key}: {_scalar(value)}")
+        return "\n".join(lines)
+    if isinstance(data, list):
+        lines = []
+        for item in data:
+            if isinstance(item, dict | list) and item:
+                inner = render(item, indent + 1).lstrip()
+                lines.append(f"{pad}- {inner}")
+            else:
+                lines.append(f"{pad}- {_scalar(item)}")
+        return "\n".join(lines)
+    return f"{pad}{_scalar(data)}"
+
+
+def _scalar(value: Any) -> str:
+    if value is None or value == "" or value == {} or value == []:
+        return "-"
+    return str(value)
+
+
+def table(header: list[str], rows: list[list[Any]]) -> str:
+    """Rows under a header, in columns as wide as their widest cell."""
+    cells = [header, *[[_scalar(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+
+
+def confirm_delete(name: str) -> int | None:
+    """Ask before a teardown; None when confirmed, else the exit code (no terminal to ask on: refused)."""
+    if not sys.stdin.isatty():
+        print(f"error: refusing to delete {name} without confirmation: pass --yes", file=sys.stderr)
+        return EXIT_INVALID
+    answer = input(f"Delete pipeline {name} and the stacks it deployed (your data is kept)? [y/N] ")
+    if answer.strip().lower() in ("y", "yes"):
+        return None
+    print("not deleted", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def status_by_name(client: Any, pipeline_id: str) -> Any:
+    """/pipelinestatus for a pipeline_id, a stack name or a pipeline name (its wrapper stack is looked up)."""
+    if not pipeline_id.startswith("arn:") and not pipeline_id.endswith("-codepipeline"):
+        # A pipeline name: its wrapper stack holds the CodePipeline (the deployed stack has the bare name).
+        wrapper = client.call("POST", "/pipelinestatus", {"pipeline_id": f"{pipeline_id}-codepipeline"})
+        if wrapper.status != 404:
+            return wrapper
+    return client.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id})
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    response = _client(args).call("POST", f"/pipelines/{args.name}/rollback", {})
+    return _answer(args, response, response.body.get("message") if response.ok else None)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """The events of one pipeline, oldest first; --follow keeps printing new ones until Ctrl-C."""
+    import time
+
+    from local.api_client import is_local
+
+    from .pipeline_events import aws_events
+
+    def fetch() -> tuple[int, list[dict[str, Any]]]:
+        if is_local(args.endpoint):
+            response = _client(args).call("GET", f"/pipelines/{args.name}/events", query={"stage": args.stage})
+            if not response.ok:
+                return _answer(args, response), []
+            return EXIT_OK, response.body.get("events", [])
+        try:
+            return EXIT_OK, aws_events(args.name, args.stage, args.profile, args.aws_region)
+        except LookupError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_NOT_FOUND, []
+
+    shown: set[tuple[str, str, str]] = set()
+    try:
+        while True:
+            code, events = fetch()
+            if code != EXIT_OK:
+                return code
+            for event in events:
+                key = (event["time"], event["source"], event["message"])
+                if key in shown:
+                    continue
+                shown.add(key)
+                if args.json:
+                    print(json.dumps(event), flush=True)
+                else:
+                    stage = f" [{event['stage']}]" if event.get("stage") else ""
+                    print(
+                        f"{event['time'][:19].replace('T', ' ')}{stage} {event['source']}: {event['message']}",
+                        flush=True,
+                    )
+            if not args.follow:
+                if not events and not args.json:
+                    print(f"no events for {args.name} yet")
+                return EXIT_OK
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    """Put a file into the assets bucket: local mode's (found from its API), or a deployed orchestrator's."""
+    from local.api_client import is_local
+
+    from .pipeline_events import aws_session
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise RequestUnreadable(f"no file {path}")
+    endpoint_url, bucket = None, args.bucket
+    if is_local(args.endpoint):
+        response = _client(args).call("GET", "/local")
+        if not response.ok:
+            return _answer(args, response)
+        endpoint_url, bucket = response.body["emulator_endpoint"], bucket or response.body["assets_bucket"]
+        session = aws_session(None, "us-east-1", local=True)
+    else:
+        session = aws_session(args.profile, args.aws_region)
+        if not bucket and args.stack:
+            outputs = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
+            bucket = next(
+                (o["OutputValue"] for o in outputs.get("Outputs", []) if o["OutputKey"] == "AssetsBucket"), None
+            )
+        if not bucket:
+            print("error: name the assets bucket (--bucket) or the orchestrator's stack (--stack)", file=sys.stderr)
+            return EXIT_INVALID
+    key = args.key.lstrip("/")
+    session.client("s3", endpoint_url=endpoint_url).upload_file(str(path), bucket, key)
+    answer = {"bucket": bucket, "key": key, "bytes": path.stat().st_size, "location": f"{bucket}/{key}"}
+    _print(
+        args,
+        answer,
+        f"uploaded {path} ({answer['bytes']} bytes) to s3://{bucket}/{key}\n"
+        f'use it in a request as "{key}" (a key in the assets bucket) or "{bucket}/{key}" (bucket/prefix)',
+    )
+    return EXIT_OK
+
+
 def cmd_local(args: argparse.Namespace) -> int:
+    from local.emulator import Emulator
+    from local.persistence import StateUnusable
     from local.session import DEFAULT_TEMPLATES, LocalOrchestrator
 
+    for port, flag in ((args.port, "--port"), (args.emulator_port, "--emulator-port")):
+        if port and not port_is_free(port):
+            print(
+                f"error: port {port} on 127.0.0.1 is in use (another `mlops local`?): stop it or choose another "
+                f"with {flag}",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+    state_dir = None if args.in_memory else Path(args.state_dir).expanduser().resolve()
+    log_file = quiet_terminal(state_dir)
     orchestrator = LocalOrchestrator(
         templates=Path(args.templates) if args.templates else DEFAULT_TEMPLATES,
         multi_account=args.multi_account,
         model_registry=args.model_registry,
         port=args.port,
         git_repository=Path(args.git_repo).resolve() if args.git_repo else None,
+        emulator=Emulator(port=args.emulator_port),
+        state_dir=state_dir,
+        reset=args.reset,
     )
-    url = orchestrator.start()
+    try:
+        url = orchestrator.start()
+    except StateUnusable as error:
+        print(
+            f"error: {error}: start with the options it was made with, or with --reset to start afresh", file=sys.stderr
+        )
+        return EXIT_FAILED
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    pipelines = len(orchestrator.runner.pipelines) if orchestrator.runner else 0
+    if state_dir is None:
+        kept = "state: in memory (--in-memory): everything is lost when local mode stops"
+    elif orchestrator.restored:
+        kept = f"state: {state_dir} (restored, {pipelines} pipeline{'s' if pipelines != 1 else ''}; --reset forgets it)"
+    else:
+        kept = f"state: {state_dir} (new; kept across restarts, --reset forgets it)"
+    if args.json:  # one line a script can read: where everything is
+        about = {**orchestrator.about(), "api": url, "log_file": str(log_file), "restored": orchestrator.restored}
+        print(json.dumps(about), flush=True)
+    else:
+        print_start(orchestrator, url, kept, log_file)
     if args.demo:
         from local.demo import run_demo
 
         if not run_demo(orchestrator):
             print("the sample pipeline did not become ACTIVE: its state is above", file=sys.stderr, flush=True)
-    print(
-        f"mlops local: the orchestrator API is on {url} (AWS emulator on {orchestrator.emulator.endpoint}). "
-        f"Call it with `mlops list --endpoint {url}` (list, status, describe, delete, approve, provision) "
-        f"or `curl {url}/pipelines`. Press Ctrl-C to stop.",
-        flush=True,
-    )
+    if not args.json:
+        print(
+            f"Ready. Call it with `mlops list` (or --endpoint {url} / MLOPS_ENDPOINT), `mlops upload FILE KEY`, "
+            f"`mlops provision FILE --watch`, or `curl {url}/pipelines`. Press Ctrl-C to stop.",
+            flush=True,
+        )
     try:
+        import signal
         import threading
 
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops local mode as Ctrl-C does: the state is kept
         threading.Event().wait()
     except KeyboardInterrupt:
-        pass
+        print("stopping" + (f"; state kept in {state_dir}" if state_dir else ""), flush=True)
     finally:
         orchestrator.stop()
     return EXIT_OK
+
+
+def print_start(orchestrator: Any, url: str, kept: str, log_file: Path) -> None:
+    print(
+        f"mlops local ({orchestrator.mode})\n"
+        f"  API:      {url}\n"
+        f"  emulator: {orchestrator.emulator.endpoint} (AWS APIs, any credentials; fixed with --emulator-port)\n"
+        f"  {kept}\n"
+        f"  log:      {log_file} (every component's lines; one pipeline's events: mlops logs <name>)",
+        flush=True,
+    )
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is free
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def quiet_terminal(state_dir: Path | None) -> Path:
+    """Every log line (ours, moto's, its warnings) goes to a log file; the terminal shows progress lines only."""
+    import logging
+    import tempfile
+
+    folder = state_dir or Path(tempfile.mkdtemp(prefix="mlops-local-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    log_file = folder / "local.log"
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    to_file = logging.FileHandler(log_file, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root.addHandler(to_file)
+    root.setLevel(logging.INFO)
+    to_terminal = logging.StreamHandler(sys.stdout)
+    to_terminal.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    progress = logging.getLogger("mlops.progress")
+    progress.setLevel(logging.INFO)
+    progress.addHandler(to_terminal)
+    logging.captureWarnings(True)  # moto's warnings (unsupported resource types) are log lines too
+    return log_file
 
 
 def _add_api_options(parser: argparse.ArgumentParser) -> None:
     from local.api_client import DEFAULT_ENDPOINT
 
     parser.add_argument(
-        "--endpoint", default=os.environ.get("MLOPS_ENDPOINT", DEFAULT_ENDPOINT), help="API URL (default: local mode)"
+        "--endpoint",
+        default=os.environ.get("MLOPS_ENDPOINT", DEFAULT_ENDPOINT),
+        help=f"API URL (default: $MLOPS_ENDPOINT, else local mode at {DEFAULT_ENDPOINT})",
     )
     parser.add_argument("--profile", help="AWS profile for signing requests to a deployed API")
-    parser.add_argument("--aws-region", help="region of a deployed API (default: from the profile or URL)")
+    parser.add_argument(
+        "--region",
+        "--aws-region",
+        dest="aws_region",
+        help="region of a deployed API (default: from the URL or profile)",
+    )
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
 
 
@@ -296,8 +567,11 @@ def _add_mode_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlops", description="MLOps orchestrator for Amazon SageMaker")
+    parser = argparse.ArgumentParser(
+        prog="mlops", description="MLOps orchestrator for Amazon SageMaker", epilog=EXIT_CODES_HELP
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     validate_parser = commands.add_parser("validate", help="check a request offline; lists every problem")
     _add_mode_options(validate_parser)
@@ -323,19 +597,34 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=cmd_list)
     for name, run, text in (
         ("describe", cmd_describe, "request, plan, state and deployed resources of a pipeline"),
-        ("delete", cmd_delete, "tear a pipeline down (user data is kept)"),
+        ("delete", cmd_delete, "tear a pipeline down (user data is kept); asks first unless --yes"),
+        ("rollback", cmd_rollback, "re-deploy the request of the last successful run before the current one"),
+        ("logs", cmd_logs, "a pipeline's events: stage transitions, its functions' log lines, stack events"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("name", help="pipeline name, e.g. mlops-pipeline-churn-byompipelinerealtimebuiltin")
         sub.set_defaults(run=run)
+    commands.choices["delete"].add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    logs = commands.choices["logs"]
+    logs.add_argument("--stage", help="only this stage's events (a part of its name: dev, staging, prod, Source...)")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
+    logs.add_argument("--interval", type=float, default=WATCH_SECONDS, help="seconds between polls with --follow")
+    upload = commands.add_parser("upload", help="put a model or data file into the assets bucket")
+    upload.add_argument("file", help="the local file")
+    upload.add_argument("key", help="its key in the bucket, e.g. models/churn/model.tar.gz")
+    upload.add_argument("--bucket", help="the bucket (default: local mode's assets bucket)")
+    upload.add_argument("--stack", help="a deployed orchestrator's stack: its AssetsBucket output names the bucket")
+    upload.set_defaults(run=cmd_upload)
     approve = commands.add_parser("approve", help="approve (or --reject) a pipeline's pending stage")
     approve.add_argument("name", help="pipeline name")
     approve.add_argument("stage", help="the stage waiting for approval: staging or prod")
     approve.add_argument("--reject", action="store_true", help="reject instead of approve")
     approve.add_argument("--comment", default="", help="a note kept with the decision")
     approve.set_defaults(run=cmd_approve)
-    for sub in (provision, status, listing, approve, *(commands.choices[n] for n in ("describe", "delete"))):
+    for sub in (provision, status, listing, approve, upload, *(commands.choices[n] for n in ("describe", "delete"))):
         _add_api_options(sub)
+    for name in ("rollback", "logs"):
+        _add_api_options(commands.choices[name])
 
     local = commands.add_parser("local", help="run the orchestrator on this machine (emulated AWS)")
     local.add_argument("--port", type=int, default=8080, help="port of the local API on 127.0.0.1")
@@ -344,8 +633,26 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--templates", help="built templates (default: deployment/regional-s3-assets)")
     local.add_argument("--git-repo", help="a local git repository standing in for CodeCommit (created if missing)")
     local.add_argument("--demo", action="store_true", help="provision and run a sample real-time pipeline first")
+    local.add_argument("--emulator-port", type=int, default=0, help="port of the AWS emulator (default: any free one)")
+    local.add_argument(
+        "--state-dir",
+        default=os.environ.get("MLOPS_STATE_DIR", str(DEFAULT_STATE_DIR)),
+        help=f"where pipelines and resources are kept across restarts ($MLOPS_STATE_DIR, else {DEFAULT_STATE_DIR})",
+    )
+    local.add_argument("--reset", action="store_true", help="forget the kept state and start from an empty AWS")
+    local.add_argument("--in-memory", action="store_true", help="keep nothing on disk: state ends with the process")
+    local.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the start as JSON")
     local.set_defaults(run=cmd_local)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlops-orchestrator")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "(not installed)"
 
 
 def _output_closed() -> bool:
@@ -360,6 +667,8 @@ def _output_closed() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from botocore.exceptions import ClientError
+
     from lambdas.shared.errors import BadRequest
 
     args = build_parser().parse_args(argv)
@@ -368,16 +677,28 @@ def main(argv: list[str] | None = None) -> int:
     except BadRequest as error:
         return _invalid(args, error)
     except BrokenPipeError as error:
-        if _output_closed():  # the reader of the output went away (`mlops list | head -1`): nothing to say
+        # The reader of the output went away (`mlops list | head -1`): nothing to say. A print() fails in this
+        # module's own frame; a broken connection to the API fails deeper, in the HTTP client.
+        frames = traceback.extract_tb(error.__traceback__)
+        if _output_closed() or (frames and frames[-1].filename == __file__):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return EXIT_OK
         print(f"error: cannot reach the API at {getattr(args, 'endpoint', '')}: {error}", file=sys.stderr)
         return EXIT_FAILED
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
         print(f"error: cannot reach the API at {getattr(args, 'endpoint', '')}: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except (OSError, ValueError) as error:
+    except RequestUnreadable as error:
         print(f"error: cannot read request: {error}", file=sys.stderr)
         return EXIT_INVALID
+    except (OSError, PermissionError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except ClientError as error:  # a call to AWS made by the CLI itself (logs, upload)
+        print(f"error: {error}", file=sys.stderr)
+        return (
+            EXIT_NOT_FOUND if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404 else EXIT_FAILED
+        )
 
 
 if __name__ == "__main__":

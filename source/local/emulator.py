@@ -68,6 +68,7 @@ class Emulator:
         state_machines_run_their_executions()
         baseline_jobs_write_their_reports()
         monitoring_schedules_are_described()
+        endpoints_say_no_model_runs()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()  # type: ignore[attr-defined]
         # moto keeps its state in this process: a new emulator starts from an empty AWS.
@@ -723,3 +724,33 @@ def _record_monitoring_schedule(name: str, properties: dict[str, Any], account_i
         "MonitoringScheduleConfig": config,
         **({"EndpointName": properties["EndpointName"]} if properties.get("EndpointName") else {}),
     }
+
+
+NO_MODEL_RUNS = (
+    "local mode runs no model container: endpoint {name} is InService in the emulator, but no model serves it, "
+    "so there is no prediction to return. Deployed to AWS, the endpoint answers with the model's output."
+)
+
+
+def endpoints_say_no_model_runs() -> None:
+    """moto answers InvokeEndpoint with the static text 'body', which reads like a prediction. The emulator
+    answers as SageMaker does when the model fails (ModelError, 424), saying that no model runs locally, and
+    as SageMaker does for an endpoint that does not exist (ValidationError)."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.sagemaker.models import sagemaker_backends
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+    if getattr(SageMakerRuntimeResponse.invoke_endpoint, "_says_no_model", False):
+        return
+
+    def invoke_endpoint(self: Any) -> Any:
+        name = self._get_params().get("EndpointName") or self.path.split("/")[2]
+        if name not in sagemaker_backends[self.current_account][self.region].endpoints:
+            error = JsonRESTError("ValidationError", f"Endpoint {name} of account {self.current_account} not found.")
+        else:
+            error = JsonRESTError("ModelError", NO_MODEL_RUNS.format(name=name))
+            error.code = 424
+        raise error
+
+    invoke_endpoint._says_no_model = True  # type: ignore[attr-defined]
+    replace(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)

@@ -11,13 +11,15 @@ Its state is served in the shape of CodePipeline's GetPipelineState.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging
 import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,10 @@ from .inprocess import call_handler
 from .template_resolver import StackContext
 
 logger = get_logger(__name__)
+# The concise lines `mlops local` shows on its terminal: executions starting and ending, actions changing state.
+progress = get_logger("mlops.progress")
+WRAPPER = "-codepipeline"  # the suffix of a pipeline's wrapper stack
+JOURNAL_LIMIT = 5000  # events kept per pipeline, newest
 STACK_PREFIX = "mlops-pipeline"
 TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 TERMINAL_FAILED = {
@@ -133,6 +139,9 @@ class PipelineRunner:
         # ... and CodePipeline's execution, stage and approval state changes, as EventBridge delivers them.
         self.on_pipeline_event = on_pipeline_event
         self._stack_statuses: dict[str, tuple[str, str]] = {}  # stack id -> (name, status)
+        # What happened to each pipeline, oldest first (served by `mlops logs`): stage and action transitions,
+        # and the log lines of the Lambda actions' functions.
+        self.journal: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.RLock()
         self._discovery = threading.Lock()
         self._stop = threading.Event()
@@ -282,7 +291,8 @@ class PipelineRunner:
         ]
         execution = Execution(str(uuid.uuid4()), stages, source_version=version)
         pipeline.executions.append(execution)
-        logger.info("pipeline %s: execution started", pipeline.name)
+        self.record(pipeline.name, "", "pipeline", f"execution {execution.id} started")
+        progress.info("%s: execution started", pipeline.stack_name.removesuffix(WRAPPER))
         self._deliver_pipeline_event(pipeline, execution, "STARTED")
 
     def _advance(self, pipeline: LocalPipeline, execution: Execution) -> None:
@@ -308,7 +318,10 @@ class PipelineRunner:
         self._notify_outcome(pipeline, execution)
 
     def _notify_outcome(self, pipeline: LocalPipeline, execution: Execution) -> None:
-        logger.info("pipeline %s: execution %s", pipeline.name, execution.status.lower())
+        failed = next((a for s in execution.stages for a in s.actions if a.status == "Failed"), None)
+        reason = f" at {failed.name}: {failed.summary}" if failed else ""
+        self.record(pipeline.name, "", "pipeline", f"execution {execution.id} {execution.status.lower()}{reason}")
+        progress.info("%s: execution %s%s", pipeline.stack_name.removesuffix(WRAPPER), execution.status.lower(), reason)
         self._deliver_pipeline_event(pipeline, execution, execution.status.upper())
 
     def _deliver_pipeline_event(
@@ -349,11 +362,18 @@ class PipelineRunner:
         if handler is None:
             action.set("Failed", f"{type_id['Category']}/{type_id['Provider']} actions are not emulated")
             return
+        before = (action.status, action.summary)
+        stage = next((s.name for s in execution.stages if action in s.actions), "")
         try:
-            handler(pipeline, execution, action)
+            with _function_log(self, pipeline.name, stage, action.name):
+                handler(pipeline, execution, action)
         except Exception as error:  # an action failure fails the execution with its reason, as CodePipeline does
             logger.exception("action %s of %s failed", action.name, pipeline.name)
             action.set("Failed", f"{type(error).__name__}: {error}")
+        if (action.status, action.summary) != before:
+            self.record(pipeline.name, stage, "action", f"{action.name}: {action.status} {action.summary}".strip())
+            if action.status != before[0]:
+                progress.info("%s: %s %s", pipeline.stack_name.removesuffix(WRAPPER), action.name, action.status)
 
     def _artifact_files(self, execution: Execution, name: str) -> dict[str, bytes]:
         bucket, key = execution.artifacts[name]
@@ -596,3 +616,96 @@ class PipelineRunner:
         with self._lock:
             pipeline = self.pipelines.get(name)
             return pipeline.latest.status if pipeline and pipeline.latest else ""
+
+    # --- events and restarts --------------------------------------------------------------------------
+    def record(self, pipeline_name: str, stage: str, source: str, message: str) -> None:
+        """Add an event to the pipeline's journal."""
+        event = {"time": now().isoformat(), "stage": stage, "source": source, "message": message}
+        with self._lock:
+            entries = self.journal.setdefault(pipeline_name, [])
+            entries.append(event)
+            del entries[:-JOURNAL_LIMIT]
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a restart needs to keep managing the pipelines (see local/persistence.py)."""
+        with self._lock:
+            return {
+                "pipelines": dict(self.pipelines),
+                "journal": {k: list(v) for k, v in self.journal.items()},
+                "stack_statuses": dict(self._stack_statuses),
+            }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        with self._lock:
+            self.pipelines.update(snapshot.get("pipelines", {}))
+            self.journal.update(snapshot.get("journal", {}))
+            self._stack_statuses.update(snapshot.get("stack_statuses", {}))
+
+
+class _FunctionLog(logging.Handler):
+    """Copies the log lines a Lambda action's function writes (on the runner's thread) into the journal."""
+
+    def __init__(self, runner: PipelineRunner, pipeline: str, stage: str, action: str):
+        super().__init__(logging.INFO)
+        self.runner, self.pipeline, self.stage, self.action = runner, pipeline, stage, action
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread and record.name.startswith("lambdas."):
+            self.runner.record(self.pipeline, self.stage, "function", f"{self.action}: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def _function_log(runner: PipelineRunner, pipeline: str, stage: str, action: str) -> Iterator[None]:
+    handler = _FunctionLog(runner, pipeline, stage, action)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
+def pipeline_events(runner: PipelineRunner, name: str, stage: str | None = None) -> list[dict[str, Any]] | None:
+    """The journal of a pipeline (by pipeline name, CodePipeline name or stack name) with the CloudFormation
+    events of its stacks, oldest first; None for a pipeline the runner does not know."""
+    with runner._lock:
+        names = {p.name: p for p in runner.pipelines.values()}
+        for known in runner.pipelines.values():
+            names.update(dict.fromkeys((known.stack_name, known.stack_name.removesuffix(WRAPPER)), known))
+        pipeline = names.get(name)
+        if pipeline is None:
+            return None
+        events = list(runner.journal.get(pipeline.name, []))
+        deploys = [
+            (stage.get("Name", ""), action["Configuration"]["StackName"])
+            for stage in pipeline.definition.get("Stages", [])
+            for action in stage.get("Actions", [])
+            if action["ActionTypeId"]["Provider"] == "CloudFormation" and "StackName" in action.get("Configuration", {})
+        ]
+    for stage_name, stack in [("", pipeline.stack_name), *deploys]:
+        events += _stack_events(stack, stage_name)
+    events.sort(key=lambda e: e["time"])
+    return [e for e in events if not e["stage"] or stage.lower() in e["stage"].lower()] if stage else events
+
+
+def _stack_events(stack_name: str, stage: str) -> list[dict[str, Any]]:
+    try:
+        found = client("cloudformation").describe_stack_events(StackName=stack_name)["StackEvents"]
+    except ClientError:  # not created (yet), or deleted
+        return []
+    return [
+        {
+            "time": e["Timestamp"].astimezone(UTC).isoformat(),
+            "stage": stage,
+            "source": "stack",
+            "message": f"{_resource_of(e)} {e['ResourceStatus']} {e.get('ResourceStatusReason') or ''}".strip(),
+        }
+        for e in reversed(found)
+    ]
+
+
+def _resource_of(event: dict[str, Any]) -> str:
+    """`stack` for the stack's own events, `stack/LogicalId` for a resource's."""
+    stack, resource = event["StackName"], event["LogicalResourceId"]
+    return stack if resource == stack else f"{stack}/{resource}"

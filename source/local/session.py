@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,19 +15,24 @@ from lambdas.pipeline_orchestration.adapters import Aws, Pipelines
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import STAGES, Settings, StageTarget
 from lambdas.shared.aws import client
+from lambdas.shared.logging import get_logger
 
+from . import persistence
 from .api_server import LocalApiServer
 from .emulator import Emulator
 from .examples import seed_examples
 from .git_trigger import GitWatcher, LocalGitCodeCommit, init_repository
 from .inprocess import run_project_lambdas_in_process
-from .runner import PipelineRunner
+from .runner import PipelineRunner, pipeline_events
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the emulator's own account: the orchestrator's
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deployment" / "regional-s3-assets"
 ORCHESTRATOR_TEMPLATE = "mlops-orchestrator-single-account.template"
 ORCHESTRATOR_STACK = "mlops-orchestrator"
+# Routes of the local API that API Gateway does not have: on AWS, `mlops logs` reads CloudWatch Logs itself.
+LOCAL_ROUTES = (("GET", "/pipelines/{pipeline_name}/events"), ("GET", "/local"))
+logger = get_logger(__name__)
 
 
 class LocalPipelines(Pipelines):
@@ -194,6 +200,25 @@ def create_organization() -> dict[str, StageTarget]:
     return targets
 
 
+LOCAL_INFERENCE_NOTE = (
+    "absent: the stack's inference API is an API Gateway URL that local mode does not serve, and no model "
+    "container runs locally (InvokeEndpoint answers ModelError saying so). On AWS this is the URL to POST to."
+)
+
+
+def without_unreachable_urls(body: dict[str, Any]) -> dict[str, Any]:
+    """A described pipeline, with the inference API URL that nothing answers locally replaced by the reason."""
+    found = body.get("sagemaker")
+    if isinstance(found, dict) and "inference_api_url" in found:
+        found["inference_api_url"] = None
+        found["inference_api_url_reason"] = LOCAL_INFERENCE_NOTE
+    return body
+
+
+def _json_answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+
+
 @dataclass
 class LocalOrchestrator:
     """The whole flow on this machine: `start()` returns the local API's URL."""
@@ -210,15 +235,41 @@ class LocalOrchestrator:
     service: OrchestratorService | None = None
     server: LocalApiServer | None = None
     git_watcher: GitWatcher | None = None
+    state_dir: Path | None = None  # where the state is kept across restarts; None keeps it in memory
+    reset: bool = False  # start from an empty AWS, forgetting the state kept in state_dir
+    save_seconds: float = 10.0  # how often the state is written while running (and once at stop)
+    restored: bool = False  # whether start() brought back a kept state
+    _saver: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def mode(self) -> str:
+        return ("multi-account" if self.multi_account else "single-account") + (
+            " with model registry" if self.model_registry else ""
+        )
+
+    @property
+    def state_file(self) -> Path | None:
+        return self.state_dir / persistence.STATE_FILE if self.state_dir else None
 
     def start(self) -> str:
+        if self.reset and self.state_file and self.state_file.exists():
+            self.state_file.unlink()
         endpoint = self.emulator.start()
         run_project_lambdas_in_process(endpoint)
         try:
-            settings = create_resources(self.templates, self.multi_account, self.model_registry)
-            if self.seed_examples:
-                seed_examples(endpoint, settings)
+            saved = persistence.load(self.state_file, self.mode) if self.state_file else None
+            if saved is not None:
+                settings = saved.settings
+                upload_blueprints(self.templates, settings.blueprint_bucket)  # templates rebuilt since are used
+            else:
+                settings = create_resources(self.templates, self.multi_account, self.model_registry)
+                if self.seed_examples:
+                    seed_examples(endpoint, settings)
+            self.restored = saved is not None
             self.runner = PipelineRunner(settings.region, settings.account_id, deploy_timeout=self.deploy_timeout)
+            if saved is not None:
+                self.runner.restore(saved.runner)
             aws = Aws(pipelines=LocalPipelines(self.runner))
             if self.git_repository is not None:
                 init_repository(self.git_repository)
@@ -230,19 +281,71 @@ class LocalOrchestrator:
             if self.git_repository is not None:
                 self.git_watcher = GitWatcher(self.git_repository, self.service.on_codecommit_push)
                 self.git_watcher.start()
-            self.server = LocalApiServer(lambda event: index.handle(event, self.service), list(index.ROUTES), self.port)
-            return self.server.start()
+            self.server = LocalApiServer(self.handle, [*index.ROUTES, *LOCAL_ROUTES], self.port)
+            url = self.server.start()
+            if self.state_file:
+                self.save()
+                self._saver = threading.Thread(target=self._save_often, name="local-state", daemon=True)
+                self._saver.start()
+            return url
         except BaseException:
-            self.stop()
+            self.stop(save=False)
             raise
 
-    def stop(self) -> None:
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The API's routes, and the routes only local mode serves (a pipeline's events from the runner)."""
+        route = (event.get("httpMethod"), event.get("resource"))
+        if route == ("GET", "/local"):
+            return _json_answer(200, self.about())
+        if route in LOCAL_ROUTES:
+            return self._events_answer(event)
+        answer = index.handle(event, self.service)
+        if route == ("GET", "/pipelines/{pipeline_name}") and answer.get("statusCode") == 200:
+            answer["body"] = json.dumps(without_unreachable_urls(json.loads(answer["body"])))
+        return answer
+
+    def about(self) -> dict[str, Any]:
+        """What a client of local mode needs beside the API: the emulator, the assets bucket, the state."""
+        return {
+            "mode": self.mode,
+            "emulator_endpoint": self.emulator.endpoint,
+            "assets_bucket": self.service.settings.assets_bucket if self.service else "",
+            "state_dir": str(self.state_dir) if self.state_dir else None,
+        }
+
+    def _events_answer(self, event: dict[str, Any]) -> dict[str, Any]:
+        name = (event.get("pathParameters") or {}).get("pipeline_name", "")
+        query = event.get("queryStringParameters") or {}
+        found = pipeline_events(self.runner, name, query.get("stage") or None)  # type: ignore[arg-type]
+        if found is None:
+            detail = f"No pipeline named {name} (mlops list shows the pipelines)."
+            return _json_answer(404, {"message": "A NotFound exception occurred", "detailedMessage": detail})
+        return _json_answer(200, {"pipeline_name": name, "events": found})
+
+    def save(self) -> None:
+        """Write the state to the state directory (nothing without one)."""
+        if self.state_file and self.runner and self.service:
+            persistence.dump(self.state_file, self.mode, self.service.settings, self.runner.snapshot())
+
+    def _save_often(self) -> None:
+        while not self._stopping.wait(self.save_seconds):
+            try:
+                self.save()
+            except Exception:  # the next attempt, or the one at stop, writes it; the reason is in the log
+                logger.exception("local state not saved")
+
+    def stop(self, save: bool = True) -> None:
+        self._stopping.set()
+        if self._saver:
+            self._saver.join(timeout=30)
         if self.git_watcher:
             self.git_watcher.stop()
         if self.server:
             self.server.stop()
         if self.runner:
             self.runner.stop()
+        if save and self.emulator._server is not None:
+            self.save()
         self.emulator.stop()
 
     def __enter__(self) -> LocalOrchestrator:

@@ -50,7 +50,11 @@ def frameworks(scope: str = "inference") -> dict[str, list[str]]:
 def framework_image(framework: str, version: str, region: str, scope: str = "inference") -> str:
     versions = _table()["images"].get(framework, {}).get(scope)
     if versions is None:
-        raise ImageNotFound(f"unknown framework '{framework}'; available: {', '.join(frameworks(scope))}")
+        import difflib  # only on the error path
+
+        close = difflib.get_close_matches(framework, list(frameworks(scope)), n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ImageNotFound(f"unknown framework '{framework}'{hint} (available: {', '.join(frameworks(scope))})")
     if version not in versions:
         raise ImageNotFound(
             f"unknown version '{version}' of {framework}; available versions: {', '.join(sorted(versions))}"

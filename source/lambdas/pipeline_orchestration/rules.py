@@ -98,12 +98,44 @@ class Name(Text):
     numbers_ok: bool = False
 
 
+# Common SageMaker instance families and the sizes instance types come in, for "did you mean" hints. A family
+# missing here is still accepted (new ones appear often); a size must be one SageMaker has.
+INSTANCE_FAMILIES = (
+    "t2", "t3", "m4", "m5", "m5d", "m6i", "m6g", "m7i", "c4", "c5", "c5d", "c6i", "c6g", "c7i", "r5", "r5d",
+    "r6i", "r6g", "r7i", "p2", "p3", "p4d", "p5", "g4dn", "g5", "g6", "inf1", "inf2", "trn1",
+)  # fmt: skip
+INSTANCE_SIZE = r"nano|micro|small|medium|large|xlarge|\d+xlarge|metal(-\d+xl)?"
+_COMMON_SIZES = ("medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
+
+
+def _closest_instance_type(text: str) -> str:
+    """The known instance type nearest to `text` ('ml.m5.lage' -> 'ml.m5.large'), or ""."""
+    import difflib  # only on the error path
+
+    parts = re.split(r"[.\-_ ]+", text.lower().removeprefix("ml").strip(".-_ "))
+    family = difflib.get_close_matches(parts[0], INSTANCE_FAMILIES, n=1, cutoff=0.5) if parts else []
+    size = difflib.get_close_matches(parts[-1], _COMMON_SIZES, n=1, cutoff=0.5) if len(parts) > 1 else []
+    if not family or not size:
+        return ""
+    guess = f"ml.{family[0]}.{size[0]}"
+    return "" if guess == text else guess
+
+
 @dataclass(eq=False, repr=False)
 class InstanceType(Text):
-    pattern: str | None = r"ml\.[a-z0-9]+\.[a-z0-9]+"
+    pattern: str | None = rf"ml\.[a-z0-9]+\.({INSTANCE_SIZE})"
     pattern_hint: str = "must be a SageMaker instance type such as ml.m5.large"
     numbers_ok: bool = False
     max_len: int = 64
+
+    def normalize(self, value: Any) -> Any:
+        try:
+            return super().normalize(value)
+        except RuleBroken as broken:
+            guess = _closest_instance_type(value) if isinstance(value, str) else ""
+            if not guess:
+                raise
+            raise RuleBroken(f"{broken}; did you mean '{guess}'?") from None
 
 
 BUCKET_PATTERN = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
@@ -184,6 +216,49 @@ class BucketPath(Rule):
 
 
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#L-]+")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+# (name, lowest, highest, names standing for numbers from 1) of each field, in order.
+_CRON_FIELDS = (
+    ("minutes", 0, 59, ()),
+    ("hours", 0, 23, ()),
+    ("day-of-month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 1, 7, _WEEKDAYS),
+    ("year", 1970, 2199, ()),
+)
+
+
+def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> int | None:
+    if text.upper() in names:
+        return names.index(text.upper()) + 1
+    if text.isdigit() and low <= int(text) <= high:
+        return int(text)
+    return None
+
+
+def _cron_item_ok(item: str, position: int) -> bool:
+    """One comma-separated item of a cron field: *, ?, a value, a range, a step, or L/W/# where allowed."""
+    _, low, high, names = _CRON_FIELDS[position]
+    if item in ("*", "?"):
+        return item == "*" or position in (2, 4)
+    if position == 2 and (item in ("L", "LW") or (item.endswith("W") and _cron_value(item[:-1], 1, 31, ()))):
+        return True
+    if position == 4:
+        if item == "L" or (item.endswith("L") and _cron_value(item[:-1], low, high, names)):
+            return True
+        day, hash_sign, nth = item.partition("#")
+        if hash_sign:
+            return _cron_value(day, low, high, names) is not None and nth in ("1", "2", "3", "4", "5")
+    start, slash, step = item.partition("/")
+    if slash and not (step.isdigit() and 1 <= int(step) <= high):
+        return False
+    if start == "*" and slash:
+        return True
+    first, dash, last = start.partition("-")
+    if _cron_value(first, low, high, names) is None:
+        return False
+    return not dash or _cron_value(last, low, high, names) is not None
 
 
 @dataclass(eq=False, repr=False)
@@ -200,6 +275,10 @@ class Cron(Rule):
             raise RuleBroken(f"must have 6 fields inside cron(...), got {len(fields)}")
         if not all(_CRON_FIELD.fullmatch(f) for f in fields):
             raise RuleBroken("holds characters a cron field does not allow")
+        for position, (name, low, high, names) in enumerate(_CRON_FIELDS):
+            if not all(_cron_item_ok(item, position) for item in fields[position].split(",")):
+                allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
+                raise RuleBroken(f"{name} field '{fields[position]}' must hold values in {allowed}, *, ranges or steps")
         day_of_month, day_of_week = fields[2], fields[4]
         if "?" not in (day_of_month, day_of_week):
             raise RuleBroken("must use '?' in the day-of-month or the day-of-week field")

@@ -101,8 +101,21 @@ def validate(body: Any, settings: Settings) -> ValidRequest:
     request = ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
     errors += _cross_checks(request, settings, names_too=not errors)
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(errors + _registry_hint(body, settings, errors))
     return ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
+
+
+def _registry_hint(body: Mapping[str, Any], settings: Settings, errors: list[FieldError]) -> list[FieldError]:
+    """A request written for the model registry, sent to an orchestrator without it: say so, with the way out."""
+    if settings.model_registry or "model_package_name" not in body:
+        return []
+    if not any(e.field in NON_REGISTRY_ONLY for e in errors):
+        return []
+    message = (
+        "is used only when the orchestrator uses the model registry (UseModelRegistry=Yes; --model-registry for "
+        "mlops validate, plan and local); this one runs without it: give the model fields above instead"
+    )
+    return [FieldError("model_package_name", message)]
 
 
 def _dry_run(body: Mapping[str, Any], errors: list[FieldError]) -> bool:

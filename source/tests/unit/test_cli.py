@@ -54,7 +54,7 @@ def test_unreadable_or_non_json_file(tmp_path: Path, capsys):
 
 
 def test_plan_prints_stack_name_template_and_parameters(capsys):
-    assert main(["plan", str(EXAMPLES / "byom_realtime_custom.json")]) == EXIT_OK
+    assert main(["plan", str(EXAMPLES / "byom_realtime_custom.json"), "--json"]) == EXIT_OK
     plan = json.loads(capsys.readouterr().out)
     assert plan["stack_name"] == "mlops-pipeline-fraud-sklearn-byompipelinerealtimecustom-codepipeline"
     assert plan["template"] == "byom_realtime_inference_pipeline.yaml"
@@ -64,7 +64,7 @@ def test_plan_prints_stack_name_template_and_parameters(capsys):
 
 
 def test_plan_multi_account_keys_parameters_by_stage(capsys):
-    assert main(["plan", str(EXAMPLES / "byom_data_quality_monitor.json"), "--multi-account"]) == EXIT_OK
+    assert main(["plan", str(EXAMPLES / "byom_data_quality_monitor.json"), "--multi-account", "--json"]) == EXIT_OK
     plan = json.loads(capsys.readouterr().out)
     assert set(plan["parameters"]) == {"dev", "staging", "prod"}
     assert plan["parameters"]["dev"]["EndpointName"] == "churn-xgb-endpoint"
@@ -98,3 +98,71 @@ def test_output_into_a_pipe_its_reader_closed_ends_quietly(monkeypatch, capfd):
 
     assert code == EXIT_OK
     assert capfd.readouterr().err == ""
+
+
+def test_the_multi_account_example_without_registry_validates_in_its_mode(capsys):
+    path = EXAMPLES / "multi_account" / "byom_realtime_builtin.json"
+    assert main(["validate", str(path), "--multi-account"]) == EXIT_OK
+    registry = EXAMPLES / "multi_account" / "byom_realtime_builtin_registry.json"
+    assert main(["validate", str(registry), "--multi-account"]) == EXIT_INVALID
+    assert "--model-registry" in capsys.readouterr().err
+
+
+def test_version_and_exit_codes_in_help(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("mlops ")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "exit codes: 0 success, 1 failure" in out and "3 not found, 4 conflict" in out
+
+
+def test_one_region_flag_everywhere_with_the_old_name_kept():
+    from local.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["list", "--region", "eu-west-1"]).aws_region == "eu-west-1"
+    assert parser.parse_args(["list", "--aws-region", "eu-west-1"]).aws_region == "eu-west-1"
+    assert parser.parse_args(["plan", "x.json", "--region", "eu-west-1"]).region == "eu-west-1"
+
+
+def test_the_endpoint_comes_from_mlops_endpoint(monkeypatch):
+    from local.cli import build_parser
+
+    monkeypatch.setenv("MLOPS_ENDPOINT", "http://127.0.0.1:9999")
+    assert build_parser().parse_args(["list"]).endpoint == "http://127.0.0.1:9999"
+
+
+def test_plan_is_human_unless_json(capsys):
+    assert main(["plan", str(EXAMPLES / "byom_realtime_custom.json")]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "stack_name: mlops-pipeline-fraud-sklearn-byompipelinerealtimecustom-codepipeline" in out
+    assert "  ModelName: fraud-sklearn" in out and not out.startswith("{")
+
+
+def test_an_error_answer_names_each_problem_once():
+    from local.cli import error_text
+
+    body = {
+        "message": "A BadRequest exception occurred",
+        "detailedMessage": "Bad request. 1 invalid field: model_name: must be short",
+        "errors": [{"field": "model_name", "message": "must be short"}],
+    }
+    text = error_text(400, body)
+    assert text.count("must be short") == 1 and "model_name: must be short" in text
+    assert error_text(404, {"message": "A NotFound exception occurred", "detailedMessage": "No pipeline x."}) == (
+        "error 404: No pipeline x."
+    )
+
+
+def test_an_unreachable_api_fails_with_exit_1(capsys):
+    import socket
+
+    from local.cli import EXIT_FAILED
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["list", "--endpoint", f"http://127.0.0.1:{port}"]) == EXIT_FAILED
+    assert capsys.readouterr().err.count("cannot reach the API") == 1

@@ -40,8 +40,12 @@ def test_model_monitor_and_clarify_images_match_the_sdk(retrieve, region):
 
 
 def test_unknown_framework_version_or_region_lists_what_is_available():
-    with pytest.raises(images.ImageNotFound, match=r"unknown framework 'xgb'; available: .*xgboost"):
+    with pytest.raises(
+        images.ImageNotFound, match=r"unknown framework 'xgb'; did you mean 'xgboost'\? \(available: .*"
+    ):
         images.framework_image("xgb", "1.7-1", "us-east-1")
+    with pytest.raises(images.ImageNotFound, match=r"unknown framework 'banana' \(available: .*xgboost"):
+        images.framework_image("banana", "1.7-1", "us-east-1")
     with pytest.raises(images.ImageNotFound, match=r"unknown version '9.9' of xgboost; available versions: .*1.7-1"):
         images.framework_image("xgboost", "9.9", "us-east-1")
     with pytest.raises(images.ImageNotFound, match=r"has no image in region mars-north-1; regions: .*us-east-1"):

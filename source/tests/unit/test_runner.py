@@ -248,3 +248,31 @@ def test_an_approval_is_answered_only_by_its_exact_action_and_token(scene):
     runner.put_approval_result(pipeline.name, "Source", "DeployStaging", waiting.token, False, "not yet")
     runner._advance(pipeline, pipeline.latest)
     assert (waiting.status, waiting.summary, pipeline.latest.status) == ("Failed", "not yet", "Failed")
+
+
+def test_the_journal_holds_transitions_and_the_log_lines_of_an_actions_function(scene, monkeypatch):
+    import logging
+
+    from lambdas.shared.logging import get_logger
+
+    runner, pipeline = scene
+    pipeline.definition["Stages"][1]["Actions"] = [
+        {"Name": "DeployStaging", "ActionTypeId": {"Category": "Invoke", "Provider": "Lambda"}, "Configuration": {}}
+    ]
+
+    def function_runs(pipeline, execution, action):  # what our function does when the action invokes it
+        get_logger("lambdas.blueprints.stackset_deployer").info("stack set churn-staging: RUNNING")
+        logging.getLogger("botocore").info("not the function's line")
+        action.set("Succeeded", "stack set churn-staging: SUCCEEDED")
+
+    monkeypatch.setattr(runner, "_invoke_lambda", function_runs)
+    monkeypatch.setattr(logging.getLogger("botocore"), "level", logging.INFO)  # a line that is not the function's
+    upload_source(template("First"))
+    run_to_end(runner, pipeline)
+
+    journal = [(e["stage"], e["source"], e["message"]) for e in runner.journal["churn-pipeline"]]
+    assert ("Deploy", "function", "DeployStaging: stack set churn-staging: RUNNING") in journal
+    assert ("Deploy", "action", "DeployStaging: Succeeded stack set churn-staging: SUCCEEDED") in journal
+    assert not any("not the function's line" in message for _, _, message in journal)
+    assert journal[0][1:] == ("pipeline", f"execution {pipeline.latest.id} started")
+    assert journal[-1][1:] == ("pipeline", f"execution {pipeline.latest.id} succeeded")

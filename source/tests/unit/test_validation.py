@@ -137,6 +137,20 @@ def test_defaults_are_the_predecessors():
         ("byom_data_quality_monitor", "schedule_expression", "rate(1 hour)", "cron expression"),
         ("byom_data_quality_monitor", "schedule_expression", "cron(0 * * * *)", "6 fields"),
         ("byom_data_quality_monitor", "schedule_expression", "cron(0 * * * * *)", "'?'"),
+        ("byom_data_quality_monitor", "schedule_expression", "cron(99 99 ? * * *)", "minutes field '99'"),
+        ("byom_data_quality_monitor", "schedule_expression", "cron(0 99 ? * * *)", "hours field '99' must hold"),
+        ("byom_data_quality_monitor", "schedule_expression", "cron(a b ? d e f)", "minutes field 'a'"),
+        ("byom_data_quality_monitor", "schedule_expression", "cron(0 0 32 * ? *)", "day-of-month field '32'"),
+        ("byom_data_quality_monitor", "schedule_expression", "cron(0 0 ? 13 * *)", "month field '13'"),
+        ("byom_data_quality_monitor", "schedule_expression", "cron(0 0 ? * 8 *)", "day-of-week field '8'"),
+        ("byom_data_quality_monitor", "schedule_expression", "cron(0 0 ? * * 1800)", "year field '1800'"),
+        ("byom_data_quality_monitor", "schedule_expression", "cron(0/0 0 ? * * *)", "minutes field"),
+        ("byom_data_quality_monitor", "schedule_expression", "cron(? 0 ? * * *)", "minutes field '?'"),
+        ("byom_realtime_builtin", "model_framework", "xgbost", "did you mean 'xgboost'?"),
+        ("byom_realtime_builtin", "inference_instance", "ml.m5.lage", "did you mean 'ml.m5.large'?"),
+        ("byom_realtime_builtin", "inference_instance", "ml-m5-large", "did you mean 'ml.m5.large'?"),
+        ("byom_realtime_builtin", "inference_instance", "m5.xlarge", "did you mean 'ml.m5.xlarge'?"),
+        ("byom_realtime_builtin", "inference_instance", "banana", "SageMaker instance type such as ml.m5.large"),
         ("byom_data_quality_monitor", "monitor_max_runtime_seconds", 90000, "between 1 and 86400"),
         ("byom_data_quality_monitor", "instance_volume_size", "twenty", "whole number"),
         ("byom_data_quality_monitor", "instance_volume_size", True, "boolean"),
@@ -325,3 +339,36 @@ def test_wrong_types_are_named():
     errors = errors_of(with_("byom_realtime_builtin", model_name=12, inference_instance=["ml.m5.large"]))
     assert errors["model_name"] == "must be a string, got int"
     assert "must be a string" in errors["inference_instance"]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 * ? * * *)",
+        "cron(0/15 8-17 ? * MON-FRI *)",
+        "cron(30 2 L * ? *)",
+        "cron(0 12 15W * ? 2030)",
+        "cron(0 6 ? JAN,JUL 2#1 *)",
+        "cron(0 0 ? * 6L *)",
+        "cron(*/5 * ? * * *)",
+    ],
+)
+def test_cron_expressions_sagemaker_accepts_pass(expression):
+    values = validate(with_("byom_data_quality_monitor", schedule_expression=expression), SINGLE).values
+    assert values["schedule_expression"] == expression
+
+
+def test_a_real_instance_type_is_not_second_guessed():
+    values = validate(with_("byom_realtime_builtin", inference_instance="ml.g6e.12xlarge"), SINGLE).values
+    assert values["inference_instance"] == "ml.g6e.12xlarge"
+
+
+def test_a_registry_request_without_the_registry_says_how_to_use_it():
+    body = example("byom_realtime_builtin")
+    for key in ("model_framework", "model_framework_version", "model_artifact_location"):
+        del body[key]
+    body["model_package_name"] = "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-models/3"
+    errors = errors_of(body)
+    assert "model_artifact_location" in errors
+    assert "only when the orchestrator uses the model registry" in errors["model_package_name"]
+    assert "--model-registry" in errors["model_package_name"]

@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Local mode's state on disk: the emulator's AWS resources and the runner's pipelines survive a restart.
+
+moto 5.2.5 has no persistence of its own (its recorder replays requests, which would run every stack and
+pipeline again). Its models are plain Python objects (S3 objects and Lambda functions pickle themselves), so
+the state is the pickle of every backend in use, of the runner's pipelines and of the orchestrator's
+settings, written atomically to one file. Locks and threads are not state: they are made afresh on load.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import threading
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STATE_FILE = "state.pickle"
+FORMAT = 1  # bumped when the layout of the file changes
+_LOCKS = (type(threading.Lock()), type(threading.RLock()))
+
+
+class StateUnusable(Exception):
+    """The state directory holds state this local mode cannot load (other versions, other mode)."""
+
+
+def _fresh_lock() -> Any:
+    return threading.RLock()
+
+
+def _nothing() -> None:
+    return None
+
+
+def _defaultdict(factory: type, items: dict[Any, Any]) -> defaultdict:
+    return defaultdict(factory, items)
+
+
+def _weak_values(items: dict[Any, Any]) -> weakref.WeakValueDictionary:
+    return weakref.WeakValueDictionary(items)
+
+
+def _placeholder(resource_type: str, state: dict[str, Any]) -> Any:
+    from .emulator import _PLACEHOLDERS
+
+    cls = _PLACEHOLDERS[resource_type]
+    found = cls.__new__(cls)
+    found.__dict__.update(state)
+    return found
+
+
+def _placeholder_class(resource_type: str) -> type:
+    from .emulator import _PLACEHOLDERS
+
+    return _PLACEHOLDERS[resource_type]
+
+
+def _live_backend(service: str, account: str, region: str) -> Any:
+    from moto.backends import get_backend
+
+    return get_backend(service)[account][region]  # type: ignore[call-overload]
+
+
+class _StatePickler(pickle.Pickler):
+    """Pickles moto's models, with what is not state (locks, threads) replaced and the emulator's dynamic
+    placeholder models and moto's backends named rather than copied."""
+
+    def __init__(self, file: io.BytesIO, backends: dict[int, tuple[str, str, str]], top: set[int]):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        from .emulator import _PLACEHOLDERS
+
+        self.backends, self.top = backends, top
+        self.placeholders = {cls: name for name, cls in _PLACEHOLDERS.items()}
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, _LOCKS):
+            return _fresh_lock, ()
+        if isinstance(obj, threading.Thread | threading.Event | threading.Condition):
+            return _nothing, ()
+        if isinstance(obj, defaultdict) and "<" in getattr(obj.default_factory, "__qualname__", ""):
+            # moto's `defaultdict(lambda: {})`: the factory is rebuilt from the type of value it makes
+            return _defaultdict, (type(obj.default_factory()), dict(obj))  # type: ignore[misc]
+        if isinstance(obj, weakref.WeakValueDictionary):
+            return _weak_values, (dict(obj),)
+        if isinstance(obj, type) and obj in self.placeholders:
+            return _placeholder_class, (self.placeholders[obj],)
+        if type(obj) in self.placeholders:
+            return _placeholder, (self.placeholders[type(obj)], dict(vars(obj)))
+        if id(obj) in self.backends and id(obj) not in self.top:
+            return _live_backend, self.backends[id(obj)]
+        return NotImplemented
+
+
+@dataclass
+class LocalState:
+    """What a restart brings back: the settings (buckets, accounts), the runner's pipelines and moto's data."""
+
+    mode: str
+    settings: Any
+    runner: dict[str, Any]
+    emulator: dict[str, Any]
+
+
+def _versions() -> dict[str, str]:
+    import moto
+
+    return {"format": str(FORMAT), "moto": moto.__version__}
+
+
+def dump(path: Path, mode: str, settings: Any, runner: dict[str, Any], attempts: int = 3) -> None:
+    """Write the state of this process's emulator atomically to `path` (a temporary file, then a rename)."""
+    from moto.core.base_backend import BackendDict
+
+    from . import emulator
+
+    for attempt in range(attempts):
+        try:
+            backends: dict[int, tuple[str, str, str]] = {}
+            data: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+            for backend_dict in list(BackendDict._instances):
+                for account, regions in list(backend_dict.items()):
+                    for region, backend in list(regions.items()):
+                        backends[id(backend)] = (backend_dict.service_name, account, region)
+                        data.setdefault(backend_dict.service_name, {}).setdefault(account, {})[region] = dict(
+                            vars(backend)
+                        )
+            extra = {"monitoring_schedules": dict(emulator.MONITORING_SCHEDULES)}
+            buffer = io.BytesIO()
+            state = LocalState(mode, settings, runner, {"backends": data, **extra})
+            _StatePickler(buffer, backends, set()).dump((_versions(), state))
+            break
+        except RuntimeError:  # a dictionary changed while it was read (a request in flight): read again
+            if attempt == attempts - 1:
+                raise
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(buffer.getvalue())
+    os.replace(temporary, path)
+
+
+def load(path: Path, mode: str) -> LocalState | None:
+    """Read the state at `path` into this process's (running, empty) emulator; None when there is none."""
+    if not path.is_file():
+        return None
+    try:
+        versions, state = pickle.loads(path.read_bytes())  # the user's own file, written by dump()
+    except Exception as error:  # any unreadable file: say which and how to start afresh
+        raise StateUnusable(f"the state in {path} cannot be read ({type(error).__name__}: {error})") from None
+    if versions != _versions():
+        raise StateUnusable(f"the state in {path} was written by another version ({versions}, now {_versions()})")
+    if state.mode != mode:
+        raise StateUnusable(f"the state in {path} belongs to {state.mode} mode, not {mode}")
+    from moto.backends import get_backend
+
+    from . import emulator
+
+    for service, accounts in state.emulator["backends"].items():
+        for account, regions in accounts.items():
+            for region, values in regions.items():
+                vars(get_backend(service)[account][region]).update(values)  # type: ignore[call-overload]
+    emulator.MONITORING_SCHEDULES.update(state.emulator.get("monitoring_schedules", {}))
+    return state
