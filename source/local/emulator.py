@@ -151,11 +151,36 @@ def record_codepipeline_job_results() -> None:
 def fill_cloudformation_gaps() -> None:
     """Placeholders for unmodelled types, and outputs that wait for their resources (idempotent)."""
     register_placeholder_resources()
+    cloudformation_requests_take_turns()
     outputs_wait_for_resources()
     missing_stack_instances_are_not_found()
     generated_names_fit_their_limits()
     custom_resource_answers_reach_their_stack()
     stack_instances_are_stacks_of_their_account()
+
+
+# moto's CloudFormation is not thread-safe: a stack's resource map creates a resource the first time it is read.
+# A DescribeStacks or ListStackResources served while CreateStack is still creating that stack's resources
+# (the runner deploying a blueprint while the API answers a status or dry-run request) then creates them out of
+# dependency order, on the reader's thread: an API Gateway deployment before its methods answers the reader with
+# "The REST API doesn't contain any methods". In CloudFormation a read never creates anything.
+CLOUDFORMATION_TURNS = threading.RLock()
+
+
+def cloudformation_requests_take_turns() -> None:
+    """One CloudFormation request at a time, each seeing the stacks as the one before left them (idempotent)."""
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    original = CloudFormationResponse.call_action
+    if getattr(original, "_in_turn", False):
+        return
+
+    def call_action(self: Any) -> Any:
+        with CLOUDFORMATION_TURNS:
+            return original(self)
+
+    call_action._in_turn = True  # type: ignore[attr-defined]
+    replace(CloudFormationResponse, "call_action", call_action)
 
 
 def custom_resource_answers_reach_their_stack() -> None:
