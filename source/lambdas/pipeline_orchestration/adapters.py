@@ -19,6 +19,18 @@ def error_code(error: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def aws_reason(error: Exception) -> str:
+    """What an AWS call's failure says, fit for an answer: the error code and the service's message, never a raw
+    body the client could not parse (XML, HTML) nor an internal exception's text."""
+    if not is_client_error(error):  # type: ignore[arg-type]
+        return f"{type(error).__name__} (the details are in the orchestrator's log)"
+    message = str((getattr(error, "response", None) or {}).get("Error", {}).get("Message", "")).strip()
+    if "<" in message or not message.isprintable():
+        message = "the service's answer could not be read"
+    message = message[:300] + ("..." if len(message) > 300 else "")
+    return f"{error_code(error) or 'Error'}: {message}" if message else error_code(error) or "Error"
+
+
 def http_status(error: Exception) -> int | None:
     response = getattr(error, "response", None) or {}
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")

@@ -16,7 +16,7 @@ from typing import Any
 from lambdas.shared.errors import Conflict, ProvisioningFailed
 from lambdas.shared.logging import get_logger
 
-from .adapters import Aws, error_code, http_status, is_client_error
+from .adapters import Aws, aws_reason, error_code, http_status, is_client_error
 from .planner import BLUEPRINTS_PREFIX, Plan, template_url
 from .settings import Settings
 
@@ -97,7 +97,7 @@ def provision(plan: Plan, settings: Settings, aws: Aws) -> dict[str, Any]:
             winner = aws.stacks.describe(plan.stack_name)
             return {"message": updating(plan.stack_name), "pipeline_id": winner["StackId"] if winner else ""}
         left = _undo(settings, aws, written)
-        detail = f"Could not create stack {plan.stack_name}: {error}."
+        detail = f"Could not create stack {plan.stack_name}: {aws_reason(error)}."
         detail += f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."
         raise ProvisioningFailed(detail, http_status(error), left) from error
     logger.info("created stack %s for pipeline %s", stack_id, plan.pipeline_name)
@@ -119,7 +119,7 @@ def _write_artifacts(plan: Plan, settings: Settings, aws: Aws, blueprint: bytes)
     except Exception as error:
         left = _undo(settings, aws, written)
         raise ProvisioningFailed(
-            f"Could not write {plan.artifact_key} to the assets bucket: {error}."
+            f"Could not write {plan.artifact_key} to the assets bucket: {aws_reason(error)}."
             + (f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."),
             http_status(error),
             left,
@@ -156,7 +156,7 @@ def _provision_direct_stack(plan: Plan, settings: Settings, aws: Aws) -> dict[st
         except Exception as error:
             if not (is_client_error(error) and error_code(error) == "AlreadyExistsException"):
                 left = _undo(settings, aws, written)
-                detail = f"Could not create stack {plan.stack_name}: {error}."
+                detail = f"Could not create stack {plan.stack_name}: {aws_reason(error)}."
                 detail += f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."
                 raise ProvisioningFailed(detail, http_status(error), left) from error
             existing = aws.stacks.describe(plan.stack_name)
