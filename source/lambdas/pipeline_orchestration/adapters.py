@@ -66,9 +66,15 @@ class Storage:
         body: bytes,
         content_type: str = "application/octet-stream",
         metadata: dict[str, str] | None = None,
+        if_match: str | None = None,
     ) -> str | None:
-        """Write an object; returns its version id (None on an unversioned bucket)."""
-        kwargs = {"Metadata": metadata} if metadata else {}
+        """Write an object; returns its version id (None on an unversioned bucket).
+
+        `if_match` makes the write conditional: an ETag the current object must have, or "" for no object yet
+        (S3 answers PreconditionFailed when another writer came first)."""
+        kwargs: dict[str, Any] = {"Metadata": metadata} if metadata else {}
+        if if_match is not None:
+            kwargs.update({"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"})
         response = client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **kwargs)
         return response.get("VersionId")
 
