@@ -58,6 +58,7 @@ class OrchestratorParameters:
     use_model_registry: CfnParameter
     create_model_registry: CfnParameter
     allow_detailed_error_message: CfnParameter
+    strict_validation: CfnParameter
     delegated_admin: CfnParameter | None = None
     stages: dict[str, StageParameters] | None = None
 
@@ -126,6 +127,13 @@ class OrchestratorParameters:
                 "Yes",
                 "Yes: API error responses carry detailedMessage with the reason of the error.",
             ),
+            strict_validation=_yes_no(
+                stack,
+                "StrictValidation",
+                "No",
+                "Yes: a request key that is no field of its pipeline type is refused; "
+                "No: it is ignored with a warning, as the predecessor ignored it.",
+            ),
         )
         if multi_account:
             parameters.delegated_admin = _yes_no(
@@ -168,6 +176,7 @@ class OrchestratorParameters:
             (self.use_model_registry, "Do you want to use SageMaker Model Registry?"),
             (self.create_model_registry, "Do you want the solution to create a SageMaker's model package group?"),
             (self.allow_detailed_error_message, "Do you want to allow detailed error messages in the APIs response?"),
+            (self.strict_validation, "Do you want unknown request keys refused rather than warned about?"),
         ]
         if self.delegated_admin is not None and self.stages is not None:
             labels.append(

@@ -65,7 +65,8 @@ def _problem_in(*types: str) -> When:
 # ---------------------------------------------------------------------------------------------------------
 # Fields shared by several types
 
-MODEL_NAME = Field("model_name", Name(max_len=63, lower=True), True, doc="Name of the model; part of every stack name.")
+# Kept as given (tags and parameters carry it); only stack names are lower-cased.
+MODEL_NAME = Field("model_name", Name(max_len=63), True, doc="Name of the model; part of every stack name.")
 KMS_KEY = Field("kms_key_arn", KMS_KEY_ARN, stage=True, doc="KMS key for outputs and volumes.")
 ENDPOINT_NAME_OPTIONAL = Field(
     "endpoint_name", Name(max_len=63, lower=True, allow_empty=True), stage=True, doc="Custom endpoint name."
@@ -594,9 +595,10 @@ def _common(view: StageView) -> dict[str, str]:
 
 
 def _model_source(view: StageView, image_uri: str) -> dict[str, str]:
+    # A model package given is deployed in either mode (the blueprint prefers it to the image and artifact).
+    package_arn = view.text("model_package_name")
+    group = package_arn.split("/", 1)[1].rsplit("/", 1)[0] if "/" in package_arn else ""
     if view.settings.model_registry:
-        package_arn = view.text("model_package_name")
-        group = package_arn.split("/", 1)[1].rsplit("/", 1)[0] if "/" in package_arn else ""
         return {
             "ModelArtifactLocation": "",
             "ImageUri": "",
@@ -606,8 +608,8 @@ def _model_source(view: StageView, image_uri: str) -> dict[str, str]:
     return {
         "ModelArtifactLocation": view.text("model_artifact_location"),
         "ImageUri": image_uri,
-        "ModelPackageGroupName": "",
-        "ModelPackageName": "",
+        "ModelPackageGroupName": group,
+        "ModelPackageName": package_arn,
     }
 
 

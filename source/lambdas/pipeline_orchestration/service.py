@@ -39,8 +39,12 @@ class OrchestratorService:
         request = validate_request(body, self.settings)
         if isinstance(request, ValidOperation):
             if request.dry_run:
-                return {"message": DRY_RUN, "dry_run": True, "request": request.request_body()}
-            return request.operation.run(request.values, self.settings, self.aws)
+                answer = {"message": DRY_RUN, "dry_run": True, "request": request.request_body()}
+            else:
+                answer = request.operation.run(request.values, self.settings, self.aws)
+            if request.warnings:
+                answer["warnings"] = list(request.warnings)
+            return answer
         plan = plan_pipeline(request, self.settings)
         if request.dry_run:
             answer = {

@@ -77,6 +77,11 @@ class Operation:
     fields: tuple[Field, ...]
     run: OperationRun
     description: str = ""
+    # Warnings about values that are accepted but have no effect: (values) -> sentences.
+    warn: Callable[[Mapping[str, Any]], list[str]] | None = None
+
+    def notes(self, values: Mapping[str, Any]) -> list[str]:
+        return self.warn(values) if self.warn else []
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
