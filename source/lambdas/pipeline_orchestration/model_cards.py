@@ -413,6 +413,13 @@ def _created_by_note(values: Mapping[str, Any]) -> list[str]:
     return ["created_by is recorded by SageMaker from the caller's identity; the value given was not stored"]
 
 
+def _create_notes(values: Mapping[str, Any]) -> list[str]:
+    notes = _created_by_note(values)
+    if values.get("version") not in (None, 1):
+        notes.append(f"version {values['version']} was not used: a new model card is version 1")
+    return notes
+
+
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
@@ -422,12 +429,13 @@ OPERATIONS: dict[str, Operation] = {
                 CARD_NAME,
                 Field("status", _STATUS, default="Draft", doc="Draft, PendingReview, Approved or Archived."),
                 Field("kms_key_id", Text(max_len=2048), default=None, doc="KMS key that encrypts the card."),
+                Field("version", _VERSION, default=None, doc="Accepted for compatibility; a new card is version 1."),
                 CREATED_BY,
                 *SECTIONS,
             ),
             create_card,
             "Creates a SageMaker model card; answers its DescribeModelCard output.",
-            _created_by_note,
+            _create_notes,
         ),
         Operation(
             "update_model_card",
