@@ -295,7 +295,7 @@ class Integer(Rule):
             raise RuleBroken("must be a whole number, got a boolean")
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,30}\s*", value):  # ASCII digits, few
             value = int(value)
         if not isinstance(value, int):
             raise RuleBroken(f"must be a whole number; got {value!r}")
