@@ -53,12 +53,14 @@ def _registry_off(_: Mapping[str, Any], settings: Settings) -> bool:
 
 
 REGISTRY = When(_registry_on, "required when the orchestrator uses the model registry")
-NO_REGISTRY = When(_registry_off, "required unless the orchestrator uses the model registry")
+NO_REGISTRY = When(_registry_off, "required unless the orchestrator uses the model registry", by_default=True)
 
 
 def _problem_in(*types: str) -> When:
     return When(
-        lambda values, _: values.get("problem_type") in types, f"required when problem_type is {' or '.join(types)}"
+        lambda values, _: values.get("problem_type") in types,
+        f"required when problem_type is {' or '.join(types)}",
+        {"properties": {"problem_type": {"enum": list(types)}}, "required": ["problem_type"]},
     )
 
 
@@ -111,7 +113,14 @@ def _serverless(values: Mapping[str, Any], _: Settings) -> bool:
 
 
 NOT_SERVERLESS = When(
-    lambda values, settings: not _serverless(values, settings), "required unless serverless_memory_size is given"
+    lambda values, settings: not _serverless(values, settings),
+    "required unless serverless_memory_size is given",
+    {
+        "not": {
+            "properties": {"serverless_memory_size": {"not": {"enum": ["", None]}}},
+            "required": ["serverless_memory_size"],
+        }
+    },
 )
 SNS_TOPIC_ARN = Pattern(
     pattern=r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?",

@@ -21,6 +21,10 @@ class When:
 
     test: Callable[[Mapping[str, Any], Settings], bool]
     text: str
+    # The same condition for the API document: a JSON Schema the body matches when the field is required, or,
+    # for a condition on the orchestrator's settings, whether it holds with the default settings.
+    schema_if: Mapping[str, Any] | None = None
+    by_default: bool = False
 
 
 @dataclass(frozen=True)

@@ -152,13 +152,19 @@ def _field_values(
     settings: Settings,
     errors: list[FieldError],
 ) -> dict[str, Any]:
-    """Each known field's normalized value (its default when blank); broken rules are added to `errors`."""
+    """Each known field's normalized value (its default when blank); broken rules are added to `errors`.
+
+    A pipeline field given as null counts as left out (as the predecessor's bodies used it); an operation's
+    (model cards) must be left out instead."""
     values: dict[str, Any] = {}
     blank: list[Field] = []
     for spec in kind.fields:
         if spec.name not in known:
             continue
         raw = body.get(spec.name, MISSING)
+        if raw is None and isinstance(kind, Operation):
+            errors.append(FieldError(spec.name, "must not be null: give a value, or leave the field out"))
+            continue
         if raw is MISSING or raw is None or (isinstance(raw, str) and not raw.strip()):
             blank.append(spec)
             continue
