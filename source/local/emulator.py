@@ -68,6 +68,7 @@ class Emulator:
         state_machines_run_their_executions()
         baseline_jobs_write_their_reports()
         monitoring_schedules_are_described()
+        model_card_exports_are_refused()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()  # type: ignore[attr-defined]
         # moto keeps its state in this process: a new emulator starts from an empty AWS.
@@ -736,3 +737,19 @@ def _record_monitoring_schedule(name: str, properties: dict[str, Any], account_i
         "MonitoringScheduleConfig": config,
         **({"EndpointName": properties["EndpointName"]} if properties.get("EndpointName") else {}),
     }
+
+
+def model_card_exports_are_refused() -> None:
+    """moto implements no CreateModelCardExportJob and answers a bare 500; the emulator renders no PDF either,
+    so it refuses the export as SageMaker refuses a request it cannot serve, saying why (idempotent)."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    if getattr(getattr(SageMakerResponse, "create_model_card_export_job", None), "_refused", False):
+        return
+
+    def create_model_card_export_job(self: Any) -> str:
+        raise ValidationError(message="Local mode does not export model cards: the emulator renders no PDF.")
+
+    create_model_card_export_job._refused = True  # type: ignore[attr-defined]
+    replace(SageMakerResponse, "create_model_card_export_job", create_model_card_export_job)

@@ -196,3 +196,19 @@ def test_a_stack_described_while_it_is_being_created_is_answered(monkeypatch: py
         assert not isinstance(outcome["describe"], Exception), outcome["describe"]
         stack = client("cloudformation").describe_stacks(StackName="api")["Stacks"][0]
         assert stack["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_model_card_export_is_refused_with_the_reason_not_a_bare_500():
+    from botocore.exceptions import ClientError
+
+    from lambdas.shared.aws import client
+
+    with emulator.Emulator():
+        sagemaker = client("sagemaker")
+        sagemaker.create_model_card(ModelCardName="card", Content="{}", ModelCardStatus="Draft")
+        with pytest.raises(ClientError) as refused:
+            sagemaker.create_model_card_export_job(
+                ModelCardName="card", ModelCardExportJobName="job", OutputConfig={"S3OutputPath": "s3://b/p"}
+            )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "renders no PDF" in refused.value.response["Error"]["Message"]
