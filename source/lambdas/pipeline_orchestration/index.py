@@ -15,28 +15,13 @@ from lambdas.shared.logging import get_logger
 from . import responses
 from .service import OrchestratorService
 from .settings import Settings
+from .validation import MAX_NESTING, nesting_depth, too_deep
 
 logger = get_logger(__name__)
 
 Route = Callable[[OrchestratorService, dict[str, Any]], Any]
-# Deeper than this no request of ours goes; deeper still, parsing or answering would exhaust the stack.
-MAX_NESTING = 32
 # A pipeline name in a path: what stack names allow (so no control character reaches an AWS call).
 PIPELINE_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
-
-
-def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
-    """How deep objects and lists nest in `value` (counted without recursion), stopping past `limit`."""
-    deepest, level = 0, [(value, 0)]
-    while level:
-        item, depth = level.pop()
-        if isinstance(item, dict | list):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > limit:
-                return deepest
-            level += [(child, depth) for child in (item.values() if isinstance(item, dict) else item)]
-    return deepest
 
 
 def _body(event: dict[str, Any]) -> Any:
@@ -47,15 +32,14 @@ def _body(event: dict[str, Any]) -> Any:
         import base64
 
         raw = base64.b64decode(raw)
-    too_deep = ValidationFailed([FieldError("(body)", f"nests objects or lists more than {MAX_NESTING} levels deep")])
     try:
         body = json.loads(raw)
     except RecursionError:
-        raise too_deep from None
+        raise too_deep() from None
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest(f"Bad request. The request body is not valid JSON: {error}") from None
     if nesting_depth(body) > MAX_NESTING:
-        raise too_deep
+        raise too_deep()
     return body
 
 

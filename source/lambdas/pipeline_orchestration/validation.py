@@ -61,6 +61,28 @@ class ValidRequest:
         return {"pipeline_type": self.pipeline.name, **self.values}
 
 
+# Deeper than this no request of ours goes; deeper still, parsing or answering would exhaust the stack.
+MAX_NESTING = 32
+
+
+def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deep objects and lists nest in `value` (counted without recursion), stopping past `limit`."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            level += [(child, depth) for child in (item.values() if isinstance(item, dict) else item)]
+    return deepest
+
+
+def too_deep() -> ValidationFailed:
+    return ValidationFailed([FieldError("(body)", f"nests objects or lists more than {MAX_NESTING} levels deep")])
+
+
 def suggest(name: str, choices: list[str] | frozenset[str] | tuple[str, ...]) -> str:
     import difflib  # only needed on the error path; keeps the handler's cold start short
 
@@ -196,6 +218,8 @@ class ValidOperation:
 
 def validate_request(body: Any, settings: Settings) -> ValidRequest | ValidOperation:
     """Validate any body posted to /provisionpipeline: a pipeline request or an operation such as a model card."""
+    if nesting_depth(body) > MAX_NESTING:  # a config file reaches here without the API's parsing
+        raise too_deep()
     if isinstance(body, dict) and _type_name(body) in OPERATIONS:
         return validate_operation(body, settings)
     return validate(body, settings)

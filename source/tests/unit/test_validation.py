@@ -376,3 +376,16 @@ def test_wrong_types_are_named():
     errors = errors_of(with_("byom_realtime_builtin", model_name=12, inference_instance=["ml.m5.large"]))
     assert errors["model_name"] == "must be a string, got int"
     assert "must be a string" in errors["inference_instance"]
+
+
+def test_a_request_nested_past_the_limit_is_refused_naming_the_body():
+    from lambdas.pipeline_orchestration.validation import MAX_NESTING
+
+    nested: object = "x"
+    for _ in range(MAX_NESTING + 1):
+        nested = {"a": nested}
+    with pytest.raises(ValidationFailed) as caught:
+        validate_request({**example("byom_realtime_builtin"), "model_name": nested}, SINGLE)
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        ("(body)", f"nests objects or lists more than {MAX_NESTING} levels deep")
+    ]
