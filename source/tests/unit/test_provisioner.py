@@ -275,7 +275,7 @@ def test_warnings_are_part_of_the_answer(service):
     body = example("byom_realtime_builtin")
     body["problem_type"] = "Regression"
     assert service.provision(body)["warnings"] == [
-        "problem_type is not a field of byom_realtime_builtin; it was ignored"
+        "problem_type is a field of another pipeline type, not of byom_realtime_builtin; it was ignored"
     ]
 
 
