@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The test command: sets up source/.venv on a fresh machine (pinned dependencies), then runs lint, type
-# checks and every test tier (unit, infrastructure, e2e). Extra arguments go to pytest.
+# checks and every test tier (unit, infrastructure, e2e, then the fuzz tier). Extra arguments go to the first pytest.
 set -euo pipefail
 
 deployment_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,3 +26,5 @@ echo "== checkov virtualenv"
 "$deployment_dir/checkov.sh"
 echo "== pytest"
 pytest "$@"
+echo "== fuzz (schemathesis against local mode with openapi.json, bounded)"
+MLOPS_FUZZ=1 pytest tests/fuzz

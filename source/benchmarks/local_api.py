@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Latency (p50, p99) and throughput of the local API at 1, 8 and 32 concurrent clients.
+"""Latency (p50, p99) and throughput of the local API at 1, 8, 32 and 64 concurrent clients, and the errors.
 
     python benchmarks/local_api.py [REQUESTS_PER_LEVEL] [TEMPLATES_DIR]
 
 Starts local mode on 127.0.0.1 (the emulator and the API), then for each level of concurrency sends a
 bounded number of dry-run, provision, status and list requests over HTTP and prints the numbers. Provision
-requests reuse a few model names, so most are updates of an existing pipeline (its template.zip rewritten).
+requests reuse a few model names, so most re-post a plan the pipeline already runs from (nothing is written).
+An error is any answer outside 2xx, or a caller left without one (a reset or refused connection).
 Needs the built templates (deployment/build-s3-dist.sh); no traffic leaves the machine.
 """
 
@@ -23,7 +24,7 @@ sys.path.insert(0, str(SOURCE))
 from local.api_client import ApiClient  # noqa: E402
 from local.session import DEFAULT_TEMPLATES, LocalOrchestrator  # noqa: E402
 
-LEVELS = (1, 8, 32)
+LEVELS = (1, 8, 32, 64)
 MODEL_NAMES = 4
 
 
@@ -42,7 +43,10 @@ def request(assets: str, index: int, dry_run: bool) -> dict:
 def measure(api: ApiClient, calls: list, clients: int) -> tuple[list[float], float, int]:
     def one(call) -> tuple[float, int]:
         started = time.perf_counter()
-        status = api.call(*call).status
+        try:
+            status = api.call(*call).status
+        except OSError:  # no answer at all
+            status = 0
         return time.perf_counter() - started, status
 
     started = time.perf_counter()

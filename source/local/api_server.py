@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_BODY_BYTES = 1024 * 1024  # API Gateway accepts at most 10 MB; a request body here is a few KB
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # past this a refused body is not even read: the connection closes
+MAX_LINE_BYTES = 4096  # a chunk-size line
+IDLE_SECONDS = 30.0  # a connection silent this long is closed
+LISTEN_BACKLOG = 1024  # connections waiting to be accepted (the standard library's 5 resets a burst of callers)
 
 
 def resource_pattern(resource: str) -> re.Pattern[str]:
@@ -33,6 +38,11 @@ def match_route(routes: list[tuple[str, str]], method: str, path: str) -> tuple[
         if found and route_method == method:
             return resource, {k: unquote(v) for k, v in found.groupdict().items()}
     return None
+
+
+def allowed_methods(routes: list[tuple[str, str]], path: str) -> list[str]:
+    """The methods the routes serve at `path` (empty when no route has the path)."""
+    return sorted({method for method, resource in routes if resource_pattern(resource).match(path)})
 
 
 def proxy_event(
@@ -53,28 +63,104 @@ def proxy_event(
     }
 
 
+class RequestRefused(Exception):
+    """A request the server answers itself, before the handler: its status, the problem, and whether to close."""
+
+    def __init__(self, status: int, problem: str, close: bool = True) -> None:
+        super().__init__(problem)
+        self.status, self.problem, self.close = status, problem, close
+
+
+def error_body(status: int, problem: str, field: str = "(request)") -> str:
+    """The handler's error shape, for answers the server gives itself."""
+    summary = "A BadRequest exception occurred" if status == 400 else HTTPStatus(status).phrase
+    return json.dumps({"message": summary, "errors": [{"field": field, "message": problem}]})
+
+
 def make_handler(handle: Callable[[dict[str, Any]], dict[str, Any]], routes: list[tuple[str, str]]):
     class Handler(BaseHTTPRequestHandler):
         server_version = "mlops-local"
         protocol_version = "HTTP/1.1"
+        default_request_version = "HTTP/1.0"  # a refusal of an unparsable request line has a status line too
+        timeout = IDLE_SECONDS  # a client that stops sending mid-request frees its thread
+
+        def setup(self) -> None:
+            super().setup()
+            # Each answer is one write; without this, a kept-alive client waits for its delayed ACK (~40 ms).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _serve(self) -> None:
-            url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._drain(length)
-                self._bad_request(f"is {length} bytes; at most {MAX_BODY_BYTES} are accepted")
-                self.close_connection = True
-                return
-            raw = self.rfile.read(length) if length else b""
             try:
-                body = raw.decode("utf-8") if raw else None
-            except UnicodeDecodeError:
-                self._bad_request("is not UTF-8 text")
+                body = self._read_body()
+            except RequestRefused as refused:
+                self.close_connection = self.close_connection or refused.close
+                self._send(refused.status, error_body(refused.status, refused.problem, "(body)"))
+                return
+            url = urlsplit(self.path)
+            allowed = allowed_methods(routes, url.path)
+            if allowed and self.command not in allowed:
+                problem = f"{self.command} is not a method of {url.path}; allowed: {', '.join(allowed)}"
+                self._send(405, error_body(405, problem, "(method)"), {"Allow": ", ".join(allowed)})
                 return
             event = proxy_event(self.command, url.path, url.query, dict(self.headers), body, routes)
             response = handle(event)
             self._send(response["statusCode"], response.get("body") or "", response.get("headers") or {})
+
+        def _read_body(self) -> str | None:
+            """The request body as text; chunked bodies are read whole. Anything malformed is refused."""
+            encoding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+            declared = self.headers.get_all("Content-Length") or []
+            if encoding and declared:
+                raise RequestRefused(400, "has both Transfer-Encoding and Content-Length; send one of them")
+            if encoding == "chunked":
+                raw = self._read_chunked()
+            elif encoding:
+                raise RequestRefused(400, f"uses Transfer-Encoding {encoding}; only chunked is supported")
+            else:
+                raw = self._read_sized(declared)
+            if not raw:
+                return None
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RequestRefused(400, "is not UTF-8 text", close=False) from None
+
+        def _read_sized(self, declared: list[str]) -> bytes:
+            if len(set(declared)) > 1:
+                raise RequestRefused(400, "has more than one Content-Length")
+            text = declared[0].strip() if declared else "0"
+            if not text.isascii() or not text.isdigit():
+                raise RequestRefused(400, f"has Content-Length '{text}'; it must be a whole number of bytes")
+            length = int(text)
+            if length > MAX_BODY_BYTES:
+                self._drain(length)
+                raise RequestRefused(400, f"is {length} bytes; at most {MAX_BODY_BYTES} are accepted")
+            raw = self.rfile.read(length) if length else b""
+            if len(raw) < length:
+                raise RequestRefused(400, f"ended after {len(raw)} of the {length} bytes its Content-Length gives")
+            return raw
+
+        def _read_chunked(self) -> bytes:
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                line = self.rfile.readline(MAX_LINE_BYTES + 1)
+                text = line.split(b";", 1)[0].strip()
+                if len(line) > MAX_LINE_BYTES or not re.fullmatch(rb"[0-9a-fA-F]{1,8}", text):
+                    raise RequestRefused(400, "is not valid chunked encoding")
+                length = int(text, 16)
+                if length == 0:
+                    break
+                size += length
+                if size > MAX_BODY_BYTES:
+                    raise RequestRefused(400, f"is more than {MAX_BODY_BYTES} bytes; at most that many are accepted")
+                chunk = self.rfile.read(length)
+                if len(chunk) < length or self.rfile.readline(MAX_LINE_BYTES + 1).strip():
+                    raise RequestRefused(400, "is not valid chunked encoding")
+                chunks.append(chunk)
+            while self.rfile.readline(MAX_LINE_BYTES + 1).strip():  # trailer fields, ignored
+                pass
+            return b"".join(chunks)
 
         def _drain(self, length: int) -> None:
             """Read (and drop) a refused body, so the client sees the answer rather than a broken pipe."""
@@ -85,21 +171,29 @@ def make_handler(handle: Callable[[dict[str, Any]], dict[str, Any]], routes: lis
                     break
                 remaining -= len(chunk)
 
-        def _bad_request(self, problem: str) -> None:
-            # Refused before the handler: the same body shape as the handler's own 400s.
-            body = {"message": "A BadRequest exception occurred", "errors": [{"field": "(body)", "message": problem}]}
-            self._send(400, json.dumps(body), {"Content-Type": "application/json"})
-
-        def _send(self, status: int, body: str, headers: dict[str, str]) -> None:
+        def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
             payload = body.encode()
             self.send_response(status)
-            for name, value in headers.items():
+            for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self._headers_buffer.append(b"\r\n")
+            if self.command != "HEAD":
+                self._headers_buffer.append(payload)
+            self.flush_headers()  # headers and body in one write
 
-        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """http.server's own refusals (a bad request line, a header too long) as JSON."""
+            self.close_connection = True
+            self._send(code, error_body(code, message or HTTPStatus(code).phrase))
+
+        def __getattr__(self, name: str) -> Any:
+            # Every method (HEAD, OPTIONS, TRACE, anything) gets an answer from _serve: a route's, or 405/404.
+            if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+                return self._serve
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI prints its own lines
             pass
@@ -107,14 +201,18 @@ def make_handler(handle: Callable[[dict[str, Any]], dict[str, Any]], routes: lis
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+
 class LocalApiServer:
-    """ThreadingHTTPServer on 127.0.0.1; `start()` serves in a background thread."""
+    """A threading HTTP server on 127.0.0.1; `start()` serves in a background thread."""
 
     def __init__(
         self, handle: Callable[[dict[str, Any]], dict[str, Any]], routes: list[tuple[str, str]], port: int = 0
     ):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), make_handler(handle, routes))
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", port), make_handler(handle, routes))
         self._thread: threading.Thread | None = None
 
     @property

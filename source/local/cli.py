@@ -50,6 +50,7 @@ def _settings(args: argparse.Namespace):
         sns_topic_arn=f"arn:aws:sns:{args.region}:<orchestrator-account-id>:<notifications-topic>",
         multi_account=args.multi_account,
         model_registry=args.model_registry,
+        strict_validation=getattr(args, "strict", False),
         stage_targets=targets,
     )
 
@@ -84,8 +85,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if isinstance(request, ValidOperation):
         _print(
             args,
-            {"valid": True, "pipeline_type": request.operation.name, "warnings": []},
-            f"valid {request.operation.name} request",
+            {"valid": True, "pipeline_type": request.operation.name, "warnings": list(request.warnings)},
+            "\n".join([f"valid {request.operation.name} request", *(f"warning: {w}" for w in request.warnings)]),
         )
         return EXIT_OK
     lines = [f"valid {request.pipeline.name} request: {request.base_name}"]
@@ -214,7 +215,9 @@ def _watch(args: argparse.Namespace, pipeline_id: str) -> int:
 def cmd_provision(args: argparse.Namespace) -> int:
     response = _client(args).call("POST", "/provisionpipeline", _read_request(args.file))
     body = response.body
-    code = _answer(args, response, f"{body.get('message', '')}\npipeline_id: {body.get('pipeline_id', '')}")
+    text = f"{body.get('message', '')}\npipeline_id: {body.get('pipeline_id', '')}"
+    text += "".join(f"\nwarning: {w}" for w in body.get("warnings", []))  # unknown keys, ignored
+    code = _answer(args, response, text)
     if code == EXIT_OK and args.watch and body.get("pipeline_id"):
         return _watch(args, body["pipeline_id"])
     return code
@@ -563,6 +566,9 @@ def _add_mode_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--multi-account", action="store_true", help="plan for a multi-account orchestrator")
     parser.add_argument("--model-registry", action="store_true", help="the orchestrator uses the model registry")
     parser.add_argument("--region", default="us-east-1", help="region of the orchestrator (image URIs depend on it)")
+    parser.add_argument(
+        "--strict", action="store_true", help="refuse unknown keys, as an orchestrator deployed with StrictValidation"
+    )
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
 
 

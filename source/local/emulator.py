@@ -69,6 +69,7 @@ class Emulator:
         baseline_jobs_write_their_reports()
         monitoring_schedules_are_described()
         endpoints_say_no_model_runs()
+        model_card_exports_are_refused()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()  # type: ignore[attr-defined]
         # moto keeps its state in this process: a new emulator starts from an empty AWS.
@@ -152,6 +153,7 @@ def record_codepipeline_job_results() -> None:
 def fill_cloudformation_gaps() -> None:
     """Placeholders for unmodelled types, and outputs that wait for their resources (idempotent)."""
     register_placeholder_resources()
+    cloudformation_requests_take_turns()
     outputs_wait_for_resources()
     missing_stack_instances_are_not_found()
     generated_names_fit_their_limits()
@@ -169,6 +171,30 @@ def sagemaker_endpoints_keep_their_names() -> None:
     replace(FakeEndpoint, "cloudformation_name_type", staticmethod(lambda: "EndpointName"))
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
+
+
+# moto's CloudFormation is not thread-safe: a stack's resource map creates a resource the first time it is read.
+# A DescribeStacks or ListStackResources served while CreateStack is still creating that stack's resources
+# (the runner deploying a blueprint while the API answers a status or dry-run request) then creates them out of
+# dependency order, on the reader's thread: an API Gateway deployment before its methods answers the reader with
+# "The REST API doesn't contain any methods". In CloudFormation a read never creates anything.
+CLOUDFORMATION_TURNS = threading.RLock()
+
+
+def cloudformation_requests_take_turns() -> None:
+    """One CloudFormation request at a time, each seeing the stacks as the one before left them (idempotent)."""
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    original = CloudFormationResponse.call_action
+    if getattr(original, "_in_turn", False):
+        return
+
+    def call_action(self: Any) -> Any:
+        with CLOUDFORMATION_TURNS:
+            return original(self)
+
+    call_action._in_turn = True  # type: ignore[attr-defined]
+    replace(CloudFormationResponse, "call_action", call_action)
 
 
 def custom_resource_answers_reach_their_stack() -> None:
@@ -754,3 +780,19 @@ def endpoints_say_no_model_runs() -> None:
 
     invoke_endpoint._says_no_model = True  # type: ignore[attr-defined]
     replace(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+
+
+def model_card_exports_are_refused() -> None:
+    """moto implements no CreateModelCardExportJob and answers a bare 500; the emulator renders no PDF either,
+    so it refuses the export as SageMaker refuses a request it cannot serve, saying why (idempotent)."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    if getattr(getattr(SageMakerResponse, "create_model_card_export_job", None), "_refused", False):
+        return
+
+    def create_model_card_export_job(self: Any) -> str:
+        raise ValidationError(message="Local mode does not export model cards: the emulator renders no PDF.")
+
+    create_model_card_export_job._refused = True  # type: ignore[attr-defined]
+    replace(SageMakerResponse, "create_model_card_export_job", create_model_card_export_job)

@@ -17,23 +17,40 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.pipeline_orchestration.catalogue import CATALOGUE, COMMON_OPTIONS
-from lambdas.pipeline_orchestration.index import ROUTES
+from lambdas.pipeline_orchestration.index import PIPELINE_NAME, ROUTES
 from lambdas.pipeline_orchestration.lifecycle import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATES
 from lambdas.pipeline_orchestration.model_cards import OPERATIONS
+from lambdas.pipeline_orchestration.rules import Rule
+from lambdas.pipeline_orchestration.service import PIPELINE_ID_PATTERN
 from lambdas.pipeline_orchestration.settings import STAGES
-from lambdas.pipeline_orchestration.spec import Field, Operation, PipelineType
+from lambdas.pipeline_orchestration.spec import Field, Operation, PipelineType, When
 
 SOURCE = Path(__file__).resolve().parents[2]
 OUTPUT = SOURCE / "openapi.json"
 REF = "#/components/schemas/"
+LENIENCY = (
+    "Keys that are no field of this type are ignored and named in the answer's warnings (refused when the "
+    "orchestrator runs with StrictValidation). Required fields are those of an orchestrator without the model "
+    "registry; with it, model_package_name replaces the model image and artifact fields."
+)
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": REF + name}
 
 
-def field_schema(spec: Field) -> dict[str, Any]:
-    schema = dict(spec.rule.schema())
+def value_schema(rule: Rule) -> dict[str, Any]:
+    """A rule's schema with the rules every value obeys: not blank (unless the rule allows it)."""
+    schema = dict(rule.schema())
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+        schema["pattern"] = r"\S"  # the server strips values: one that is only spaces is empty
+    if rule.allow_empty and schema.get("type") == "string" and "enum" not in schema:
+        schema = {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+    return schema
+
+
+def field_schema(spec: Field, nullable: bool = False) -> dict[str, Any]:
+    schema = value_schema(spec.rule)
     if spec.doc:
         schema["description"] = spec.doc
     if spec.default not in ("", None):
@@ -53,7 +70,25 @@ def field_schema(spec: Field) -> dict[str, Any]:
                 },
             ],
         }
+    if nullable and spec.required is False:  # null stands for "left out" in a pipeline request
+        schema = {"anyOf": [schema, {"type": "null"}], **({"description": spec.doc} if spec.doc else {})}
     return schema
+
+
+def _conditions(kind: PipelineType | Operation) -> list[dict[str, Any]]:
+    """Fields required only under a condition on the body: one if/then per condition."""
+    groups: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for spec in kind.fields:
+        when = spec.required
+        if isinstance(when, When) and when.schema_if is not None:
+            key = json.dumps(when.schema_if, sort_keys=True)
+            groups.setdefault(key, (dict(when.schema_if), []))[1].append(spec.name)
+    return [{"if": condition, "then": {"required": names}} for condition, names in groups.values()]
+
+
+def _required(spec: Field) -> bool:
+    """Required in the document: always, or under the default settings (no model registry, one account)."""
+    return spec.required is True or (isinstance(spec.required, When) and spec.required.by_default)
 
 
 def request_schema(kind: PipelineType | Operation) -> dict[str, Any]:
@@ -61,16 +96,21 @@ def request_schema(kind: PipelineType | Operation) -> dict[str, Any]:
         "pipeline_type": {"type": "string", "enum": [kind.name]},
         "dry_run": {"type": "boolean", "default": False, "description": "Validate and plan; change nothing."},
     }
-    properties.update({spec.name: field_schema(spec) for spec in kind.fields})
+    pipeline = isinstance(kind, PipelineType)
+    properties.update({spec.name: field_schema(spec, nullable=pipeline) for spec in kind.fields})
     schema: dict[str, Any] = {
         "type": "object",
         "title": kind.name,
         "properties": properties,
-        "required": ["pipeline_type", *[f.name for f in kind.fields if f.required is True]],
-        "additionalProperties": False,
+        "required": ["pipeline_type", *[f.name for f in kind.fields if _required(f)]],
+        # Other keys are ignored with a warning; an orchestrator deployed with StrictValidation refuses them.
+        "additionalProperties": True,
     }
-    if kind.description:
-        schema["description"] = kind.description
+    conditions = _conditions(kind)
+    if conditions:
+        schema["allOf"] = conditions
+    description = kind.description + (" " if kind.description else "") + LENIENCY
+    schema["description"] = description.strip()
     if isinstance(kind, PipelineType):
         schema["x-blueprint"] = kind.blueprint.template
         schema["x-own-account-only"] = kind.own_account_only
@@ -187,7 +227,19 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): _json("Error", words[s]) for s in (*statuses, 500)}
 
 
-_NAME = {"name": "pipeline_name", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
+_NAME = {
+    "name": "pipeline_name",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": f"^{PIPELINE_NAME.pattern}$"},
+}
+
+
+def _any_case(words: tuple[str, ...] | list[str]) -> str:
+    """A pattern matching any of the words in any letter case (JSON Schema patterns take no flags)."""
+    spelled = ["".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word) for word in words]
+    return f"^({'|'.join(spelled)})$"
+
 
 # What each route does; every ROUTES key must be here (the test of the document checks it).
 ROUTE_DOCS: dict[tuple[str, str], dict[str, Any]] = {
@@ -204,7 +256,13 @@ ROUTE_DOCS: dict[tuple[str, str], dict[str, Any]] = {
                 "application/json": {
                     "schema": {
                         "type": "object",
-                        "properties": {"pipeline_id": {"type": "string"}},
+                        "properties": {
+                            "pipeline_id": {
+                                "type": "string",
+                                "pattern": f"^({PIPELINE_ID_PATTERN})$",
+                                "description": "The stack ARN /provisionpipeline answered, or the stack's name.",
+                            }
+                        },
                         "required": ["pipeline_id"],
                     }
                 }
@@ -219,15 +277,15 @@ ROUTE_DOCS: dict[tuple[str, str], dict[str, Any]] = {
             {
                 "name": "state",
                 "in": "query",
-                "description": "Only pipelines in this state; any case (failed, FAILED).",
-                "schema": {"type": "string", "enum": list(STATES)},
+                "description": f"One of {', '.join(STATES)}, in any letter case.",
+                "schema": {"type": "string", "pattern": _any_case(STATES)},
             },
             {
                 "name": "limit",
                 "in": "query",
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
             },
-            {"name": "next_token", "in": "query", "schema": {"type": "string"}},
+            {"name": "next_token", "in": "query", "schema": {"type": "string", "minLength": 1}},
         ],
         "responses": {"200": _json("PipelineList", "One page of pipelines"), **_errors(400)},
     },
@@ -256,7 +314,11 @@ ROUTE_DOCS: dict[tuple[str, str], dict[str, Any]] = {
                     "schema": {
                         "type": "object",
                         "properties": {
-                            "stage": {"type": "string", "description": "the stage waiting: staging or prod"},
+                            "stage": {
+                                "type": "string",
+                                "pattern": r"\S",
+                                "description": "the stage waiting: staging or prod",
+                            },
                             "approved": {"type": "boolean", "default": True},
                             "comment": {"type": "string", "maxLength": 512},
                         },

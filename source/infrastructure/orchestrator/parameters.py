@@ -60,6 +60,7 @@ class OrchestratorParameters:
     create_model_registry: CfnParameter
     allow_detailed_error_message: CfnParameter
     permissions_boundary: CfnParameter
+    strict_validation: CfnParameter
     delegated_admin: CfnParameter | None = None
     stages: dict[str, StageParameters] | None = None
 
@@ -136,6 +137,13 @@ class OrchestratorParameters:
                 "ARN of your own managed policy to bound every role the pipelines create (it must allow what the "
                 "blueprints' roles do). If not provided, the stack creates one.",
             ),
+            strict_validation=_yes_no(
+                stack,
+                "StrictValidation",
+                "No",
+                "Yes: a request key that is no field of its pipeline type is refused; "
+                "No: it is ignored with a warning, as the predecessor ignored it.",
+            ),
         )
         if multi_account:
             parameters.delegated_admin = _yes_no(
@@ -179,6 +187,7 @@ class OrchestratorParameters:
             (self.create_model_registry, "Do you want the solution to create a SageMaker's model package group?"),
             (self.allow_detailed_error_message, "Do you want to allow detailed error messages in the APIs response?"),
             (self.permissions_boundary, "Permissions boundary of the pipelines' roles (Optional)"),
+            (self.strict_validation, "Do you want unknown request keys refused rather than warned about?"),
         ]
         if self.delegated_admin is not None and self.stages is not None:
             labels.append(

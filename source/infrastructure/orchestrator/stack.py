@@ -580,6 +580,7 @@ class OrchestratorStack(Stack):
             "IS_MULTI_ACCOUNT": str(self.multi_account),
             "USE_MODEL_REGISTRY": self.parameters.use_model_registry.value_as_string,
             "ALLOW_DETAILED_ERROR_MESSAGE": self.parameters.allow_detailed_error_message.value_as_string,
+            "STRICT_VALIDATION": self.parameters.strict_validation.value_as_string,
             "LOG_LEVEL": "INFO",
             "SOLUTION_VERSION": self.distribution.version,
         }

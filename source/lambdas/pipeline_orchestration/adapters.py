@@ -22,6 +22,18 @@ def error_code(error: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def aws_reason(error: Exception) -> str:
+    """What an AWS call's failure says, fit for an answer: the error code and the service's message, never a raw
+    body the client could not parse (XML, HTML) nor an internal exception's text."""
+    if not is_client_error(error):  # type: ignore[arg-type]
+        return f"{type(error).__name__} (the details are in the orchestrator's log)"
+    message = str((getattr(error, "response", None) or {}).get("Error", {}).get("Message", "")).strip()
+    if "<" in message or not message.isprintable():
+        message = "the service's answer could not be read"
+    message = message[:300] + ("..." if len(message) > 300 else "")
+    return f"{error_code(error) or 'Error'}: {message}" if message else error_code(error) or "Error"
+
+
 def http_status(error: Exception) -> int | None:
     response = getattr(error, "response", None) or {}
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -57,9 +69,15 @@ class Storage:
         body: bytes,
         content_type: str = "application/octet-stream",
         metadata: dict[str, str] | None = None,
+        if_match: str | None = None,
     ) -> str | None:
-        """Write an object; returns its version id (None on an unversioned bucket)."""
-        kwargs = {"Metadata": metadata} if metadata else {}
+        """Write an object; returns its version id (None on an unversioned bucket).
+
+        `if_match` makes the write conditional: an ETag the current object must have, or "" for no object yet
+        (S3 answers PreconditionFailed when another writer came first)."""
+        kwargs: dict[str, Any] = {"Metadata": metadata} if metadata else {}
+        if if_match is not None:
+            kwargs.update({"IfMatch": if_match} if if_match else {"IfNoneMatch": "*"})
         response = client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **kwargs)
         return response.get("VersionId")
 

@@ -53,19 +53,22 @@ def _registry_off(_: Mapping[str, Any], settings: Settings) -> bool:
 
 
 REGISTRY = When(_registry_on, "required when the orchestrator uses the model registry")
-NO_REGISTRY = When(_registry_off, "required unless the orchestrator uses the model registry")
+NO_REGISTRY = When(_registry_off, "required unless the orchestrator uses the model registry", by_default=True)
 
 
 def _problem_in(*types: str) -> When:
     return When(
-        lambda values, _: values.get("problem_type") in types, f"required when problem_type is {' or '.join(types)}"
+        lambda values, _: values.get("problem_type") in types,
+        f"required when problem_type is {' or '.join(types)}",
+        {"properties": {"problem_type": {"enum": list(types)}}, "required": ["problem_type"]},
     )
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Fields shared by several types
 
-MODEL_NAME = Field("model_name", Name(max_len=63, lower=True), True, doc="Name of the model; part of every stack name.")
+# Kept as given (tags and parameters carry it); only stack names are lower-cased.
+MODEL_NAME = Field("model_name", Name(max_len=63), True, doc="Name of the model; part of every stack name.")
 KMS_KEY = Field("kms_key_arn", KMS_KEY_ARN, stage=True, doc="KMS key for outputs and volumes.")
 ENDPOINT_NAME_OPTIONAL = Field(
     "endpoint_name", Name(max_len=63, lower=True, allow_empty=True), stage=True, doc="Custom endpoint name."
@@ -110,7 +113,14 @@ def _serverless(values: Mapping[str, Any], _: Settings) -> bool:
 
 
 NOT_SERVERLESS = When(
-    lambda values, settings: not _serverless(values, settings), "required unless serverless_memory_size is given"
+    lambda values, settings: not _serverless(values, settings),
+    "required unless serverless_memory_size is given",
+    {
+        "not": {
+            "properties": {"serverless_memory_size": {"not": {"enum": ["", None]}}},
+            "required": ["serverless_memory_size"],
+        }
+    },
 )
 SNS_TOPIC_ARN = Pattern(
     pattern=r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?",
@@ -600,9 +610,10 @@ def _common(view: StageView) -> dict[str, str]:
 
 
 def _model_source(view: StageView, image_uri: str) -> dict[str, str]:
+    # A model package given is deployed in either mode (the blueprint prefers it to the image and artifact).
+    package_arn = view.text("model_package_name")
+    group = package_arn.split("/", 1)[1].rsplit("/", 1)[0] if "/" in package_arn else ""
     if view.settings.model_registry:
-        package_arn = view.text("model_package_name")
-        group = package_arn.split("/", 1)[1].rsplit("/", 1)[0] if "/" in package_arn else ""
         return {
             "ModelArtifactLocation": "",
             "ImageUri": "",
@@ -612,8 +623,8 @@ def _model_source(view: StageView, image_uri: str) -> dict[str, str]:
     return {
         "ModelArtifactLocation": view.text("model_artifact_location"),
         "ImageUri": image_uri,
-        "ModelPackageGroupName": "",
-        "ModelPackageName": "",
+        "ModelPackageGroupName": group,
+        "ModelPackageName": package_arn,
     }
 
 

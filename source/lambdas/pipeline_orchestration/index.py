@@ -4,20 +4,24 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from lambdas.shared.errors import BadRequest, NotFound
+from lambdas.shared.errors import BadRequest, FieldError, NotFound, ValidationFailed
 from lambdas.shared.logging import get_logger
 
 from . import responses
 from .service import OrchestratorService
 from .settings import Settings
+from .validation import MAX_NESTING, nesting_depth, too_deep
 
 logger = get_logger(__name__)
 
 Route = Callable[[OrchestratorService, dict[str, Any]], Any]
+# A pipeline name in a path: what stack names allow (so no control character reaches an AWS call).
+PIPELINE_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 
 
 def _body(event: dict[str, Any]) -> Any:
@@ -29,15 +33,24 @@ def _body(event: dict[str, Any]) -> Any:
 
         raw = base64.b64decode(raw)
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
+    except RecursionError:
+        raise too_deep() from None
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest(f"Bad request. The request body is not valid JSON: {error}") from None
+    if nesting_depth(body) > MAX_NESTING:
+        raise too_deep()
+    return body
 
 
 def _path(event: dict[str, Any], name: str) -> str:
     value = (event.get("pathParameters") or {}).get(name)
     if not isinstance(value, str) or not value.strip():
         raise BadRequest(f"Bad request. The path parameter {name} is missing.")
+    if name == "pipeline_name" and not PIPELINE_NAME.fullmatch(value.strip()):
+        raise ValidationFailed(
+            [FieldError(name, "must be a pipeline name: a letter, then letters, digits and hyphens, at most 128")]
+        )
     return value.strip()
 
 

@@ -21,7 +21,7 @@ from lambdas.shared.errors import BadRequest, Conflict, FieldError, NotFound, Or
 from lambdas.shared.logging import get_logger
 
 from . import pipeline_index, pipeline_state
-from .adapters import Aws, error_code, is_client_error
+from .adapters import Aws, aws_reason, error_code, is_client_error
 from .catalogue import CATALOGUE, PIPELINE_PREFIX
 from .pipeline_state import STATES, PipelineState
 from .planner import PROVISIONED_PREFIX, Plan, plan_pipeline
@@ -200,8 +200,11 @@ def list_pipelines(query: Mapping[str, str] | None, settings: Settings, aws: Aws
         for key in query
         if key not in LIST_PARAMETERS
     ]
+    errors += [
+        FieldError(key, "must not be empty") for key in LIST_PARAMETERS if key in query and not query[key].strip()
+    ]
     # Filters accept any case: pipeline types are lower case, states upper case.
-    filters = {key: query[key].strip() for key in ("pipeline_type", "state") if (query.get(key) or "").strip()}
+    filters = {key: query[key] for key in ("pipeline_type", "state") if (query.get(key) or "").strip()}
     if "pipeline_type" in filters:
         filters["pipeline_type"] = filters["pipeline_type"].lower()
     if "pipeline_type" in filters and filters["pipeline_type"] not in CATALOGUE:
@@ -215,8 +218,8 @@ def list_pipelines(query: Mapping[str, str] | None, settings: Settings, aws: Aws
             errors.append(FieldError("state", f"must be one of {', '.join(STATES)}"))
     limit = DEFAULT_PAGE_SIZE
     if (query.get("limit") or "").strip():
-        text = query["limit"].strip()
-        if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+        text = query["limit"]
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE_SIZE:
             errors.append(FieldError("limit", f"must be a whole number from 1 to {MAX_PAGE_SIZE}"))
         else:
             limit = int(text)
@@ -339,7 +342,7 @@ def _sagemaker_status(kind: str, name: str, aws: Aws) -> dict[str, Any]:
         if not is_client_error(error):
             raise
         # One unreadable resource (access denied, throttled) must not hide the rest of the description.
-        return {"name": name, "status": "UNKNOWN", "error": f"{error_code(error)}: {error}"}
+        return {"name": name, "status": "UNKNOWN", "error": aws_reason(error)}
     if found is None:
         return {"name": name, "status": "NOT_FOUND"}
     summary = {"name": name, "status": found.get(SAGEMAKER_DESCRIBE[kind][2], "UNKNOWN")}

@@ -345,7 +345,8 @@ def update_card(values: Mapping[str, Any], settings: Settings, aws: Any) -> dict
         raise ValidationFailed(
             [FieldError("name", f"nothing to update: give status or one of {', '.join(SECTION_NAMES)}")]
         )
-    current = json.loads(_existing(name, aws).get("Content") or "{}")
+    # The predecessor's `version`: the card version the update starts from (default the latest).
+    current = json.loads(_existing(name, aws, values.get("version")).get("Content") or "{}")
     for section, given in card_content(values, settings, aws).items():
         # Only the attributes given replace the card's own; a list section (evaluations) is replaced whole.
         if isinstance(given, dict) and isinstance(current.get(section), dict):
@@ -402,6 +403,22 @@ def list_cards(values: Mapping[str, Any], settings: Settings, aws: Any) -> dict[
 
 _STATUS = Choice(values=CARD_STATUSES)
 _VERSION = Integer(1, 2**31 - 1)
+# The predecessor read a `created_by`; SageMaker records the card's creator from the caller's identity.
+CREATED_BY = Field("created_by", Rule(), default=None, doc="Accepted for compatibility; SageMaker records the creator.")
+
+
+def _created_by_note(values: Mapping[str, Any]) -> list[str]:
+    if values.get("created_by") is None:
+        return []
+    return ["created_by is recorded by SageMaker from the caller's identity; the value given was not stored"]
+
+
+def _create_notes(values: Mapping[str, Any]) -> list[str]:
+    notes = _created_by_note(values)
+    if values.get("version") not in (None, 1):
+        notes.append(f"version {values['version']} was not used: a new model card is version 1")
+    return notes
+
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
@@ -412,16 +429,28 @@ OPERATIONS: dict[str, Operation] = {
                 CARD_NAME,
                 Field("status", _STATUS, default="Draft", doc="Draft, PendingReview, Approved or Archived."),
                 Field("kms_key_id", Text(max_len=2048), default=None, doc="KMS key that encrypts the card."),
+                Field("version", _VERSION, default=None, doc="Accepted for compatibility; a new card is version 1."),
+                CREATED_BY,
                 *SECTIONS,
             ),
             create_card,
             "Creates a SageMaker model card; answers its DescribeModelCard output.",
+            _create_notes,
         ),
         Operation(
             "update_model_card",
-            (CARD_NAME, Field("status", _STATUS, default=None, doc="New status of the card."), *SECTIONS),
+            (
+                CARD_NAME,
+                Field("status", _STATUS, default=None, doc="New status of the card."),
+                Field(
+                    "version", _VERSION, default=None, doc="Card version the update starts from; default the latest."
+                ),
+                CREATED_BY,
+                *SECTIONS,
+            ),
             update_card,
             "Updates the attributes given (others are kept); answers the DescribeModelCard output.",
+            _created_by_note,
         ),
         Operation(
             "describe_model_card",

@@ -16,7 +16,7 @@ from typing import Any
 from lambdas.shared.errors import Conflict, ProvisioningFailed
 from lambdas.shared.logging import get_logger
 
-from .adapters import Aws, error_code, http_status, is_client_error
+from .adapters import Aws, aws_reason, error_code, http_status, is_client_error
 from .planner import BLUEPRINTS_PREFIX, Plan, template_url
 from .settings import Settings
 
@@ -28,12 +28,18 @@ DEAD_STATES = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 # S3 metadata of a template.zip version: the version id of the request.json written with it.
 REQUEST_VERSION_METADATA = "request-version"
+# S3 metadata of a template.zip version: the SHA-256 of its bytes (an ETag is no content hash under SSE-KMS).
+CONTENT_HASH_METADATA = "content-sha256"
 # Fixed timestamp for zip entries: the same plan always gives the same bytes (and S3 ETag).
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
 
 def updating(stack_name: str) -> str:
     return f"Pipeline {stack_name} is already provisioned. Updating template parameters."
+
+
+def unchanged(stack_name: str) -> str:
+    return f"Pipeline {stack_name} is already provisioned. No updates are to be performed."
 
 
 def template_zip(plan: Plan, blueprint_template: bytes) -> bytes:
@@ -86,40 +92,67 @@ def provision(plan: Plan, settings: Settings, aws: Aws) -> dict[str, Any]:
     existing = aws.stacks.describe(plan.stack_name)
     _check_usable(plan, existing)
     blueprint = aws.storage.get(settings.blueprint_bucket, f"{BLUEPRINTS_PREFIX}/{plan.template}")
-    written = _write_artifacts(plan, settings, aws, blueprint)
+    artifact = template_zip(plan, blueprint)
+    written = _write_artifacts(plan, settings, aws, artifact)
+    # Written nothing: the pipeline already runs from this very plan (an identical re-post, or a concurrent twin).
+    answer = updating(plan.stack_name) if written else unchanged(plan.stack_name)
     if existing:
-        return {"message": updating(plan.stack_name), "pipeline_id": existing["StackId"]}
+        return {"message": answer, "pipeline_id": existing["StackId"]}
     try:
         stack_id = aws.stacks.create(**_stack_arguments(plan, settings), OnFailure="DELETE")
     except Exception as error:
         if is_client_error(error) and error_code(error) == "AlreadyExistsException":
             # A concurrent request created it between our look-up and our create: ours becomes an update.
             winner = aws.stacks.describe(plan.stack_name)
-            return {"message": updating(plan.stack_name), "pipeline_id": winner["StackId"] if winner else ""}
+            return {"message": answer, "pipeline_id": winner["StackId"] if winner else ""}
         left = _undo(settings, aws, written)
-        detail = f"Could not create stack {plan.stack_name}: {error}."
+        detail = f"Could not create stack {plan.stack_name}: {aws_reason(error)}."
         detail += f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."
         raise ProvisioningFailed(detail, http_status(error), left) from error
     logger.info("created stack %s for pipeline %s", stack_id, plan.pipeline_name)
     return {"message": CREATED, "pipeline_id": stack_id}
 
 
-def _write_artifacts(plan: Plan, settings: Settings, aws: Aws, blueprint: bytes) -> list[tuple[str, str | None]]:
-    """Write the request history and template.zip; returns what was written, for undo."""
+def _content_hash(content: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(content).hexdigest()
+
+
+def _write_artifacts(
+    plan: Plan, settings: Settings, aws: Aws, artifact: bytes, attempts: int = 3
+) -> list[tuple[str, str | None]]:
+    """Write the request history and template.zip, unless template.zip already holds this plan; returns what was
+    written, for undo (nothing when the plan is unchanged)."""
+    digest = _content_hash(artifact)
+    current = aws.storage.head(settings.assets_bucket, plan.artifact_key)
+    if current and (current.get("Metadata") or {}).get(CONTENT_HASH_METADATA) == digest:
+        return []
     written: list[tuple[str, str | None]] = []
     history = json.dumps(plan.request, indent=2, sort_keys=True).encode()
     request_version = aws.storage.put(settings.assets_bucket, plan.history_key, history, "application/json")
     written.append((plan.history_key, request_version))
     # The pipeline runs from a template.zip version; this link finds the request it came from (rollback).
-    metadata = {REQUEST_VERSION_METADATA: request_version} if request_version else None
+    metadata = {CONTENT_HASH_METADATA: digest}
+    if request_version:
+        metadata[REQUEST_VERSION_METADATA] = request_version
     try:
+        # Conditional on the object read above: of concurrent requests, one writes; the others see its plan.
         version = aws.storage.put(
-            settings.assets_bucket, plan.artifact_key, template_zip(plan, blueprint), "application/zip", metadata
+            settings.assets_bucket,
+            plan.artifact_key,
+            artifact,
+            "application/zip",
+            metadata,
+            if_match=current["ETag"] if current else "",
         )
     except Exception as error:
         left = _undo(settings, aws, written)
+        lost_race = is_client_error(error) and error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict")
+        if lost_race and attempts > 1 and not left:
+            return _write_artifacts(plan, settings, aws, artifact, attempts - 1)
         raise ProvisioningFailed(
-            f"Could not write {plan.artifact_key} to the assets bucket: {error}."
+            f"Could not write {plan.artifact_key} to the assets bucket: {aws_reason(error)}."
             + (f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."),
             http_status(error),
             left,
@@ -156,7 +189,7 @@ def _provision_direct_stack(plan: Plan, settings: Settings, aws: Aws) -> dict[st
         except Exception as error:
             if not (is_client_error(error) and error_code(error) == "AlreadyExistsException"):
                 left = _undo(settings, aws, written)
-                detail = f"Could not create stack {plan.stack_name}: {error}."
+                detail = f"Could not create stack {plan.stack_name}: {aws_reason(error)}."
                 detail += f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."
                 raise ProvisioningFailed(detail, http_status(error), left) from error
             existing = aws.stacks.describe(plan.stack_name)

@@ -10,7 +10,7 @@ from typing import Any
 from lambdas.shared.errors import OrchestratorError
 from lambdas.shared.logging import get_logger
 
-from .adapters import error_code, http_status, is_client_error
+from .adapters import aws_reason, http_status, is_client_error
 
 logger = get_logger(__name__)
 HEADERS = {"Content-Type": "application/json"}
@@ -46,11 +46,11 @@ def error(exc: BaseException, detailed: bool) -> dict[str, Any]:
         status = http_status(exc) or 500  # type: ignore[arg-type]
         body = {"message": "A boto3 ClientError occurred", "errors": []}
         if detailed:
-            body["detailedMessage"] = f"{error_code(exc)}: {exc}"  # type: ignore[arg-type]
+            body["detailedMessage"] = aws_reason(exc)  # type: ignore[arg-type]
         logger.error("AWS error: %s", exc)
     else:
         status, body = 500, {"message": "An Unexpected Server side exception occurred", "errors": []}
         if detailed:
-            body["detailedMessage"] = f"{type(exc).__name__}: {exc}"
+            body["detailedMessage"] = "An internal error occurred; the orchestrator's log has its details."
         logger.exception("unexpected error")
     return {"statusCode": status, "headers": HEADERS, "body": to_json(body), "isBase64Encoded": False}

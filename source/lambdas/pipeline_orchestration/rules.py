@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+# Unknown keys inside objects, noted as (path, message) while a lenient validation runs; None when strict
+# (then an unknown key is a broken rule, as at the top level).
+IGNORED_KEYS: ContextVar[list[tuple[str, str]] | None] = ContextVar("ignored_keys", default=None)
 
 
 class RuleBroken(ValueError):
@@ -369,7 +374,7 @@ class Integer(Rule):
             raise RuleBroken("must be a whole number, got a boolean")
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,30}\s*", value):  # ASCII digits, few
             value = int(value)
         if not isinstance(value, int):
             raise RuleBroken(f"must be a whole number; got {value!r}")
@@ -449,6 +454,16 @@ def _join(path: str, inner: str) -> str:
     return f"{path}{inner}" if inner.startswith("[") else f"{path}.{inner}"
 
 
+def note_under(path: str, ignored: list[tuple[str, str]] | None, check: Any, item: Any) -> Any:
+    """`check(item)`, with the ignored keys it notes placed under `path`."""
+    start = len(ignored) if ignored is not None else 0
+    try:
+        return check(item)
+    finally:
+        if ignored is not None:
+            ignored[start:] = [(_join(path, inner), message) for inner, message in ignored[start:]]
+
+
 @dataclass(eq=False, repr=False)
 class Number(Rule):
     """A JSON number (not a numeric string: the value goes into a JSON document, not a parameter)."""
@@ -477,14 +492,19 @@ class Struct(Rule):
         rules = dict(self.keys)
         problems: list[tuple[str, str]] = [(key, "is required") for key in self.required if _is_blank(value.get(key))]
         result: dict[str, Any] = {}
+        ignored = IGNORED_KEYS.get()
         for key, item in value.items():
             if key not in rules:
-                problems.append((key, f"is not a known key (known: {', '.join(rules)})"))
+                unknown = f"is not a known key (known: {', '.join(rules)})"
+                if ignored is None:
+                    problems.append((key, unknown))
+                else:
+                    ignored.append((key, f"{unknown}; it was ignored"))
                 continue
             if item is None:
                 continue
             try:
-                result[key] = rules[key].check(item)
+                result[key] = note_under(key, ignored, rules[key].check, item)
             except RuleBroken as broken:
                 problems += [(_join(key, inner), message) for inner, message in broken.problems]
         for check in self.checks:
@@ -520,9 +540,10 @@ class ListOf(Rule):
             raise RuleBroken(f"must hold at most {self.max_items} items, got {len(value)}")
         problems: list[tuple[str, str]] = []
         result = []
+        ignored = IGNORED_KEYS.get()
         for index, item in enumerate(value):
             try:
-                result.append(self.item.check(item))
+                result.append(note_under(f"[{index}]", ignored, self.item.check, item))
             except RuleBroken as broken:
                 problems += [(_join(f"[{index}]", inner), message) for inner, message in broken.problems]
         if problems:

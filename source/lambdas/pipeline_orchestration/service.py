@@ -6,6 +6,7 @@ Handlers (API Gateway, config triggers, local mode, CLI) call this; it holds eve
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,13 @@ from .validation import ValidOperation, validate_request
 
 logger = get_logger(__name__)
 DRY_RUN = "dry run: the request is valid; nothing was created or changed"
+# A pipeline_id: the stack ARN provisioning answers, or a stack name.
+STACK_NAME_PATTERN = r"[a-zA-Z][-a-zA-Z0-9]{0,127}"
+PIPELINE_ID_PATTERN = (
+    rf"arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:[0-9]{{12}}:stack/{STACK_NAME_PATTERN}/[-a-zA-Z0-9]+"
+    rf"|{STACK_NAME_PATTERN}"
+)
+PIPELINE_ID = re.compile(PIPELINE_ID_PATTERN)
 
 
 @dataclass
@@ -31,8 +39,12 @@ class OrchestratorService:
         request = validate_request(body, self.settings)
         if isinstance(request, ValidOperation):
             if request.dry_run:
-                return {"message": DRY_RUN, "dry_run": True, "request": request.request_body()}
-            return request.operation.run(request.values, self.settings, self.aws)
+                answer = {"message": DRY_RUN, "dry_run": True, "request": request.request_body()}
+            else:
+                answer = request.operation.run(request.values, self.settings, self.aws)
+            if request.warnings:
+                answer["warnings"] = list(request.warnings)
+            return answer
         plan = plan_pipeline(request, self.settings)
         if request.dry_run:
             answer = {
@@ -57,7 +69,11 @@ class OrchestratorService:
             raise ValidationFailed(
                 [FieldError("pipeline_id", "is required: the pipeline_id returned by /provisionpipeline")]
             )
-        return status.pipeline_status(pipeline_id.strip(), self.settings, self.aws)
+        if not PIPELINE_ID.fullmatch(pipeline_id):
+            raise ValidationFailed(
+                [FieldError("pipeline_id", "must be the pipeline_id /provisionpipeline returned (a stack ARN or name)")]
+            )
+        return status.pipeline_status(pipeline_id, self.settings, self.aws)
 
     def approve(self, pipeline_name: str, body: Any) -> dict[str, Any]:
         """Approve or reject the manual approval waiting in a multi-account pipeline."""

@@ -32,6 +32,7 @@ class Settings:
     model_registry: bool = False
     delegated_admin: bool = True
     detailed_errors: bool = True
+    strict_validation: bool = False  # unknown request keys are errors, not warnings
     stage_targets: Mapping[str, StageTarget] | None = None
 
     @classmethod
@@ -60,6 +61,7 @@ class Settings:
             model_registry=env.get("USE_MODEL_REGISTRY", "No") == "Yes",
             delegated_admin=env.get("IS_DELEGATED_ADMIN", "Yes") == "Yes",
             detailed_errors=env.get("ALLOW_DETAILED_ERROR_MESSAGE", "Yes") == "Yes",
+            strict_validation=env.get("STRICT_VALIDATION", "No") == "Yes",
             stage_targets=targets,
         )
 

@@ -21,6 +21,10 @@ class When:
 
     test: Callable[[Mapping[str, Any], Settings], bool]
     text: str
+    # The same condition for the API document: a JSON Schema the body matches when the field is required, or,
+    # for a condition on the orchestrator's settings, whether it holds with the default settings.
+    schema_if: Mapping[str, Any] | None = None
+    by_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,11 @@ class Operation:
     fields: tuple[Field, ...]
     run: OperationRun
     description: str = ""
+    # Warnings about values that are accepted but have no effect: (values) -> sentences.
+    warn: Callable[[Mapping[str, Any]], list[str]] | None = None
+
+    def notes(self, values: Mapping[str, Any]) -> list[str]:
+        return self.warn(values) if self.warn else []
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

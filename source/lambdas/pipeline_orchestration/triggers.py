@@ -49,6 +49,8 @@ def outcome(provision: Provisioner, read: Callable[[], bytes]) -> dict[str, Any]
         body = json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         return {"status": "error", "message": f"{CONFIG_FILE} is not valid JSON: {error}"}
+    except RecursionError:
+        return {"status": "error", "message": f"{CONFIG_FILE} nests objects or lists too deeply"}
     try:
         return {"status": "success", **provision(body)}
     except OrchestratorError as error:

@@ -14,12 +14,11 @@ from .catalogue import (
     CATALOGUE,
     COMMON_OPTIONS,
     NON_REGISTRY_ONLY,
-    REGISTRY_ONLY,
     derived_names,
     stack_base_name,
 )
 from .model_cards import OPERATIONS
-from .rules import NAME_PATTERN, RuleBroken
+from .rules import IGNORED_KEYS, NAME_PATTERN, RuleBroken, note_under
 from .settings import STAGES, Settings
 from .spec import Field, Operation, PipelineType
 
@@ -62,6 +61,28 @@ class ValidRequest:
         return {"pipeline_type": self.pipeline.name, **self.values}
 
 
+# Deeper than this no request of ours goes; deeper still, parsing or answering would exhaust the stack.
+MAX_NESTING = 32
+
+
+def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
+    """How deep objects and lists nest in `value` (counted without recursion), stopping past `limit`."""
+    deepest, level = 0, [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            level += [(child, depth) for child in (item.values() if isinstance(item, dict) else item)]
+    return deepest
+
+
+def too_deep() -> ValidationFailed:
+    return ValidationFailed([FieldError("(body)", f"nests objects or lists more than {MAX_NESTING} levels deep")])
+
+
 def suggest(name: str, choices: list[str] | frozenset[str] | tuple[str, ...]) -> str:
     import difflib  # only needed on the error path; keeps the handler's cold start short
 
@@ -77,27 +98,18 @@ def validate(body: Any, settings: Settings) -> ValidRequest:
     errors: list[FieldError] = []
     warnings: list[str] = []
     known = {f.name for f in pipeline.fields}
+    _unknown_keys(body, known, pipeline.name, settings, errors, warnings)
 
-    for key in body:
-        if key in known or key in COMMON_OPTIONS:
-            continue
-        if key in ALL_FIELDS:
-            warnings.append(f"{key} is not a field of {pipeline.name}; it was ignored")
-        else:
-            errors.append(FieldError(key, f"is not a known field of {pipeline.name}{suggest(key, sorted(known))}"))
-
-    ignored = REGISTRY_ONLY if not settings.model_registry else NON_REGISTRY_ONLY
-    if not pipeline.own_account_only:
-        for key in ignored:
+    # The registry setting decides which model fields are required. A model_package_name is deployed in either
+    # mode, as the predecessor did; with the registry, the image and artifact fields have no use.
+    if settings.model_registry and not pipeline.own_account_only:
+        for key in NON_REGISTRY_ONLY:
             if key in known and key in body:
-                mode = "with" if settings.model_registry else "without"
-                warnings.append(
-                    f"{key} is not used when the orchestrator runs {mode} the model registry; it was ignored"
-                )
+                warnings.append(f"{key} is not used when the orchestrator runs with the model registry; it was ignored")
             known.discard(key)
 
     dry_run = _dry_run(body, errors)
-    values = _field_values(pipeline, body, known, staged, settings, errors)
+    values = _lenient_fields(pipeline, body, known, staged, settings, errors, warnings)
     request = ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
     errors += _cross_checks(request, settings, names_too=not errors)
     if errors:
@@ -118,6 +130,47 @@ def _registry_hint(body: Mapping[str, Any], settings: Settings, errors: list[Fie
     return [FieldError("model_package_name", message)]
 
 
+def _unknown_keys(
+    body: Mapping[str, Any],
+    known: set[str],
+    kind: str,
+    settings: Settings,
+    errors: list[FieldError],
+    warnings: list[str],
+) -> None:
+    """Keys that are no field of the request type: ignored with a warning (as the predecessor ignored them), or
+    refused when the orchestrator runs strict."""
+    for key in body:
+        if key in known or key in COMMON_OPTIONS:
+            continue
+        where = "a field of another pipeline type, not" if key in ALL_FIELDS else "not a known field"
+        problem = f"is {where} of {kind}{suggest(key, sorted(known))}"
+        if settings.strict_validation:
+            errors.append(FieldError(key, problem))
+        else:
+            warnings.append(f"{key} {problem}; it was ignored")
+
+
+def _lenient_fields(
+    kind: PipelineType | Operation,
+    body: Mapping[str, Any],
+    known: set[str],
+    staged: bool,
+    settings: Settings,
+    errors: list[FieldError],
+    warnings: list[str],
+) -> dict[str, Any]:
+    """The fields' values; unknown keys inside objects are warned about and dropped, unless strict."""
+    ignored: list[tuple[str, str]] | None = None if settings.strict_validation else []
+    token = IGNORED_KEYS.set(ignored)
+    try:
+        values = _field_values(kind, body, known, staged, settings, errors)
+    finally:
+        IGNORED_KEYS.reset(token)
+    warnings += [f"{path} {message}" for path, message in ignored or []]
+    return values
+
+
 def _dry_run(body: Mapping[str, Any], errors: list[FieldError]) -> bool:
     dry_run = body.get("dry_run", False)
     if not isinstance(dry_run, bool):
@@ -134,13 +187,19 @@ def _field_values(
     settings: Settings,
     errors: list[FieldError],
 ) -> dict[str, Any]:
-    """Each known field's normalized value (its default when blank); broken rules are added to `errors`."""
+    """Each known field's normalized value (its default when blank); broken rules are added to `errors`.
+
+    A pipeline field given as null counts as left out (as the predecessor's bodies used it); an operation's
+    (model cards) must be left out instead."""
     values: dict[str, Any] = {}
     blank: list[Field] = []
     for spec in kind.fields:
         if spec.name not in known:
             continue
         raw = body.get(spec.name, MISSING)
+        if raw is None and isinstance(kind, Operation):
+            errors.append(FieldError(spec.name, "must not be null: give a value, or leave the field out"))
+            continue
         if raw is MISSING or raw is None or (isinstance(raw, str) and not raw.strip()):
             blank.append(spec)
             continue
@@ -164,6 +223,7 @@ class ValidOperation:
     operation: Operation
     values: Mapping[str, Any]
     dry_run: bool = False
+    warnings: tuple[str, ...] = ()
 
     def request_body(self) -> dict[str, Any]:
         return {"pipeline_type": self.operation.name, **self.values}
@@ -171,6 +231,8 @@ class ValidOperation:
 
 def validate_request(body: Any, settings: Settings) -> ValidRequest | ValidOperation:
     """Validate any body posted to /provisionpipeline: a pipeline request or an operation such as a model card."""
+    if nesting_depth(body) > MAX_NESTING:  # a config file reaches here without the API's parsing
+        raise too_deep()
     if isinstance(body, dict) and _type_name(body) in OPERATIONS:
         return validate_operation(body, settings)
     return validate(body, settings)
@@ -179,16 +241,15 @@ def validate_request(body: Any, settings: Settings) -> ValidRequest | ValidOpera
 def validate_operation(body: Mapping[str, Any], settings: Settings) -> ValidOperation:
     operation = OPERATIONS[str(_type_name(body))]
     known = {f.name for f in operation.fields}
-    errors = [
-        FieldError(key, f"is not a known field of {operation.name}{suggest(key, sorted(known))}")
-        for key in body
-        if key not in known and key not in COMMON_OPTIONS
-    ]
+    errors: list[FieldError] = []
+    warnings: list[str] = []
+    _unknown_keys(body, known, operation.name, settings, errors, warnings)
     dry_run = _dry_run(body, errors)
-    values = _field_values(operation, body, known, False, settings, errors)
+    values = _lenient_fields(operation, body, known, False, settings, errors, warnings)
+    warnings += operation.notes(values)
     if errors:
         raise ValidationFailed(errors)
-    return ValidOperation(operation, values, dry_run)
+    return ValidOperation(operation, values, dry_run, tuple(warnings))
 
 
 def _type_name(body: Mapping[str, Any]) -> str | None:
@@ -227,7 +288,7 @@ def _check_field(
     is_stage_object = spec.stage and isinstance(raw, dict) and bool(set(raw) & set(STAGES))
     if not is_stage_object:
         try:
-            return _replicate(spec.rule.check(raw), spec, staged)
+            return _replicate(note_under(spec.name, IGNORED_KEYS.get(), spec.rule.check, raw), spec, staged)
         except RuleBroken as broken:
             errors.extend(_broken(spec.name, broken))
             return MISSING
@@ -253,7 +314,7 @@ def _check_field(
             result[stage] = spec.default
             continue
         try:
-            result[stage] = spec.rule.check(raw[stage])
+            result[stage] = note_under(f"{spec.name}.{stage}", IGNORED_KEYS.get(), spec.rule.check, raw[stage])
         except RuleBroken as broken:
             errors.extend(_broken(f"{spec.name}.{stage}", broken))
     return result if len(result) == len(STAGES) else MISSING

@@ -27,6 +27,7 @@ COMMON_PARAMETERS = [
     "CreateModelRegistry",
     "AllowDetailedErrorMessage",
     "PermissionsBoundaryArn",
+    "StrictValidation",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",
@@ -118,7 +119,12 @@ def test_optional_names_default_to_empty(synthesized, stack, name, max_length):
 @pytest.mark.parametrize("stack", BOTH)
 @pytest.mark.parametrize(
     ("name", "default"),
-    [("UseModelRegistry", "No"), ("CreateModelRegistry", "No"), ("AllowDetailedErrorMessage", "Yes")],
+    [
+        ("UseModelRegistry", "No"),
+        ("CreateModelRegistry", "No"),
+        ("AllowDetailedErrorMessage", "Yes"),
+        ("StrictValidation", "No"),
+    ],
 )
 def test_yes_no_switches(synthesized, stack, name, default):
     synthesized.template(stack).has_parameter(name, {"AllowedValues": ["Yes", "No"], "Default": default})
@@ -317,6 +323,7 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
         "IS_MULTI_ACCOUNT",
         "USE_MODEL_REGISTRY",
         "ALLOW_DETAILED_ERROR_MESSAGE",
+        "STRICT_VALIDATION",
         "LOG_LEVEL",
         "SOLUTION_VERSION",
     }
@@ -328,6 +335,7 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
     assert variables["IS_MULTI_ACCOUNT"] == str(stack == MULTI)
     assert variables["USE_MODEL_REGISTRY"] == {"Ref": "UseModelRegistry"}
     assert variables["ALLOW_DETAILED_ERROR_MESSAGE"] == {"Ref": "AllowDetailedErrorMessage"}
+    assert variables["STRICT_VALIDATION"] == {"Ref": "StrictValidation"}
     assert variables["ASSETS_BUCKET"]["Fn::If"][0] == "CreateS3Bucket"
     assert variables["ASSETS_BUCKET"]["Fn::If"][2] == {"Ref": "ExistingS3Bucket"}
 

@@ -166,3 +166,16 @@ def test_an_unreachable_api_fails_with_exit_1(capsys):
         port = probe.getsockname()[1]
     assert main(["list", "--endpoint", f"http://127.0.0.1:{port}"]) == EXIT_FAILED
     assert capsys.readouterr().err.count("cannot reach the API") == 1
+
+
+def test_validate_warns_of_an_unknown_key_and_strict_refuses_it(tmp_path: Path, capsys):
+    body = json.loads((EXAMPLES / "byom_realtime_builtin.json").read_text())
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({**body, "endpiont_name": "x"}))
+
+    assert main(["validate", str(request)]) == EXIT_OK
+    assert "warning: endpiont_name is not a known field of byom_realtime_builtin; did you mean 'endpoint_name'?" in (
+        capsys.readouterr().out
+    )
+    assert main(["validate", str(request), "--strict"]) == EXIT_INVALID
+    assert "endpiont_name: is not a known field" in capsys.readouterr().err

@@ -127,3 +127,88 @@ def test_stopping_the_emulator_gives_moto_back_its_own_behaviour():
         assert moto_as_it_is() != before
 
     assert moto_as_it_is() == before
+
+
+def _api_stack_template() -> str:
+    """A REST API whose deployment depends on its method, which waits for a topic; an output reads the deployment."""
+    method = {
+        "RestApiId": {"Ref": "Api"},
+        "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+        "HttpMethod": "GET",
+        "AuthorizationType": "NONE",
+        "Integration": {"Type": "MOCK", "IntegrationHttpMethod": "GET", "Uri": "http://127.0.0.1/"},
+    }
+    resources = {
+        "Deployment": {
+            "Type": "AWS::ApiGateway::Deployment",
+            "Properties": {"RestApiId": {"Ref": "Api"}},
+            "DependsOn": ["Method"],
+        },
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "api"}},
+        "Method": {"Type": "AWS::ApiGateway::Method", "Properties": method, "DependsOn": ["Topic"]},
+        "Topic": {"Type": "AWS::SNS::Topic"},
+    }
+    return json.dumps({"Resources": resources, "Outputs": {"Deployment": {"Value": {"Ref": "Deployment"}}}})
+
+
+def test_a_stack_described_while_it_is_being_created_is_answered(monkeypatch: pytest.MonkeyPatch):
+    """moto creates a resource when a read first touches it: a status request during a deploy once created an API
+    deployment before its methods and answered "The REST API doesn't contain any methods"."""
+    import threading
+
+    from moto.sns.models import Topic
+
+    from lambdas.shared.aws import client
+
+    creating, go_on = threading.Event(), threading.Event()
+    original = Topic.create_from_cloudformation_json
+
+    def slow_topic(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        creating.set()
+        go_on.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(Topic, "create_from_cloudformation_json", classmethod(slow_topic))
+    with emulator.Emulator():
+        outcome: dict[str, Any] = {}
+
+        def run(name: str, call: Any) -> None:
+            try:
+                outcome[name] = call()
+            except Exception as error:
+                outcome[name] = error
+
+        cloudformation = client("cloudformation")
+        create = threading.Thread(
+            target=run,
+            args=("create", lambda: cloudformation.create_stack(StackName="api", TemplateBody=_api_stack_template())),
+        )
+        create.start()
+        assert creating.wait(10)
+        describe = threading.Thread(target=run, args=("describe", lambda: client("cloudformation").describe_stacks()))
+        describe.start()
+        time.sleep(0.3)  # the read arrives while the topic, and so the method, is still being created
+        go_on.set()
+        create.join(20)
+        describe.join(20)
+
+        assert not isinstance(outcome["create"], Exception), outcome["create"]
+        assert not isinstance(outcome["describe"], Exception), outcome["describe"]
+        stack = client("cloudformation").describe_stacks(StackName="api")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_model_card_export_is_refused_with_the_reason_not_a_bare_500():
+    from botocore.exceptions import ClientError
+
+    from lambdas.shared.aws import client
+
+    with emulator.Emulator():
+        sagemaker = client("sagemaker")
+        sagemaker.create_model_card(ModelCardName="card", Content="{}", ModelCardStatus="Draft")
+        with pytest.raises(ClientError) as refused:
+            sagemaker.create_model_card_export_job(
+                ModelCardName="card", ModelCardExportJobName="job", OutputConfig={"S3OutputPath": "s3://b/p"}
+            )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "renders no PDF" in refused.value.response["Error"]["Message"]

@@ -134,3 +134,72 @@ def test_every_route_with_a_body_is_a_route():
 
     assert set(ROUTES) >= BODY_ROUTES
     assert all(method == "POST" for method, _ in BODY_ROUTES)
+
+
+def test_unexpected_errors_never_show_their_text(service, monkeypatch):
+    def explode(self, body):
+        raise KeyError("secret internals")
+
+    monkeypatch.setattr(OrchestratorService, "provision", explode)
+    status, body = call(service, "/provisionpipeline", example("byom_realtime_builtin"))
+    assert status == 500 and "secret internals" not in json.dumps(body) and "KeyError" not in json.dumps(body)
+
+
+def test_an_aws_answer_that_could_not_be_read_is_not_shown(service, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    raw = "<?xml version='1.0'?><Error><Code>InternalError</Code><Message>x</Message></Error>"
+
+    def unreadable(self, body):
+        raise ClientError({"Error": {"Code": "500", "Message": raw}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "Op")
+
+    monkeypatch.setattr(OrchestratorService, "provision", unreadable)
+    status, body = call(service, "/provisionpipeline", example("byom_realtime_builtin"))
+    assert status == 500 and "<" not in body["detailedMessage"] and "could not be read" in body["detailedMessage"]
+
+
+@pytest.mark.parametrize("path", ["/provisionpipeline", "/pipelinestatus", "/pipelines/{pipeline_name}/approval"])
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_a_body_nested_deeper_than_any_request_is_a_400_naming_the_body(service, path, opening):
+    deep = opening * 50_000 + "1" + ("]" if opening == "[" else "}") * 50_000
+    event = {
+        **api_event(path, deep),
+        "pathParameters": {"pipeline_name": "mlops-pipeline-x-byompipelinerealtimebuiltin"},
+    }
+    response = index.handle(event, service)
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 400 and body["errors"][0]["field"] == "(body)"
+    assert "levels deep" in body["errors"][0]["message"]
+
+
+def test_nesting_a_little_past_the_limit_is_refused_too(service):
+    deep = "[" * (index.MAX_NESTING + 1) + "]" * (index.MAX_NESTING + 1)
+    status, body = call(service, "/provisionpipeline", deep)
+    assert status == 400 and body["errors"][0]["field"] == "(body)"
+
+
+@pytest.mark.parametrize("name", ["bad\x01name", "a\nb", "-starts-with-hyphen", "x" * 129])
+def test_a_pipeline_name_with_characters_no_stack_name_has_is_a_400(service, name):
+    event = {
+        **api_event("/pipelines/{pipeline_name}/approval", {"stage": "prod"}),
+        "pathParameters": {"pipeline_name": name},
+    }
+    response = index.handle(event, service)
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 400 and body["errors"][0]["field"] == "pipeline_name"
+
+
+@pytest.mark.parametrize(
+    "pipeline_id", ["mlops\x00x", "arn:aws:cloudformation:us-east-1:1:stack/\x7f/1", " mlops-x", "a/b"]
+)
+def test_a_pipeline_id_that_is_no_stack_arn_or_name_is_a_400(service, pipeline_id):
+    status, body = call(service, "/pipelinestatus", {"pipeline_id": pipeline_id})
+    assert status == 400 and body["errors"][0]["field"] == "pipeline_id"
+
+
+@pytest.mark.parametrize("limit", ["\u00b2", "\u0663", "", " ", "0", "101", "1.5"])
+def test_a_limit_that_is_not_a_whole_number_in_range_is_a_400(service, limit):
+    event = {**api_event("/pipelines", None, "GET"), "queryStringParameters": {"limit": limit}}
+    response = index.handle(event, service)
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 400 and body["errors"][0]["field"] == "limit"

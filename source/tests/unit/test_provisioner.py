@@ -138,8 +138,9 @@ def test_a_failed_stack_creation_after_an_update_restores_nothing_it_did_not_wri
             return super().put(bucket, key, body, *args, **kwargs)
 
     failing = OrchestratorService(make_settings(), Aws(storage=FailingStorage()))
+    changed = {**example("byom_realtime_builtin"), "inference_instance": "ml.m5.xlarge"}
     with pytest.raises(ProvisioningFailed, match="Could not write"):
-        failing.provision(example("byom_realtime_builtin"))
+        failing.provision(changed)
     keys = [v["Key"] for v in aws_scene.list_object_versions(Bucket=ASSETS)["Versions"]]
     assert sorted(keys) == sorted([REALTIME_ZIP, REALTIME_ZIP.replace("template.zip", "request.json")])
 
@@ -194,8 +195,8 @@ def test_concurrent_posts_end_with_one_stack_and_an_answer_each(aws_scene):
     for thread in threads:
         thread.join()
     messages = sorted(a["message"] for a in answers)
-    assert messages == [
-        f"Pipeline {REALTIME_STACK} is already provisioned. Updating template parameters.",
+    assert messages == [  # the loser found the winner's plan already written: nothing to update
+        f"Pipeline {REALTIME_STACK} is already provisioned. No updates are to be performed.",
         "success: stack creation started",
     ]
     assert answers[0]["pipeline_id"] == answers[1]["pipeline_id"]
@@ -274,7 +275,7 @@ def test_warnings_are_part_of_the_answer(service):
     body = example("byom_realtime_builtin")
     body["problem_type"] = "Regression"
     assert service.provision(body)["warnings"] == [
-        "problem_type is not a field of byom_realtime_builtin; it was ignored"
+        "problem_type is a field of another pipeline type, not of byom_realtime_builtin; it was ignored"
     ]
 
 
@@ -283,3 +284,48 @@ def test_the_artifact_is_byte_identical_for_the_same_request(service, aws_scene)
     first = aws_scene.get_object(Bucket=ASSETS, Key=REALTIME_ZIP)["ETag"]
     service.provision(example("byom_realtime_builtin"))
     assert aws_scene.get_object(Bucket=ASSETS, Key=REALTIME_ZIP)["ETag"] == first
+
+
+def test_an_identical_re_post_writes_nothing_and_says_so(service, aws_scene):
+    first = service.provision(example("byom_realtime_builtin"))
+    again = service.provision(example("byom_realtime_builtin"))
+
+    assert again == {
+        "message": f"Pipeline {REALTIME_STACK} is already provisioned. No updates are to be performed.",
+        "pipeline_id": first["pipeline_id"],
+    }
+    versions = aws_scene.list_object_versions(Bucket=ASSETS, Prefix=REALTIME_ZIP.rsplit("/", 1)[0])["Versions"]
+    assert sorted(v["Key"].rsplit("/", 1)[-1] for v in versions) == ["request.json", "template.zip"]
+
+
+def test_a_changed_re_post_writes_once(service, aws_scene):
+    service.provision(example("byom_realtime_builtin"))
+    changed = {**example("byom_realtime_builtin"), "inference_instance": "ml.m5.xlarge"}
+    service.provision(changed)
+    service.provision(changed)
+
+    versions = aws_scene.list_object_versions(Bucket=ASSETS, Prefix=REALTIME_ZIP)["Versions"]
+    assert len(versions) == 2
+
+
+def test_a_twin_request_that_writes_first_leaves_one_version_and_one_stack(aws_scene):
+    """Two identical requests at once: the second one's conditional write fails, it finds the plan written."""
+    twin = OrchestratorService(make_settings(), Aws())
+
+    class RacedStorage(Storage):
+        raced = False
+
+        def put(self, bucket, key, body, *args, **kwargs):
+            if key.endswith("template.zip") and not RacedStorage.raced:
+                RacedStorage.raced = True
+                twin.provision(example("byom_realtime_builtin"))  # lands between our read and our write
+            return super().put(bucket, key, body, *args, **kwargs)
+
+    ours = OrchestratorService(make_settings(), Aws(storage=RacedStorage()))
+    answer = ours.provision(example("byom_realtime_builtin"))
+
+    assert answer["message"].endswith("No updates are to be performed.")
+    versions = aws_scene.list_object_versions(Bucket=ASSETS, Prefix=REALTIME_ZIP.rsplit("/", 1)[0])["Versions"]
+    assert sorted(v["Key"].rsplit("/", 1)[-1] for v in versions) == ["request.json", "template.zip"]
+    stacks = boto3.client("cloudformation", region_name="us-east-1").describe_stacks()["Stacks"]
+    assert [s["StackName"] for s in stacks] == [REALTIME_STACK]

@@ -37,3 +37,8 @@ def test_multi_account_environment():
     assert settings.multi_account and not settings.delegated_admin
     assert settings.stage_targets["staging"].account_id == "staging-account"
     assert settings.stage_targets["prod"].org_unit_id == "ou-prod"
+
+
+def test_strict_validation_is_off_unless_the_stack_turns_it_on():
+    assert not Settings.from_env({}).strict_validation
+    assert Settings.from_env({"STRICT_VALIDATION": "Yes"}).strict_validation

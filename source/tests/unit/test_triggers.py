@@ -194,3 +194,13 @@ def test_comment_failure_is_reported_in_the_notification(aws_scene, notifier):
     )
     assert result["status"] == "success" and "could not comment" in result["report_error"]
     assert notifier.messages
+
+
+def test_a_config_file_nested_too_deeply_is_reported_not_raised():
+    from lambdas.pipeline_orchestration.triggers import outcome
+
+    def provision(body):
+        raise AssertionError("a config file that cannot be parsed is never provisioned")
+
+    deep = outcome(provision, lambda: b"[" * 50_000 + b"]" * 50_000)
+    assert deep["status"] == "error" and "too deeply" in deep["message"]

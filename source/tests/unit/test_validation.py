@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 
 from lambdas.pipeline_orchestration.catalogue import CATALOGUE
-from lambdas.pipeline_orchestration.validation import validate
+from lambdas.pipeline_orchestration.planner import plan_pipeline
+from lambdas.pipeline_orchestration.validation import validate, validate_request
 from lambdas.shared.errors import BadRequest, ValidationFailed
 from tests.unit.conftest import example, make_settings
 
 SINGLE = make_settings()
+STRICT = make_settings(strict_validation=True)
 MULTI = make_settings(multi_account=True)
 REGISTRY = make_settings(model_registry=True)
 
@@ -93,9 +95,17 @@ def test_body_must_be_an_object():
         validate(["not", "an", "object"], SINGLE)
 
 
-def test_a_typo_is_rejected_with_the_closest_known_field():
+def test_a_typo_is_ignored_with_a_warning_naming_the_closest_known_field():
+    request = validate(with_("byom_realtime_builtin", endpiont_name="x"), SINGLE)
+    assert "endpiont_name" not in request.values
+    assert request.warnings == (
+        "endpiont_name is not a known field of byom_realtime_builtin; did you mean 'endpoint_name'?; it was ignored",
+    )
+
+
+def test_a_strict_orchestrator_refuses_a_typo_naming_the_closest_known_field():
     body = with_("byom_realtime_builtin", endpiont_name="x")
-    assert errors_of(body) == {
+    assert errors_of(body, STRICT) == {
         "endpiont_name": "is not a known field of byom_realtime_builtin; did you mean 'endpoint_name'?"
     }
 
@@ -104,11 +114,46 @@ def test_a_field_of_another_pipeline_type_is_ignored_with_a_warning():
     body = with_("byom_data_quality_monitor", problem_type="Regression")
     request = validate(body, SINGLE)
     assert "problem_type" not in request.values
-    assert request.warnings == ("problem_type is not a field of byom_data_quality_monitor; it was ignored",)
+    assert request.warnings == (
+        "problem_type is a field of another pipeline type, not of byom_data_quality_monitor; it was ignored",
+    )
+    assert errors_of(body, STRICT) == {
+        "problem_type": "is a field of another pipeline type, not of byom_data_quality_monitor"
+    }
 
 
-def test_model_name_is_lower_cased_like_the_predecessor():
+def test_unknown_keys_inside_an_object_are_warned_about_at_their_path_and_dropped():
+    body = {
+        "pipeline_type": "create_model_card",
+        "name": "churn-card",
+        "intended_uses": {"purpose_of_model": "churn", "risk_ratng": "Low"},
+    }
+    request = validate_request(body, SINGLE)
+    assert request.values["intended_uses"] == {"purpose_of_model": "churn"}
+    assert [w.split(" (known")[0] for w in request.warnings] == ["intended_uses.risk_ratng is not a known key"]
+    with pytest.raises(ValidationFailed) as caught:
+        validate_request(body, STRICT)
+    assert [e.field for e in caught.value.errors] == ["intended_uses.risk_ratng"]
+
+
+def test_model_card_operations_take_the_predecessors_version_and_created_by():
+    update = {
+        "pipeline_type": "update_model_card",
+        "name": "c",
+        "version": 2,
+        "created_by": "ml-team",
+        "status": "Approved",
+    }
+    request = validate_request(update, SINGLE)
+    assert request.values["version"] == 2
+    assert request.warnings == (
+        "created_by is recorded by SageMaker from the caller's identity; the value given was not stored",
+    )
+
+
+def test_model_name_is_kept_as_given_and_only_stack_names_are_lower_cased():
     request = validate(with_("byom_realtime_builtin", model_name="Churn-XGB"), SINGLE)
+    assert request.values["model_name"] == "Churn-XGB"
     assert request.base_name == "mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin"
 
 
@@ -190,13 +235,19 @@ def test_value_rules(pipeline_type, field, value, message):
     assert field in errors and message in errors[field], errors
 
 
-def test_model_fields_ignored_in_the_other_registry_mode():
-    body = with_(
-        "byom_realtime_builtin", model_package_name="arn:aws:sagemaker:us-east-1:111122223333:model-package/g/1"
-    )
-    request = validate(body, SINGLE)
-    assert "model_package_name" not in request.values
-    assert "model_package_name is not used when the orchestrator runs without the model registry" in request.warnings[0]
+def test_a_model_package_is_honoured_without_the_registry_too():
+    arn = "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-models/3"
+    request = validate(with_("byom_realtime_builtin", model_package_name=arn), SINGLE)
+    assert request.values["model_package_name"] == arn and request.warnings == ()
+    parameters = plan_pipeline(request, SINGLE).stages[0].parameters
+    assert (parameters["ModelPackageName"], parameters["ModelPackageGroupName"]) == (arn, "churn-models")
+
+
+def test_without_the_registry_the_model_fields_stay_required_beside_a_package():
+    arn = "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-models/3"
+    body = with_("byom_realtime_builtin", model_package_name=arn)
+    del body["model_framework"]
+    assert set(errors_of(body)) == {"model_framework"}
 
 
 def test_registry_mode_requires_the_model_package_instead_of_model_fields():
@@ -372,3 +423,16 @@ def test_a_registry_request_without_the_registry_says_how_to_use_it():
     assert "model_artifact_location" in errors
     assert "only when the orchestrator uses the model registry" in errors["model_package_name"]
     assert "--model-registry" in errors["model_package_name"]
+
+
+def test_a_request_nested_past_the_limit_is_refused_naming_the_body():
+    from lambdas.pipeline_orchestration.validation import MAX_NESTING
+
+    nested: object = "x"
+    for _ in range(MAX_NESTING + 1):
+        nested = {"a": nested}
+    with pytest.raises(ValidationFailed) as caught:
+        validate_request({**example("byom_realtime_builtin"), "model_name": nested}, SINGLE)
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        ("(body)", f"nests objects or lists more than {MAX_NESTING} levels deep")
+    ]

@@ -137,13 +137,13 @@ def test_card_fields_are_validated_all_at_once_with_their_paths(scene: Scene) ->
 
     status, answer = _post(scene, body)
 
-    assert status == 400
+    assert (
+        status == 400
+    )  # unknown keys (colour, intended_uses.purpose) are only warned about: the orchestrator is lenient
     assert {e["field"] for e in answer["errors"]} == {
         "name",
         "status",
-        "colour",
         "intended_uses.risk_rating",
-        "intended_uses.purpose",
         "evaluation_details[0].metric_type",
         "evaluation_details[1].name",
         "evaluation_details[1].metric_groups",
@@ -184,3 +184,31 @@ def test_metric_files_of_clarify_become_metric_groups() -> None:
     ]
     groups = metric_groups_from_file("clarify_explainability", shap)
     assert groups[0]["metric_data"][1] == {"name": "income", "type": "number", "value": 0.5}
+
+
+def test_an_update_with_a_version_starts_from_the_card_at_that_version(scene: Scene) -> None:
+    _post(scene, CARD)
+    first = {"pipeline_type": "update_model_card", "name": "churn-card"}
+    _post(scene, {**first, "additional_information": {"caveats_and_recommendations": "Retrain weekly"}})
+
+    status, answer = _post(
+        scene, {**first, "version": 1, "intended_uses": {"risk_rating": "High"}, "created_by": "ml-team"}
+    )
+
+    assert status == 200, answer
+    content = answer["message"]["Content"]
+    assert content["intended_uses"]["risk_rating"] == "High"
+    assert content["additional_information"]["caveats_and_recommendations"] == "Retrain monthly"  # version 1's
+    assert answer["warnings"] == [
+        "created_by is recorded by SageMaker from the caller's identity; the value given was not stored"
+    ]
+
+
+def test_unknown_keys_in_a_card_section_are_warned_about_in_the_answer(scene: Scene) -> None:
+    body = {**CARD, "intended_uses": {**CARD["intended_uses"], "purpose": "typo of purpose_of_model"}}
+
+    status, answer = _post(scene, body)
+
+    assert status == 200
+    assert [w.split(" (known")[0] for w in answer["warnings"]] == ["intended_uses.purpose is not a known key"]
+    assert "purpose" not in answer["message"]["Content"]["intended_uses"]
