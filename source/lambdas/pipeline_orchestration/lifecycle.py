@@ -21,7 +21,7 @@ from lambdas.shared.errors import BadRequest, Conflict, FieldError, NotFound, Or
 from lambdas.shared.logging import get_logger
 
 from . import pipeline_index, pipeline_state
-from .adapters import Aws, aws_reason, error_code, is_client_error
+from .adapters import Aws, aws_reason, is_client_error
 from .catalogue import CATALOGUE, PIPELINE_PREFIX
 from .pipeline_state import STATES, PipelineState
 from .planner import PROVISIONED_PREFIX, Plan, plan_pipeline
