@@ -330,7 +330,8 @@ def blueprint_deploy_role(scope: Construct, construct_id: str) -> iam.Role:
         (
             "CKV_AWS_111",
             "Its writes on Resource * are Application Auto Scaling's, for the endpoint's scalable target whose id "
-            "is generated, and kms:CreateGrant, limited by kms:ViaService to SageMaker; the rest is scoped by name",
+            "is generated, allowed only with the stack's owner tag, and kms:CreateGrant, limited by kms:ViaService "
+            "to SageMaker; the rest is scoped by name",
         ),
     )
     return role

@@ -607,9 +607,9 @@ class OrchestratorStack(Stack):
             self.orchestrator,
             (
                 "CKV_AWS_116",
-                "API Gateway calls it synchronously; for its asynchronous triggers the function writes every outcome "
-                "where the user looks (mlops-config.result.json, a CodeCommit comment, the pipeline index), and an "
-                "invocation that fails outright is retried twice and logged",
+                "API Gateway calls it synchronously; its asynchronous invocations that still fail after two "
+                "retries go to the FailedOrchestratorEvents queue through an on-failure destination (the newer "
+                "form of a dead-letter queue, which this check does not read), with an alarm to the topic",
             ),
         )
         grants = permissions.orchestrator_statements(

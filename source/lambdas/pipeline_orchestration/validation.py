@@ -118,14 +118,15 @@ def validate(body: Any, settings: Settings) -> ValidRequest:
 
 
 def _registry_hint(body: Mapping[str, Any], settings: Settings, errors: list[FieldError]) -> list[FieldError]:
-    """A request written for the model registry, sent to an orchestrator without it: say so, with the way out."""
+    """A request written for the model registry (a package and none of the model fields), sent to an orchestrator
+    without it: say so, with the way out. A package beside model fields is a deliberate choice, not this."""
     if settings.model_registry or "model_package_name" not in body:
         return []
-    if not any(e.field in NON_REGISTRY_ONLY for e in errors):
+    if any(key in body for key in NON_REGISTRY_ONLY) or not any(e.field in NON_REGISTRY_ONLY for e in errors):
         return []
     message = (
-        "is used only when the orchestrator uses the model registry (UseModelRegistry=Yes; --model-registry for "
-        "mlops validate, plan and local); this one runs without it: give the model fields above instead"
+        "alone is enough only when the orchestrator uses the model registry (UseModelRegistry=Yes; --model-registry "
+        "for mlops validate, plan and local); this one runs without it: give the model fields above too"
     )
     return [FieldError("model_package_name", message)]
 

@@ -90,10 +90,11 @@ def test_status_by_pipeline_name(scene: LocalScene, request_file, capsys):
     deadline, out = time.monotonic() + 60, ""
     while time.monotonic() < deadline:  # a re-provision may have started another execution meanwhile
         code, out, _ = run(scene, capsys, "status", NAME)
-        if code == EXIT_OK and out.strip() == "Source: Succeeded | DeployCloudFormation: Succeeded":
+        if code == EXIT_OK and out.startswith("ACTIVE") and "DeployCloudFormation: Succeeded" in out:
             break
         time.sleep(0.5)
-    assert out.strip() == "Source: Succeeded | DeployCloudFormation: Succeeded"
+    state, stages = out.splitlines()
+    assert state.startswith("ACTIVE") and stages == "  Source: Succeeded | DeployCloudFormation: Succeeded"
     code, _, err = run(scene, capsys, "status", "mlops-pipeline-nothing-byompipelinebatchcustom")
     assert code == EXIT_NOT_FOUND and err.count("error 404") == 1
 

@@ -17,6 +17,8 @@ EXAMPLES = example_requests()
 # The realtime example deploys the endpoint the churn monitors watch: it goes first.
 FIRST = "byom_realtime_builtin.json"
 TOP_LEVEL = [FIRST, *sorted(p for p in EXAMPLES if "/" not in p and p != FIRST)]
+MULTI_ACCOUNT = sorted(p for p in EXAMPLES if p.startswith("multi_account/"))
+REGISTRY = "_registry.json"  # examples that need the model registry
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +76,11 @@ def test_every_example_runs_to_the_end_in_the_multi_account_mode(multi: LocalSce
     provision_every_example(multi, TOP_LEVEL)
 
 
-def test_the_multi_account_example_runs_to_the_end_with_the_model_registry(multi_with_registry: LocalScene):
-    # It deploys a model package from the registry, each stage with its own instance, capture and endpoint.
-    provision_every_example(multi_with_registry, sorted(p for p in EXAMPLES if p.startswith("multi_account/")))
+def test_the_multi_account_examples_run_to_the_end(multi: LocalScene):
+    # Each stage with its own instance, capture and endpoint.
+    provision_every_example(multi, [p for p in MULTI_ACCOUNT if not p.endswith(REGISTRY)])
+
+
+def test_the_multi_account_registry_example_runs_to_the_end_with_the_model_registry(multi_with_registry: LocalScene):
+    # It deploys a model package from the registry.
+    provision_every_example(multi_with_registry, [p for p in MULTI_ACCOUNT if p.endswith(REGISTRY)])
