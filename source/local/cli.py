@@ -458,11 +458,12 @@ def cmd_local(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     pipelines = len(orchestrator.runner.pipelines) if orchestrator.runner else 0
     if state_dir is None:
-        kept = "state: in memory (--in-memory): everything is lost when local mode stops"
+        kept = "state:    in memory (--in-memory): everything is lost when local mode stops"
     elif orchestrator.restored:
-        kept = f"state: {state_dir} (restored, {pipelines} pipeline{'s' if pipelines != 1 else ''}; --reset forgets it)"
+        plural = "s" if pipelines != 1 else ""
+        kept = f"state:    {state_dir} (restored, {pipelines} pipeline{plural}; --reset forgets it)"
     else:
-        kept = f"state: {state_dir} (new; kept across restarts, --reset forgets it)"
+        kept = f"state:    {state_dir} (new; kept across restarts, --reset forgets it)"
     if args.json:  # one line a script can read: where everything is
         about = {**orchestrator.about(), "api": url, "log_file": str(log_file), "restored": orchestrator.restored}
         print(json.dumps(about), flush=True)

@@ -207,7 +207,8 @@ def derive(
     else:
         reason = f"execution {execution_id} is {status}"
     problem = _deployment_problem(deployment)
-    if problem and problem[1] not in reason:
+    # The deploy action's message often quotes the stack's own reason already: add it only when it says more.
+    if problem and problem[1].split(": ", 1)[-1] not in reason:
         reason += f" ({problem[1]})"
     if problem and problem[0] == ROLLED_BACK:
         return PipelineState(ROLLED_BACK, reason, stage, "", execution_id)

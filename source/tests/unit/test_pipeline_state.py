@@ -144,6 +144,21 @@ def test_a_failed_deploy_names_the_stage_the_action_and_the_stack_event():
     assert "NoSuchBucket" in found.reason
 
 
+def test_a_stack_reason_the_deploy_action_already_quotes_is_said_once():
+    reason = "Baseline013357C7: cannot create baseline job: NoSuchBucket"
+    state = codepipeline(
+        SOURCE_OK,
+        stage(
+            "DeployCloudFormation",
+            "Failed",
+            action("deploy_stack", "Failed", f"stack {BLUEPRINT}: CREATE_FAILED {reason}"),
+        ),
+    )
+    deployed = {"stack_name": BLUEPRINT, "status": "CREATE_FAILED", "reason": reason}
+    found = derive(stack(), execution("Failed"), state, deployed)
+    assert found.reason == f"stage DeployCloudFormation, action deploy_stack: stack {BLUEPRINT}: CREATE_FAILED {reason}"
+
+
 def test_a_missing_source_object_fails_at_the_source_stage():
     state = codepipeline(
         stage("Source", "Failed", action("S3Source", "Failed", error="The object with key 'x.zip' does not exist.")),
