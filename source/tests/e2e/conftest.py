@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 
 from local.api_client import ApiClient, ApiResponse
 from local.demo import sample_model
+from local.examples import docker_context
 from local.session import LocalOrchestrator
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -114,16 +113,6 @@ class LocalScene:
             if answer.status != 404:
                 return answer.body
         return {}
-
-
-def docker_context() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(
-            "Dockerfile", "FROM public.ecr.aws/docker/library/python:3.12-slim\nCOPY serve /opt/program/serve\n"
-        )
-        archive.writestr("serve", "#!/bin/sh\nexec python -m http.server 8080\n")
-    return buffer.getvalue()
 
 
 # The running local orchestrator. moto's state is process-wide: one left running by an earlier fixture of the
