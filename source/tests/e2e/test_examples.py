@@ -22,16 +22,6 @@ REGISTRY = "_registry.json"  # examples that need the model registry
 
 
 @pytest.fixture(scope="module")
-def single(built_templates):
-    yield from _local(built_templates, multi_account=False)
-
-
-@pytest.fixture(scope="module")
-def multi(built_templates):
-    yield from _local(built_templates, multi_account=True)
-
-
-@pytest.fixture(scope="module")
 def multi_with_registry(built_templates):
     yield from _local(built_templates, multi_account=True, model_registry=True)
 
@@ -68,17 +58,17 @@ def provision_every_example(scene: LocalScene, paths: list[str]) -> None:
         delete_until_gone(scene, name)
 
 
-def test_every_example_runs_to_the_end_in_a_single_account(single: LocalScene):
-    provision_every_example(single, TOP_LEVEL)
+def test_every_example_runs_to_the_end_in_a_single_account(single_account: LocalScene):
+    provision_every_example(single_account, TOP_LEVEL)
 
 
-def test_every_example_runs_to_the_end_in_the_multi_account_mode(multi: LocalScene):
-    provision_every_example(multi, TOP_LEVEL)
+def test_every_example_runs_to_the_end_in_the_multi_account_mode(multi_account: LocalScene):
+    provision_every_example(multi_account, TOP_LEVEL)
 
 
-def test_the_multi_account_examples_run_to_the_end(multi: LocalScene):
+def test_the_multi_account_examples_run_to_the_end(multi_account: LocalScene):
     # Each stage with its own instance, capture and endpoint.
-    provision_every_example(multi, [p for p in MULTI_ACCOUNT if not p.endswith(REGISTRY)])
+    provision_every_example(multi_account, [p for p in MULTI_ACCOUNT if not p.endswith(REGISTRY)])
 
 
 def test_the_multi_account_registry_example_runs_to_the_end_with_the_model_registry(multi_with_registry: LocalScene):
