@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, CustomResource, Duration, Fn, Stack
+from aws_cdk import CfnOutput, CustomResource, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infrastructure.blueprints.functions import BlueprintFunction
-from infrastructure.blueprints.model import after_policies, s3_arn, s3_uri, sagemaker_model
+from infrastructure.blueprints.functions import (
+    BlueprintFunction,
+    kms_grant_through_sagemaker,
+    s3_arn,
+    s3_uri,
+    sagemaker_arn,
+)
+from infrastructure.blueprints.model import after_policies, sagemaker_model
 from infrastructure.blueprints.parameters import declare
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import BATCH
@@ -66,12 +72,6 @@ class BatchTransformStack(Stack):
         )
 
         code = s3.Bucket.from_bucket_name(self, "Blueprints", p["BlueprintBucket"].value_as_string)
-        kms_grant = iam.PolicyStatement(
-            # A transform job with a volume key needs its creator to be allowed to grant SageMaker the key.
-            actions=["kms:CreateGrant", "kms:DescribeKey"],
-            resources=[f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/*"],
-            conditions={"StringEquals": {"kms:ViaService": f"sagemaker.{Aws.REGION}.amazonaws.com"}},
-        )
         job = BlueprintFunction(
             self,
             "BatchTransform",
@@ -81,9 +81,10 @@ class BatchTransformStack(Stack):
             statements=[
                 iam.PolicyStatement(
                     actions=["sagemaker:CreateTransformJob", "sagemaker:AddTags"],
-                    resources=[f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:transform-job/*"],
+                    resources=[sagemaker_arn("transform-job/*")],
                 ),
-                kms_grant,
+                # A transform job with a volume key needs its creator to be allowed to grant SageMaker the key.
+                kms_grant_through_sagemaker(),
             ],
         )
         invoker = BlueprintFunction(

@@ -10,17 +10,10 @@ from aws_cdk import Aws, CfnCondition, CfnParameter, CfnResource, CfnTag, Fn, St
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
+from infrastructure.blueprints.functions import KMS_FOR_JOBS, s3_arn, s3_uri, sagemaker_arn
 from infrastructure.blueprints.parameters import is_set
 from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
-
-
-def s3_arn(path: str) -> str:
-    return Fn.join("", [f"arn:{Aws.PARTITION}:s3:::", path])
-
-
-def s3_uri(path: str) -> str:
-    return Fn.join("", ["s3://", path])
 
 
 def no_value() -> str:
@@ -57,10 +50,6 @@ def conditional_policy(
     )
     policy.cfn_options.condition = condition
     return policy
-
-
-def _sagemaker_arn(resource: str) -> str:
-    return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
 
 
 def after_policies(stack: Stack, construct_id: str, policies: list[iam.CfnPolicy]) -> CfnResource:
@@ -145,15 +134,7 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
             [
                 {
                     "Effect": "Allow",
-                    "Action": [
-                        "kms:Encrypt",
-                        "kms:Decrypt",
-                        "kms:ReEncryptFrom",
-                        "kms:ReEncryptTo",
-                        "kms:GenerateDataKey",
-                        "kms:DescribeKey",
-                        "kms:CreateGrant",
-                    ],
+                    "Action": KMS_FOR_JOBS,
                     "Resource": p["KmsKeyArn"].value_as_string,
                 }
             ],
@@ -168,8 +149,8 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
                     "Effect": "Allow",
                     "Action": ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
                     "Resource": [
-                        _sagemaker_arn(f"model-package/{group}/*"),
-                        _sagemaker_arn(f"model-package-group/{group}"),
+                        sagemaker_arn(f"model-package/{group}/*"),
+                        sagemaker_arn(f"model-package-group/{group}"),
                     ],
                 }
             ],

@@ -14,12 +14,11 @@ from aws_cdk import Aws, CfnCondition, CfnOutput, CfnResource, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infrastructure.blueprints.jobs import (
+from infrastructure.blueprints.functions import (
     KMS_FOR_JOBS,
     KMS_USE,
     JobResource,
     allow_job_logs,
-    declare_parameters,
     if_provided,
     kms_policy,
     provided,
@@ -27,6 +26,7 @@ from infrastructure.blueprints.jobs import (
     sagemaker_arn,
     sagemaker_role,
 )
+from infrastructure.blueprints.jobs import declare_parameters
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import (
     DATA_QUALITY,

@@ -20,15 +20,13 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from infrastructure.blueprints.deploy_role import OWNER_TAG
-from infrastructure.blueprints.functions import BlueprintFunction
+from infrastructure.blueprints.functions import BlueprintFunction, s3_arn, s3_uri
 from infrastructure.blueprints.model import (
     after_policies,
     conditional_policy,
     if_,
     if_str,
     no_value,
-    s3_arn,
-    s3_uri,
     sagemaker_model,
 )
 from infrastructure.blueprints.parameters import declare, is_set

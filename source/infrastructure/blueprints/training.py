@@ -16,17 +16,17 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infrastructure.blueprints.jobs import (
+from infrastructure.blueprints.functions import (
     KMS_FOR_JOBS,
     JobResource,
     allow_job_logs,
-    declare_parameters,
     kms_policy,
     provided,
     s3_arn,
     sagemaker_arn,
     sagemaker_role,
 )
+from infrastructure.blueprints.jobs import declare_parameters
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import AUTOPILOT, PROBLEM_TYPES, TRAINING, TUNER
 from lambdas.pipeline_orchestration.spec import Blueprint
