@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Status changes of the pipelines' stacks, StackSets and CodePipelines, sent to the orchestrator: they keep the
+pipeline index current and continue teardowns (DELETE /pipelines/{name} waits for stacks)."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as aws_lambda
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from . import permissions
+from .logical_ids import StackLevel
+
+
+class PipelineEvents(StackLevel):
+    """EventBridge rules that send every mlops-pipeline event to `function`; undeliverable ones go to
+    `dead_letters`."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, function: aws_lambda.IFunction, dead_letters: sqs.IQueue
+    ) -> None:
+        super().__init__(scope, construct_id)
+        target = targets.LambdaFunction(function, retry_attempts=2, dead_letter_queue=dead_letters)
+        events.Rule(
+            self,
+            "PipelineStackEvents",
+            description="Every status change of mlops-pipeline stacks keeps the pipeline index current and "
+            "continues pipeline teardowns",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudformation"],
+                detail_type=["CloudFormation Stack Status Change"],
+                resources=events.Match.prefix(
+                    permissions.arn("cloudformation", f"stack/{permissions.PIPELINE_PREFIX}")
+                ),
+            ),
+            targets=[target],
+        )
+        events.Rule(
+            self,
+            "PipelineStackSetEvents",
+            description="Finished operations of mlops-pipeline StackSets keep the pipeline index current and "
+            "continue pipeline teardowns",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudformation"],
+                detail_type=["CloudFormation StackSet Status Change"],
+                detail={"status-details": {"status": ["SUCCEEDED", "FAILED"]}},
+                resources=events.Match.prefix(
+                    permissions.arn("cloudformation", f"stackset/{permissions.PIPELINE_PREFIX}")
+                ),
+            ),
+            targets=[target],
+        )
+        # The pipeline's state follows its executions: started, stage by stage, ended; and its approvals.
+        pipelines = events.Match.prefix(permissions.arn("codepipeline", permissions.PIPELINE_PREFIX))
+        events.Rule(
+            self,
+            "PipelineExecutionEvents",
+            description="Execution and stage state changes of mlops-pipeline CodePipelines keep the pipeline index "
+            "current and report the outcome of config-file requests",
+            event_pattern=events.EventPattern(
+                source=["aws.codepipeline"],
+                detail_type=[
+                    "CodePipeline Pipeline Execution State Change",
+                    "CodePipeline Stage Execution State Change",
+                ],
+                resources=pipelines,
+            ),
+            targets=[target],
+        )
+        events.Rule(
+            self,
+            "PipelineApprovalEvents",
+            description="Manual approvals of mlops-pipeline CodePipelines that start or end keep the pipeline index "
+            "current (WAITING_APPROVAL)",
+            event_pattern=events.EventPattern(
+                source=["aws.codepipeline"],
+                detail_type=["CodePipeline Action Execution State Change"],
+                detail={"type": {"category": ["Approval"]}},
+                resources=pipelines,
+            ),
+            targets=[target],
+        )
