@@ -21,8 +21,11 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_lambda
 
+from lambdas.pipeline_orchestration import planner
+
 SOURCE_DIR = Path(__file__).resolve().parents[1]
-BLUEPRINTS_PREFIX = "blueprints/"
+# Where the orchestrator reads the blueprint templates from (the planner names the folder).
+BLUEPRINTS_PREFIX = f"{planner.BLUEPRINTS_PREFIX}/"
 BLUEPRINT_LAMBDAS_PREFIX = f"{BLUEPRINTS_PREFIX}lambdas/"
 BLUEPRINTS_ARCHIVE = "blueprints.zip"
 # The blueprint Lambdas' code: one zip of the `lambdas/` tree they need, named by its content so that a code
