@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas.shared.aws import reset_clients
+from lambdas.shared.logging import get_logger
+
+logger = get_logger(__name__)
 
 # Every fill replaces an attribute of moto (or botocore) in this process. Stopping the emulator puts each one
 # back, so that code using moto in process afterwards (the unit tests' mock_aws) meets moto's own behaviour.
@@ -523,8 +526,9 @@ def _run_execution(definition: str, execution: Any) -> None:
         output = _run_states(json.loads(definition), json.loads(execution.execution_input or "{}"), execution)
     except _StateFailed as failure:
         execution.error, execution.cause, status, output = failure.error, failure.cause, "FAILED", None
-    except Exception as error:  # a definition the emulator cannot run fails as the service would report it
-        execution.error, execution.cause, status, output = "States.Runtime", str(error), "FAILED", None
+    except Exception as error:  # a fault of the emulator itself: logged, and the execution fails with it as it is
+        logger.exception("the emulator failed running execution %s", getattr(execution, "execution_arn", "?"))
+        execution.error, execution.cause, status, output = type(error).__name__, str(error), "FAILED", None
     else:
         status = "SUCCEEDED"
     if execution.status == "RUNNING":  # not stopped meanwhile
@@ -537,6 +541,8 @@ def _run_states(machine: dict[str, Any], data: Any, execution: Any) -> Any:
     for _ in range(MAX_TRANSITIONS):
         if execution.status != "RUNNING":
             return data
+        if name not in machine.get("States", {}):
+            raise _StateFailed("States.Runtime", f"the definition has no state named '{name}'")
         state = machine["States"][name]
         kind = state["Type"]
         if kind == "Wait":
@@ -558,7 +564,7 @@ def _run_states(machine: dict[str, Any], data: Any, execution: Any) -> Any:
             raise _StateFailed("States.Runtime", f"the emulator does not run {kind} states")
         if state.get("End"):
             return data
-        name = state["Next"]
+        name = state.get("Next", "")
     raise _StateFailed("States.Timeout", f"no end after {MAX_TRANSITIONS} states")
 
 
@@ -588,6 +594,7 @@ def _path(data: Any, path: str) -> Any:
 
 def _run_task(state: dict[str, Any], data: Any, account_id: str, region: str) -> Any:
     """A Lambda task: the state's Resource is the function's ARN (the result is the function's answer)."""
+    from moto.awslambda.exceptions import UnknownFunctionException
     from moto.awslambda.utils import get_backend
 
     resource = state["Resource"]
@@ -595,7 +602,10 @@ def _run_task(state: dict[str, Any], data: Any, account_id: str, region: str) ->
         raise _StateFailed("States.Runtime", f"the emulator runs Lambda tasks only, not {resource}")
     attempts: dict[int, int] = {}
     while True:
-        function = get_backend(account_id, region).get_function(resource)
+        try:
+            function = get_backend(account_id, region).get_function(resource)
+        except UnknownFunctionException as error:
+            raise _StateFailed("Lambda.ResourceNotFoundException", f"no function {resource}") from error
         payload, errored, _ = function._invoke_lambda(json.dumps(data))
         if not errored:
             return json.loads(payload) if payload else None
@@ -659,13 +669,18 @@ def _write_reports(account_id: str, job: Any, container: str, environment: dict[
 
 def _baseline_columns(s3: Any, inputs: list[dict[str, Any]]) -> list[str]:
     """The header of the job's first CSV input (the baseline data), or generic names."""
+    from moto.s3.exceptions import MissingBucket
+
     for item in inputs or []:
         uri = item.get("S3Input", {}).get("S3Uri", "")
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         try:
-            first = s3.get_object(bucket, key).value.decode("utf-8-sig", errors="replace").splitlines()[:1]
-        except Exception:  # a prefix, or an input that is not the data
+            found = s3.get_object(bucket, key)
+        except MissingBucket:  # an input in a bucket that does not exist: SageMaker would fail the job
             continue
+        if found is None:  # a prefix, or a key that was never written
+            continue
+        first = found.value.decode("utf-8-sig", errors="replace").splitlines()[:1]
         if first and not key.endswith(".json"):
             return [c.strip() for c in first[0].split(",")]
     return ["_c0", "_c1"]

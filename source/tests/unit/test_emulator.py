@@ -110,6 +110,53 @@ def test_baseline_reports_name_the_baseline_columns():
     assert set(analysis["explanations"]["kernel_shap"]["label0"]["global_shap_values"]) == {"age", "income"}
 
 
+def test_a_fault_of_the_emulator_fails_the_execution_as_the_error_it_is(monkeypatch, caplog):
+    def broken(state: dict[str, Any], data: Any, account_id: str, region: str) -> Any:
+        raise ValueError("the emulator misread the task")
+
+    monkeypatch.setattr(emulator, "_run_task", broken)
+    run = execution({})
+    run.execution_arn = "arn:aws:states:us-east-1:111111111111:execution:waiter:r"
+    emulator._run_execution(json.dumps(WAITER), run)
+    assert (run.status, run.error, run.cause) == ("FAILED", "ValueError", "the emulator misread the task")
+    assert any(run.execution_arn in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_a_definition_naming_a_missing_state_fails_as_step_functions_says():
+    machine = {"StartAt": "First", "States": {"First": {"Type": "Pass", "Next": "Nowhere"}}}
+    run = execution({})
+    emulator._run_execution(json.dumps(machine), run)
+    assert (run.status, run.error) == ("FAILED", "States.Runtime")
+    assert run.cause == "the definition has no state named 'Nowhere'"
+
+
+def test_baseline_columns_pass_over_inputs_that_are_not_the_data():
+    from moto.s3.models import s3_backends
+
+    s3 = s3_backends["111111111111"]["aws"]
+    s3.create_bucket("data", "us-east-1")
+    s3.put_object("data", "baseline/data.csv", b"label,age\n1,30\n")
+    inputs = [
+        {"S3Input": {"S3Uri": "s3://no-such-bucket/x.csv"}},
+        {"S3Input": {"S3Uri": "s3://data/baseline/"}},
+        {"S3Input": {"S3Uri": "s3://data/baseline/data.csv"}},
+    ]
+    try:
+        assert emulator._baseline_columns(s3, inputs) == ["label", "age"]
+        assert emulator._baseline_columns(s3, inputs[:2]) == ["_c0", "_c1"]
+    finally:
+        s3.reset()
+
+
+def test_an_unexpected_error_reading_the_baseline_data_is_not_hidden():
+    class Unreadable:
+        def get_object(self, bucket: str, key: str) -> Any:
+            raise PermissionError("the emulator's store cannot be read")
+
+    with pytest.raises(PermissionError):
+        emulator._baseline_columns(Unreadable(), [{"S3Input": {"S3Uri": "s3://data/baseline.csv"}}])
+
+
 def test_stopping_the_emulator_gives_moto_back_its_own_behaviour():
     """The unit tests use moto in process after local mode has run: they must meet moto as it is."""
     from moto.cloudformation.models import StackInstance
