@@ -574,7 +574,7 @@ def _advance(base: str, pipeline: Pipeline | None, settings: Settings, aws: Aws)
 
 
 def delete_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
-    """Start (or continue) tearing a pipeline down; answers 202 with what was started and what is kept."""
+    """Start (or continue) tearing a pipeline down; answers what was started, what waits and what is kept."""
     base = _base_name(name)
     pipeline = _lookup(base, aws)
     marker = _read_json(settings, aws, _teardown_key(base))
@@ -601,7 +601,6 @@ def delete_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
     if done:
         pipeline_index.remove(base, settings, aws)
     return {
-        "_status": 202,
         "message": f"Pipeline {base} is deleted." if done else f"Deleting pipeline {base}.",
         "pipeline_name": base,
         "done": done,

@@ -239,6 +239,16 @@ def test_delete_refused_by_s3_says_which_objects_are_left_and_can_be_called_agai
     assert _keys(f"mlops_provisioned_pipelines/{FRAUD}/") == []
 
 
+def test_the_service_answers_a_delete_with_its_outcome_and_the_route_with_202(scene: Scene) -> None:
+    """The status is the route's: the service's result (what local mode and events use) is the outcome alone."""
+    scene.provision(BATCH)
+
+    outcome = scene.service.delete_pipeline(FRAUD)
+
+    assert set(outcome) == {"message", "pipeline_name", "done", "started", "waiting_for", "remaining", "kept"}
+    assert outcome["done"] is True and outcome["message"] == f"Pipeline {FRAUD} is deleted."
+
+
 def test_delete_again_after_it_finished_is_404(scene: Scene) -> None:
     scene.provision(BATCH)
     scene.call("DELETE", ROUTE, path={"pipeline_name": FRAUD})
