@@ -14,6 +14,7 @@ from typing import Any
 
 from lambdas.shared.aws import reset_clients
 from lambdas.shared.logging import get_logger
+from local.moto_version import check_moto
 
 logger = get_logger(__name__)
 
@@ -63,6 +64,7 @@ class Emulator:
         return f"http://{host}:{port}"
 
     def start(self) -> str:
+        check_moto()  # before any patch: another moto release may not have what the fills replace
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
