@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Local mode's check that the installed moto is the one its emulator was written against.
 
-The emulator replaces attributes inside moto (see local/emulator.py), so another moto release can break it
+The emulator replaces attributes inside moto (see local/emulator/), so another moto release can break it
 in ways that look like orchestrator bugs; local mode refuses to start on one and says what to install.
 """
 
