@@ -137,9 +137,6 @@ def _answer(args: argparse.Namespace, response, text: str | None = None) -> int:
 
 
 HEARTBEAT_SECONDS = 15.0
-# Pipeline states (lambdas.pipeline_orchestration.pipeline_state) in which --watch stops, and those that fail.
-SETTLED_STATES = ("ACTIVE", "FAILED", "ROLLED_BACK", "WAITING_APPROVAL")
-FAILED_STATES = ("FAILED", "ROLLED_BACK")
 
 
 def render_state(state: dict[str, Any]) -> str:
@@ -168,7 +165,9 @@ def pipeline_outcome(state: dict[str, Any]) -> str:
 
 
 def _state_exit_code(state: dict[str, Any]) -> int:
-    return EXIT_FAILED if pipeline_outcome(state) in FAILED_STATES else EXIT_OK
+    from lambdas.pipeline_orchestration.pipeline_state import UNSUCCESSFUL
+
+    return EXIT_FAILED if pipeline_outcome(state) in UNSUCCESSFUL else EXIT_OK
 
 
 def _approval_hint(name: str, state: dict[str, Any]) -> str:
@@ -177,14 +176,18 @@ def _approval_hint(name: str, state: dict[str, Any]) -> str:
 
 
 def _pipeline_name(pipeline_id: str, state: dict[str, Any]) -> str:
+    from lambdas.pipeline_orchestration.validation import WRAPPER_SUFFIX
+
     stack = str(state.get("stack_name") or pipeline_id.split(":stack/", 1)[-1].split("/", 1)[0])
-    return stack.removesuffix("-codepipeline")
+    return stack.removesuffix(WRAPPER_SUFFIX)
 
 
 def _watch(args: argparse.Namespace, pipeline_id: str) -> int:
     """Follow the pipeline: a line on each change and a heartbeat while nothing changes, each with the time
-    elapsed; ends when the pipeline is ACTIVE, FAILED, ROLLED_BACK or waits for an approval."""
+    elapsed; ends when the pipeline has finished (ACTIVE, FAILED, ROLLED_BACK) or waits for an approval."""
     import time
+
+    from lambdas.pipeline_orchestration.pipeline_state import WAITING_APPROVAL, has_finished
 
     client, last, started = _client(args), "", time.monotonic()
     deadline, beat = started + args.timeout, started + HEARTBEAT_SECONDS
@@ -203,9 +206,10 @@ def _watch(args: argparse.Namespace, pipeline_id: str) -> int:
             print(f"[{elapsed:5.0f} s] still {pipeline_outcome(body)}{where}", flush=True)
             beat = time.monotonic() + HEARTBEAT_SECONDS
         outcome = pipeline_outcome(body)
-        if outcome in SETTLED_STATES:
-            if outcome == "WAITING_APPROVAL":
-                print(_approval_hint(_pipeline_name(pipeline_id, body), body), flush=True)
+        if outcome == WAITING_APPROVAL:
+            print(_approval_hint(_pipeline_name(pipeline_id, body), body), flush=True)
+            return _state_exit_code(body)
+        if has_finished(outcome):
             return _state_exit_code(body)
         time.sleep(WATCH_SECONDS)
     print(f"still running after {args.timeout:.0f} s", file=sys.stderr)
@@ -322,9 +326,11 @@ def confirm_delete(name: str) -> int | None:
 
 def status_by_name(client: Any, pipeline_id: str) -> Any:
     """/pipelinestatus for a pipeline_id, a stack name or a pipeline name (its wrapper stack is looked up)."""
-    if not pipeline_id.startswith("arn:") and not pipeline_id.endswith("-codepipeline"):
+    from lambdas.pipeline_orchestration.validation import WRAPPER_SUFFIX
+
+    if not pipeline_id.startswith("arn:") and not pipeline_id.endswith(WRAPPER_SUFFIX):
         # A pipeline name: its wrapper stack holds the CodePipeline (the deployed stack has the bare name).
-        wrapper = client.call("POST", "/pipelinestatus", {"pipeline_id": f"{pipeline_id}-codepipeline"})
+        wrapper = client.call("POST", "/pipelinestatus", {"pipeline_id": f"{pipeline_id}{WRAPPER_SUFFIX}"})
         if wrapper.status != 404:
             return wrapper
     return client.call("POST", "/pipelinestatus", {"pipeline_id": pipeline_id})
@@ -423,6 +429,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 def cmd_local(args: argparse.Namespace) -> int:
     from local.emulator import Emulator
+    from local.moto_version import MotoUnsuitable
     from local.persistence import StateUnusable
     from local.session import DEFAULT_TEMPLATES, LocalOrchestrator
 
@@ -453,7 +460,7 @@ def cmd_local(args: argparse.Namespace) -> int:
             f"error: {error}: start with the options it was made with, or with --reset to start afresh", file=sys.stderr
         )
         return EXIT_FAILED
-    except FileNotFoundError as error:
+    except (FileNotFoundError, MotoUnsuitable) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     pipelines = len(orchestrator.runner.pipelines) if orchestrator.runner else 0

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from lambdas.pipeline_orchestration.pipeline_state import has_finished
 from local.api_client import ApiClient
-from local.examples import sample_model
+from local.examples import pipeline_name, sample_model
 from local.session import LocalOrchestrator
 
 SAMPLE_MODEL_KEY = "models/sample/model.tar.gz"
@@ -39,7 +40,7 @@ def run_demo(orchestrator: LocalOrchestrator, timeout: float = 120) -> bool:
     if not answer.ok:
         print(answer.body, flush=True)
         return False
-    name = "mlops-pipeline-sample-xgb-byompipelinerealtimebuiltin"
+    name = pipeline_name(sample_request(settings.assets_bucket))
     started = time.monotonic()
     deadline, last, state = started + timeout, "", {}
     while time.monotonic() < deadline:
@@ -55,7 +56,7 @@ def run_demo(orchestrator: LocalOrchestrator, timeout: float = 120) -> bool:
             print(f"approving the {stage} stage, as `mlops approve {name} {stage}` does", flush=True)
             approved = api.call("POST", f"/pipelines/{name}/approval", {"stage": stage, "comment": "demo"})
             print(f"approve: {approved.status} {approved.body.get('message', '')}", flush=True)
-        elif state.get("state") in ("ACTIVE", "FAILED", "ROLLED_BACK"):
+        elif has_finished(state.get("state")):
             break
         time.sleep(0.5)
     described = api.call("GET", f"/pipelines/{name}").body

@@ -20,11 +20,20 @@ from typing import Any
 
 import boto3
 
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE, stack_base_name
 from lambdas.pipeline_orchestration.settings import Settings
 from lambdas.shared.logging import get_logger
 
 logger = get_logger(__name__)
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def pipeline_name(body: dict[str, Any]) -> str:
+    """The name the orchestrator gives the pipeline of a (valid) request: `mlops-pipeline-<infix>-<postfix>`."""
+    pipeline = CATALOGUE[body["pipeline_type"]]
+    return stack_base_name(pipeline, str(body[pipeline.name_field]).lower())
+
+
 # Fields holding a key in the assets bucket that the pipeline reads.
 ASSET_INPUTS = ("model_artifact_location", "training_data", "validation_data", "baseline_data")
 # Fields holding bucket/prefix locations (the bucket must exist); of these, batch_inference_data is read.

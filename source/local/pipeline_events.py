@@ -13,7 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-WRAPPER_SUFFIX = "-codepipeline"
+from lambdas.pipeline_orchestration.validation import WRAPPER_SUFFIX
+
 LOG_DAYS = 14  # how far back function log lines are read
 MAX_LOG_LINES = 1000  # per function
 

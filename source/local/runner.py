@@ -27,6 +27,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.pipeline_orchestration.adapters import Notifier
+from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
+from lambdas.pipeline_orchestration.validation import WRAPPER_SUFFIX
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
@@ -37,9 +39,7 @@ from .template_resolver import StackContext
 logger = get_logger(__name__)
 # The concise lines `mlops local` shows on its terminal: executions starting and ending, actions changing state.
 progress = get_logger("mlops.progress")
-WRAPPER = "-codepipeline"  # the suffix of a pipeline's wrapper stack
 JOURNAL_LIMIT = 5000  # events kept per pipeline, newest
-STACK_PREFIX = "mlops-pipeline"
 TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 TERMINAL_FAILED = {
     "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED",
@@ -190,9 +190,9 @@ class PipelineRunner:
         statuses: dict[str, tuple[str, str]] = {}
         for page in cloudformation.get_paginator("describe_stacks").paginate():
             for stack in page["Stacks"]:
-                if stack["StackName"].startswith(STACK_PREFIX):
+                if stack["StackName"].startswith(PIPELINE_PREFIX):
                     statuses[stack["StackId"]] = (stack["StackName"], stack["StackStatus"])
-                if not stack["StackName"].startswith(STACK_PREFIX) or stack["StackStatus"] not in TERMINAL_OK:
+                if not stack["StackName"].startswith(PIPELINE_PREFIX) or stack["StackStatus"] not in TERMINAL_OK:
                     continue
                 seen.add(stack["StackName"])
                 with self._lock:
@@ -292,7 +292,7 @@ class PipelineRunner:
         execution = Execution(str(uuid.uuid4()), stages, source_version=version)
         pipeline.executions.append(execution)
         self.record(pipeline.name, "", "pipeline", f"execution {execution.id} started")
-        progress.info("%s: execution started", pipeline.stack_name.removesuffix(WRAPPER))
+        progress.info("%s: execution started", pipeline.stack_name.removesuffix(WRAPPER_SUFFIX))
         self._deliver_pipeline_event(pipeline, execution, "STARTED")
 
     def _advance(self, pipeline: LocalPipeline, execution: Execution) -> None:
@@ -321,7 +321,9 @@ class PipelineRunner:
         failed = next((a for s in execution.stages for a in s.actions if a.status == "Failed"), None)
         reason = f" at {failed.name}: {failed.summary}" if failed else ""
         self.record(pipeline.name, "", "pipeline", f"execution {execution.id} {execution.status.lower()}{reason}")
-        progress.info("%s: execution %s%s", pipeline.stack_name.removesuffix(WRAPPER), execution.status.lower(), reason)
+        progress.info(
+            "%s: execution %s%s", pipeline.stack_name.removesuffix(WRAPPER_SUFFIX), execution.status.lower(), reason
+        )
         self._deliver_pipeline_event(pipeline, execution, execution.status.upper())
 
     def _deliver_pipeline_event(
@@ -373,7 +375,7 @@ class PipelineRunner:
         if (action.status, action.summary) != before:
             self.record(pipeline.name, stage, "action", f"{action.name}: {action.status} {action.summary}".strip())
             if action.status != before[0]:
-                progress.info("%s: %s %s", pipeline.stack_name.removesuffix(WRAPPER), action.name, action.status)
+                progress.info("%s: %s %s", pipeline.stack_name.removesuffix(WRAPPER_SUFFIX), action.name, action.status)
 
     def _artifact_files(self, execution: Execution, name: str) -> dict[str, bytes]:
         bucket, key = execution.artifacts[name]
@@ -672,7 +674,7 @@ def pipeline_events(runner: PipelineRunner, name: str, stage: str | None = None)
     with runner._lock:
         names = {p.name: p for p in runner.pipelines.values()}
         for known in runner.pipelines.values():
-            names.update(dict.fromkeys((known.stack_name, known.stack_name.removesuffix(WRAPPER)), known))
+            names.update(dict.fromkeys((known.stack_name, known.stack_name.removesuffix(WRAPPER_SUFFIX)), known))
         pipeline = names.get(name)
         if pipeline is None:
             return None

@@ -12,6 +12,7 @@ from typing import Any
 
 from lambdas.pipeline_orchestration import index
 from lambdas.pipeline_orchestration.adapters import Aws, Pipelines
+from lambdas.pipeline_orchestration.planner import mode_name
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import STAGES, Settings, StageTarget
 from lambdas.shared.aws import client
@@ -244,9 +245,7 @@ class LocalOrchestrator:
 
     @property
     def mode(self) -> str:
-        return ("multi-account" if self.multi_account else "single-account") + (
-            " with model registry" if self.model_registry else ""
-        )
+        return mode_name(self.multi_account) + (" with model registry" if self.model_registry else "")
 
     @property
     def state_file(self) -> Path | None:

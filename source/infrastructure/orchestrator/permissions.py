@@ -21,8 +21,7 @@ from infrastructure.boundary import with_boundary
 from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
-
-PIPELINE_PREFIX = "mlops-pipeline"
+from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
 
 
 def arn(service: str, resource: str, region: str = Aws.REGION, account: str = Aws.ACCOUNT_ID) -> str:

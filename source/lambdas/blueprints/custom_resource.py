@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import Any
 
@@ -10,8 +11,47 @@ from typing import Any
 MAX_REASON = 3000
 
 
+# AWS's answers that mean "try again later" (botocore's standard retry mode retries the same codes).
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
 class JobFailed(Exception):
     """The job (or the request to start it) failed; the message becomes the stack event's reason."""
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True for AWS throttling and transient failures (worth another try); False for anything else, such as a
+    request AWS refused or a fault of this code, which no retry mends."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error.response.get("Error", {}).get("Code", "") in RETRYABLE_CODES or status in (500, 502, 503, 504)
+    # botocore's connection and read-timeout errors, and the socket's own
+    return isinstance(error, ConnectionError | HTTPClientError | builtins.ConnectionError | TimeoutError)
 
 
 def properties(event: dict[str, Any]) -> dict[str, str]:
@@ -24,7 +64,7 @@ def respond(
     status: str,
     physical_id: str,
     reason: str = "",
-    data: dict[str, str] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> None:
     """Send SUCCESS or FAILED for the event; CloudFormation waits for nothing else."""
     import urllib.request  # deferred: it costs a third of the module's cold import

@@ -10,9 +10,9 @@ message. Delete leaves the job's results in place.
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
+from lambdas.blueprints.custom_resource import JobFailed, respond
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
@@ -20,10 +20,6 @@ logger = get_logger(__name__)
 
 # Properties meant for this resource, not for the job.
 OWN_PROPERTIES = ("ServiceToken", "FunctionName")
-
-
-class JobFailed(Exception):
-    """The job Lambda answered with an error."""
 
 
 def run_job(event: dict[str, Any]) -> dict[str, Any]:
@@ -51,26 +47,6 @@ def run_job(event: dict[str, Any]) -> dict[str, Any]:
     return answer if isinstance(answer, dict) else {}
 
 
-def respond(event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, Any]) -> None:
-    """Tell CloudFormation the outcome (a PUT to the pre-signed response URL)."""
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason[:1000],
-            "PhysicalResourceId": physical_id,
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
-            "Data": data,
-        }
-    ).encode()
-    request = urllib.request.Request(
-        event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        logger.info("CloudFormation response status %s", answer.status)
-
-
 def handle(event: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
     """(status, reason, physical id, data) of one custom-resource event."""
     physical_id = event.get("PhysicalResourceId") or event["LogicalResourceId"]
@@ -96,4 +72,4 @@ def handler(event: dict[str, Any], context: Any) -> None:
             event.get("PhysicalResourceId") or event.get("LogicalResourceId", "resource"),
             {},
         )
-    respond(event, status, reason, physical_id, data)
+    respond(event, status, physical_id, reason, data)

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from lambdas.blueprints import autopilot, baseline, training
-from lambdas.blueprints.custom_resource import JobFailed, properties, respond
+from lambdas.blueprints.custom_resource import JobFailed, is_retryable, properties, respond
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
@@ -72,10 +72,14 @@ def on_event(event: dict[str, Any], _context: Any = None) -> None:
 
 
 def poll(state: dict[str, Any], _context: Any = None) -> dict[str, Any]:
-    """One round of the waiter loop: answer CloudFormation once the baseline has finished, failed or timed out."""
+    """One round of the waiter loop: answer CloudFormation once the baseline has finished, failed or timed out.
+
+    Only AWS's throttling and transient errors are tried again next round; any other error (a request AWS
+    refused, a fault of this code such as a missing property) fails the resource at once, with its reason."""
     event = state["event"]
-    spec = baseline.BaselineSpec.from_properties(properties(event))
+    job_name = properties(event).get("JobName", "")
     try:
+        spec = baseline.BaselineSpec.from_properties(properties(event))
         if not baseline.baseline_finished(spec):
             if time.time() < state["deadline"]:
                 return {**state, "done": False}
@@ -86,13 +90,14 @@ def poll(state: dict[str, Any], _context: Any = None) -> dict[str, Any]:
             )
     except JobFailed as error:
         logger.error("%s", error)
-        respond(event, "FAILED", spec.job_name, str(error))
+        respond(event, "FAILED", job_name, str(error))
         return {**state, "done": True}
-    except Exception as error:  # a transient AWS error: try again next round, report it once time is up
-        logger.exception("cannot read the baseline's state")
-        if time.time() < state["deadline"]:
+    except Exception as error:
+        if is_retryable(error) and time.time() < state["deadline"]:
+            logger.warning("cannot read baseline job %s yet, trying again: %s", job_name, error)
             return {**state, "done": False}
-        respond(event, "FAILED", spec.job_name, f"cannot read baseline job {spec.job_name}: {error}")
+        logger.exception("cannot read baseline job %s", job_name)
+        respond(event, "FAILED", job_name, f"cannot read baseline job {job_name}: {type(error).__name__}: {error}")
         return {**state, "done": True}
     respond(
         event,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lambdas.shared.aws import client
+from lambdas.shared.errors import DeletionFailed
 from lambdas.shared.logging import get_logger
 
 logger = get_logger(__name__)
@@ -109,9 +110,16 @@ class Storage:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": key} for key in keys[start : start + 1000]]
             response = client("s3").delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-            if response.get("Errors"):
-                first = response["Errors"][0]
-                raise RuntimeError(f"could not delete s3://{bucket}/{first['Key']}: {first.get('Message', '')}")
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                reason = f"{first.get('Code') or 'Error'}: {first.get('Message') or 'no message'}"
+                raise DeletionFailed(
+                    f"S3 did not delete {len(errors)} of {len(batch)} objects in s3://{bucket} (the first, "
+                    f"{first['Key']}, {reason}). Fix the cause and call DELETE again: the teardown carries on "
+                    "where it stopped.",
+                    [f"s3://{bucket}/{e['Key']}" for e in errors],
+                )
 
     def delete(self, bucket: str, key: str, version_id: str | None = None) -> None:
         kwargs = {"VersionId": version_id} if version_id else {}

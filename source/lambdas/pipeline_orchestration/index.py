@@ -76,6 +76,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         _path(event, "pipeline_name")
     ),
 }
+# Routes that answer other than 200 OK: a DELETE starts a teardown that stack events carry on (202 Accepted).
+ROUTE_STATUS = {("DELETE", "/pipelines/{pipeline_name}"): 202}
 # The routes whose request carries a JSON body (API Gateway checks that it is an object).
 BODY_ROUTES = {
     ("POST", "/provisionpipeline"),
@@ -96,9 +98,7 @@ def handle_api(event: dict[str, Any], svc: OrchestratorService) -> dict[str, Any
         if route is None:
             paths = ", ".join(sorted({f"{m} {p}" for m, p in ROUTES}))
             raise NotFound(f"Unacceptable event path {key[0]} {key[1]}. Routes: {paths}")
-        answer = route(svc, event)
-        status = answer.pop("_status", 200) if isinstance(answer, dict) else 200
-        return responses.ok(answer, status)
+        return responses.ok(route(svc, event), ROUTE_STATUS.get(key, 200))
     except Exception as exc:  # the single error mapper decides the status; nothing escapes as a 502
         return responses.error(exc, svc.settings.detailed_errors)
 

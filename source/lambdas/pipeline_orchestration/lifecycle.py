@@ -24,7 +24,7 @@ from . import pipeline_index, pipeline_state
 from .adapters import Aws, aws_reason, is_client_error
 from .catalogue import CATALOGUE, PIPELINE_PREFIX
 from .pipeline_state import STATES, PipelineState
-from .planner import PROVISIONED_PREFIX, Plan, plan_pipeline
+from .planner import REQUEST_FILE, TEMPLATE_FILE, Plan, mode_name, pipeline_key, plan_pipeline
 from .provisioner import REQUEST_VERSION_METADATA
 from .settings import STAGES, Settings
 from .status import NOT_YET, deployed, stackset_name
@@ -76,7 +76,7 @@ class Pipeline:
 
     @property
     def mode(self) -> str:
-        return "multi-account" if self.multi_account else "single-account"
+        return mode_name(self.multi_account)
 
     @property
     def created(self) -> datetime:
@@ -272,15 +272,15 @@ def find(name: str, aws: Aws) -> Pipeline:
 
 
 def _history_key(base: str) -> str:
-    return f"{PROVISIONED_PREFIX}/{base}/request.json"
+    return pipeline_key(base, REQUEST_FILE)
 
 
 def _artifact_key(base: str) -> str:
-    return f"{PROVISIONED_PREFIX}/{base}/template.zip"
+    return pipeline_key(base, TEMPLATE_FILE)
 
 
 def _teardown_key(base: str) -> str:
-    return f"{PROVISIONED_PREFIX}/{base}/{TEARDOWN_FILE}"
+    return pipeline_key(base, TEARDOWN_FILE)
 
 
 def _read_json(settings: Settings, aws: Aws, key: str, version: str | None = None) -> dict[str, Any] | None:
@@ -548,7 +548,7 @@ def _delete_stack_sets(pipeline: Pipeline, settings: Settings, aws: Aws, progres
 def _advance(base: str, pipeline: Pipeline | None, settings: Settings, aws: Aws) -> _Progress:
     """Take every teardown step that can be taken now, in order; later steps wait for earlier ones."""
     progress = _Progress([], [], [])
-    prefix = f"{PROVISIONED_PREFIX}/{base}/"
+    prefix = pipeline_key(base)
     objects = f"delete the pipeline's objects under s3://{settings.assets_bucket}/{prefix}"
     if pipeline is not None:
         wrapper = f"delete stack {pipeline.stack['StackName']}"
@@ -574,7 +574,7 @@ def _advance(base: str, pipeline: Pipeline | None, settings: Settings, aws: Aws)
 
 
 def delete_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
-    """Start (or continue) tearing a pipeline down; answers 202 with what was started and what is kept."""
+    """Start (or continue) tearing a pipeline down; answers what was started, what waits and what is kept."""
     base = _base_name(name)
     pipeline = _lookup(base, aws)
     marker = _read_json(settings, aws, _teardown_key(base))
@@ -601,7 +601,6 @@ def delete_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
     if done:
         pipeline_index.remove(base, settings, aws)
     return {
-        "_status": 202,
         "message": f"Pipeline {base} is deleted." if done else f"Deleting pipeline {base}.",
         "pipeline_name": base,
         "done": done,

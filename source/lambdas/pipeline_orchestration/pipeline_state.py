@@ -30,6 +30,13 @@ STATES = (PROVISIONING, RUNNING, WAITING_APPROVAL, ACTIVE, FAILED, ROLLED_BACK, 
 SETTLED = (ACTIVE, FAILED, ROLLED_BACK)
 UNSUCCESSFUL = (FAILED, ROLLED_BACK)
 
+
+def has_finished(state: str | None) -> bool:
+    """The one rule of "the pipeline has finished" (the CLI's --watch, the demo, the tests): it settled, ACTIVE,
+    FAILED or ROLLED_BACK; nothing more happens without a new request."""
+    return state in SETTLED
+
+
 # The stages a person approves in a multi-account pipeline, and the approval action that gates each.
 APPROVAL_STAGES = STAGES[1:]
 
@@ -70,7 +77,7 @@ class PipelineState:
 
     @property
     def settled(self) -> bool:
-        return self.state in SETTLED
+        return has_finished(self.state)
 
 
 def _stack_reason(stack: Mapping[str, Any]) -> str:

@@ -19,6 +19,16 @@ from .validation import WRAPPER_SUFFIX, ValidRequest
 PROVISIONED_PREFIX = "mlops_provisioned_pipelines"
 BLUEPRINTS_PREFIX = "blueprints"
 SINGLE_PARAMS_FILE = "template_params.json"
+REQUEST_FILE, TEMPLATE_FILE = "request.json", "template.zip"
+
+
+def pipeline_key(pipeline_name: str, file_name: str = "") -> str:
+    """Where a pipeline's file lives in the assets bucket (its folder, without a file name)."""
+    return f"{PROVISIONED_PREFIX}/{pipeline_name}/{file_name}"
+
+
+def mode_name(multi_account: bool) -> str:
+    return "multi-account" if multi_account else "single-account"
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class Plan:
 
     @property
     def history_key(self) -> str:
-        return f"{PROVISIONED_PREFIX}/{self.pipeline_name}/request.json"
+        return pipeline_key(self.pipeline_name, REQUEST_FILE)
 
     def as_dict(self) -> dict[str, Any]:
         if self.multi_account:
@@ -72,7 +82,7 @@ class Plan:
             "pipeline_name": self.pipeline_name,
             "stack_name": self.stack_name,
             "template": self.template,
-            "mode": "multi-account" if self.multi_account else "single-account",
+            "mode": mode_name(self.multi_account),
             "parameters": parameters,
             "names": names,
             "stack_template": self.stack_template,
@@ -125,7 +135,7 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
             warnings=request.warnings,
         )
 
-    artifact_key = f"{PROVISIONED_PREFIX}/{base}/template.zip"
+    artifact_key = pipeline_key(base, TEMPLATE_FILE)
     common = {
         "TemplateZipFileName": artifact_key,
         "TemplateFileName": pipeline.blueprint.template,

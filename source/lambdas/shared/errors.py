@@ -70,3 +70,14 @@ class ProvisioningFailed(OrchestratorError):
         if aws_status and 400 <= aws_status < 600:
             self.http_status = aws_status
         self.left_behind = left_behind or []
+
+
+class DeletionFailed(OrchestratorError):
+    """AWS refused to delete some of a pipeline's objects; `left_behind` names them, and DELETE may be called again."""
+
+    http_status = 500
+    summary = "Deletion failed"
+
+    def __init__(self, detail: str, left_behind: list[str]) -> None:
+        super().__init__(detail)
+        self.left_behind = left_behind

@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from lambdas.pipeline_orchestration.pipeline_state import WAITING_APPROVAL, has_finished
 from local.api_client import ApiClient, ApiResponse
 from local.demo import sample_model
 from local.examples import docker_context
@@ -94,14 +95,11 @@ class LocalScene:
         return self.api.call(method, path, body, query)
 
     def wait(self, pipeline_name: str, until: str = "Succeeded", timeout: float = 90) -> dict[str, Any]:
-        """Follow the pipeline over HTTP until its execution ends, or (until="Approval") waits for a person."""
+        """Follow the pipeline over HTTP until it has finished, or (until="Approval") waits for a person."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = self.status(pipeline_name)
-            stages = state.get("stageStates", [])
-            statuses = {s.get("latestExecution", {}).get("status") for s in stages}
-            waiting = any(a.get("latestExecution", {}).get("token") for s in stages for a in s["actionStates"])
-            if "Failed" in statuses or statuses == {"Succeeded"} or (until == "Approval" and waiting):
+            state = self.status(pipeline_name).get("state")
+            if has_finished(state) or (until == "Approval" and state == WAITING_APPROVAL):
                 return self.call("GET", f"/pipelines/{pipeline_name}").body
             time.sleep(0.25)
         raise TimeoutError(f"{pipeline_name} did not reach {until} in {timeout} s")

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from lambdas.pipeline_orchestration.catalogue import CATALOGUE, stack_base_name
+from lambdas.pipeline_orchestration.pipeline_state import has_finished
 from local.examples import example_requests
+from local.examples import pipeline_name as name_of
 from tests.e2e.conftest import LocalScene, _local
 from tests.e2e.test_pipelines import delete_until_gone
 
@@ -26,11 +27,6 @@ def multi_with_registry(built_templates):
     yield from _local(built_templates, multi_account=True, model_registry=True)
 
 
-def name_of(body: dict) -> str:
-    pipeline = CATALOGUE[body["pipeline_type"]]
-    return stack_base_name(pipeline, str(body[pipeline.name_field]).lower())
-
-
 def run_to_the_end(scene: LocalScene, body: dict, timeout: float = 120) -> dict:
     """Provision the example as it is; approve each stage that waits; answer the final description."""
     answer = scene.call("POST", "/provisionpipeline", body)
@@ -42,7 +38,7 @@ def run_to_the_end(scene: LocalScene, body: dict, timeout: float = 120) -> dict:
         if described.get("state") == "WAITING_APPROVAL":
             approved = scene.call("POST", f"/pipelines/{name}/approval", {"stage": described["approval_stage"]})
             assert approved.status == 200, approved.body
-        elif described.get("state") in ("ACTIVE", "FAILED", "ROLLED_BACK"):
+        elif has_finished(described.get("state")):
             return described
         time.sleep(0.3)
     raise TimeoutError(f"{name} did not end in {timeout} s")

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from lambdas.pipeline_orchestration.pipeline_state import has_finished
 from local.api_client import ApiClient
 from local.demo import sample_model, sample_request
 
@@ -54,7 +55,7 @@ def provision_sample(about: dict[str, Any]) -> ApiClient:
     api = ApiClient(about["api"])
     assert api.call("POST", "/provisionpipeline", sample_request(about["assets_bucket"])).ok
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and api.call("GET", f"/pipelines/{NAME}").body.get("state") != "ACTIVE":
+    while time.monotonic() < deadline and not has_finished(api.call("GET", f"/pipelines/{NAME}").body.get("state")):
         time.sleep(0.5)
     return api
 

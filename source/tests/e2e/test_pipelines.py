@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from lambdas.pipeline_orchestration.catalogue import CATALOGUE, stack_base_name
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE
+from local.examples import pipeline_name as name_of
 from tests.e2e.conftest import MONITORS, LocalScene
 
 ALL_TYPES = sorted(CATALOGUE)
@@ -15,8 +16,7 @@ STAGED_TYPES = sorted(t for t, p in CATALOGUE.items() if not p.own_account_only)
 
 
 def pipeline_name(scene: LocalScene, pipeline_type: str, body: dict) -> str:
-    pipeline = CATALOGUE[pipeline_type]
-    return stack_base_name(pipeline, str(body[pipeline.name_field]).lower())
+    return name_of({**body, "pipeline_type": pipeline_type})
 
 
 def provision(scene: LocalScene, pipeline_type: str) -> tuple[str, str]:

@@ -80,10 +80,10 @@ def lambdas_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
         result = getattr(importlib.import_module(module), name)(json.loads(body) if body else {}, None)
         return json.dumps(result if result is not None else {})
 
-    def respond(event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, Any]) -> None:
+    def respond(event: dict[str, Any], status: str, physical_id: str, reason: str = "", data: Any = None) -> None:
         assert status == "SUCCESS", reason
         stack = cloudformation_backends[ACCOUNT][REGION].get_stack(event["StackId"])
-        stack.get_custom_resource(event["LogicalResourceId"]).set_data(data)
+        stack.get_custom_resource(event["LogicalResourceId"]).set_data(data or {})
         stack.verify_readiness()
 
     monkeypatch.setattr(LambdaFunction, "invoke", invoke)

@@ -179,3 +179,16 @@ def test_validate_warns_of_an_unknown_key_and_strict_refuses_it(tmp_path: Path, 
     )
     assert main(["validate", str(request), "--strict"]) == EXIT_INVALID
     assert "endpiont_name: is not a known field" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_the_name_local_mode_gives_an_example_is_the_orchestrators(path):
+    """The demo and the end-to-end tests find a pipeline by the name the validator gives it."""
+    from lambdas.pipeline_orchestration.settings import Settings
+    from lambdas.pipeline_orchestration.validation import validate
+    from local.examples import pipeline_name
+
+    body = json.loads(path.read_text())
+    assert (
+        pipeline_name(body) == validate(body, Settings(assets_bucket="assets", blueprint_bucket="blueprints")).base_name
+    )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from local import emulator
+from local.emulator import sagemaker, stepfunctions
 
 # The waiter loop of a monitor's baseline, as CDK writes it.
 WAITER = {
@@ -53,11 +54,11 @@ def test_the_waiter_loop_polls_until_done_with_shortened_waits(monkeypatch: pyte
         calls.append((state["Resource"], account_id))
         return {**data, "done": len(calls) == 3}
 
-    monkeypatch.setattr(emulator, "_run_task", run_task)
-    monkeypatch.setattr(emulator, "WAIT_SECONDS_CAP", 0.01)
+    monkeypatch.setattr(stepfunctions, "_run_task", run_task)
+    monkeypatch.setattr(stepfunctions, "WAIT_SECONDS_CAP", 0.01)
     run = execution({"event": {"RequestId": "r"}})
     started = time.monotonic()
-    emulator._run_execution(json.dumps(WAITER), run)
+    stepfunctions._run_execution(json.dumps(WAITER), run)
     assert time.monotonic() - started < 5
     assert run.status == "SUCCEEDED" and json.loads(run.output) == {"event": {"RequestId": "r"}, "done": True}
     assert calls == [(WAITER["States"]["CheckBaseline"]["Resource"], "111111111111")] * 3
@@ -66,14 +67,14 @@ def test_the_waiter_loop_polls_until_done_with_shortened_waits(monkeypatch: pyte
 def test_a_fail_state_fails_the_execution_with_its_error_and_cause():
     machine = {"StartAt": "Stop", "States": {"Stop": {"Type": "Fail", "Error": "Broken", "Cause": "why"}}}
     run = execution({})
-    emulator._run_execution(json.dumps(machine), run)
+    stepfunctions._run_execution(json.dumps(machine), run)
     assert (run.status, run.error, run.cause) == ("FAILED", "Broken", "why")
 
 
 def test_a_state_the_emulator_does_not_run_fails_the_execution():
     machine = {"StartAt": "Many", "States": {"Many": {"Type": "Map", "End": True}}}
     run = execution({})
-    emulator._run_execution(json.dumps(machine), run)
+    stepfunctions._run_execution(json.dumps(machine), run)
     assert run.status == "FAILED" and "Map" in run.cause
 
 
@@ -84,30 +85,77 @@ def test_a_stopped_execution_stays_stopped(monkeypatch: pytest.MonkeyPatch):
         run.status = "ABORTED"  # StopExecution while the task runs
         return {"done": False}
 
-    monkeypatch.setattr(emulator, "_run_task", run_task)
-    monkeypatch.setattr(emulator, "WAIT_SECONDS_CAP", 0.0)
-    emulator._run_execution(json.dumps(WAITER), run)
+    monkeypatch.setattr(stepfunctions, "_run_task", run_task)
+    monkeypatch.setattr(stepfunctions, "WAIT_SECONDS_CAP", 0.0)
+    stepfunctions._run_execution(json.dumps(WAITER), run)
     assert run.status == "ABORTED"
 
 
 def test_choices_compare_as_step_functions_does():
     data = {"done": True, "kind": "x", "n": 2}
-    assert emulator._matches({"Variable": "$.done", "BooleanEquals": True}, data)
-    assert not emulator._matches({"Variable": "$.n", "BooleanEquals": True}, {"n": 1})
-    assert emulator._matches(
+    assert stepfunctions._matches({"Variable": "$.done", "BooleanEquals": True}, data)
+    assert not stepfunctions._matches({"Variable": "$.n", "BooleanEquals": True}, {"n": 1})
+    assert stepfunctions._matches(
         {"And": [{"Variable": "$.kind", "StringEquals": "x"}, {"Variable": "$.n", "NumericEquals": 2}]}, data
     )
-    assert emulator._matches({"Not": {"Variable": "$.kind", "StringEquals": "y"}}, data)
+    assert stepfunctions._matches({"Not": {"Variable": "$.kind", "StringEquals": "y"}}, data)
 
 
 def test_baseline_reports_name_the_baseline_columns():
-    reports = emulator._data_quality_reports(["label", "age"])
+    reports = sagemaker._data_quality_reports(["label", "age"])
     assert set(reports) == {"statistics.json", "constraints.json"}
     assert [f["name"] for f in reports["constraints.json"]["features"]] == ["label", "age"]
-    assert "regression_constraints" in emulator._model_quality_constraints("Regression")
-    assert "binary_classification_constraints" in emulator._model_quality_constraints("BinaryClassification")
-    analysis = emulator._clarify_analysis(["label", "age", "income"])
+    assert "regression_constraints" in sagemaker._model_quality_constraints("Regression")
+    assert "binary_classification_constraints" in sagemaker._model_quality_constraints("BinaryClassification")
+    analysis = sagemaker._clarify_analysis(["label", "age", "income"])
     assert set(analysis["explanations"]["kernel_shap"]["label0"]["global_shap_values"]) == {"age", "income"}
+
+
+def test_a_fault_of_the_emulator_fails_the_execution_as_the_error_it_is(monkeypatch, caplog):
+    def broken(state: dict[str, Any], data: Any, account_id: str, region: str) -> Any:
+        raise ValueError("the emulator misread the task")
+
+    monkeypatch.setattr(stepfunctions, "_run_task", broken)
+    run = execution({})
+    run.execution_arn = "arn:aws:states:us-east-1:111111111111:execution:waiter:r"
+    stepfunctions._run_execution(json.dumps(WAITER), run)
+    assert (run.status, run.error, run.cause) == ("FAILED", "ValueError", "the emulator misread the task")
+    assert any(run.execution_arn in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_a_definition_naming_a_missing_state_fails_as_step_functions_says():
+    machine = {"StartAt": "First", "States": {"First": {"Type": "Pass", "Next": "Nowhere"}}}
+    run = execution({})
+    stepfunctions._run_execution(json.dumps(machine), run)
+    assert (run.status, run.error) == ("FAILED", "States.Runtime")
+    assert run.cause == "the definition has no state named 'Nowhere'"
+
+
+def test_baseline_columns_pass_over_inputs_that_are_not_the_data():
+    from moto.s3.models import s3_backends
+
+    s3 = s3_backends["111111111111"]["aws"]
+    s3.create_bucket("data", "us-east-1")
+    s3.put_object("data", "baseline/data.csv", b"label,age\n1,30\n")
+    inputs = [
+        {"S3Input": {"S3Uri": "s3://no-such-bucket/x.csv"}},
+        {"S3Input": {"S3Uri": "s3://data/baseline/"}},
+        {"S3Input": {"S3Uri": "s3://data/baseline/data.csv"}},
+    ]
+    try:
+        assert sagemaker._baseline_columns(s3, inputs) == ["label", "age"]
+        assert sagemaker._baseline_columns(s3, inputs[:2]) == ["_c0", "_c1"]
+    finally:
+        s3.reset()
+
+
+def test_an_unexpected_error_reading_the_baseline_data_is_not_hidden():
+    class Unreadable:
+        def get_object(self, bucket: str, key: str) -> Any:
+            raise PermissionError("the emulator's store cannot be read")
+
+    with pytest.raises(PermissionError):
+        sagemaker._baseline_columns(Unreadable(), [{"S3Input": {"S3Uri": "s3://data/baseline.csv"}}])
 
 
 def test_stopping_the_emulator_gives_moto_back_its_own_behaviour():

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from lambdas.pipeline_orchestration import pipeline_state
 from lambdas.pipeline_orchestration.pipeline_state import (
     ACTIVE,
     DELETING,
@@ -337,3 +338,9 @@ def test_a_failed_blueprint_stack_adds_its_resource_event_to_the_reason():
     assert seen.state.state == FAILED
     assert "BaselineJob: NoSuchBucket: The specified bucket does not exist" in seen.state.reason
     assert seen.state.reason.startswith("stage DeployCloudFormation, action deploy_stack: Stack failed")
+
+
+def test_a_pipeline_has_finished_once_it_settled_and_not_while_it_waits_or_works():
+    finished = {state: pipeline_state.has_finished(state) for state in pipeline_state.STATES}
+    assert {state for state, done in finished.items() if done} == {"ACTIVE", "FAILED", "ROLLED_BACK"}
+    assert pipeline_state.has_finished(None) is False

@@ -156,11 +156,14 @@ def responses(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         def __exit__(self, *_):
             return False
 
+        def read(self):
+            return b""
+
     def fake_urlopen(request, timeout):
         sent.append({"url": request.full_url, "method": request.get_method(), **json.loads(request.data)})
         return Answer()
 
-    monkeypatch.setattr(invoke_on_deploy.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
     return sent
 
 
@@ -189,6 +192,7 @@ def test_create_runs_the_job_synchronously_and_returns_its_data(monkeypatch, res
             "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",
             "RequestId": "req-1",
             "LogicalResourceId": "BatchTransformJob",
+            "NoEcho": False,
             "Data": {"JobName": "job-1"},
         }
     ]

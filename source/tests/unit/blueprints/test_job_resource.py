@@ -176,16 +176,53 @@ def test_poll_gives_up_at_the_deadline_and_stops_the_job(sent, responses):
     assert sent["StopProcessingJob"] == [{"ProcessingJobName": JOB}]
 
 
-def test_poll_retries_a_transient_error_then_reports_it_at_the_deadline(aws, responses, monkeypatch):
-    def throttled(_spec):
-        raise ConnectionError("endpoint timed out")
+def _client_error(code: str, status: int):
+    from botocore.exceptions import ClientError
 
-    monkeypatch.setattr(job_resource.baseline, "baseline_finished", throttled)
+    return ClientError(
+        {"Error": {"Code": code, "Message": f"{code} from SageMaker"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "DescribeProcessingJob",
+    )
+
+
+@pytest.mark.parametrize(
+    "transient",
+    [ConnectionError("endpoint timed out"), _client_error("ThrottlingException", 400), _client_error("Busy", 503)],
+    ids=["connection", "throttled", "unavailable"],
+)
+def test_poll_retries_a_transient_error_then_reports_it_at_the_deadline(aws, responses, monkeypatch, transient):
+    def failing(_spec):
+        raise transient
+
+    monkeypatch.setattr(job_resource.baseline, "baseline_finished", failing)
     assert job_resource.poll(_state())["done"] is False
     assert responses == []
     assert job_resource.poll(_state(deadline_in=-1))["done"] is True
     assert responses[0]["Status"] == "FAILED"
-    assert "endpoint timed out" in responses[0]["Reason"]
+    assert str(transient) in responses[0]["Reason"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [KeyError("ProcessingJobStatus"), _client_error("AccessDeniedException", 400)],
+    ids=["fault-of-the-code", "refused-by-aws"],
+)
+def test_poll_fails_at_once_on_an_error_no_retry_mends(aws, responses, monkeypatch, error):
+    def failing(_spec):
+        raise error
+
+    monkeypatch.setattr(job_resource.baseline, "baseline_finished", failing)
+    assert job_resource.poll(_state(deadline_in=3300))["done"] is True
+    assert responses[0]["Status"] == "FAILED"
+    assert responses[0]["Reason"] == f"cannot read baseline job {JOB}: {type(error).__name__}: {error}"
+
+
+def test_poll_fails_at_once_when_a_property_is_missing(aws, responses):
+    state = _state()
+    del state["event"]["ResourceProperties"]["ImageUri"]
+    assert job_resource.poll(state)["done"] is True
+    assert responses[0]["Status"] == "FAILED"
+    assert responses[0]["Reason"] == f"cannot read baseline job {JOB}: KeyError: 'ImageUri'"
 
 
 def test_a_long_reason_is_cut_to_what_cloudformation_accepts(aws, responses):

@@ -213,6 +213,42 @@ def test_delete_tears_down_in_order_keeps_user_data_and_answers_202(scene: Scene
     assert _keys(prefix) == []
 
 
+def test_delete_refused_by_s3_says_which_objects_are_left_and_can_be_called_again(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene.provision(BATCH)
+    s3 = client("s3")
+    real_delete_objects = s3.delete_objects
+
+    def refused(Bucket: str, Delete: dict) -> dict:
+        first = Delete["Objects"][0]["Key"]
+        return {"Errors": [{"Key": first, "Code": "AccessDenied", "Message": "Access Denied"}]}
+
+    monkeypatch.setattr(s3, "delete_objects", refused)
+    status, answer = scene.call("DELETE", ROUTE, path={"pipeline_name": FRAUD})
+
+    assert status == 500
+    assert answer["message"] == "Deletion failed"
+    assert f"objects in s3://{ASSETS} (the first, mlops_provisioned_pipelines/{FRAUD}/" in answer["detailedMessage"]
+    assert "AccessDenied: Access Denied). Fix the cause and call DELETE again" in answer["detailedMessage"]
+    assert [uri.split("/")[2:4] for uri in answer["left_behind"]] == [[ASSETS, "mlops_provisioned_pipelines"]]
+
+    monkeypatch.setattr(s3, "delete_objects", real_delete_objects)
+    status, answer = scene.call("DELETE", ROUTE, path={"pipeline_name": FRAUD})
+    assert status == 202 and answer["done"] is True
+    assert _keys(f"mlops_provisioned_pipelines/{FRAUD}/") == []
+
+
+def test_the_service_answers_a_delete_with_its_outcome_and_the_route_with_202(scene: Scene) -> None:
+    """The status is the route's: the service's result (what local mode and events use) is the outcome alone."""
+    scene.provision(BATCH)
+
+    outcome = scene.service.delete_pipeline(FRAUD)
+
+    assert set(outcome) == {"message", "pipeline_name", "done", "started", "waiting_for", "remaining", "kept"}
+    assert outcome["done"] is True and outcome["message"] == f"Pipeline {FRAUD} is deleted."
+
+
 def test_delete_again_after_it_finished_is_404(scene: Scene) -> None:
     scene.provision(BATCH)
     scene.call("DELETE", ROUTE, path={"pipeline_name": FRAUD})

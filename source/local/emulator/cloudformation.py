@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: Apache-2.0
+"""CloudFormation: what moto's stacks and StackSets do differently from the service, made as the service does it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from .patches import replace
+from .placeholders import register_placeholder_resources
+
+
+def fill_cloudformation_gaps() -> None:
+    """Placeholders for unmodelled types, and outputs that wait for their resources (idempotent)."""
+    register_placeholder_resources()
+    cloudformation_requests_take_turns()
+    outputs_wait_for_resources()
+    missing_stack_instances_are_not_found()
+    generated_names_fit_their_limits()
+    custom_resource_answers_reach_their_stack()
+    stack_instances_are_stacks_of_their_account()
+    sagemaker_endpoints_keep_their_names()
+
+
+def sagemaker_endpoints_keep_their_names() -> None:
+    """moto's CloudFormation generates a SageMaker endpoint's name even when the template names it; SageMaker
+    keeps the EndpointName given (`endpoint_name`), which monitors and callers then find."""
+    from moto.cloudformation import parsing
+    from moto.sagemaker.models import FakeEndpoint
+
+    replace(FakeEndpoint, "cloudformation_name_type", staticmethod(lambda: "EndpointName"))
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+
+
+# moto's CloudFormation is not thread-safe: a stack's resource map creates a resource the first time it is read.
+# A DescribeStacks or ListStackResources served while CreateStack is still creating that stack's resources
+# (the runner deploying a blueprint while the API answers a status or dry-run request) then creates them out of
+# dependency order, on the reader's thread: an API Gateway deployment before its methods answers the reader with
+# "The REST API doesn't contain any methods". In CloudFormation a read never creates anything.
+CLOUDFORMATION_TURNS = threading.RLock()
+
+
+def cloudformation_requests_take_turns() -> None:
+    """One CloudFormation request at a time, each seeing the stacks as the one before left them (idempotent)."""
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    original = CloudFormationResponse.call_action
+    if getattr(original, "_in_turn", False):
+        return
+
+    def call_action(self: Any) -> Any:
+        with CLOUDFORMATION_TURNS:
+            return original(self)
+
+    call_action._in_turn = True  # type: ignore[attr-defined]
+    replace(CloudFormationResponse, "call_action", call_action)
+
+
+def custom_resource_answers_reach_their_stack() -> None:
+    """moto files a custom resource's answer under the account of the (unsigned) answer request, the default
+    one; a StackSet instance's stack lives in a stage account. The answer goes to the account in its StackId.
+    moto also ignores a FAILED answer; CloudFormation fails the resource's stack with the answer's reason."""
+    from moto.cloudformation.models import cloudformation_backends
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    original = CloudFormationResponse.process_cfn_response
+    if getattr(original, "_by_stack", False):
+        return
+
+    def process_cfn_response(self: Any) -> Any:
+        if self._get_param("Status") == "FAILED":  # moto drops a failure: the resource fails its stack
+            reason = self._get_param("Reason") or "the custom resource failed"
+            fail_stack(self._get_param("StackId") or "", f"{self._get_param('LogicalResourceId')}: {reason}")
+            return 200, {"status": 200}, json.dumps("{}")
+        if self._get_param("Status") == "SUCCESS":
+            stack_id = self._get_param("StackId") or ""
+            parts = stack_id.split(":")
+            if len(parts) > 5 and parts[4].isdigit():
+                stack = cloudformation_backends[parts[4]][parts[3]].get_stack(stack_id)
+                stack.get_custom_resource(self._get_param("LogicalResourceId")).set_data(self._get_param("Data"))
+                stack.verify_readiness()
+                return 200, {"status": 200}, json.dumps("{}")
+        return original(self)
+
+    process_cfn_response._by_stack = True  # type: ignore[attr-defined]
+    replace(CloudFormationResponse, "process_cfn_response", process_cfn_response)
+
+
+# How long a StackSet operation waits for its instance stacks before it fails them (CloudFormation gives a
+# custom resource up to an hour; the emulator's resources answer in seconds or never).
+STACK_INSTANCE_TIMEOUT = 600.0
+
+
+def stack_instances_are_stacks_of_their_account() -> None:
+    """moto builds a service-managed StackSet instance as a hidden stack that no account holds, so a custom
+    resource in it (which looks its stack up in the account) is never sent, and the operation reports
+    SUCCEEDED at once. In CloudFormation the instance is a stack of the target account: the emulator files it
+    there before creating its resources, deletes it like any stack, and reports the operation RUNNING until its
+    instance stacks are complete (FAILED when one failed), and each instance's status from its stack."""
+    from moto.cloudformation import models
+    from moto.cloudformation.models import CloudFormationBackend, Stack, StackInstance, cloudformation_backends
+
+    original_init = StackInstance.__init__
+    if getattr(original_init, "_filed", False):
+        return
+
+    def __init__(self: Any, account_id: str, region_name: str, stackset_id: str, stack_name: str, name: str,
+                 template: str, parameters: Any, permission_model: str) -> None:  # fmt: skip
+        if permission_model == "SELF_MANAGED":
+            original_init(
+                self, account_id, region_name, stackset_id, stack_name, name, template, parameters, permission_model
+            )
+            return
+        self.account_id, self.region_name, self.stackset_id = account_id, region_name, stackset_id
+        self.stack_name, self.name, self.template = stack_name, name, template
+        self.parameters, self.permission_model = parameters or [], permission_model
+        values = parameters if isinstance(parameters, dict) else {}
+        if isinstance(parameters, list):
+            values = {p["ParameterKey"]: p["ParameterValue"] for p in parameters}
+        instance_name = f"StackSet-{name}-{models.mock_random.uuid4()}"  # CloudFormation's name for it
+        self.stack = Stack(
+            stack_id=models.generate_stack_id(instance_name, region_name, account_id),
+            name=instance_name,
+            template=template,
+            parameters=values,
+            account_id=account_id,
+            region_name=region_name,
+            notification_arns=[],
+            tags=None,
+            role_arn=None,
+            cross_stack_resources={},
+            enable_termination_protection=False,
+        )
+        self._started = time.monotonic()
+        cloudformation_backends[account_id][region_name].stacks[self.stack.stack_id] = self.stack
+        self.stack.create_resources()
+
+    original_delete = StackInstance.delete
+
+    def delete(self: Any) -> None:
+        if not hasattr(self, "_started"):
+            original_delete(self)
+            return
+        cloudformation_backends[self.account_id][self.region_name].delete_stack(self.stack.stack_id)
+
+    original_to_dict = StackInstance.to_dict
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        answer = original_to_dict(self)
+        if hasattr(self, "_started"):
+            answer["StackId"] = self.stack.stack_id
+            detail = _instance_detail(self)
+            answer["StackInstanceStatus"] = {"DetailedStatus": detail}
+            if detail != "SUCCEEDED":
+                answer["Status"] = "OUTDATED"
+                answer["StatusReason"] = getattr(self.stack, "status_reason", None) or self.stack.status
+        return answer
+
+    original_operation = CloudFormationBackend.describe_stack_set_operation
+
+    def describe_stack_set_operation(self: Any, stackset_name: str, operation_id: str) -> Any:
+        stackset, operation = original_operation(self, stackset_name, operation_id)
+        if operation["Action"] == "CREATE" and operation["Status"] in ("SUCCEEDED", "RUNNING"):
+            details = {_instance_detail(i) for i in stackset.instances.stack_instances if hasattr(i, "_started")}
+            operation["Status"] = next((d for d in ("FAILED", "RUNNING") if d in details), "SUCCEEDED")
+        return stackset, operation
+
+    __init__._filed = True  # type: ignore[attr-defined]
+    replace(StackInstance, "__init__", __init__)
+    replace(StackInstance, "delete", delete)
+    replace(StackInstance, "to_dict", to_dict)
+    replace(CloudFormationBackend, "describe_stack_set_operation", describe_stack_set_operation)
+
+
+def _instance_detail(instance: Any) -> str:
+    """SUCCEEDED, RUNNING or FAILED, from the instance's stack; one that waits too long is failed."""
+    status = instance.stack.status
+    if status.endswith("_IN_PROGRESS") and time.monotonic() - instance._started > STACK_INSTANCE_TIMEOUT:
+        fail_stack(
+            instance.stack.stack_id, f"still {status} after {STACK_INSTANCE_TIMEOUT:.0f} s: a resource never answered"
+        )
+        status = instance.stack.status
+    if status.endswith("_IN_PROGRESS"):
+        return "RUNNING"
+    return "SUCCEEDED" if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") else "FAILED"
+
+
+# Length limits of names CloudFormation generates (stack name + logical id + suffix, shortened to fit).
+NAME_LIMITS = {
+    "AWS::StepFunctions::StateMachine": 80,
+    "AWS::Lambda::Function": 64,
+    "AWS::IAM::Role": 64,
+    "AWS::Events::Rule": 64,
+    "AWS::SQS::Queue": 80,
+}
+
+
+def generated_names_fit_their_limits() -> None:
+    """moto builds `<stack>-<logical id>-<suffix>` at any length; CloudFormation shortens it to the type's limit."""
+    from moto.cloudformation import parsing
+
+    original = parsing.generate_resource_name
+    if getattr(original, "_fits", False):
+        return
+
+    def generate(resource_type: str, stack_name: str, logical_id: str) -> str:
+        name = original(resource_type, stack_name, logical_id)
+        limit = NAME_LIMITS.get(resource_type)
+        if limit is None or len(name) <= limit:
+            return name
+        prefix, suffix = name.rsplit("-", 1)
+        return f"{prefix[: limit - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+    generate._fits = True  # type: ignore[attr-defined]
+    replace(parsing, "generate_resource_name", generate)
+
+
+def fail_stack(stack_id: str, reason: str) -> None:
+    """What CloudFormation does when a resource never answers: the stack's creation fails with the reason."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    for backends in cloudformation_backends.values():
+        for backend in backends.values():
+            stack = backend.stacks.get(stack_id)
+            if stack is not None and stack.status.endswith("_IN_PROGRESS"):
+                failed = "CREATE_FAILED" if stack.status.startswith("CREATE") else "UPDATE_ROLLBACK_COMPLETE"
+                stack._add_stack_event(failed, resource_status_reason=reason)
+                stack.status, stack.status_reason = failed, reason
+
+
+def missing_stack_instances_are_not_found() -> None:
+    """moto answers DescribeStackInstance for an account the StackSet has no instance in with a 500;
+    CloudFormation answers StackInstanceNotFoundException, which the status routes read as "not deployed"."""
+    from moto.cloudformation.exceptions import StackInstanceNotFound
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.describe_stack_instance
+    if getattr(original, "_not_found", False):
+        return
+
+    def describe_stack_instance(self: Any, stack_set_name: str, account_id: str, region: str) -> Any:
+        stack_set = self.describe_stack_set(stack_set_name)
+        if stack_set.instances.get_instance(account_id, region) is None:
+            raise StackInstanceNotFound()
+        return original(self, stack_set_name, account_id, region)
+
+    describe_stack_instance._not_found = True  # type: ignore[attr-defined]
+    replace(CloudFormationBackend, "describe_stack_instance", describe_stack_instance)
+
+
+def outputs_wait_for_resources() -> None:
+    """moto resolves every output whenever a stack is described, and fails on an output whose resource is not
+    created yet (a stack waiting for a custom resource), which breaks DescribeStacks for every stack. Real
+    CloudFormation shows outputs once they resolve; so does the emulator."""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.exceptions import ValidationError
+
+    original = parsing.OutputMap.__getitem__
+    if getattr(original, "_waits", False):
+        return
+
+    def get_output(self: Any, key: str) -> Any:
+        try:
+            return original(self, key)
+        except ValidationError:
+            return None
+
+    get_output._waits = True  # type: ignore[attr-defined]
+    replace(parsing.OutputMap, "__getitem__", get_output)

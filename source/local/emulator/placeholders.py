@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Placeholders for the resource types our templates use that moto's CloudFormation does not model."""
+
+from __future__ import annotations
+
+from .sagemaker import MONITORING_SCHEDULES, _record_monitoring_schedule
+
+# Resource types our templates use that moto's CloudFormation does not model. The emulator records them as
+# placeholders (named, with ARNs for Fn::GetAtt) so that stacks holding them deploy; nothing is simulated.
+# CodePipeline pipelines among them are run by the local pipeline runner.
+PLACEHOLDER_TYPES = {
+    "AWS::ApiGateway::Account": "",
+    "AWS::ApiGateway::Model": "Name",
+    "AWS::ApiGateway::RequestValidator": "Name",
+    "AWS::ApiGateway::Stage": "StageName",
+    "AWS::ApplicationAutoScaling::ScalableTarget": "",
+    "AWS::ApplicationAutoScaling::ScalingPolicy": "PolicyName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CodeBuild::Project": "Name",
+    "AWS::CodePipeline::Pipeline": "Name",
+    "AWS::SageMaker::DataQualityJobDefinition": "JobDefinitionName",
+    "AWS::SageMaker::ModelBiasJobDefinition": "JobDefinitionName",
+    "AWS::SageMaker::ModelExplainabilityJobDefinition": "JobDefinitionName",
+    "AWS::SageMaker::ModelQualityJobDefinition": "JobDefinitionName",
+    "AWS::SageMaker::MonitoringSchedule": "MonitoringScheduleName",
+}
+
+
+_PLACEHOLDERS: dict[str, type] = {}
+
+
+def register_placeholder_resources() -> None:
+    """Teach moto's CloudFormation the PLACEHOLDER_TYPES (idempotent)."""
+    from moto.cloudformation import parsing
+    from moto.core.common_models import CloudFormationModel
+
+    known = parsing.get_model_map()
+    for resource_type, name_property in PLACEHOLDER_TYPES.items():
+        if resource_type not in known and resource_type not in _PLACEHOLDERS:
+            # Held here: moto finds models through __subclasses__, which keeps only weak references.
+            _PLACEHOLDERS[resource_type] = _placeholder_model(CloudFormationModel, resource_type, name_property)
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+
+
+def _placeholder_model(base: type, resource_type: str, name_property: str) -> type:
+    _, service, kind = resource_type.split("::")
+
+    class Placeholder(base):  # type: ignore[misc, valid-type]
+        def __init__(self, name: str, properties: dict, account_id: str, region: str) -> None:
+            self.name, self.properties = name, properties
+            self.arn = f"arn:aws:{service.lower()}:{region}:{account_id}:{kind.lower()}/{name}"
+            if resource_type == "AWS::SageMaker::MonitoringSchedule":
+                _record_monitoring_schedule(name, properties, account_id, region)
+                self._key = (account_id, region, name)
+
+        def delete(self, account_id: str, region: str) -> None:
+            MONITORING_SCHEDULES.pop(getattr(self, "_key", ("", "", "")), None)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return name_property
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return resource_type
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return True
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.arn if attribute_name.endswith("Arn") else self.name
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # type: ignore[no-untyped-def]
+            return cls(resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        ):  # type: ignore[no-untyped-def]
+            return cls(original_resource.name, cloudformation_json.get("Properties", {}), account_id, region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def]
+            return None
+
+    Placeholder.__name__ = Placeholder.__qualname__ = f"Placeholder{service}{kind}"
+    return Placeholder

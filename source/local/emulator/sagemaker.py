@@ -1,0 +1,200 @@
+# SPDX-License-Identifier: Apache-2.0
+"""SageMaker: baseline reports, monitoring schedules, endpoints and model-card exports as the service answers them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .patches import replace
+
+# Images of SageMaker's own baseline containers (by repository name) and the reports each leaves in its output.
+BASELINE_IMAGES = {"sagemaker-model-monitor-analyzer": "analyzer", "sagemaker-clarify-processing": "clarify"}
+
+
+def baseline_jobs_write_their_reports() -> None:
+    """moto completes a processing job as soon as it is created, but runs no container, so a baseline job
+    leaves nothing behind. A job on the Model Monitor analyzer or Clarify image writes what those containers
+    write to the job's output: statistics.json and constraints.json (data quality), constraints.json (model
+    quality, from its analysis_type), analysis.json (Clarify), with the columns of the baseline data."""
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original = SageMakerResponse.create_processing_job
+    if getattr(original, "_reports", False):
+        return
+
+    def create_processing_job(self: Any) -> Any:
+        answer = original(self)
+        job = self.sagemaker_backend.processing_jobs[self._get_param("ProcessingJobName")]
+        repository = str((job.app_specification or {}).get("ImageUri", "")).rsplit("/", 1)[-1].split(":")[0]
+        if repository in BASELINE_IMAGES:
+            environment = self._get_param("Environment") or {}  # moto keeps no Environment
+            _write_reports(self.current_account, job, BASELINE_IMAGES[repository], environment)
+        return answer
+
+    create_processing_job._reports = True  # type: ignore[attr-defined]
+    replace(SageMakerResponse, "create_processing_job", create_processing_job)
+
+
+def _write_reports(account_id: str, job: Any, container: str, environment: dict[str, str]) -> None:
+    from moto.s3.models import s3_backends
+
+    s3 = s3_backends[account_id]["aws"]
+    columns = _baseline_columns(s3, job.processing_inputs)
+    if container == "clarify":
+        reports = {"analysis.json": _clarify_analysis(columns)}
+    elif environment.get("analysis_type") == "MODEL_QUALITY":
+        reports = {"constraints.json": _model_quality_constraints(environment.get("problem_type", ""))}
+    else:
+        reports = _data_quality_reports(columns)
+    for output in (job.processing_output_config or {}).get("Outputs", []):
+        bucket, _, prefix = output["S3Output"]["S3Uri"].removeprefix("s3://").partition("/")
+        for name, content in reports.items():
+            key = f"{prefix.rstrip('/')}/{name}".lstrip("/")
+            s3.put_object(bucket, key, json.dumps(content, indent=2).encode())
+
+
+def _baseline_columns(s3: Any, inputs: list[dict[str, Any]]) -> list[str]:
+    """The header of the job's first CSV input (the baseline data), or generic names."""
+    from moto.s3.exceptions import MissingBucket
+
+    for item in inputs or []:
+        uri = item.get("S3Input", {}).get("S3Uri", "")
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            found = s3.get_object(bucket, key)
+        except MissingBucket:  # an input in a bucket that does not exist: SageMaker would fail the job
+            continue
+        if found is None:  # a prefix, or a key that was never written
+            continue
+        first = found.value.decode("utf-8-sig", errors="replace").splitlines()[:1]
+        if first and not key.endswith(".json"):
+            return [c.strip() for c in first[0].split(",")]
+    return ["_c0", "_c1"]
+
+
+def _data_quality_reports(columns: list[str]) -> dict[str, Any]:
+    statistics = {
+        "version": 0.0,
+        "dataset": {"item_count": 1},
+        "features": [
+            {"name": c, "inferred_type": "Fractional", "numerical_statistics": {"common": {"num_present": 1}}}
+            for c in columns
+        ],
+    }
+    constraints = {
+        "version": 0.0,
+        "features": [{"name": c, "inferred_type": "Fractional", "completeness": 1.0} for c in columns],
+        "monitoring_config": {"evaluate_constraints": "Enabled", "emit_metrics": "Enabled"},
+    }
+    return {"statistics.json": statistics, "constraints.json": constraints}
+
+
+def _model_quality_constraints(problem_type: str) -> dict[str, Any]:
+    kinds = {
+        "Regression": ("regression_constraints", "mae", "GreaterThanThreshold"),
+        "BinaryClassification": ("binary_classification_constraints", "accuracy", "LessThanThreshold"),
+    }
+    kind, metric, operator = kinds.get(
+        problem_type, ("multiclass_classification_constraints", "accuracy", "LessThanThreshold")
+    )
+    return {"version": 0.0, kind: {metric: {"threshold": 0.5, "comparison_operator": operator}}}
+
+
+def _clarify_analysis(columns: list[str]) -> dict[str, Any]:
+    features = columns[1:] or columns
+    return {
+        "version": "1.0",
+        "explanations": {
+            "kernel_shap": {"label0": {"global_shap_values": dict.fromkeys(features, 0.0), "expected_value": 0.0}}
+        },
+        "pre_training_bias_metrics": {"label": columns[0] if columns else "", "facets": {}},
+        "post_training_bias_metrics": {"label": columns[0] if columns else "", "facets": {}},
+    }
+
+
+# Monitoring schedules that stacks created (moto models none), by (account, region, name).
+MONITORING_SCHEDULES: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
+def monitoring_schedules_are_described() -> None:
+    """moto implements no monitoring schedules: the stacks' AWS::SageMaker::MonitoringSchedule placeholders
+    record theirs, and DescribeMonitoringSchedule answers from them as SageMaker would (status Scheduled)."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    if getattr(getattr(SageMakerResponse, "describe_monitoring_schedule", None), "_recorded", False):
+        return
+
+    def describe_monitoring_schedule(self: Any) -> str:
+        name = self._get_param("MonitoringScheduleName")
+        schedule = MONITORING_SCHEDULES.get((self.current_account, self.region, name))
+        if schedule is None:
+            raise ValidationError(message=f"Monitoring Schedule {name} not found")
+        return json.dumps(schedule, default=str)
+
+    describe_monitoring_schedule._recorded = True  # type: ignore[attr-defined]
+    replace(SageMakerResponse, "describe_monitoring_schedule", describe_monitoring_schedule)
+
+
+def _record_monitoring_schedule(name: str, properties: dict[str, Any], account_id: str, region: str) -> None:
+    from moto.core.utils import utcnow
+
+    now = utcnow().isoformat()
+    config = properties.get("MonitoringScheduleConfig", {})
+    MONITORING_SCHEDULES[(account_id, region, name)] = {
+        "MonitoringScheduleArn": f"arn:aws:sagemaker:{region}:{account_id}:monitoring-schedule/{name.lower()}",
+        "MonitoringScheduleName": name,
+        "MonitoringScheduleStatus": "Scheduled",
+        "MonitoringType": config.get("MonitoringType", "DataQuality"),
+        "CreationTime": now,
+        "LastModifiedTime": now,
+        "MonitoringScheduleConfig": config,
+        **({"EndpointName": properties["EndpointName"]} if properties.get("EndpointName") else {}),
+    }
+
+
+NO_MODEL_RUNS = (
+    "local mode runs no model container: endpoint {name} is InService in the emulator, but no model serves it, "
+    "so there is no prediction to return. Deployed to AWS, the endpoint answers with the model's output."
+)
+
+
+def endpoints_say_no_model_runs() -> None:
+    """moto answers InvokeEndpoint with the static text 'body', which reads like a prediction. The emulator
+    answers as SageMaker does when the model fails (ModelError, 424), saying that no model runs locally, and
+    as SageMaker does for an endpoint that does not exist (ValidationError)."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.sagemaker.models import sagemaker_backends
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+    if getattr(SageMakerRuntimeResponse.invoke_endpoint, "_says_no_model", False):
+        return
+
+    def invoke_endpoint(self: Any) -> Any:
+        name = self._get_params().get("EndpointName") or self.path.split("/")[2]
+        if name not in sagemaker_backends[self.current_account][self.region].endpoints:
+            error = JsonRESTError("ValidationError", f"Endpoint {name} of account {self.current_account} not found.")
+        else:
+            error = JsonRESTError("ModelError", NO_MODEL_RUNS.format(name=name))
+            error.code = 424
+        raise error
+
+    invoke_endpoint._says_no_model = True  # type: ignore[attr-defined]
+    replace(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+
+
+def model_card_exports_are_refused() -> None:
+    """moto implements no CreateModelCardExportJob and answers a bare 500; the emulator renders no PDF either,
+    so it refuses the export as SageMaker refuses a request it cannot serve, saying why (idempotent)."""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    if getattr(getattr(SageMakerResponse, "create_model_card_export_job", None), "_refused", False):
+        return
+
+    def create_model_card_export_job(self: Any) -> str:
+        raise ValidationError(message="Local mode does not export model cards: the emulator renders no PDF.")
+
+    create_model_card_export_job._refused = True  # type: ignore[attr-defined]
+    replace(SageMakerResponse, "create_model_card_export_job", create_model_card_export_job)
