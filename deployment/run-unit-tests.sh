@@ -28,8 +28,9 @@ ruff format --check .
 echo "== mypy (Lambda code)"
 mypy
 echo "== pytest (workers: ${MLOPS_TEST_WORKERS:-auto}, one per core; the slowest tests listed at the end)"
-# loadgroup: a module sharing a local-mode scene or a moto server runs whole on one worker (tests/conftest.py).
-pytest -n "${MLOPS_TEST_WORKERS:-auto}" --dist loadgroup --durations=25 "$@"
+# loadgroup: a module sharing a local-mode scene or a moto server runs whole on one worker; the order is the one
+# tests/conftest.py sets (the tests that need no synthesis first), not xdist's largest group first.
+pytest -n "${MLOPS_TEST_WORKERS:-auto}" --dist loadgroup --no-loadscope-reorder --durations=25 "$@"
 if ! wait "$checkov_setup"; then
   cat "$checkov_log" >&2
   echo "the checkov virtualenv could not be set up" >&2

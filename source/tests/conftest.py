@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import pytest
 
@@ -72,10 +73,18 @@ def _needs_synthesis(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Modules that need no synthesis run first, while the assembly is synthesized in the background; under
-    --dist loadgroup each module keeping a local-mode scene or a moto server runs whole on one worker."""
+    """Modules that need no synthesis run first, while the assembly is synthesized in the background; then the
+    modules that share a module fixture, largest first (run whole on one worker under --dist loadgroup, they
+    are the long units a worker should not pick up last). The test command keeps this order for the workers
+    (--no-loadscope-reorder)."""
     needs = {item.module for item in items if _needs_synthesis(item)}  # type: ignore[attr-defined]
-    items.sort(key=lambda item: getattr(item, "module", None) in needs)  # stable: modules stay whole, in order
+    shared = Counter(item.module for item in items if _shares_a_module_fixture(item))  # type: ignore[attr-defined]
+
+    def order(item: pytest.Item) -> tuple[bool, int]:
+        module = getattr(item, "module", None)
+        return module in needs, -shared.get(module, 0)
+
+    items.sort(key=order)  # stable: modules stay whole, in collection order otherwise
     if getattr(config.option, "loadgroup", False):
         for item in items:
             if _shares_a_module_fixture(item):
