@@ -33,11 +33,15 @@ if [ -n "${MLOPS_CDK_OUT:-}" ]; then
 else
   cdk_out="$deployment_dir/staging/cdk.out"
   rm -rf "$cdk_out"
-  echo "== synthesizing every stack into $cdk_out"
+  echo "== synthesizing every stack into $cdk_out (cdk-nag's AwsSolutions pack runs once over the whole app)"
+  started=$SECONDS
   CDK_OUTDIR="$cdk_out" python app.py
+  echo "synthesized in $((SECONDS - started)) s"
 fi
 
 echo "== packaging for s3://$DIST_BUCKET-<region>/$SOLUTION_NAME/$VERSION/"
+started=$SECONDS
 python -m infrastructure.build.package \
   --cdk-out "$cdk_out" --bucket "$DIST_BUCKET" --solution "$SOLUTION_NAME" --version "$VERSION" \
   --global-dir "$build_dir/global-s3-assets" --regional-dir "$build_dir/regional-s3-assets"
+echo "packaged in $((SECONDS - started)) s"

@@ -8,6 +8,10 @@ set -euo pipefail
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../source" && pwd)"
 lock="$source_dir/requirements-checkov.lock"
 venv="$source_dir/.venv-checkov"
+# One set-up at a time: the test command starts it in the background while a scan may already be waiting.
+mkdir -p "$source_dir/.cache"
+exec {setup_lock}>"$source_dir/.cache/checkov-setup.lock"
+flock "$setup_lock"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
@@ -17,6 +21,8 @@ if [ ! -f "$stamp" ]; then
   rm -f "$venv"/.installed-*
   touch "$stamp"
 fi
+flock --unlock "$setup_lock"
+exec {setup_lock}>&-
 if [ "$#" -gt 0 ]; then
   # Offline: no guideline download, no update check.
   export CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE

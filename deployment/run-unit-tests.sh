@@ -16,15 +16,29 @@ export AWS_SECURITY_TOKEN=testing AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-eas
 unset AWS_PROFILE AWS_ENDPOINT_URL || true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 
+started=$SECONDS
+# checkov, the security scan of the infrastructure tier, lives in its own virtualenv (its pins clash with ours).
+# Its set-up (a pip install on a fresh machine) runs meanwhile; checkov.sh holds a lock, so the scan waits for it.
+checkov_log="$(mktemp)"
+"$deployment_dir/checkov.sh" >"$checkov_log" 2>&1 &
+checkov_setup=$!
 echo "== ruff"
 ruff check .
 ruff format --check .
 echo "== mypy (Lambda code)"
 mypy
-# checkov, the security scan of the infrastructure tier, lives in its own virtualenv (its pins clash with ours).
-echo "== checkov virtualenv"
-"$deployment_dir/checkov.sh"
-echo "== pytest"
-pytest "$@"
+echo "== pytest (workers: ${MLOPS_TEST_WORKERS:-auto}, one per core; the slowest tests listed at the end)"
+# loadgroup: a module sharing a local-mode scene or a moto server runs whole on one worker; the order is the one
+# tests/conftest.py sets (the tests that need no synthesis first), not xdist's largest group first.
+pytest -n "${MLOPS_TEST_WORKERS:-auto}" --dist loadgroup --no-loadscope-reorder --durations=25 "$@"
+if ! wait "$checkov_setup"; then
+  cat "$checkov_log" >&2
+  echo "the checkov virtualenv could not be set up" >&2
+  exit 1
+fi
+rm -f "$checkov_log"
+# One worker, on purpose: schemathesis' strategies built on two threads at once can hit Python 3.11's shared ast
+# recursion counter.
 echo "== fuzz (schemathesis against local mode with openapi.json, bounded)"
 MLOPS_FUZZ=1 pytest tests/fuzz
+echo "== the test command took $((SECONDS - started)) s"
