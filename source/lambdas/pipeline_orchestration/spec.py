@@ -13,6 +13,8 @@ from .settings import Settings
 # A cross-field check sees the normalized values of one stage (or of the single deployment).
 CrossCheck = Callable[[Mapping[str, Any], Settings], list[tuple[str, str]]]
 ParameterBuilder = Callable[["StageView"], dict[str, str]]
+# SageMaker names a type derives from one stage's values: key -> (name, max length, source field).
+NameDeriver = Callable[[Mapping[str, Any]], dict[str, tuple[str, int, str]]]
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,96 @@ class Field:
 
 
 @dataclass(frozen=True)
+class SageMakerKind:
+    """A kind of SageMaker resource: how describe reads it, and what IAM calls its ARN."""
+
+    describe: str  # the boto3 operation
+    name_parameter: str
+    status_key: str
+    action: str  # the IAM action of `describe`
+    arn_type: str  # the resource type in its ARN
+
+
+# Every SageMaker resource the orchestrator reads: the adapters describe these, and its role may read them.
+SAGEMAKER_KINDS: dict[str, SageMakerKind] = {
+    "endpoint": SageMakerKind("describe_endpoint", "EndpointName", "EndpointStatus", "DescribeEndpoint", "endpoint"),
+    "endpoint_config": SageMakerKind(
+        "describe_endpoint_config", "EndpointConfigName", "", "DescribeEndpointConfig", "endpoint-config"
+    ),
+    "monitoring_schedule": SageMakerKind(
+        "describe_monitoring_schedule",
+        "MonitoringScheduleName",
+        "MonitoringScheduleStatus",
+        "DescribeMonitoringSchedule",
+        "monitoring-schedule",
+    ),
+    "processing_job": SageMakerKind(
+        "describe_processing_job", "ProcessingJobName", "ProcessingJobStatus", "DescribeProcessingJob", "processing-job"
+    ),
+    "transform_job": SageMakerKind(
+        "describe_transform_job", "TransformJobName", "TransformJobStatus", "DescribeTransformJob", "transform-job"
+    ),
+    "training_job": SageMakerKind(
+        "describe_training_job", "TrainingJobName", "TrainingJobStatus", "DescribeTrainingJob", "training-job"
+    ),
+    "tuning_job": SageMakerKind(
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+        "DescribeHyperParameterTuningJob",
+        "hyper-parameter-tuning-job",
+    ),
+    "automl_job": SageMakerKind(
+        "describe_auto_ml_job_v2", "AutoMLJobName", "AutoMLJobStatus", "DescribeAutoMLJobV2", "automl-job"
+    ),
+    "model": SageMakerKind("describe_model", "ModelName", "", "DescribeModel", "model"),
+}
+
+
+@dataclass(frozen=True)
+class Creates:
+    """A SageMaker resource a blueprint's template creates: what its deploy role may do to it, and the
+    CloudFormation type (with its name property) that holds it."""
+
+    arn_type: str
+    actions: tuple[str, ...]
+    cloudformation_type: str
+    name_property: str
+
+
+@dataclass(frozen=True)
 class Blueprint:
     """A CloudFormation template we synthesize, and the parameters it declares (the contract)."""
 
     template: str
     parameters: tuple[str, ...]
+    # The SageMaker resources the template creates itself (jobs its custom resources start are not among them).
+    creates: tuple[Creates, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reads:
+    """A SageMaker resource a type's stack deploys, as describe reports it under `key`."""
+
+    key: str
+    kind: str  # a SAGEMAKER_KINDS key
+    name: str = ""  # the plan's derived name that names it,
+    parameter: str = ""  # or the stack parameter that names it,
+    output: str = ""  # or the stack output whose key ends so (read first)
+    missing: str = ""  # the status reported while nothing names it yet; empty: the resource is left out
+    # A job the stack starts: its outcome counts only as part of the stack's.
+    started_by_stack: bool = False
+
+
+@dataclass(frozen=True)
+class Kept:
+    """User data a teardown leaves in place: the request field naming it, and where it lives."""
+
+    field: str
+    what: str
+    # "s3": a bucket/prefix; "assets": a key in the assets bucket; "as_is": an ARN;
+    # "image": the repository (the `ecr_repo_name` field) and this field's tag.
+    where: str = "s3"
 
 
 @dataclass(frozen=True)
@@ -64,6 +151,25 @@ class PipelineType:
     direct_stack: bool = False
     name_field: str = "model_name"
     description: str = ""
+    # What the stack deploys, as describe reports it; whether the stack's outputs hold an inference API URL.
+    reads: tuple[Reads, ...] = ()
+    inference_api: bool = False
+    # An endpoint: "serves" (deploys the one `endpoint_name` names), "monitors" (it must already serve).
+    endpoint: str = ""
+    # Rollback re-provisions the request of an earlier successful execution; a type without it refuses.
+    rollback: bool = False
+    keeps: tuple[Kept, ...] = ()
+    derive_names: NameDeriver | None = None
+    # The example request, a file of source/examples/ (default `<name>.json`).
+    example_file: str = ""
+
+    @property
+    def example(self) -> str:
+        return self.example_file or f"{self.name}.json"
+
+    def names(self, values: Mapping[str, Any]) -> dict[str, tuple[str, int, str]]:
+        """SageMaker names the plan derives from one stage's values: key -> (name, max length, source field)."""
+        return self.derive_names(values) if self.derive_names else {}
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -91,6 +197,13 @@ class Operation:
         return next((f for f in self.fields if f.name == name), None)
 
 
+class UnknownValue(KeyError):
+    """A parameter builder read a key that its pipeline type has no field for."""
+
+    def __init__(self, key: str, known: list[str]) -> None:
+        super().__init__(f"{key} is not a field of this pipeline type (its fields: {', '.join(known)})")
+
+
 @dataclass(frozen=True)
 class StageView:
     """What a parameter builder reads: one stage's values, the stage's names and the settings."""
@@ -101,7 +214,17 @@ class StageView:
     stage: str | None = None
     names: Mapping[str, str] = field(default_factory=dict)
 
+    # The fields of the stage's pipeline type: reading any other key is a mistake in a builder, not an
+    # empty value (a typo would otherwise send "" to the template and pass every check).
+    fields: frozenset[str] | None = None
+
+    def declares(self, key: str) -> bool:
+        """Whether the pipeline type has this field (builders shared by several types ask)."""
+        return self.fields is None or key in self.fields
+
     def get(self, key: str) -> Any:
+        if not self.declares(key):
+            raise UnknownValue(key, sorted(self.fields or ()))
         value = self.values.get(key, "")
         return "" if value is None else value
 
