@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdas.pipeline_orchestration.catalogue import blueprints
 from lambdas.shared.aws import reset_clients
 
 # Every fill replaces an attribute of moto (or botocore) in this process. Stopping the emulator puts each one
@@ -117,11 +118,8 @@ PLACEHOLDER_TYPES = {
     "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::CodeBuild::Project": "Name",
     "AWS::CodePipeline::Pipeline": "Name",
-    "AWS::SageMaker::DataQualityJobDefinition": "JobDefinitionName",
-    "AWS::SageMaker::ModelBiasJobDefinition": "JobDefinitionName",
-    "AWS::SageMaker::ModelExplainabilityJobDefinition": "JobDefinitionName",
-    "AWS::SageMaker::ModelQualityJobDefinition": "JobDefinitionName",
-    "AWS::SageMaker::MonitoringSchedule": "MonitoringScheduleName",
+    # The SageMaker resources the blueprints create, as the catalogue declares them (moto's own are kept).
+    **{c.cloudformation_type: c.name_property for b in blueprints() for c in b.creates},
 }
 
 

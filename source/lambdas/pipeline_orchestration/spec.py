@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .rules import Rule
@@ -103,13 +103,65 @@ class Creates:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """A CloudFormation parameter of a blueprint, declared once: the template declares it from this, the
+    plan sends its name, and the contract test compares the two. The constraints repeat the request rules
+    as a last line of defence for hand-made deployments."""
+
+    name: str
+    description: str
+    pattern: str | None = None
+    hint: str = ""  # the constraint description
+    allowed_values: tuple[str, ...] | None = None
+    default: str | int | None = None
+    number: tuple[int, int] | None = None  # a Number parameter: (min, max)
+    min_length: int | None = None
+    max_length: int | None = None
+
+    def cloudformation(self) -> dict[str, Any]:
+        """The keyword arguments of CDK's CfnParameter."""
+        spec: dict[str, Any] = {"type": "Number" if self.number else "String", "description": self.description}
+        if self.number:
+            spec["min_value"], spec["max_value"] = self.number
+        if self.pattern is not None:
+            spec["allowed_pattern"] = self.pattern
+        if self.hint:
+            spec["constraint_description"] = self.hint
+        if self.allowed_values is not None:
+            spec["allowed_values"] = list(self.allowed_values)
+        if self.default is not None:
+            spec["default"] = self.default
+        if self.min_length is not None:
+            spec["min_length"] = self.min_length
+        if self.max_length is not None:
+            spec["max_length"] = self.max_length
+        return spec
+
+    def but(self, **changes: Any) -> Parameter:
+        """The same parameter with other constraints, for a template that needs them."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
 class Blueprint:
     """A CloudFormation template we synthesize, and the parameters it declares (the contract)."""
 
     template: str
-    parameters: tuple[str, ...]
+    declared: tuple[Parameter, ...]
     # The SageMaker resources the template creates itself (jobs its custom resources start are not among them).
     creates: tuple[Creates, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.declared]
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f"{self.template} declares a parameter twice: {sorted(n for n in names if names.count(n) > 1)}"
+            )
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The names of the parameters, in the template's order."""
+        return tuple(p.name for p in self.declared)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lambdas.pipeline_orchestration.catalogue import NON_REGISTRY_ONLY
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE, NON_REGISTRY_ONLY
 from lambdas.pipeline_orchestration.settings import STAGES, Settings, StageTarget
 
 ACCOUNT = "123456789012"
@@ -20,7 +20,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     path.stem: {k: v for k, v in json.loads(path.read_text()).items() if k != "pipeline_type"}
     for path in sorted(EXAMPLES_DIR.glob("*.json"))
 }
-INFERENCE_TYPES = ("byom_realtime_builtin", "byom_realtime_custom", "byom_batch_builtin", "byom_batch_custom")
+# The types that deploy a model, from the registry or from an artifact and image.
+INFERENCE_TYPES = tuple(t.name for t in CATALOGUE.values() if t.field("model_package_name"))
 
 
 def settings(multi_account: bool = False, model_registry: bool = False) -> Settings:

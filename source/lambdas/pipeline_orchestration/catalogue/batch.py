@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from ..rules import BucketPath
 from ..spec import Blueprint, Field, PipelineType, Reads, StageView
+from . import parameters as P
 from .shared import (
-    _COMMON_PARAMETERS,
-    _MODEL_PARAMETERS,
     CUSTOM_IMAGE,
     INFERENCE_INSTANCE,
     KEEP_BATCH_OUTPUT,
@@ -48,12 +47,12 @@ def build_batch(view: StageView) -> dict[str, str]:
 
 BATCH = Blueprint(
     "byom_batch_pipeline.yaml",
-    (*_COMMON_PARAMETERS, *_MODEL_PARAMETERS, "BatchInputBucket", "BatchInferenceData", "BatchOutputLocation"),
+    (*P.COMMON, *P.model_parameters(), P.BATCH_INPUT_BUCKET, P.BATCH_INFERENCE_DATA, P.BATCH_OUTPUT_LOCATION),
     (MODEL,),
 )
 
-# The stack output naming the transform job the stack starts (its key ends so).
-TRANSFORM_JOB_OUTPUT = "TransformJobName"
+# The stack output naming the transform job the stack starts (describe reads the output whose key ends so).
+TRANSFORM_JOB_OUTPUT = "BatchTransformJobName"
 BATCH_READS = (
     Reads("transform_job", "transform_job", output=TRANSFORM_JOB_OUTPUT, missing="NOT_STARTED", started_by_stack=True),
 )

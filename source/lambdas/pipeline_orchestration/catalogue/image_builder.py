@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..rules import ECR_REPO_NAME, AssetKey, Name
 from ..spec import Blueprint, Field, Kept, PipelineType, StageView
+from . import parameters as P
 from .shared import BOUNDARY_PARAMETER, boundary
 
 
@@ -21,7 +22,14 @@ def build_image_builder(view: StageView) -> dict[str, str]:
 
 IMAGE_BUILDER = Blueprint(
     "byom_custom_algorithm_image_builder.yaml",
-    ("NotificationsSNSTopicArn", "AssetsBucket", "CustomImage", "ECRRepoName", "ImageTag", BOUNDARY_PARAMETER),
+    (
+        P.NOTIFICATIONS_TOPIC_ARN,
+        P.ASSETS_BUCKET,
+        P.CUSTOM_IMAGE,
+        P.ECR_REPO_NAME,
+        P.IMAGE_TAG,
+        P.PERMISSIONS_BOUNDARY_ARN,
+    ),
 )
 
 

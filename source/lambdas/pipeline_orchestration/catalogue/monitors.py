@@ -12,8 +12,8 @@ from .. import images
 from ..rules import AssetKey, Attribute, BucketPath, Cron, Fraction, InstanceType, Integer, JsonObject, Name
 from ..settings import Settings
 from ..spec import Blueprint, Creates, Field, NameDeriver, PipelineType, Reads, StageView
+from . import parameters as P
 from .shared import (
-    _COMMON_PARAMETERS,
     DATA_CAPTURE,
     KEEP_BASELINE_OUTPUT,
     KEEP_DATA_CAPTURE,
@@ -229,28 +229,28 @@ def build_model_explainability(view: StageView) -> dict[str, str]:
 
 
 _MONITOR_PARAMETERS = (
-    *_COMMON_PARAMETERS,
-    "BaselineJobName",
-    "BaselineOutputBucket",
-    "BaselineJobOutputLocation",
-    "DataCaptureBucket",
-    "DataCaptureLocation",
-    "EndpointName",
-    "ImageUri",
-    "InstanceType",
-    "InstanceVolumeSize",
-    "BaselineMaxRuntimeSeconds",
-    "MonitorMaxRuntimeSeconds",
-    "MonitoringOutputLocation",
-    "MonitoringScheduleName",
-    "ScheduleExpression",
-    "BaselineData",
+    *P.COMMON,
+    P.BASELINE_JOB_NAME,
+    P.BASELINE_OUTPUT_BUCKET,
+    P.BASELINE_JOB_OUTPUT_LOCATION,
+    P.DATA_CAPTURE_BUCKET,
+    P.MONITOR_DATA_CAPTURE_LOCATION,
+    P.MONITORED_ENDPOINT_NAME,
+    P.JOB_IMAGE_URI,
+    P.INSTANCE_TYPE,
+    P.INSTANCE_VOLUME_SIZE,
+    P.BASELINE_MAX_RUNTIME_SECONDS,
+    P.MONITOR_MAX_RUNTIME_SECONDS,
+    P.MONITORING_OUTPUT_LOCATION,
+    P.MONITORING_SCHEDULE_NAME,
+    P.SCHEDULE_EXPRESSION,
+    P.BASELINE_DATA,
 )
 _PROBLEM_PARAMETERS = (
-    "ProblemType",
-    "MonitorInferenceAttribute",
-    "MonitorProbabilityAttribute",
-    "ProbabilityThresholdAttribute",
+    P.PROBLEM_TYPE,
+    P.MONITOR_INFERENCE_ATTRIBUTE,
+    P.MONITOR_PROBABILITY_ATTRIBUTE,
+    P.PROBABILITY_THRESHOLD_ATTRIBUTE,
 )
 DATA_QUALITY = Blueprint(
     "byom_data_quality_monitor.yaml",
@@ -261,12 +261,12 @@ MODEL_QUALITY = Blueprint(
     "byom_model_quality_monitor.yaml",
     (
         *_MONITOR_PARAMETERS,
-        "BaselineInferenceAttribute",
-        "BaselineProbabilityAttribute",
-        "BaselineGroundTruthAttribute",
+        P.BASELINE_INFERENCE_ATTRIBUTE,
+        P.BASELINE_PROBABILITY_ATTRIBUTE,
+        P.BASELINE_GROUND_TRUTH_ATTRIBUTE,
         *_PROBLEM_PARAMETERS,
-        "GroundTruthBucket",
-        "MonitorGroundTruthInput",
+        P.GROUND_TRUTH_BUCKET,
+        P.MONITOR_GROUND_TRUTH_INPUT,
     ),
     (MONITORING_SCHEDULE, _job_definition("ModelQuality")),
 )
@@ -275,17 +275,17 @@ MODEL_BIAS = Blueprint(
     (
         *_MONITOR_PARAMETERS,
         *_PROBLEM_PARAMETERS,
-        "GroundTruthBucket",
-        "MonitorGroundTruthInput",
-        "ModelPredictedLabelConfig",
-        "BiasConfig",
-        "FeaturesAttribute",
+        P.GROUND_TRUTH_BUCKET,
+        P.MONITOR_GROUND_TRUTH_INPUT,
+        P.MODEL_PREDICTED_LABEL_CONFIG,
+        P.BIAS_CONFIG,
+        P.FEATURES_ATTRIBUTE,
     ),
     (MONITORING_SCHEDULE, _job_definition("ModelBias")),
 )
 MODEL_EXPLAINABILITY = Blueprint(
     "byom_model_explainability_monitor.yaml",
-    (*_MONITOR_PARAMETERS, *_PROBLEM_PARAMETERS, "SHAPConfig", "ExplainabilityModelScores", "FeaturesAttribute"),
+    (*_MONITOR_PARAMETERS, *_PROBLEM_PARAMETERS, P.SHAP_CONFIG, P.EXPLAINABILITY_MODEL_SCORES, P.FEATURES_ATTRIBUTE),
     (MONITORING_SCHEDULE, _job_definition("ModelExplainability")),
 )
 

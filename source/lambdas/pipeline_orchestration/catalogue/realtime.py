@@ -9,9 +9,8 @@ from typing import Any
 from ..rules import BucketPath, Choice, Integer, Pattern
 from ..settings import Settings
 from ..spec import Blueprint, Creates, Field, PipelineType, Reads, StageView, When
+from . import parameters as P
 from .shared import (
-    _COMMON_PARAMETERS,
-    _MODEL_PARAMETERS,
     CUSTOM_IMAGE,
     ENDPOINT_NAME_OPTIONAL,
     INFERENCE_INSTANCE,
@@ -32,6 +31,7 @@ from .shared import (
     _inference_image,
     _model_source,
 )
+from .values import DEPLOYMENT_STRATEGIES, SERVERLESS_MEMORY_SIZES
 
 # ---------------------------------------------------------------------------------------------------------
 # Real-time endpoint options beyond the predecessor: every one is optional and off by default, so each
@@ -57,8 +57,6 @@ SNS_TOPIC_ARN = Pattern(
     hint="must be an SNS topic ARN such as arn:aws:sns:<region>:<account>:<topic>",
     allow_empty=True,
 )
-SERVERLESS_MEMORY_SIZES = ("1024", "2048", "3072", "4096", "5120", "6144")
-DEPLOYMENT_STRATEGIES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
 # The defaults the parameter builder fills in when a feature is on and the field was left out.
 AUTOSCALING_DEFAULTS = {"autoscaling_min_instances": "1", "autoscaling_target_invocations": "70"}
 TRAFFIC_SHIFT_DEFAULTS = {"traffic_shift_percent": "10", "traffic_shift_wait_seconds": "300"}
@@ -249,19 +247,20 @@ def _realtime_options(view: StageView) -> dict[str, str]:
 
 
 # Parameters of the real-time options beyond the predecessor (empty: the option is off).
-REALTIME_OPTION_PARAMETERS = (
-    "AutoscalingMinInstances",
-    "AutoscalingMaxInstances",
-    "AutoscalingTargetInvocations",
-    "DeploymentStrategy",
-    "TrafficShiftPercent",
-    "TrafficShiftWaitSeconds",
-    "ServerlessMemorySize",
-    "ServerlessMaxConcurrency",
-    "AsyncOutputLocation",
-    "AsyncSuccessTopicArn",
-    "AsyncErrorTopicArn",
+_REALTIME_OPTION_PARAMETERS = (
+    P.AUTOSCALING_MIN_INSTANCES,
+    P.AUTOSCALING_MAX_INSTANCES,
+    P.AUTOSCALING_TARGET_INVOCATIONS,
+    P.DEPLOYMENT_STRATEGY,
+    P.TRAFFIC_SHIFT_PERCENT,
+    P.TRAFFIC_SHIFT_WAIT_SECONDS,
+    P.SERVERLESS_MEMORY_SIZE,
+    P.SERVERLESS_MAX_CONCURRENCY,
+    P.ASYNC_OUTPUT_LOCATION,
+    P.ASYNC_SUCCESS_TOPIC_ARN,
+    P.ASYNC_ERROR_TOPIC_ARN,
 )
+REALTIME_OPTION_PARAMETERS = tuple(p.name for p in _REALTIME_OPTION_PARAMETERS)
 ENDPOINT_CONFIG = Creates(
     "endpoint-config",
     ("sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig", "sagemaker:DeleteEndpointConfig"),
@@ -272,15 +271,21 @@ ENDPOINT = Creates(
     "endpoint",
     ("sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"),
     "AWS::SageMaker::Endpoint",
-    "EndpointName",
+    P.ENDPOINT_NAME,
 )
 REALTIME = Blueprint(
     "byom_realtime_inference_pipeline.yaml",
-    (*_COMMON_PARAMETERS, *_MODEL_PARAMETERS, "DataCaptureLocation", "EndpointName", *REALTIME_OPTION_PARAMETERS),
+    (
+        *P.COMMON,
+        *P.model_parameters(P.REALTIME_INFERENCE_INSTANCE),
+        P.DATA_CAPTURE_LOCATION,
+        P.ENDPOINT_NAME,
+        *_REALTIME_OPTION_PARAMETERS,
+    ),
     (MODEL, ENDPOINT_CONFIG, ENDPOINT),
 )
-# The stack output naming the endpoint (its key ends so), else the endpoint_name given.
-ENDPOINT_OUTPUT = "EndpointName"
+# The stack output naming the endpoint (describe reads the output whose key ends so), else endpoint_name.
+ENDPOINT_OUTPUT = "SageMakerEndpointName"
 REALTIME_READS = (Reads("endpoint", "endpoint", parameter="EndpointName", output=ENDPOINT_OUTPUT),)
 REALTIME_KEEPS = (KEEP_DATA_CAPTURE, KEEP_ASYNC_OUTPUT, KEEP_MODEL_ARTIFACT, KEEP_MODEL_PACKAGE)
 

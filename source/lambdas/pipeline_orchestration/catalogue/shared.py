@@ -22,9 +22,10 @@ from ..rules import (
 )
 from ..settings import Settings
 from ..spec import Creates, Field, Kept, StageView, When
+from . import parameters as P
+from .values import PROBLEM_TYPES
 
 PIPELINE_PREFIX = "mlops-pipeline"
-PROBLEM_TYPES = ("Regression", "BinaryClassification", "MulticlassClassification")
 
 # ---------------------------------------------------------------------------------------------------------
 # Conditions
@@ -185,18 +186,7 @@ def _inference_image(view: StageView) -> str:
     )
 
 
-# Every blueprint takes the permissions boundary of the roles it creates.
-BOUNDARY_PARAMETER = "PermissionsBoundaryArn"
-_COMMON_PARAMETERS = ("AssetsBucket", "KmsKeyArn", "BlueprintBucket", BOUNDARY_PARAMETER)
-_MODEL_PARAMETERS = (
-    "ModelName",
-    "InferenceInstance",
-    "CustomAlgorithmsECRRepoArn",
-    "ModelArtifactLocation",
-    "ImageUri",
-    "ModelPackageGroupName",
-    "ModelPackageName",
-)
+BOUNDARY_PARAMETER = P.PERMISSIONS_BOUNDARY_ARN.name
 
 # User data a teardown keeps, in the order a teardown's answer lists it.
 KEEP_DATA_CAPTURE = Kept("data_capture_location", "data captured from the endpoint")

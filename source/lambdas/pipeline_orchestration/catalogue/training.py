@@ -10,9 +10,9 @@ from typing import Any
 from .. import images
 from ..rules import KMS_KEY_ARN, AssetKey, Attribute, BoolText, Choice, InstanceType, Integer, JsonObject, Name, Text
 from ..settings import Settings
-from ..spec import Blueprint, Field, NameDeriver, PipelineType, Reads, StageView
+from ..spec import Blueprint, Field, NameDeriver, Parameter, PipelineType, Reads, StageView
+from . import parameters as P
 from .shared import (
-    _COMMON_PARAMETERS,
     KEEP_JOB_OUTPUT,
     MODEL_FRAMEWORK,
     MODEL_FRAMEWORK_VERSION,
@@ -22,6 +22,14 @@ from .shared import (
     _check_training_image,
     _common,
     short_hash,
+)
+from .values import (
+    AUTOPILOT_METRICS,
+    COMPRESSION_TYPES,
+    DATA_DISTRIBUTIONS,
+    DATA_INPUT_MODES,
+    RECORD_WRAPPINGS,
+    S3_DATA_TYPES,
 )
 
 
@@ -77,7 +85,7 @@ TRAINING_COMMON = (
     Field(
         "max_runtime_per_job", Integer(600, 259200), default=86400, doc="Maximum runtime of one training job (seconds)."
     ),
-    Field("compression_type", Choice(values=("Gzip",), allow_empty=True), doc="Compression of the input data."),
+    Field("compression_type", Choice(values=COMPRESSION_TYPES, allow_empty=True), doc="Compression of the input data."),
     Field("kms_key_arn", KMS_KEY_ARN, doc="KMS key for outputs and volumes."),
 )
 BUILTIN_TRAINING = (
@@ -106,10 +114,10 @@ BUILTIN_TRAINING = (
         doc="Maximum wait for spot capacity (seconds).",
     ),
     Field("content_type", Text(max_len=256), default="csv", doc="MIME type of the training data."),
-    Field("s3_data_type", Choice(values=("S3Prefix", "ManifestFile", "AugmentedManifestFile")), default="S3Prefix"),
-    Field("data_distribution", Choice(values=("FullyReplicated", "ShardedByS3Key")), default="FullyReplicated"),
-    Field("data_input_mode", Choice(values=("File", "Pipe", "FastFile")), default="File"),
-    Field("data_record_wrapping", Choice(values=("RecordIO",), allow_empty=True)),
+    Field("s3_data_type", Choice(values=S3_DATA_TYPES), default="S3Prefix"),
+    Field("data_distribution", Choice(values=DATA_DISTRIBUTIONS), default="FullyReplicated"),
+    Field("data_input_mode", Choice(values=DATA_INPUT_MODES), default="File"),
+    Field("data_record_wrapping", Choice(values=RECORD_WRAPPINGS, allow_empty=True)),
     Field(
         "attribute_names",
         Text(max_len=2048, allow_empty=True),
@@ -222,49 +230,58 @@ def build_autopilot(view: StageView) -> dict[str, str]:
     }
 
 
-_TRAINING_JOB_PARAMETERS = (
-    *_COMMON_PARAMETERS,
-    "NotificationsSNSTopicArn",
-    "JobName",
-    "JobOutputLocation",
-    "TrainingData",
-    "EncryptInnerTraffic",
-    "MaxRuntimePerJob",
-    "CompressionType",
-)
-_TRAINING_PARAMETERS = (
-    *_TRAINING_JOB_PARAMETERS,
-    "ImageUri",
-    "InstanceType",
-    "JobInstanceCount",
-    "InstanceVolumeSize",
-    "ValidationData",
-    "UseSpotInstances",
-    "MaxWaitTimeForSpotInstances",
-    "ContentType",
-    "S3DataType",
-    "DataDistribution",
-    "DataInputMode",
-    "DataRecordWrapping",
-    "AttributeNames",
-    "AlgoHyperparameteres",
-)
+# SageMaker's longest name: 63 characters for a training job, 32 for a tuning or Autopilot job.
+TRAINING_NAME_LIMIT, SHORT_NAME_LIMIT = 63, 32
 
-TRAINING = Blueprint("model_training_pipeline.yaml", _TRAINING_PARAMETERS)
+
+def _job_parameters(name_limit: int) -> tuple[Parameter, ...]:
+    return (
+        *P.COMMON,
+        P.NOTIFICATIONS_TOPIC_ARN,
+        P.JOB_NAME.but(max_length=name_limit),
+        P.JOB_OUTPUT_LOCATION,
+        P.TRAINING_DATA,
+        P.ENCRYPT_INNER_TRAFFIC,
+        P.MAX_RUNTIME_PER_JOB,
+        P.COMPRESSION_TYPE,
+    )
+
+
+def _training_parameters(name_limit: int) -> tuple[Parameter, ...]:
+    return (
+        *_job_parameters(name_limit),
+        P.JOB_IMAGE_URI,
+        P.INSTANCE_TYPE,
+        P.JOB_INSTANCE_COUNT,
+        P.INSTANCE_VOLUME_SIZE,
+        P.VALIDATION_DATA,
+        P.USE_SPOT_INSTANCES,
+        P.MAX_WAIT_TIME_FOR_SPOT_INSTANCES,
+        P.CONTENT_TYPE,
+        P.S3_DATA_TYPE,
+        P.DATA_DISTRIBUTION,
+        P.DATA_INPUT_MODE,
+        P.DATA_RECORD_WRAPPING,
+        P.ATTRIBUTE_NAMES,
+        P.ALGO_HYPERPARAMETERES,
+    )
+
+
+TRAINING = Blueprint("model_training_pipeline.yaml", _training_parameters(TRAINING_NAME_LIMIT))
 TUNER = Blueprint(
     "model_hyperparameter_tunning_pipeline.yaml",
-    (*_TRAINING_PARAMETERS, "HyperparametersTunerConfig", "AlgoHyperparameteresRange"),
+    (*_training_parameters(SHORT_NAME_LIMIT), P.HYPERPARAMETERS_TUNER_CONFIG, P.ALGO_HYPERPARAMETERES_RANGE),
 )
 AUTOPILOT = Blueprint(
     "autopilot_training_pipeline.yaml",
     (
-        *_TRAINING_JOB_PARAMETERS,
-        "ProblemType",
-        "AutopilotJobObjective",
-        "TargetAttribute",
-        "AutopilotMaxCandidates",
-        "AutopilotTotalRuntime",
-        "GenerateDefinitionsOnly",
+        *_job_parameters(SHORT_NAME_LIMIT),
+        P.AUTOPILOT_PROBLEM_TYPE,
+        P.AUTOPILOT_JOB_OBJECTIVE,
+        P.TARGET_ATTRIBUTE,
+        P.AUTOPILOT_MAX_CANDIDATES,
+        P.AUTOPILOT_TOTAL_RUNTIME,
+        P.GENERATE_DEFINITIONS_ONLY,
     ),
 )
 
@@ -298,7 +315,7 @@ TYPES = (
         description="Training job with a SageMaker built-in algorithm.",
         reads=_job("training_job"),
         keeps=(KEEP_JOB_OUTPUT,),
-        derive_names=job_names("training", 63),
+        derive_names=job_names("training", TRAINING_NAME_LIMIT),
     ),
     PipelineType(
         "model_tuner_builtin",
@@ -342,7 +359,7 @@ TYPES = (
         description="Hyperparameter tuning job with a SageMaker built-in algorithm.",
         reads=_job("tuning_job"),
         keeps=(KEEP_JOB_OUTPUT,),
-        derive_names=job_names("tuner", 32),
+        derive_names=job_names("tuner", SHORT_NAME_LIMIT),
     ),
     PipelineType(
         "model_autopilot_training",
@@ -354,7 +371,7 @@ TYPES = (
             Field("problem_type", Choice(values=PROBLEM_TYPES, allow_empty=True), doc="Empty lets Autopilot infer it."),
             Field(
                 "job_objective",
-                Choice(values=("Accuracy", "MSE", "F1", "F1macro", "AUC"), allow_empty=True),
+                Choice(values=AUTOPILOT_METRICS, allow_empty=True),
                 doc="Metric to optimize.",
             ),
             Field("job_max_candidates", Integer(1, 750), default=10, doc="Maximum number of candidates."),
@@ -372,6 +389,6 @@ TYPES = (
         description="Autopilot (AutoML) job that explores candidates for a tabular data set.",
         reads=_job("automl_job"),
         keeps=(KEEP_JOB_OUTPUT,),
-        derive_names=job_names("autopilot", 32),
+        derive_names=job_names("autopilot", SHORT_NAME_LIMIT),
     ),
 )
