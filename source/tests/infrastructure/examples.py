@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 }
 # The types that deploy a model, from the registry or from an artifact and image.
 INFERENCE_TYPES = tuple(t.name for t in CATALOGUE.values() if t.field("model_package_name"))
+# Every pipeline type in both account modes, and with the model registry where the type deploys a model.
+MODES = [
+    (name, multi, registry)
+    for name, multi, registry in itertools.product(sorted(CATALOGUE), (False, True), (False, True))
+    if registry is False or name in INFERENCE_TYPES
+]
 
 
 def settings(multi_account: bool = False, model_registry: bool = False) -> Settings:

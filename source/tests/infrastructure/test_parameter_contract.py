@@ -5,7 +5,6 @@ and every value sent passes the template's own constraint."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 
 from app import stack_id
 from lambdas.pipeline_orchestration.catalogue import (
-    CATALOGUE,
     MULTI_ACCOUNT_PIPELINE,
     SINGLE_ACCOUNT_PIPELINE,
     blueprints,
@@ -21,13 +19,9 @@ from lambdas.pipeline_orchestration.catalogue import (
 from lambdas.pipeline_orchestration.planner import plan_pipeline
 from lambdas.pipeline_orchestration.validation import validate
 
-from .examples import INFERENCE_TYPES, body, settings
+from .examples import MODES, body, settings
 
-CASES = [
-    (name, multi, registry)
-    for name, multi, registry in itertools.product(sorted(CATALOGUE), (False, True), (False, True))
-    if registry is False or name in INFERENCE_TYPES
-]
+CASES = MODES
 
 
 def _declared(synthesized: Any, template: str) -> dict[str, dict[str, Any]]:

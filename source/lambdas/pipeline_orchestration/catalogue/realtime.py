@@ -271,7 +271,7 @@ ENDPOINT = Creates(
     "endpoint",
     ("sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"),
     "AWS::SageMaker::Endpoint",
-    P.ENDPOINT_NAME,
+    "EndpointName",
 )
 REALTIME = Blueprint(
     "byom_realtime_inference_pipeline.yaml",
