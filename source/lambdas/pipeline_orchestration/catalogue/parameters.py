@@ -24,17 +24,29 @@ from .values import (
     TRUE_FALSE,
 )
 
+BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+BUCKET_PATH = BUCKET + r"(/[^/]+)*/?"
+NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+SNS_ARN = r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}"
+NUMBER_OR_EMPTY = r"(\d+)?"
+ORG_UNIT = r"(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})"
+
+
+def optional(pattern: str) -> str:
+    return f"({pattern})?"
+
+
 # Shared by the blueprints
 ASSETS_BUCKET = Parameter(
     "AssetsBucket",
     "Bucket of the orchestrator's assets (models, data, pipeline artifacts).",
-    pattern=r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+    pattern=BUCKET,
     hint="a bucket name",
 )
 BLUEPRINT_BUCKET = Parameter(
     "BlueprintBucket",
     "Bucket holding the blueprints and their Lambda code.",
-    pattern=r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+    pattern=BUCKET,
     hint="a bucket name",
 )
 KMS_KEY_ARN = Parameter(
@@ -46,7 +58,7 @@ KMS_KEY_ARN = Parameter(
 MODEL_NAME = Parameter(
     "ModelName",
     "Name of the model (tags and job names).",
-    pattern=r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
+    pattern=NAME,
     hint="letters, digits and hyphens, at most 63",
 )
 INFERENCE_INSTANCE = Parameter(
@@ -68,7 +80,7 @@ IMAGE_URI = Parameter("ImageUri", "Inference image URI; empty with the model reg
 MODEL_PACKAGE_GROUP_NAME = Parameter(
     "ModelPackageGroupName",
     "Model package group; empty without the model registry.",
-    pattern=r"([a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})?",
+    pattern=optional(NAME),
     hint="must match ([a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})?",
 )
 MODEL_PACKAGE_NAME = Parameter(
@@ -82,28 +94,31 @@ MODEL_PACKAGE_NAME = Parameter(
 DATA_CAPTURE_LOCATION = Parameter(
     "DataCaptureLocation",
     "bucket/prefix for captured data; empty for a serverless endpoint.",
-    pattern=r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/]+)*/?)?",
+    pattern=optional(BUCKET_PATH),
     hint="bucket/prefix",
 )
 ENDPOINT_NAME = Parameter(
     "EndpointName",
     "Name of the endpoint; empty for a generated name.",
-    pattern=r"([a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})?",
+    pattern=optional(NAME),
     hint="must match ([a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})?",
 )
 AUTOSCALING_MIN_INSTANCES = Parameter(
-    "AutoscalingMinInstances", "Fewest instances with autoscaling.", pattern=r"(\d+)?", hint="a whole number or empty"
+    "AutoscalingMinInstances",
+    "Fewest instances with autoscaling.",
+    pattern=NUMBER_OR_EMPTY,
+    hint="a whole number or empty",
 )
 AUTOSCALING_MAX_INSTANCES = Parameter(
     "AutoscalingMaxInstances",
     "Most instances with autoscaling; empty turns autoscaling off.",
-    pattern=r"(\d+)?",
+    pattern=NUMBER_OR_EMPTY,
     hint="a whole number or empty",
 )
 AUTOSCALING_TARGET_INVOCATIONS = Parameter(
     "AutoscalingTargetInvocations",
     "Invocations per instance per minute that autoscaling aims at.",
-    pattern=r"(\d+)?",
+    pattern=NUMBER_OR_EMPTY,
     hint="a whole number or empty",
 )
 DEPLOYMENT_STRATEGY = Parameter(
@@ -115,13 +130,13 @@ DEPLOYMENT_STRATEGY = Parameter(
 TRAFFIC_SHIFT_PERCENT = Parameter(
     "TrafficShiftPercent",
     "Capacity percent per canary or linear step.",
-    pattern=r"(\d+)?",
+    pattern=NUMBER_OR_EMPTY,
     hint="a whole number or empty",
 )
 TRAFFIC_SHIFT_WAIT_SECONDS = Parameter(
     "TrafficShiftWaitSeconds",
     "Seconds between traffic-shifting steps.",
-    pattern=r"(\d+)?",
+    pattern=NUMBER_OR_EMPTY,
     hint="a whole number or empty",
 )
 SERVERLESS_MEMORY_SIZE = Parameter(
@@ -133,48 +148,46 @@ SERVERLESS_MEMORY_SIZE = Parameter(
 SERVERLESS_MAX_CONCURRENCY = Parameter(
     "ServerlessMaxConcurrency",
     "Most concurrent invocations of a serverless endpoint.",
-    pattern=r"(\d+)?",
+    pattern=NUMBER_OR_EMPTY,
     hint="a whole number or empty",
 )
 ASYNC_OUTPUT_LOCATION = Parameter(
     "AsyncOutputLocation",
     "bucket/prefix for asynchronous results; empty for a synchronous endpoint.",
-    pattern=r"([a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/]+)*/?)?",
+    pattern=optional(BUCKET_PATH),
     hint="bucket/prefix or empty",
 )
 ASYNC_SUCCESS_TOPIC_ARN = Parameter(
     "AsyncSuccessTopicArn",
     "SNS topic for asynchronous successes.",
-    pattern=r"(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256})?",
+    pattern=optional(SNS_ARN),
     hint="an SNS topic ARN or empty",
 )
 ASYNC_ERROR_TOPIC_ARN = Parameter(
     "AsyncErrorTopicArn",
     "SNS topic for asynchronous failures.",
-    pattern=r"(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256})?",
+    pattern=optional(SNS_ARN),
     hint="an SNS topic ARN or empty",
 )
 
 # Batch
-BATCH_INPUT_BUCKET = Parameter(
-    "BatchInputBucket", "Bucket of the batch input.", pattern=r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", hint="a bucket name"
-)
+BATCH_INPUT_BUCKET = Parameter("BatchInputBucket", "Bucket of the batch input.", pattern=BUCKET, hint="a bucket name")
 BATCH_INFERENCE_DATA = Parameter(
     "BatchInferenceData",
     "bucket/key-or-prefix of the batch input.",
-    pattern=r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/]+)*/?",
+    pattern=BUCKET_PATH,
     hint="bucket/key",
 )
 BATCH_OUTPUT_LOCATION = Parameter(
     "BatchOutputLocation",
     "bucket/prefix for the batch output.",
-    pattern=r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/]+)*/?",
+    pattern=BUCKET_PATH,
     hint="bucket/prefix",
 )
 NOTIFICATIONS_TOPIC_ARN = Parameter(
     "NotificationsSNSTopicArn",
     "SNS topic told of the pipeline's outcome.",
-    pattern=r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}",
+    pattern=SNS_ARN,
     hint="an SNS topic ARN",
 )
 
@@ -229,19 +242,19 @@ PROD_ACCOUNT_ID = Parameter("ProdAccountId", "Prod account id.", pattern=r"\d{12
 DEV_ORG_ID = Parameter(
     "DevOrgId",
     "Organizational unit of the dev account.",
-    pattern=r"(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})",
+    pattern=ORG_UNIT,
     hint="must match (ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})",
 )
 STAGING_ORG_ID = Parameter(
     "StagingOrgId",
     "Organizational unit of the staging account.",
-    pattern=r"(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})",
+    pattern=ORG_UNIT,
     hint="must match (ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})",
 )
 PROD_ORG_ID = Parameter(
     "ProdOrgId",
     "Organizational unit of the prod account.",
-    pattern=r"(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})",
+    pattern=ORG_UNIT,
     hint="must match (ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})",
 )
 PERMISSIONS_BOUNDARY_ARN = Parameter(
@@ -275,7 +288,7 @@ BASELINE_JOB_NAME = Parameter(
 BASELINE_OUTPUT_BUCKET = Parameter(
     "BaselineOutputBucket",
     "Bucket of the baseline job's output",
-    pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+    pattern=f"^{BUCKET}$",
     hint="must be an S3 bucket name",
 )
 BASELINE_JOB_OUTPUT_LOCATION = Parameter(
@@ -287,7 +300,7 @@ BASELINE_JOB_OUTPUT_LOCATION = Parameter(
 DATA_CAPTURE_BUCKET = Parameter(
     "DataCaptureBucket",
     "Bucket of the endpoint's captured data",
-    pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+    pattern=f"^{BUCKET}$",
     hint="must be an S3 bucket name",
 )
 INSTANCE_TYPE = Parameter(
@@ -344,7 +357,7 @@ PROBABILITY_THRESHOLD_ATTRIBUTE = Parameter(
 GROUND_TRUTH_BUCKET = Parameter(
     "GroundTruthBucket",
     "Bucket of the ground-truth labels",
-    pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+    pattern=f"^{BUCKET}$",
     hint="must be an S3 bucket name",
 )
 MONITOR_GROUND_TRUTH_INPUT = Parameter(
