@@ -126,19 +126,14 @@ def seed_examples(endpoint: str, settings: Settings, requests: Iterable[dict[str
     return created
 
 
+def _endpoint_role(request: dict[str, Any]) -> str:
+    declared = CATALOGUE.get(str(request.get("pipeline_type", "")))
+    return declared.endpoint if declared else ""
+
+
 def _serve_monitored_endpoints(endpoint: str, settings: Settings, requests: list[dict[str, Any]]) -> list[str]:
-    deployed = {
-        n
-        for r in requests
-        if str(r.get("pipeline_type", "")).startswith("byom_realtime")
-        for n in _values(r.get("endpoint_name"))
-    }
-    monitored = {
-        n
-        for r in requests
-        if str(r.get("pipeline_type", "")).endswith("_monitor")
-        for n in _values(r.get("endpoint_name"))
-    }
+    deployed = {n for r in requests if _endpoint_role(r) == "serves" for n in _values(r.get("endpoint_name"))}
+    monitored = {n for r in requests if _endpoint_role(r) == "monitors" for n in _values(r.get("endpoint_name"))}
     accounts = sorted({t.account_id for t in (settings.stage_targets or {}).values()}) or [None]
     served = []
     for name in sorted(monitored - deployed):

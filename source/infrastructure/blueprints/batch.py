@@ -26,6 +26,7 @@ from infrastructure.blueprints.model import after_policies, sagemaker_model
 from infrastructure.blueprints.parameters import declare
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import BATCH
+from lambdas.pipeline_orchestration.catalogue.batch import TRANSFORM_JOB_OUTPUT
 
 
 class BatchTransformStack(Stack):
@@ -126,5 +127,5 @@ class BatchTransformStack(Stack):
         transform.node.add_dependency(after_policies(self, "JobPermissions", parts.policies))
 
         CfnOutput(self, "SageMakerModelName", value=parts.model.attr_model_name)
-        CfnOutput(self, "BatchTransformJobName", value=transform.get_att_string("JobName"))
+        CfnOutput(self, TRANSFORM_JOB_OUTPUT, value=transform.get_att_string("JobName"))
         CfnOutput(self, "BatchTransformOutputLocation", value=s3_uri(p["BatchOutputLocation"].value_as_string))

@@ -18,18 +18,19 @@ from infrastructure.checkov import skip_checks
 from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
-from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE, PIPELINE_PREFIX, blueprints
 
-SAGEMAKER_TYPES = (
-    "model",
-    "endpoint-config",
-    "endpoint",
-    "monitoring-schedule",
-    "data-quality-job-definition",
-    "model-quality-job-definition",
-    "model-bias-job-definition",
-    "model-explainability-job-definition",
-)
+
+def _created() -> dict[str, tuple[str, ...]]:
+    """What the blueprints the wrapper stacks deploy create, as their catalogue declares it: ARN type -> actions."""
+    found: dict[str, tuple[str, ...]] = {}
+    for blueprint in blueprints(t for t in CATALOGUE.values() if not t.direct_stack):
+        for creates in blueprint.creates:
+            found.setdefault(creates.arn_type, creates.actions)
+    return found
+
+
+SAGEMAKER_TYPES = tuple(_created())
 # Tag naming the blueprint stack that owns an API or a scalable target (the deploy role writes only its own).
 OWNER_TAG = "mlops:pipeline-name"
 # The services a blueprint's roles are passed to (their trust policies).
@@ -130,32 +131,7 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
         iam.PolicyStatement(
             sid="SageMakerResources",
             actions=[
-                "sagemaker:CreateModel",
-                "sagemaker:DescribeModel",
-                "sagemaker:DeleteModel",
-                "sagemaker:CreateEndpointConfig",
-                "sagemaker:DescribeEndpointConfig",
-                "sagemaker:DeleteEndpointConfig",
-                "sagemaker:CreateEndpoint",
-                "sagemaker:UpdateEndpoint",
-                "sagemaker:DescribeEndpoint",
-                "sagemaker:DeleteEndpoint",
-                "sagemaker:CreateMonitoringSchedule",
-                "sagemaker:UpdateMonitoringSchedule",
-                "sagemaker:DescribeMonitoringSchedule",
-                "sagemaker:DeleteMonitoringSchedule",
-                "sagemaker:CreateDataQualityJobDefinition",
-                "sagemaker:DescribeDataQualityJobDefinition",
-                "sagemaker:DeleteDataQualityJobDefinition",
-                "sagemaker:CreateModelQualityJobDefinition",
-                "sagemaker:DescribeModelQualityJobDefinition",
-                "sagemaker:DeleteModelQualityJobDefinition",
-                "sagemaker:CreateModelBiasJobDefinition",
-                "sagemaker:DescribeModelBiasJobDefinition",
-                "sagemaker:DeleteModelBiasJobDefinition",
-                "sagemaker:CreateModelExplainabilityJobDefinition",
-                "sagemaker:DescribeModelExplainabilityJobDefinition",
-                "sagemaker:DeleteModelExplainabilityJobDefinition",
+                *(action for actions in _created().values() for action in actions),
                 "sagemaker:AddTags",
                 "sagemaker:DeleteTags",
                 "sagemaker:ListTags",

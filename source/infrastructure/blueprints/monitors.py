@@ -26,7 +26,7 @@ from infrastructure.blueprints.functions import (
     sagemaker_arn,
     sagemaker_role,
 )
-from infrastructure.blueprints.jobs import declare_parameters
+from infrastructure.blueprints.parameters import declare_parameters
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import (
     DATA_QUALITY,

@@ -33,6 +33,7 @@ from infrastructure.blueprints.parameters import declare, is_set
 from infrastructure.nag import acknowledge
 from infrastructure.rest_api import logged_stage
 from lambdas.pipeline_orchestration.catalogue import REALTIME, SERVERLESS_MEMORY_SIZES
+from lambdas.pipeline_orchestration.catalogue.realtime import ENDPOINT_OUTPUT
 
 VARIANT = "AllTraffic"
 ASYNC_REQUESTS_PREFIX = "requests"
@@ -55,12 +56,7 @@ class RealtimeInferenceStack(Stack):
             description="MLOps blueprint: real-time SageMaker endpoint and its inference API",
             **kwargs,
         )
-        p = declare(
-            self,
-            REALTIME,
-            # A serverless endpoint has no instance type.
-            InferenceInstance={"allowed_pattern": r"(ml\.[a-z0-9]+\.[a-z0-9]+)?"},
-        )
+        p = declare(self, REALTIME)
         parts = sagemaker_model(self, p)
         self.memory_sizes = CfnMapping(
             self, "ServerlessMemorySizes", mapping={size: {"MB": int(size)} for size in SERVERLESS_MEMORY_SIZES}
@@ -74,7 +70,7 @@ class RealtimeInferenceStack(Stack):
 
         CfnOutput(self, "SageMakerModelName", value=parts.model.attr_model_name)
         CfnOutput(self, "SageMakerEndpointConfigName", value=config.attr_endpoint_config_name)
-        CfnOutput(self, "SageMakerEndpointName", value=endpoint.attr_endpoint_name)
+        CfnOutput(self, ENDPOINT_OUTPUT, value=endpoint.attr_endpoint_name)
         CfnOutput(
             self,
             "EndpointDataCaptureLocation",

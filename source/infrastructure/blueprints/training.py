@@ -26,9 +26,9 @@ from infrastructure.blueprints.functions import (
     sagemaker_arn,
     sagemaker_role,
 )
-from infrastructure.blueprints.jobs import declare_parameters
+from infrastructure.blueprints.parameters import declare_parameters
 from infrastructure.nag import acknowledge
-from lambdas.pipeline_orchestration.catalogue import AUTOPILOT, PROBLEM_TYPES, TRAINING, TUNER
+from lambdas.pipeline_orchestration.catalogue import AUTOPILOT, TRAINING, TUNER
 from lambdas.pipeline_orchestration.spec import Blueprint
 
 FINISHED = ["Completed", "Failed", "Stopped"]
@@ -79,15 +79,11 @@ class _JobStack(Stack):
     job_kind: ClassVar[str]
     job_resource: ClassVar[str]  # IAM resource type of the job: training-job, hyper-parameter-tuning-job, ...
     create_action: ClassVar[str]
-    max_name: ClassVar[int] = 63
     output_prefix: ClassVar[str]  # the predecessor's output names: TrainingJobName, AutopilotJobName, ...
-    parameter_overrides: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description=self.__doc__, **kwargs)
-        p = self.p = declare_parameters(
-            self, self.blueprint, {"JobName": {"max_length": self.max_name}, **self.parameter_overrides}
-        )
+        p = self.p = declare_parameters(self, self.blueprint)
         self.kms = provided(self, "KmsKeyProvided", p["KmsKeyArn"])
         self.topic = sns.Topic.from_topic_arn(self, "Notifications", p["NotificationsSNSTopicArn"])
         self.output_uri = f"s3://{p['AssetsBucket']}/{p['JobOutputLocation']}"
@@ -241,7 +237,6 @@ class HyperparameterTuningStack(_BuiltinTrainingStack):
     job_resource = "hyper-parameter-tuning-job"
     create_action = "sagemaker:CreateHyperParameterTuningJob"
     output_prefix = "HyperparameterTuning"
-    max_name = 32
     finished_event = (
         "SageMaker HyperParameter Tuning Job State Change",
         "HyperParameterTuningJobName",
@@ -259,10 +254,6 @@ class AutopilotJobStack(_JobStack):
     create_action = "sagemaker:CreateAutoMLJobV2"
     output_prefix = "Autopilot"
     # Autopilot infers the problem type when none is given.
-    parameter_overrides: ClassVar[dict[str, dict[str, Any]]] = {
-        "ProblemType": {"allowed_values": ["", *PROBLEM_TYPES], "default": ""}
-    }
-    max_name = 32
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)

@@ -22,6 +22,7 @@ from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
+from lambdas.pipeline_orchestration.spec import SAGEMAKER_KINDS
 
 
 def arn(service: str, resource: str, region: str = Aws.REGION, account: str = Aws.ACCOUNT_ID) -> str:
@@ -102,17 +103,8 @@ def orchestrator_statements(
     the pipeline index."""
     # planner.template_url: the only templates the orchestrator may create or update a stack from.
     blueprints_template_urls = f"https://{blueprints_bucket_name}.s3.{Aws.REGION}.{Aws.URL_SUFFIX}/blueprints/*"
-    sagemaker_read = {
-        "sagemaker:DescribeEndpoint": "endpoint/*",
-        "sagemaker:DescribeEndpointConfig": "endpoint-config/*",
-        "sagemaker:DescribeModel": "model/*",
-        "sagemaker:DescribeTransformJob": "transform-job/*",
-        "sagemaker:DescribeProcessingJob": "processing-job/*",
-        "sagemaker:DescribeTrainingJob": "training-job/*",
-        "sagemaker:DescribeHyperParameterTuningJob": "hyper-parameter-tuning-job/*",
-        "sagemaker:DescribeAutoMLJobV2": "automl-job/*",
-        "sagemaker:DescribeMonitoringSchedule": "monitoring-schedule/*",
-    }
+    # Every SageMaker resource the adapters describe (what each pipeline type deploys, and the model cards' reads).
+    sagemaker_read = {f"sagemaker:{k.action}": f"{k.arn_type}/*" for k in SAGEMAKER_KINDS.values()}
     statements = [
         statement(
             [

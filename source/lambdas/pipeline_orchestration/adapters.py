@@ -15,6 +15,8 @@ from lambdas.shared.aws import client
 from lambdas.shared.errors import DeletionFailed
 from lambdas.shared.logging import get_logger
 
+from .spec import SAGEMAKER_KINDS
+
 logger = get_logger(__name__)
 
 
@@ -253,20 +255,7 @@ class Pipelines:
 
 
 # SageMaker describe calls by resource kind: (operation, name parameter, status key).
-SAGEMAKER_DESCRIBE = {
-    "endpoint": ("describe_endpoint", "EndpointName", "EndpointStatus"),
-    "monitoring_schedule": ("describe_monitoring_schedule", "MonitoringScheduleName", "MonitoringScheduleStatus"),
-    "processing_job": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
-    "transform_job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
-    "training_job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
-    "tuning_job": (
-        "describe_hyper_parameter_tuning_job",
-        "HyperParameterTuningJobName",
-        "HyperParameterTuningJobStatus",
-    ),
-    "automl_job": ("describe_auto_ml_job_v2", "AutoMLJobName", "AutoMLJobStatus"),
-    "model": ("describe_model", "ModelName", ""),
-}
+SAGEMAKER_DESCRIBE = {kind: (k.describe, k.name_parameter, k.status_key) for kind, k in SAGEMAKER_KINDS.items()}
 
 
 def _not_found(error: Exception) -> bool:

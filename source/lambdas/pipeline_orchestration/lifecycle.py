@@ -27,6 +27,7 @@ from .pipeline_state import STATES, PipelineState
 from .planner import REQUEST_FILE, TEMPLATE_FILE, Plan, mode_name, pipeline_key, plan_pipeline
 from .provisioner import REQUEST_VERSION_METADATA
 from .settings import STAGES, Settings
+from .spec import SAGEMAKER_KINDS, Reads
 from .status import NOT_YET, deployed, stackset_name
 from .validation import WRAPPER_SUFFIX, suggest, validate
 
@@ -35,25 +36,10 @@ logger = get_logger(__name__)
 TAG_NAME, TAG_TYPE = "mlops:pipeline-name", "mlops:pipeline-type"
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 100
 LIST_PARAMETERS = ("pipeline_type", "state", "limit", "next_token")
-ROLLBACK_TYPES = ("byom_realtime_builtin", "byom_realtime_custom", "byom_batch_builtin", "byom_batch_custom")
 RUNNING_EXECUTION = ("InProgress", "Stopping")
 TEARDOWN_FILE = "teardown.json"
 STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 TOKEN_VERSION = 2
-
-# Request fields whose locations hold user data: a teardown keeps them and says so.
-USER_DATA_FIELDS = {
-    "data_capture_location": "data captured from the endpoint",
-    "baseline_job_output_location": "baseline job reports",
-    "monitoring_output_location": "monitoring reports",
-    "batch_job_output_location": "batch transform output",
-    "async_output_location": "asynchronous inference results",
-    "job_output_location": "trained models and job output",
-    "model_artifact_location": "model artifact",
-    "model_package_name": "model package in the model registry",
-}
-# Fields that name data in the assets bucket (a key, not bucket/prefix).
-ASSETS_BUCKET_FIELDS = ("job_output_location", "model_artifact_location")
 
 
 @dataclass(frozen=True)
@@ -334,8 +320,6 @@ def _stages(name: str, aws: Aws) -> dict[str, Any]:
 
 
 def _sagemaker_status(kind: str, name: str, aws: Aws) -> dict[str, Any]:
-    from .adapters import SAGEMAKER_DESCRIBE
-
     try:
         found = aws.sagemaker.describe(kind, name)
     except Exception as error:
@@ -345,23 +329,16 @@ def _sagemaker_status(kind: str, name: str, aws: Aws) -> dict[str, Any]:
         return {"name": name, "status": "UNKNOWN", "error": aws_reason(error)}
     if found is None:
         return {"name": name, "status": "NOT_FOUND"}
-    summary = {"name": name, "status": found.get(SAGEMAKER_DESCRIBE[kind][2], "UNKNOWN")}
+    summary = {"name": name, "status": found.get(SAGEMAKER_KINDS[kind].status_key, "UNKNOWN")}
     if found.get("FailureReason"):
         summary["failure_reason"] = found["FailureReason"]
     return summary
 
 
-_JOB_KINDS = {
-    "model_training_builtin": "training_job",
-    "model_tuner_builtin": "tuning_job",
-    "model_autopilot_training": "automl_job",
-}
-# The jobs a blueprint stack starts: their outcome counts only as part of the stack's.
-_STACK_JOBS = ("baseline_job", "transform_job", *_JOB_KINDS.values())
 _STACK_DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "NOT_DEPLOYED")
 
 
-def _jobs_of_failed_stack(found: dict[str, Any], deployment: Mapping[str, Any]) -> None:
+def _jobs_of_failed_stack(found: dict[str, Any], deployment: Mapping[str, Any], reads: tuple[Reads, ...]) -> None:
     """A job whose stack failed is not reported as SageMaker's status of it (a Completed baseline beside a
     CREATE_FAILED stack would say the deployment worked): it carries the stack's failure instead."""
     status = deployment.get("status", "NOT_DEPLOYED")
@@ -369,7 +346,7 @@ def _jobs_of_failed_stack(found: dict[str, Any], deployment: Mapping[str, Any]) 
         return
     reason = f"stack {deployment.get('stack_name', '')} is {status}"
     reason += f": {deployment['reason']}" if deployment.get("reason") else ""
-    for key in _STACK_JOBS:
+    for key in (r.key for r in reads if r.started_by_stack):
         job = found.get(key)
         if isinstance(job, dict) and job.get("name"):
             found[key] = {"name": job["name"], "status": "STACK_FAILED", "reason": reason}
@@ -379,7 +356,9 @@ def sagemaker_resources(pipeline: Pipeline, plan: Plan | None, deployment: Mappi
     """Status of the SageMaker resources behind the pipeline, read in the orchestrator's account."""
     if plan is None:
         return {}
-    kind = pipeline.pipeline_type
+    declared = CATALOGUE.get(pipeline.pipeline_type)
+    if declared is None:  # a type this orchestrator does not know (e.g. a later version's)
+        return {}
     if plan.multi_account:
         # They live in each stage's account: the orchestrator names them, the StackSet instance shows progress.
         return {
@@ -389,25 +368,17 @@ def sagemaker_resources(pipeline: Pipeline, plan: Plan | None, deployment: Mappi
     stage = plan.stages[0]
     outputs = deployment.get("outputs", {})
     found: dict[str, Any] = {}
-    if kind.startswith("byom_realtime"):
-        endpoint = next((v for k, v in outputs.items() if k.endswith("EndpointName")), None)
-        endpoint = endpoint or stage.parameters.get("EndpointName")
-        if endpoint:
-            found["endpoint"] = _sagemaker_status("endpoint", endpoint, aws)
+    for read in declared.reads:
+        output = next((v for k, v in outputs.items() if k.endswith(read.output)), None) if read.output else None
+        name = output or stage.names.get(read.name) or stage.parameters.get(read.parameter)
+        if name:
+            found[read.key] = _sagemaker_status(read.kind, name, aws)
+        elif read.missing:
+            found[read.key] = {"status": read.missing}
+    if declared.inference_api:
         url = next((v for v in outputs.values() if v.startswith("https://") and ".execute-api." in v), None)
         found["inference_api_url"] = url
-    elif kind.startswith("byom_batch"):
-        job = next((v for k, v in outputs.items() if "TransformJob" in k and "Name" in k), None)
-        found["transform_job"] = _sagemaker_status("transform_job", job, aws) if job else {"status": "NOT_STARTED"}
-    elif "monitoring_schedule_name" in stage.names:
-        found["baseline_job"] = _sagemaker_status("processing_job", stage.names["baseline_job_name"], aws)
-        found["monitoring_schedule"] = _sagemaker_status(
-            "monitoring_schedule", stage.names["monitoring_schedule_name"], aws
-        )
-        found["endpoint"] = _sagemaker_status("endpoint", stage.parameters["EndpointName"], aws)
-    elif kind in _JOB_KINDS:
-        found[_JOB_KINDS[kind]] = _sagemaker_status(_JOB_KINDS[kind], stage.names["job_name"], aws)
-    _jobs_of_failed_stack(found, deployment)
+    _jobs_of_failed_stack(found, deployment, declared.reads)
     return found
 
 
@@ -463,30 +434,29 @@ def running(pipeline: Pipeline, aws: Aws) -> str | None:
 # Teardown
 
 
-def kept_resources(request: Mapping[str, Any] | None, settings: Settings) -> list[dict[str, str]]:
+def kept_resources(
+    request: Mapping[str, Any] | None, settings: Settings, pipeline_type: str = ""
+) -> list[dict[str, str]]:
     """The user data a teardown leaves in place: captured data, reports, models, images."""
     if not request:
         return []
+    declared = CATALOGUE.get(pipeline_type or str(request.get("pipeline_type", "")))
     kept = []
-    for field, what in USER_DATA_FIELDS.items():
-        value = request.get(field)
+    for keep in declared.keeps if declared else ():
+        value = request.get(keep.field)
         values = value.values() if isinstance(value, dict) else [value]
         for location in dict.fromkeys(v for v in values if v):
-            if field == "model_package_name":
+            if keep.where == "image":
+                if not request.get("ecr_repo_name"):
+                    continue
+                where = f"{request['ecr_repo_name']}:{location}"
+            elif keep.where == "as_is":
                 where = location
-            elif field in ASSETS_BUCKET_FIELDS:
+            elif keep.where == "assets":
                 where = f"s3://{settings.assets_bucket}/{location}"
             else:
                 where = f"s3://{location}"
-            kept.append({"field": field, "what": what, "location": where})
-    if request.get("ecr_repo_name") and request.get("image_tag"):
-        kept.append(
-            {
-                "field": "image_tag",
-                "what": "container image",
-                "location": f"{request['ecr_repo_name']}:{request['image_tag']}",
-            }
-        )
+            kept.append({"field": keep.field, "what": keep.what, "location": where})
     return kept
 
 
@@ -590,7 +560,7 @@ def delete_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
             "pipeline_name": base,
             "pipeline_type": pipeline.pipeline_type,
             "requested": datetime.now(UTC).isoformat(),
-            "kept": kept_resources(current_request(pipeline, settings, aws), settings),
+            "kept": kept_resources(current_request(pipeline, settings, aws), settings, pipeline.pipeline_type),
         }
         aws.storage.put(
             settings.assets_bucket, _teardown_key(base), json.dumps(marker, indent=2).encode(), "application/json"
@@ -704,9 +674,11 @@ def rollback_pipeline(
 ) -> dict[str, Any]:
     """Re-provision the request of the last successful execution before the current one."""
     pipeline = find(name, aws)
-    if pipeline.pipeline_type not in ROLLBACK_TYPES:
+    declared = CATALOGUE.get(pipeline.pipeline_type)
+    if declared is None or not declared.rollback:
+        rollback_types = ", ".join(t.name for t in CATALOGUE.values() if t.rollback)
         raise BadRequest(
-            f"Bad request. Rollback re-deploys real-time and batch pipelines ({', '.join(ROLLBACK_TYPES)}); "
+            f"Bad request. Rollback re-deploys real-time and batch pipelines ({rollback_types}); "
             f"{pipeline.name} is a {pipeline.pipeline_type} pipeline."
         )
     reason = running(pipeline, aws)

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalogue import BOUNDARY_PARAMETER, MULTI_ACCOUNT_PIPELINE, SINGLE_ACCOUNT_PIPELINE, derived_names
+from .catalogue import BOUNDARY_PARAMETER, MULTI_ACCOUNT_PIPELINE, SINGLE_ACCOUNT_PIPELINE
 from .settings import STAGES, Settings
-from .spec import StageView
+from .spec import PipelineType, StageView
 from .validation import WRAPPER_SUFFIX, ValidRequest
 
 PROVISIONED_PREFIX = "mlops_provisioned_pipelines"
@@ -100,6 +100,19 @@ class Plan:
         return out
 
 
+def blueprint_parameters(pipeline: PipelineType, view: StageView) -> dict[str, str]:
+    """The builder's parameters, exactly the names the blueprint declares (a template rejects any other)."""
+    built = pipeline.build_parameters(view)
+    declared = pipeline.blueprint.parameters
+    if set(built) != set(declared):
+        extra, missing = sorted(set(built) - set(declared)), sorted(set(declared) - set(built))
+        raise ValueError(
+            f"{pipeline.name}: the builder's parameters differ from {pipeline.blueprint.template}'s "
+            f"(not declared: {', '.join(extra) or 'none'}; not built: {', '.join(missing) or 'none'})"
+        )
+    return built
+
+
 def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
     pipeline = request.pipeline
     base = request.base_name
@@ -107,13 +120,13 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
     stages = []
     for stage in stage_names:
         values = request.stage_values(stage)
-        names = {key: name for key, (name, _, _) in derived_names(pipeline.name, values).items()}
-        view = StageView(values, settings, base, stage, names)
+        names = {key: name for key, (name, _, _) in pipeline.names(values).items()}
+        view = StageView(values, settings, base, stage, names, frozenset(f.name for f in pipeline.fields))
         target = (settings.stage_targets or {}).get(stage) if stage else None
         stages.append(
             StagePlan(
                 stage,
-                pipeline.build_parameters(view),
+                blueprint_parameters(pipeline, view),
                 names,
                 target.account_id if target else settings.account_id,
                 target.org_unit_id if target else "",

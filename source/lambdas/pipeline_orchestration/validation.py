@@ -14,7 +14,6 @@ from .catalogue import (
     CATALOGUE,
     COMMON_OPTIONS,
     NON_REGISTRY_ONLY,
-    derived_names,
     stack_base_name,
 )
 from .model_cards import OPERATIONS
@@ -334,7 +333,7 @@ def _cross_checks(request: ValidRequest, settings: Settings, names_too: bool) ->
                 found[(field, message)] = None
         if not names_too:
             continue
-        for key, (name, limit, source) in derived_names(request.pipeline.name, values).items():
+        for key, (name, limit, source) in request.pipeline.names(values).items():
             label = key.replace("_", " ")
             if len(name) > limit:
                 found[

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from lambdas.pipeline_orchestration.catalogue import blueprints
+
 from .sagemaker import MONITORING_SCHEDULES, _record_monitoring_schedule
 
 # Resource types our templates use that moto's CloudFormation does not model. The emulator records them as
@@ -18,11 +20,8 @@ PLACEHOLDER_TYPES = {
     "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::CodeBuild::Project": "Name",
     "AWS::CodePipeline::Pipeline": "Name",
-    "AWS::SageMaker::DataQualityJobDefinition": "JobDefinitionName",
-    "AWS::SageMaker::ModelBiasJobDefinition": "JobDefinitionName",
-    "AWS::SageMaker::ModelExplainabilityJobDefinition": "JobDefinitionName",
-    "AWS::SageMaker::ModelQualityJobDefinition": "JobDefinitionName",
-    "AWS::SageMaker::MonitoringSchedule": "MonitoringScheduleName",
+    # The SageMaker resources the blueprints create, as the catalogue declares them (moto's own are kept).
+    **{c.cloudformation_type: c.name_property for b in blueprints() for c in b.creates},
 }
 
 

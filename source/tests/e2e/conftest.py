@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE
 from lambdas.pipeline_orchestration.pipeline_state import WAITING_APPROVAL, has_finished
 from local.api_client import ApiClient, ApiResponse
 from local.demo import sample_model
@@ -19,12 +20,8 @@ from local.session import LocalOrchestrator
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_BUCKETS = ("my-assets-bucket", "input-bucket", "output-bucket")
-MONITORS = {
-    "byom_data_quality_monitor",
-    "byom_model_quality_monitor",
-    "byom_model_bias_monitor",
-    "byom_model_explainability_monitor",
-}
+# Types that watch an endpoint: it must serve before they deploy.
+MONITORS = {t.name for t in CATALOGUE.values() if t.endpoint == "monitors"}
 
 
 class LocalScene:
@@ -46,7 +43,7 @@ class LocalScene:
 
     def request(self, pipeline_type: str) -> dict[str, Any]:
         """The example request, pointed at the emulator's buckets and repository, with its inputs uploaded."""
-        body = json.loads((EXAMPLES / f"{pipeline_type}.json").read_text())
+        body = json.loads((EXAMPLES / CATALOGUE[pipeline_type].example).read_text())
         assets = self.settings.assets_bucket
         for key, value in list(body.items()):
             if isinstance(value, str) and value.startswith(EXAMPLE_BUCKETS):

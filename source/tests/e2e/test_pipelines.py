@@ -117,7 +117,7 @@ def check_stage_resources(scene: LocalScene, pipeline_type: str, stage: dict, na
         schedule_name = names["names"]["monitoring_schedule_name"]
         schedule = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=schedule_name)
         assert schedule["MonitoringScheduleStatus"] == "Scheduled"
-    elif pipeline_type.startswith("byom_batch"):
+    elif any(r.kind == "transform_job" for r in CATALOGUE[pipeline_type].reads):
         assert sagemaker.list_transform_jobs()["TransformJobSummaries"], "the batch job started in the stage account"
 
 

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
-from lambdas.pipeline_orchestration.catalogue import NON_REGISTRY_ONLY
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE, NON_REGISTRY_ONLY
 from lambdas.pipeline_orchestration.settings import STAGES, Settings, StageTarget
 
 ACCOUNT = "123456789012"
@@ -20,7 +21,14 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     path.stem: {k: v for k, v in json.loads(path.read_text()).items() if k != "pipeline_type"}
     for path in sorted(EXAMPLES_DIR.glob("*.json"))
 }
-INFERENCE_TYPES = ("byom_realtime_builtin", "byom_realtime_custom", "byom_batch_builtin", "byom_batch_custom")
+# The types that deploy a model, from the registry or from an artifact and image.
+INFERENCE_TYPES = tuple(t.name for t in CATALOGUE.values() if t.field("model_package_name"))
+# Every pipeline type in both account modes, and with the model registry where the type deploys a model.
+MODES = [
+    (name, multi, registry)
+    for name, multi, registry in itertools.product(sorted(CATALOGUE), (False, True), (False, True))
+    if registry is False or name in INFERENCE_TYPES
+]
 
 
 def settings(multi_account: bool = False, model_registry: bool = False) -> Settings:

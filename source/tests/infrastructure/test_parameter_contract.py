@@ -5,24 +5,23 @@ and every value sent passes the template's own constraint."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
 import pytest
 
 from app import stack_id
-from lambdas.pipeline_orchestration.catalogue import CATALOGUE
+from lambdas.pipeline_orchestration.catalogue import (
+    MULTI_ACCOUNT_PIPELINE,
+    SINGLE_ACCOUNT_PIPELINE,
+    blueprints,
+)
 from lambdas.pipeline_orchestration.planner import plan_pipeline
 from lambdas.pipeline_orchestration.validation import validate
 
-from .examples import INFERENCE_TYPES, body, settings
+from .examples import MODES, body, settings
 
-CASES = [
-    (name, multi, registry)
-    for name, multi, registry in itertools.product(sorted(CATALOGUE), (False, True), (False, True))
-    if registry is False or name in INFERENCE_TYPES
-]
+CASES = MODES
 
 
 def _declared(synthesized: Any, template: str) -> dict[str, dict[str, Any]]:
@@ -76,3 +75,30 @@ def test_every_optional_realtime_feature_fits_the_template(synthesized):
     }
     plan = plan_pipeline(validate(request, orchestrator), orchestrator)
     _check(_declared(synthesized, plan.template), plan.stages[0].parameters, "all real-time options")
+
+
+_CLOUDFORMATION_KEYS = {
+    "type": "Type",
+    "description": "Description",
+    "allowed_pattern": "AllowedPattern",
+    "constraint_description": "ConstraintDescription",
+    "allowed_values": "AllowedValues",
+    "default": "Default",
+    "min_value": "MinValue",
+    "max_value": "MaxValue",
+    "min_length": "MinLength",
+    "max_length": "MaxLength",
+}
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize(
+    "blueprint", [*blueprints(), SINGLE_ACCOUNT_PIPELINE, MULTI_ACCOUNT_PIPELINE], ids=lambda b: b.template
+)
+def test_each_template_declares_its_parameters_as_the_catalogue_does(synthesized, blueprint):
+    """Names, order and constraints of every template's parameters are the catalogue's declarations."""
+    declared = _declared(synthesized, blueprint.template)
+    expected = {p.name: {_CLOUDFORMATION_KEYS[k]: v for k, v in p.cloudformation().items()} for p in blueprint.declared}
+
+    assert list(declared) == list(expected)
+    assert declared == expected

@@ -435,13 +435,14 @@ def test_dry_run_of_an_invalid_request_is_400(scene: Scene) -> None:
     assert status == 400 and _fields(answer) == {"inference_instance", "dry_run"}
 
 
-def test_every_location_field_of_the_catalogue_is_kept_on_teardown() -> None:
+def test_every_location_field_of_each_type_is_kept_on_teardown() -> None:
     from lambdas.pipeline_orchestration.catalogue import CATALOGUE
-    from lambdas.pipeline_orchestration.lifecycle import USER_DATA_FIELDS
 
-    locations = {f.name for t in CATALOGUE.values() for f in t.fields if f.name.endswith("_location")}
-
-    assert locations <= set(USER_DATA_FIELDS)
+    for pipeline_type in CATALOGUE.values():
+        locations = {f.name for f in pipeline_type.fields if f.name.endswith("_location")}
+        kept = {k.field for k in pipeline_type.keeps}
+        assert locations <= kept, pipeline_type.name
+        assert kept <= {f.name for f in pipeline_type.fields}, pipeline_type.name
 
 
 def test_a_cloudformation_event_reaches_the_teardown(scene: Scene) -> None:

@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What several blueprint families share: conditions, request fields, parameter pieces and names."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .. import images
+from ..rules import (
+    ECR_IMAGE_URI,
+    KMS_KEY_ARN,
+    MODEL_PACKAGE_ARN,
+    AssetKey,
+    BucketPath,
+    Choice,
+    InstanceType,
+    Name,
+    Text,
+)
+from ..settings import Settings
+from ..spec import Creates, Field, Kept, StageView, When
+from . import parameters as P
+from .values import PROBLEM_TYPES
+
+PIPELINE_PREFIX = "mlops-pipeline"
+
+# ---------------------------------------------------------------------------------------------------------
+# Conditions
+
+
+def _registry_on(_: Mapping[str, Any], settings: Settings) -> bool:
+    return settings.model_registry
+
+
+def _registry_off(_: Mapping[str, Any], settings: Settings) -> bool:
+    return not settings.model_registry
+
+
+REGISTRY = When(_registry_on, "required when the orchestrator uses the model registry")
+NO_REGISTRY = When(_registry_off, "required unless the orchestrator uses the model registry", by_default=True)
+
+
+def _problem_in(*types: str) -> When:
+    return When(
+        lambda values, _: values.get("problem_type") in types,
+        f"required when problem_type is {' or '.join(types)}",
+        {"properties": {"problem_type": {"enum": list(types)}}, "required": ["problem_type"]},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fields shared by several types
+
+# Kept as given (tags and parameters carry it); only stack names are lower-cased.
+MODEL_NAME = Field("model_name", Name(max_len=63), True, doc="Name of the model; part of every stack name.")
+KMS_KEY = Field("kms_key_arn", KMS_KEY_ARN, stage=True, doc="KMS key for outputs and volumes.")
+ENDPOINT_NAME_OPTIONAL = Field(
+    "endpoint_name", Name(max_len=63, lower=True, allow_empty=True), stage=True, doc="Custom endpoint name."
+)
+INFERENCE_INSTANCE = Field(
+    "inference_instance", InstanceType(), True, stage=True, doc="Instance type of the endpoint or transform job."
+)
+MODEL_FRAMEWORK = Field(
+    "model_framework",
+    Text(
+        max_len=64,
+        pattern=r"[a-z0-9][a-z0-9-]*",
+        pattern_hint="must be a SageMaker framework or algorithm name such as xgboost",
+        numbers_ok=False,
+    ),
+    NO_REGISTRY,
+    doc="Built-in algorithm or framework whose image serves the model.",
+)
+MODEL_FRAMEWORK_VERSION = Field(
+    "model_framework_version",
+    Text(max_len=32, pattern=r"[A-Za-z0-9][A-Za-z0-9.-]*", pattern_hint="must be a version such as 1.7-1"),
+    NO_REGISTRY,
+    doc="Version of the framework image.",
+)
+MODEL_ARTIFACT = Field(
+    "model_artifact_location", AssetKey(), NO_REGISTRY, doc="Key of model.tar.gz in the assets bucket."
+)
+MODEL_PACKAGE = Field(
+    "model_package_name", MODEL_PACKAGE_ARN, REGISTRY, doc="Model package version ARN from the model registry."
+)
+CUSTOM_IMAGE = Field("custom_image_uri", ECR_IMAGE_URI, NO_REGISTRY, doc="ECR URI of the custom inference image.")
+DATA_CAPTURE = Field(
+    "data_capture_location", BucketPath(), True, stage=True, doc="bucket/prefix for the endpoint's captured data."
+)
+
+# Fields that only make sense with (or without) the registry: given in the other mode they are ignored.
+REGISTRY_ONLY = ("model_package_name",)
+NON_REGISTRY_ONLY = ("model_framework", "model_framework_version", "model_artifact_location", "custom_image_uri")
+
+PROBLEM_TYPE = Field(
+    "problem_type",
+    Choice(values=PROBLEM_TYPES),
+    True,
+    doc="Regression, BinaryClassification or MulticlassClassification.",
+)
+
+
+def _allowed_keys(allowed: tuple[str, ...], required: tuple[str, ...] = ()):
+    def check(obj: Mapping[str, Any]) -> list[str]:
+        problems = [f"needs the key '{key}'" for key in required if key not in obj]
+        problems += [f"has the unknown key '{key}' (known: {', '.join(allowed)})" for key in obj if key not in allowed]
+        return problems
+
+    return check
+
+
+def _image_check(scope: str):
+    def check(values: Mapping[str, Any], settings: Settings) -> list[tuple[str, str]]:
+        framework, version = values.get("model_framework"), values.get("model_framework_version")
+        if not framework or not version:
+            return []
+        problem = images.framework_problem(framework, version, settings.region, scope)
+        if not problem:
+            return []
+        return [("model_framework" if problem.startswith("unknown framework") else "model_framework_version", problem)]
+
+    return check
+
+
+_check_image = _image_check("inference")
+_check_training_image = _image_check("training")
+
+
+def _given(values: Mapping[str, Any], name: str) -> bool:
+    return values.get(name) not in (None, "")
+
+
+def short_hash(*parts: Any) -> str:
+    """Four hex digits that change when the given values change, and only then."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:4]
+
+
+def _bucket(path: str) -> str:
+    return path.split("/", 1)[0] if path else ""
+
+
+def boundary(view: StageView) -> str:
+    """The orchestrator's permissions boundary, for stacks in its own account (a stage account has none)."""
+    return "" if view.stage else view.settings.permissions_boundary_arn
+
+
+def _common(view: StageView) -> dict[str, str]:
+    return {
+        "AssetsBucket": view.settings.assets_bucket,
+        "KmsKeyArn": view.text("kms_key_arn"),
+        "BlueprintBucket": view.settings.blueprint_bucket,
+        BOUNDARY_PARAMETER: boundary(view),
+    }
+
+
+def _model_source(view: StageView, image_uri: str) -> dict[str, str]:
+    # A model package given is deployed in either mode (the blueprint prefers it to the image and artifact).
+    package_arn = view.text("model_package_name")
+    group = package_arn.split("/", 1)[1].rsplit("/", 1)[0] if "/" in package_arn else ""
+    if view.settings.model_registry:
+        return {
+            "ModelArtifactLocation": "",
+            "ImageUri": "",
+            "ModelPackageGroupName": group,
+            "ModelPackageName": package_arn,
+        }
+    return {
+        "ModelArtifactLocation": view.text("model_artifact_location"),
+        "ImageUri": image_uri,
+        "ModelPackageGroupName": group,
+        "ModelPackageName": package_arn,
+    }
+
+
+def _inference_image(view: StageView) -> str:
+    if view.settings.model_registry:
+        return ""
+    if view.declares("custom_image_uri") and view.get("custom_image_uri"):
+        return view.text("custom_image_uri")
+    return images.framework_image(
+        view.text("model_framework"), view.text("model_framework_version"), view.settings.region
+    )
+
+
+BOUNDARY_PARAMETER = P.PERMISSIONS_BOUNDARY_ARN.name
+
+# User data a teardown keeps, in the order a teardown's answer lists it.
+KEEP_DATA_CAPTURE = Kept("data_capture_location", "data captured from the endpoint")
+KEEP_BASELINE_OUTPUT = Kept("baseline_job_output_location", "baseline job reports")
+KEEP_MONITORING_OUTPUT = Kept("monitoring_output_location", "monitoring reports")
+KEEP_BATCH_OUTPUT = Kept("batch_job_output_location", "batch transform output")
+KEEP_ASYNC_OUTPUT = Kept("async_output_location", "asynchronous inference results")
+KEEP_JOB_OUTPUT = Kept("job_output_location", "trained models and job output", "assets")
+KEEP_MODEL_ARTIFACT = Kept("model_artifact_location", "model artifact", "assets")
+KEEP_MODEL_PACKAGE = Kept("model_package_name", "model package in the model registry", "as_is")
+
+# The SageMaker model of the real-time and batch blueprints.
+MODEL = Creates(
+    "model",
+    ("sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel"),
+    "AWS::SageMaker::Model",
+    "ModelName",
+)
