@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lambdas.blueprints.custom_resource import JobFailed
-from lambdas.blueprints.training import already_exists
+from lambdas.blueprints.custom_resource import JobFailed, create_unless_there
 from lambdas.shared.aws import client
 
 PROBLEM_OBJECTIVES = {
@@ -112,11 +111,7 @@ def automl_request(spec: AutopilotSpec) -> dict[str, Any]:
 
 
 def start_autopilot(spec: AutopilotSpec) -> str:
-    from botocore.exceptions import ClientError
-
-    try:
-        client("sagemaker").create_auto_ml_job_v2(**automl_request(spec))
-    except ClientError as error:
-        if not already_exists(error):
-            raise JobFailed(f"cannot create Autopilot job {spec.job_name}: {error}") from error
+    create_unless_there(
+        client("sagemaker").create_auto_ml_job_v2, automl_request(spec), f"Autopilot job {spec.job_name}"
+    )
     return spec.job_name

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas.blueprints.custom_resource import JobFailed
-from lambdas.shared.aws import client
+from lambdas.shared.aws import client, is_not_found
 
 DATA_QUALITY, MODEL_QUALITY, MODEL_BIAS, MODEL_EXPLAINABILITY = (
     "DataQuality",
@@ -430,9 +430,7 @@ def _existing_status(job_name: str) -> dict[str, Any] | None:
     try:
         return client("sagemaker").describe_processing_job(ProcessingJobName=job_name)
     except ClientError as error:
-        message = str(error).lower()
-        # SageMaker answers a missing job with a ValidationException "Could not find ..." message.
-        if any(text in message for text in ("could not find", "not found", "does not exist")):
+        if is_not_found(error):
             return None
         raise
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from lambdas.blueprints.custom_resource import create_unless_there
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
@@ -58,13 +59,10 @@ def transform_job_request(properties: dict[str, Any], name: str) -> dict[str, An
 
 def start_transform_job(properties: dict[str, Any], request_id: str) -> dict[str, Any]:
     name = job_name(properties.get("JobPrefix") or properties["ModelName"], request_id)
-    sagemaker = client("sagemaker")
-    try:
-        sagemaker.create_transform_job(**transform_job_request(properties, name))
-        logger.info("started transform job %s", name)
-    except sagemaker.exceptions.ResourceInUse:
-        # CloudFormation retried the same request: the job it asked for already runs.
-        logger.info("transform job %s already exists", name)
+    create_unless_there(
+        client("sagemaker").create_transform_job, transform_job_request(properties, name), f"transform job {name}"
+    )
+    logger.info("transform job %s started (or already running)", name)
     return {
         "PhysicalResourceId": name,
         "Data": {"JobName": name, "OutputLocation": _s3(properties["OutputLocation"])},

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Callable
 from typing import Any
+
+from lambdas.shared.aws import is_already_there
 
 # CloudFormation rejects a response body above 4 KB; the reason is the part that may be long.
 MAX_REASON = 3000
@@ -52,6 +55,18 @@ def is_retryable(error: BaseException) -> bool:
         return error.response.get("Error", {}).get("Code", "") in RETRYABLE_CODES or status in (500, 502, 503, 504)
     # botocore's connection and read-timeout errors, and the socket's own
     return isinstance(error, ConnectionError | HTTPClientError | builtins.ConnectionError | TimeoutError)
+
+
+def create_unless_there(create: Callable[..., Any], request: dict[str, Any], what: str) -> None:
+    """Call a SageMaker create; a resource of that name already there is the one asked for (CloudFormation
+    retried the request, or a rolled-back stack is created again). Any other refusal fails the job with AWS's reason."""
+    from botocore.exceptions import ClientError
+
+    try:
+        create(**request)
+    except ClientError as error:
+        if not is_already_there(error):
+            raise JobFailed(f"cannot create {what}: {error}") from error
 
 
 def properties(event: dict[str, Any]) -> dict[str, str]:

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lambdas.blueprints.custom_resource import JobFailed
+from lambdas.blueprints.custom_resource import JobFailed, create_unless_there
 from lambdas.shared.aws import client
 
 RANGE_KINDS = ("continuous", "integer", "categorical")
@@ -264,28 +264,15 @@ def tuning_request(spec: TrainingSpec) -> dict[str, Any]:
 # AWS side
 
 
-def already_exists(error: Exception) -> bool:
-    text = str(error).lower()
-    return "already exists" in text or "must be unique" in text
-
-
 def start_training(spec: TrainingSpec) -> str:
-    from botocore.exceptions import ClientError
-
-    try:
-        client("sagemaker").create_training_job(**training_request(spec))
-    except ClientError as error:
-        if not already_exists(error):
-            raise JobFailed(f"cannot create training job {spec.job_name}: {error}") from error
+    create_unless_there(
+        client("sagemaker").create_training_job, training_request(spec), f"training job {spec.job_name}"
+    )
     return spec.job_name
 
 
 def start_tuning(spec: TrainingSpec) -> str:
-    from botocore.exceptions import ClientError
-
-    try:
-        client("sagemaker").create_hyper_parameter_tuning_job(**tuning_request(spec))
-    except ClientError as error:
-        if not already_exists(error):
-            raise JobFailed(f"cannot create tuning job {spec.job_name}: {error}") from error
+    create_unless_there(
+        client("sagemaker").create_hyper_parameter_tuning_job, tuning_request(spec), f"tuning job {spec.job_name}"
+    )
     return spec.job_name

@@ -11,18 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lambdas.shared.aws import client
+from lambdas.shared.aws import client, error_code, is_not_found
 from lambdas.shared.errors import DeletionFailed
 from lambdas.shared.logging import get_logger
 
 from .spec import SAGEMAKER_KINDS
 
 logger = get_logger(__name__)
-
-
-def error_code(error: Exception) -> str:
-    response = getattr(error, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
 
 
 def aws_reason(error: Exception) -> str:
@@ -258,14 +253,16 @@ class Pipelines:
 SAGEMAKER_DESCRIBE = {kind: (k.describe, k.name_parameter, k.status_key) for kind, k in SAGEMAKER_KINDS.items()}
 
 
-def _not_found(error: Exception) -> bool:
-    """SageMaker says "not found" with ResourceNotFound or with a ValidationException naming the resource."""
-    if not is_client_error(error):
-        return False
-    code = error_code(error)
-    return code in ("ResourceNotFound", "ResourceNotFoundException") or (
-        code == "ValidationException" and ("not found" in str(error).lower() or "could not find" in str(error).lower())
-    )
+def _described(describe: Any, **kwargs: Any) -> dict[str, Any] | None:
+    """A SageMaker describe's answer, or None when the resource does not exist."""
+    try:
+        response = describe(**kwargs)
+    except Exception as error:
+        if is_client_error(error) and is_not_found(error):
+            return None
+        raise
+    response.pop("ResponseMetadata", None)
+    return dict(response)
 
 
 class SageMaker:
@@ -273,14 +270,7 @@ class SageMaker:
 
     def describe(self, kind: str, name: str) -> dict[str, Any] | None:
         operation, parameter, _ = SAGEMAKER_DESCRIBE[kind]
-        try:
-            response = getattr(client("sagemaker"), operation)(**{parameter: name})
-        except Exception as error:
-            if _not_found(error):
-                return None
-            raise
-        response.pop("ResponseMetadata", None)
-        return response
+        return _described(getattr(client("sagemaker"), operation), **{parameter: name})
 
     def create_model_card(self, **kwargs: Any) -> str:
         return client("sagemaker").create_model_card(**kwargs)["ModelCardArn"]
@@ -292,14 +282,7 @@ class SageMaker:
         kwargs: dict[str, Any] = {"ModelCardName": name}
         if version is not None:
             kwargs["ModelCardVersion"] = version
-        try:
-            response = client("sagemaker").describe_model_card(**kwargs)
-        except Exception as error:
-            if _not_found(error):
-                return None
-            raise
-        response.pop("ResponseMetadata", None)
-        return response
+        return _described(client("sagemaker").describe_model_card, **kwargs)
 
     def delete_model_card(self, name: str) -> None:
         client("sagemaker").delete_model_card(ModelCardName=name)

@@ -103,8 +103,10 @@ def test_a_retried_request_does_not_start_a_second_job(model, monkeypatch: pytes
     assert again == first and calls == [first["PhysicalResourceId"]]
 
 
-def test_sagemakers_refusal_propagates(aws, monkeypatch: pytest.MonkeyPatch):
+def test_sagemakers_refusal_fails_the_job_with_its_name_and_sagemakers_reason(aws, monkeypatch: pytest.MonkeyPatch):
     from botocore.exceptions import ClientError
+
+    from lambdas.blueprints.custom_resource import JobFailed
 
     sagemaker = batch_transform.client("sagemaker")
 
@@ -114,7 +116,9 @@ def test_sagemakers_refusal_propagates(aws, monkeypatch: pytest.MonkeyPatch):
         )
 
     monkeypatch.setattr(sagemaker, "create_transform_job", refuse)
-    with pytest.raises(ClientError, match="Could not find model"):
+    with pytest.raises(
+        JobFailed, match=r"cannot create transform job churn-xgb-batch-transform-\w+: .*Could not find model"
+    ):
         batch_transform.handler({"RequestType": "Create", "RequestId": "r", "ResourceProperties": PROPERTIES}, None)
 
 
