@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.pipeline_orchestration.adapters import Notifier
 from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
+from lambdas.pipeline_orchestration.pipeline_state import STACK_COMPLETE
 from lambdas.pipeline_orchestration.validation import WRAPPER_SUFFIX
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
@@ -40,7 +41,7 @@ logger = get_logger(__name__)
 # The concise lines `mlops local` shows on its terminal: executions starting and ending, actions changing state.
 progress = get_logger("mlops.progress")
 JOURNAL_LIMIT = 5000  # events kept per pipeline, newest
-TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+TERMINAL_OK = STACK_COMPLETE
 TERMINAL_FAILED = {
     "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED",
     "DELETE_COMPLETE", "DELETE_FAILED",

@@ -23,7 +23,7 @@ from lambdas.shared.logging import get_logger
 from . import pipeline_index, pipeline_state
 from .adapters import Aws, aws_reason, is_client_error
 from .catalogue import CATALOGUE, PIPELINE_PREFIX
-from .pipeline_state import STATES, PipelineState
+from .pipeline_state import STACK_COMPLETE, STATES, PipelineState
 from .planner import REQUEST_FILE, TEMPLATE_FILE, Plan, mode_name, pipeline_key, plan_pipeline
 from .provisioner import REQUEST_VERSION_METADATA
 from .settings import STAGES, Settings
@@ -335,7 +335,7 @@ def _sagemaker_status(kind: str, name: str, aws: Aws) -> dict[str, Any]:
     return summary
 
 
-_STACK_DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "NOT_DEPLOYED")
+_STACK_DONE = STACK_COMPLETE | {"NOT_DEPLOYED"}
 
 
 def _jobs_of_failed_stack(found: dict[str, Any], deployment: Mapping[str, Any], reads: tuple[Reads, ...]) -> None:

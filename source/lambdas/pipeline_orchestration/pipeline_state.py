@@ -50,7 +50,8 @@ def approval_stage(action_name: str) -> str | None:
     return next((s for s in APPROVAL_STAGES if approval_action(s) == action_name), None)
 
 
-_STACK_COMPLETE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
+# The stack statuses after which a stack holds what it was asked to (every other settled status is a failure).
+STACK_COMPLETE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"})
 _INSTANCE_DONE = ("SUCCEEDED", "CURRENT")
 _INSTANCE_BUSY = ("PENDING", "RUNNING")
 _EXECUTION_BUSY = ("InProgress", "Stopping")
@@ -96,7 +97,7 @@ def _from_stack(stack: Mapping[str, Any]) -> PipelineState | None:
         return PipelineState(PROVISIONING, _stack_reason(stack))
     if status == "UPDATE_ROLLBACK_COMPLETE":
         return None  # the previous pipeline is in place: its execution decides, reported as rolled back below
-    if status not in _STACK_COMPLETE:  # CREATE_FAILED, ROLLBACK_*, UPDATE_ROLLBACK_FAILED, DELETE_FAILED, ...
+    if status not in STACK_COMPLETE:  # CREATE_FAILED, ROLLBACK_*, UPDATE_ROLLBACK_FAILED, DELETE_FAILED, ...
         return PipelineState(FAILED, _stack_reason(stack))
     return None
 
@@ -153,7 +154,7 @@ def _deployment_problem(deployment: Mapping[str, Any]) -> tuple[str, str] | None
 
 def _stack_problem(name: str, summary: Mapping[str, Any]) -> tuple[str, str] | None:
     status = summary.get("status", "")
-    if status in _STACK_COMPLETE:
+    if status in STACK_COMPLETE:
         return None
     reason = f"stack {name} is {status}" + (f": {summary['reason']}" if summary.get("reason") else "")
     if status == "UPDATE_ROLLBACK_COMPLETE":

@@ -20,7 +20,7 @@ from lambdas.shared.logging import get_logger
 
 from .adapters import Aws, is_client_error
 from .pipeline_state import PROVISIONING, Observation
-from .planner import PROVISIONED_PREFIX
+from .planner import pipeline_key
 from .settings import Settings
 from .validation import WRAPPER_SUFFIX
 
@@ -145,10 +145,6 @@ def _pipeline_of(result: dict[str, Any]) -> str | None:
     return parts[1].split("/", 1)[0].removesuffix(WRAPPER_SUFFIX) if len(parts) == 2 else None
 
 
-def _trigger_key(pipeline_name: str) -> str:
-    return f"{PROVISIONED_PREFIX}/{pipeline_name}/{TRIGGER_FILE}"
-
-
 def _await_outcome(result: dict[str, Any], origin: dict[str, Any], settings: Settings, aws: Aws) -> None:
     """Remember where the request came from, so the pipeline's final state is reported there too."""
     pipeline_name = _pipeline_of(result)
@@ -159,7 +155,10 @@ def _await_outcome(result: dict[str, Any], origin: dict[str, Any], settings: Set
     record = {**origin, "requested": datetime.now(UTC).isoformat(), "result": result}
     try:
         aws.storage.put(
-            settings.assets_bucket, _trigger_key(pipeline_name), json.dumps(record).encode(), "application/json"
+            settings.assets_bucket,
+            pipeline_key(pipeline_name, TRIGGER_FILE),
+            json.dumps(record).encode(),
+            "application/json",
         )
     except Exception as error:
         if not is_client_error(error):
@@ -173,7 +172,7 @@ def report_outcome(pipeline_name: str, seen: Observation, settings: Settings, aw
     from (the result file, a comment on the commit) and on the SNS topic; once. Answers the report made."""
     if not seen.state.settled:
         return None
-    raw = aws.storage.find(settings.assets_bucket, _trigger_key(pipeline_name))
+    raw = aws.storage.find(settings.assets_bucket, pipeline_key(pipeline_name, TRIGGER_FILE))
     record = json.loads(raw) if raw else None
     if not record or record.get("reported"):
         return None
@@ -200,6 +199,9 @@ def report_outcome(pipeline_name: str, seen: Observation, settings: Settings, aw
     aws.notifier.publish(settings.sns_topic_arn, f"MLOps pipeline {seen.state.state}: {pipeline_name}", text)
     record.update(reported=seen.state.state, result=result)
     aws.storage.put(
-        settings.assets_bucket, _trigger_key(pipeline_name), json.dumps(record).encode(), "application/json"
+        settings.assets_bucket,
+        pipeline_key(pipeline_name, TRIGGER_FILE),
+        json.dumps(record).encode(),
+        "application/json",
     )
     return result
