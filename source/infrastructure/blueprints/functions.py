@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnCondition, CfnResource, CustomResource, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnCondition, CfnParameter, CfnResource, CustomResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -61,8 +61,10 @@ def kms_grant_through_sagemaker() -> iam.PolicyStatement:
     )
 
 
-def provided(stack: Stack, name: str, value: str) -> CfnCondition:
-    """A condition true when a parameter is not empty."""
+def provided(stack: Stack, name: str, value: str | CfnParameter) -> CfnCondition:
+    """A condition true when a parameter (or the value of one) is not empty."""
+    if isinstance(value, CfnParameter):
+        value = value.value_as_string
     return CfnCondition(stack, name, expression=Fn.condition_not(Fn.condition_equals(value, "")))
 
 

@@ -10,8 +10,7 @@ from aws_cdk import Aws, CfnCondition, CfnParameter, CfnResource, CfnTag, Fn, St
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
-from infrastructure.blueprints.functions import KMS_FOR_JOBS, s3_arn, s3_uri, sagemaker_arn
-from infrastructure.blueprints.parameters import is_set
+from infrastructure.blueprints.functions import KMS_FOR_JOBS, provided, s3_arn, s3_uri, sagemaker_arn
 from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
 
@@ -66,9 +65,9 @@ def after_policies(stack: Stack, construct_id: str, policies: list[iam.CfnPolicy
 
 def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
     """The execution role (model read, ECR pull, KMS when given) and the Model: image + artifact, or package."""
-    kms = is_set(stack, "KmsKeyProvided", p["KmsKeyArn"])
-    ecr = is_set(stack, "CustomECRRepoProvided", p["CustomAlgorithmsECRRepoArn"])
-    registry = is_set(stack, "ModelRegistryProvided", p["ModelPackageName"])
+    kms = provided(stack, "KmsKeyProvided", p["KmsKeyArn"])
+    ecr = provided(stack, "CustomECRRepoProvided", p["CustomAlgorithmsECRRepoArn"])
+    registry = provided(stack, "ModelRegistryProvided", p["ModelPackageName"])
     assets = p["AssetsBucket"].value_as_string
     group = p["ModelPackageGroupName"].value_as_string
 

@@ -7,7 +7,7 @@ description, constraint), in its order, so a template cannot drift from the cata
 
 from __future__ import annotations
 
-from aws_cdk import CfnCondition, CfnParameter, Fn, Stack
+from aws_cdk import CfnParameter, Stack
 
 from infrastructure.boundary import PARAMETER as BOUNDARY_PARAMETER
 from infrastructure.boundary import bound_every_role
@@ -25,10 +25,3 @@ def declare(stack: Stack, blueprint: Blueprint) -> dict[str, CfnParameter]:
 def declare_parameters(stack: Stack, blueprint: Blueprint) -> dict[str, str]:
     """`declare`, answering each parameter's Ref token by name (what the job blueprints read)."""
     return {name: parameter.value_as_string for name, parameter in declare(stack, blueprint).items()}
-
-
-def is_set(stack: Stack, condition_id: str, parameter: CfnParameter) -> CfnCondition:
-    """A condition that holds when the parameter is not empty."""
-    return CfnCondition(
-        stack, condition_id, expression=Fn.condition_not(Fn.condition_equals(parameter.value_as_string, ""))
-    )

@@ -20,7 +20,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from infrastructure.blueprints.deploy_role import OWNER_TAG
-from infrastructure.blueprints.functions import BlueprintFunction, s3_arn, s3_uri
+from infrastructure.blueprints.functions import BlueprintFunction, provided, s3_arn, s3_uri
 from infrastructure.blueprints.model import (
     after_policies,
     conditional_policy,
@@ -29,7 +29,7 @@ from infrastructure.blueprints.model import (
     no_value,
     sagemaker_model,
 )
-from infrastructure.blueprints.parameters import declare, is_set
+from infrastructure.blueprints.parameters import declare
 from infrastructure.nag import acknowledge
 from infrastructure.rest_api import logged_stage
 from lambdas.pipeline_orchestration.catalogue import REALTIME, SERVERLESS_MEMORY_SIZES
@@ -82,19 +82,19 @@ class RealtimeInferenceStack(Stack):
         async_output.condition = c["async"]
 
     def _conditions(self, p: dict[str, Any], kms: CfnCondition) -> dict[str, CfnCondition]:
-        serverless = is_set(self, "ServerlessEnabled", p["ServerlessMemorySize"])
+        serverless = provided(self, "ServerlessEnabled", p["ServerlessMemorySize"])
         strategy = p["DeploymentStrategy"].value_as_string
         conditions = {
             "kms": kms,
-            "named": is_set(self, "EndpointNameProvided", p["EndpointName"]),
-            "capture": is_set(self, "DataCaptureEnabled", p["DataCaptureLocation"]),
-            "autoscaling": is_set(self, "AutoscalingEnabled", p["AutoscalingMaxInstances"]),
+            "named": provided(self, "EndpointNameProvided", p["EndpointName"]),
+            "capture": provided(self, "DataCaptureEnabled", p["DataCaptureLocation"]),
+            "autoscaling": provided(self, "AutoscalingEnabled", p["AutoscalingMaxInstances"]),
             "serverless": serverless,
             "instances": CfnCondition(self, "InstanceBased", expression=Fn.condition_not(serverless)),
-            "async": is_set(self, "AsyncEnabled", p["AsyncOutputLocation"]),
-            "success_topic": is_set(self, "AsyncSuccessTopicProvided", p["AsyncSuccessTopicArn"]),
-            "error_topic": is_set(self, "AsyncErrorTopicProvided", p["AsyncErrorTopicArn"]),
-            "safe": is_set(self, "SafeDeploymentEnabled", p["DeploymentStrategy"]),
+            "async": provided(self, "AsyncEnabled", p["AsyncOutputLocation"]),
+            "success_topic": provided(self, "AsyncSuccessTopicProvided", p["AsyncSuccessTopicArn"]),
+            "error_topic": provided(self, "AsyncErrorTopicProvided", p["AsyncErrorTopicArn"]),
+            "safe": provided(self, "SafeDeploymentEnabled", p["DeploymentStrategy"]),
             "canary": CfnCondition(self, "CanaryTrafficShift", expression=Fn.condition_equals(strategy, "CANARY")),
             "linear": CfnCondition(self, "LinearTrafficShift", expression=Fn.condition_equals(strategy, "LINEAR")),
         }
