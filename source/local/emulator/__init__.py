@@ -26,6 +26,7 @@ from .sagemaker import (
     endpoints_say_no_model_runs,
     model_card_exports_are_refused,
     monitoring_schedules_are_described,
+    transform_jobs_fail_without_their_input,
 )
 from .stepfunctions import state_machines_run_their_executions
 
@@ -77,6 +78,7 @@ class Emulator:
         baseline_jobs_write_their_reports()
         monitoring_schedules_are_described()
         endpoints_say_no_model_runs()
+        transform_jobs_fail_without_their_input()
         model_card_exports_are_refused()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()  # type: ignore[attr-defined]

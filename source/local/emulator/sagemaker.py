@@ -36,6 +36,44 @@ def baseline_jobs_write_their_reports() -> None:
     replace(SageMakerResponse, "create_processing_job", create_processing_job)
 
 
+def transform_jobs_fail_without_their_input() -> None:
+    """moto completes every transform job at once, even one whose input does not exist, so a batch pipeline
+    reading from a wrong bucket would look done. A job whose S3 input has no object (a missing bucket, or
+    nothing under the key or prefix) fails, as SageMaker fails a job that can download no data."""
+    from moto.s3.models import s3_backends
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original = SageMakerResponse.create_transform_job
+    if getattr(original, "_checks_input", False):
+        return
+
+    def create_transform_job(self: Any) -> Any:
+        answer = original(self)
+        job = self.sagemaker_backend.transform_jobs[self._get_param("TransformJobName")]
+        uri = str(job.transform_input.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri", ""))
+        missing = _missing_input(s3_backends[self.current_account]["aws"], uri)
+        if missing:
+            job.transform_job_status, job.failure_reason = "Failed", missing
+        return answer
+
+    create_transform_job._checks_input = True  # type: ignore[attr-defined]
+    replace(SageMakerResponse, "create_transform_job", create_transform_job)
+
+
+def _missing_input(s3: Any, uri: str) -> str:
+    """Why the job's input cannot be read ('' when at least one object is there)."""
+    from moto.s3.exceptions import MissingBucket
+
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    try:
+        objects = s3.get_bucket(bucket).keys
+    except MissingBucket:
+        return f"ClientError: the input {uri} cannot be read: bucket {bucket} does not exist"
+    if not any(str(key).startswith(prefix) for key in objects):
+        return f"ClientError: the input {uri} cannot be read: no object under it"
+    return ""
+
+
 def _write_reports(account_id: str, job: Any, container: str, environment: dict[str, str]) -> None:
     from moto.s3.models import s3_backends
 

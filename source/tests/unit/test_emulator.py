@@ -260,3 +260,29 @@ def test_a_model_card_export_is_refused_with_the_reason_not_a_bare_500():
             )
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert "renders no PDF" in refused.value.response["Error"]["Message"]
+
+
+def test_a_transform_job_fails_when_its_input_is_not_there_and_completes_when_it_is():
+    from lambdas.shared.aws import client
+
+    def transform(name: str, uri: str) -> dict[str, Any]:
+        sagemaker.create_transform_job(
+            TransformJobName=name,
+            ModelName="model",
+            TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}}},
+            TransformOutput={"S3OutputPath": "s3://data/out"},
+            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        )
+        return sagemaker.describe_transform_job(TransformJobName=name)
+
+    with emulator.Emulator():
+        sagemaker = client("sagemaker")
+        client("s3").create_bucket(Bucket="data")
+        client("s3").put_object(Bucket="data", Key="batch/in.csv", Body=b"1,2\n")
+        no_bucket = transform("no-bucket", "s3://missing-bucket/batch/in.csv")
+        no_object = transform("no-object", "s3://data/elsewhere/")
+        there = transform("there", "s3://data/batch/")
+    assert (no_bucket["TransformJobStatus"], no_object["TransformJobStatus"]) == ("Failed", "Failed")
+    assert "bucket missing-bucket does not exist" in no_bucket["FailureReason"]
+    assert "no object under it" in no_object["FailureReason"]
+    assert there["TransformJobStatus"] == "Completed"
