@@ -71,8 +71,10 @@ def _invalid(args: argparse.Namespace, error) -> int:
     errors = [e.as_dict() for e in error.errors] or [{"field": "", "message": error.detail}]
     lines = [f"invalid request: {len(errors)} problem{'s' if len(errors) != 1 else ''}"]
     lines += [f"  {e['field'] or '(body)'}: {e['message']}" for e in errors]
+    warnings = list(getattr(error, "warnings", []))
+    lines += [f"warning: {w}" for w in warnings]
     if args.json:
-        print(json.dumps({"valid": False, "errors": errors}, indent=2))
+        print(json.dumps({"valid": False, "errors": errors, "warnings": warnings}, indent=2))
     else:
         print("\n".join(lines), file=sys.stderr)
     return EXIT_INVALID
@@ -272,7 +274,8 @@ def error_text(status: int, body: dict[str, Any]) -> str:
     errors = body.get("errors") or []
     if errors:
         lines = [f"error {status}: {len(errors)} problem{'s' if len(errors) != 1 else ''}"]
-        return "\n".join(lines + [f"  {e.get('field') or '(body)'}: {e.get('message', '')}" for e in errors])
+        lines += [f"  {e.get('field') or '(body)'}: {e.get('message', '')}" for e in errors]
+        return "\n".join(lines + [f"warning: {w}" for w in body.get("warnings", [])])
     return f"error {status}: {body.get('detailedMessage') or body.get('message', '')}"
 
 

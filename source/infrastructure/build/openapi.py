@@ -130,6 +130,11 @@ _ERROR = {
                 "required": ["field", "message"],
             },
         },
+        "warnings": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Keys of the request that were ignored (unknown, or of another type), with the errors.",
+        },
     },
     "required": ["message", "errors"],
 }

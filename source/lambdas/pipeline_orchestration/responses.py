@@ -38,6 +38,8 @@ def error(exc: BaseException, detailed: bool) -> dict[str, Any]:
         if detailed:
             body["detailedMessage"] = exc.detail
         body["errors"] = [e.as_dict() for e in exc.errors]
+        if getattr(exc, "warnings", None):
+            body["warnings"] = list(exc.warnings)  # type: ignore[attr-defined]
         if getattr(exc, "left_behind", None):
             body["left_behind"] = exc.left_behind  # type: ignore[attr-defined]
         if status >= 500:

@@ -112,7 +112,7 @@ def validate(body: Any, settings: Settings) -> ValidRequest:
     request = ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
     errors += _cross_checks(request, settings, names_too=not errors)
     if errors:
-        raise ValidationFailed(errors + _registry_hint(body, settings, errors))
+        raise ValidationFailed(errors + _registry_hint(body, settings, errors), warnings)
     return ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
 
 

@@ -39,10 +39,12 @@ class BadRequest(OrchestratorError):
 class ValidationFailed(BadRequest):
     """One or more fields broke their rules; `errors` lists every one of them."""
 
-    def __init__(self, errors: list[FieldError]) -> None:
+    def __init__(self, errors: list[FieldError], warnings: tuple[str, ...] | list[str] = ()) -> None:
         count = len(errors)
         lines = "; ".join(f"{e.field}: {e.message}" for e in errors)
         super().__init__(f"Bad request. {count} invalid field{'s' if count != 1 else ''}: {lines}", errors)
+        # The keys that were ignored, said with the errors so one answer tells everything about the body.
+        self.warnings = list(warnings)
 
 
 class NotFound(OrchestratorError):

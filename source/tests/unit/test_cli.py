@@ -37,6 +37,17 @@ def test_validate_lists_every_error_and_exits_non_zero(tmp_path: Path, capsys):
     assert "model_name:" in err and "inference_instance:" in err and "custom_image_uri:" in err
 
 
+def test_validate_says_the_ignored_keys_after_the_errors(tmp_path: Path, capsys):
+    request = tmp_path / "bad.json"
+    request.write_text(json.dumps({"pipeline_type": "byom_batch_custom", "model_name": "a_b", "modle_name": "x"}))
+    assert main(["validate", str(request)]) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "model_name:" in err
+    assert "warning: modle_name is not a known field of byom_batch_custom" in err
+    assert main(["validate", str(request), "--json"]) == EXIT_INVALID
+    assert any("modle_name" in w for w in json.loads(capsys.readouterr().out)["warnings"])
+
+
 def test_validate_json_output(tmp_path: Path, capsys):
     request = tmp_path / "bad.json"
     request.write_text(json.dumps({"pipeline_type": "byom_batch_custom"}))

@@ -41,6 +41,14 @@ def test_validation_errors_are_a_400_listing_every_field(service):
     assert "model_name" in body["detailedMessage"]
 
 
+def test_a_400_names_the_ignored_keys_beside_the_errors(service):
+    body = {**example("byom_batch_builtin"), "inference_instance": "big", "colour": "red"}
+    status, answer = call(service, "/provisionpipeline", body)
+    assert status == 400
+    assert [e["field"] for e in answer["errors"]] == ["inference_instance"]
+    assert answer["warnings"] == ["colour is not a known field of byom_batch_builtin; it was ignored"]
+
+
 def test_detailed_message_is_left_out_when_not_allowed(aws_scene):
     quiet = OrchestratorService(make_settings(detailed_errors=False), Aws())
     status, body = call(quiet, "/provisionpipeline", {"pipeline_type": "nope"})
