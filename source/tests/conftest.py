@@ -109,7 +109,8 @@ def _group(item: pytest.Item, name: str) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """The CDK synthesis takes a core for a minute: started now, it overlaps the tests that do not need it."""
+    """The CDK synthesis holds a core (about 10 s alone, longer under load): started now, it overlaps the tests
+    that do not need it."""
     from tests.synthesis import start_in_background
 
     if session.config.option.collectonly or not any(_needs_synthesis(item) for item in session.items):
