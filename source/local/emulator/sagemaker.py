@@ -16,7 +16,9 @@ def baseline_jobs_write_their_reports() -> None:
     """moto completes a processing job as soon as it is created, but runs no container, so a baseline job
     leaves nothing behind. A job on the Model Monitor analyzer or Clarify image writes what those containers
     write to the job's output: statistics.json and constraints.json (data quality), constraints.json (model
-    quality, from its analysis_type), analysis.json (Clarify), with the columns of the baseline data."""
+    quality, from its analysis_type), analysis.json (Clarify), with the columns of the baseline data. A job
+    with an S3 input that is not there fails instead, with the reason, and writes nothing."""
+    from moto.s3.models import s3_backends
     from moto.sagemaker.responses import SageMakerResponse
 
     original = SageMakerResponse.create_processing_job
@@ -26,6 +28,12 @@ def baseline_jobs_write_their_reports() -> None:
     def create_processing_job(self: Any) -> Any:
         answer = original(self)
         job = self.sagemaker_backend.processing_jobs[self._get_param("ProcessingJobName")]
+        s3 = s3_backends[self.current_account]["aws"]
+        uris = [str(item.get("S3Input", {}).get("S3Uri", "")) for item in job.processing_inputs or []]
+        missing = next((reason for uri in uris if uri and (reason := _missing_input(s3, uri))), "")
+        if missing:
+            job.processing_job_status, job.failure_reason = "Failed", missing
+            return answer
         repository = str((job.app_specification or {}).get("ImageUri", "")).rsplit("/", 1)[-1].split(":")[0]
         if repository in BASELINE_IMAGES:
             environment = self._get_param("Environment") or {}  # moto keeps no Environment

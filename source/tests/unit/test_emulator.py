@@ -286,3 +286,46 @@ def test_a_transform_job_fails_when_its_input_is_not_there_and_completes_when_it
     assert "bucket missing-bucket does not exist" in no_bucket["FailureReason"]
     assert "no object under it" in no_object["FailureReason"]
     assert there["TransformJobStatus"] == "Completed"
+
+
+def test_a_baseline_job_whose_data_is_not_there_fails_and_writes_no_report():
+    from lambdas.shared.aws import client
+
+    def baseline(name: str, data: str) -> dict[str, Any]:
+        sagemaker.create_processing_job(
+            ProcessingJobName=name,
+            RoleArn="arn:aws:iam::123456789012:role/r",
+            AppSpecification={
+                "ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+            },
+            ProcessingResources={
+                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}
+            },
+            ProcessingInputs=[
+                {
+                    "InputName": "baseline",
+                    "S3Input": {"S3Uri": data, "LocalPath": "/in", "S3DataType": "S3Prefix", "S3InputMode": "File"},
+                }
+            ],
+            ProcessingOutputConfig={
+                "Outputs": [
+                    {
+                        "OutputName": "out",
+                        "S3Output": {"S3Uri": f"s3://data/out/{name}", "LocalPath": "/out", "S3UploadMode": "EndOfJob"},
+                    }
+                ]
+            },
+        )
+        return sagemaker.describe_processing_job(ProcessingJobName=name)
+
+    with emulator.Emulator():
+        sagemaker, s3 = client("sagemaker"), client("s3")
+        s3.create_bucket(Bucket="data")
+        s3.put_object(Bucket="data", Key="baseline.csv", Body=b"label,age\n1,45\n")
+        missing = baseline("missing", "s3://data/nothing-here.csv")
+        there = baseline("there", "s3://data/baseline.csv")
+        written = {o["Key"] for o in s3.list_objects_v2(Bucket="data", Prefix="out/").get("Contents", [])}
+    assert missing["ProcessingJobStatus"] == "Failed"
+    assert "s3://data/nothing-here.csv cannot be read: no object under it" in missing["FailureReason"]
+    assert there["ProcessingJobStatus"] == "Completed"
+    assert written == {"out/there/statistics.json", "out/there/constraints.json"}
