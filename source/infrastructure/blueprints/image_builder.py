@@ -100,7 +100,7 @@ class ImageBuilderStack(Stack):
         cfn_project.add_property_override("VpcConfig", network.vpc_config(VpcId=p["VpcId"].value_as_string))
         # CodeBuild checks the role's EC2 permissions when it creates a project in a VPC.
         assert project.role is not None
-        project.node.add_dependency(
+        cfn_project.add_resource_dependency(
             after_policies(self, "BuildPermissions", [network.grant(project.role, "BuildVpcAccess", CODEBUILD)])
         )
 

@@ -60,7 +60,7 @@ class ModelMonitorStack(Stack):
         vpc_access = self.network.grant(self.role, "MonitorVpcAccess")
         encrypt = CfnCondition(
             self,
-            "EncryptInterContainerTraffic",
+            "InterContainerTrafficEncrypted",
             expression=Fn.condition_equals(p["EncryptInterContainerTraffic"], "True"),
         )
         self.baseline = JobResource(

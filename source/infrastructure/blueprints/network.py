@@ -9,6 +9,7 @@ network interfaces in the subnets, in a policy that exists only when a VPC is se
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,50 @@ UNSCOPED_REASON = (
 CODEBUILD = "codebuild.amazonaws.com"
 
 
+def _ec2_arns(resource: str, parameter: str) -> dict[str, Any]:
+    prefix = f"arn:*:ec2:*:*:{resource}/"
+    return {"Fn::Join": ["", [prefix, {"Fn::Join": [f",{prefix}", {"Fn::Split": [",", {"Ref": parameter}]}]}]]}
+
+
+# How cdk-nag names the resources of CreateNetworkInterface: the interfaces, then each subnet and security group.
+_INTERFACE = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":ec2:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":network-interface/*",
+        ],
+    ]
+}
+CREATE_RESOURCES_FINDING = (
+    "AwsSolutions-IAM5[Resource::"
+    + json.dumps(
+        {
+            "Fn::Split": [
+                ",",
+                {
+                    "Fn::Join": [
+                        ",",
+                        [
+                            _INTERFACE,
+                            _ec2_arns("subnet", P.SUBNET_IDS.name),
+                            _ec2_arns("security-group", P.SECURITY_GROUP_IDS.name),
+                        ],
+                    ]
+                },
+            ]
+        },
+        separators=(",", ":"),
+    )
+    + "]"
+)
+
+
 @dataclass
 class Network:
     """The network parameters of one blueprint and the conditions on them."""
@@ -42,7 +87,7 @@ class Network:
     subnets: str
     groups: str
     vpc: CfnCondition
-    isolated: CfnCondition | None
+    isolation_parameter: str | None  # the EnableNetworkIsolation Ref, if the blueprint declares it
 
     def vpc_config(self, subnets_key: str = "Subnets", **extra: Any) -> Any:
         """The VpcConfig property (SageMaker's shape; CodeBuild names the subnets the same), or none at all."""
@@ -58,13 +103,25 @@ class Network:
 
     def isolation(self) -> Any:
         """EnableNetworkIsolation: true, or no property at all."""
-        assert self.isolated is not None, "the blueprint declares no EnableNetworkIsolation"
-        return Fn.condition_if(self.isolated.logical_id, True, Aws.NO_VALUE)
+        assert self.isolation_parameter is not None, "the blueprint declares no EnableNetworkIsolation"
+        # Declared on first use: a blueprint that hands the switch to a Lambda needs no condition.
+        isolated = self.stack.node.try_find_child("NetworkIsolated") or CfnCondition(
+            self.stack, "NetworkIsolated", expression=Fn.condition_equals(self.isolation_parameter, "True")
+        )
+        assert isinstance(isolated, CfnCondition)
+        return Fn.condition_if(isolated.logical_id, True, Aws.NO_VALUE)
+
+    def arn_text(self, resource: str, ids: str) -> str:
+        """The EC2 ARNs of comma-separated ids, comma-separated: subnet/<id> for each subnet.
+
+        CloudFormation has no map over a list, but joining the split ids with ",<prefix>" puts the prefix before
+        each; a join's delimiter must be a literal, so partition, region and account are wildcards. Subnet and
+        security group ids are unique across accounts and regions: the id alone pins the resource."""
+        prefix = f"arn:*:ec2:*:*:{resource}/"
+        return Fn.join("", [prefix, Fn.join(f",{prefix}", Fn.split(",", ids))])
 
     def arns(self, resource: str, ids: str) -> list[str]:
-        """The EC2 ARNs of comma-separated ids, e.g. subnet/<id> for each subnet (CloudFormation has no map)."""
-        prefix = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}/"
-        return Token.as_list(Fn.split(",", Fn.join("", [prefix, Fn.join(f",{prefix}", Fn.split(",", ids))])))
+        return Token.as_list(Fn.split(",", self.arn_text(resource, ids)))
 
     def grant(self, role: iam.IRole, construct_id: str, service: str = "") -> iam.CfnPolicy:
         """The EC2 actions that attach the containers' network interfaces, only when a VPC is set.
@@ -72,7 +129,7 @@ class Network:
         `service` (codebuild.amazonaws.com) limits the interface permission to that service, as CodeBuild's
         documented policy does."""
         interface = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:network-interface/*"
-        in_subnets: dict[str, Any] = {"ArnEquals": {"ec2:Subnet": self.arns("subnet", self.subnets)}}
+        in_subnets: dict[str, Any] = {"ArnLike": {"ec2:Subnet": self.arns("subnet", self.subnets)}}
         permission = dict(in_subnets)
         if service:
             permission["StringEquals"] = {"ec2:AuthorizedService": service}
@@ -83,7 +140,17 @@ class Network:
                 "Sid": "CreateInterfacesInTheSubnets",
                 "Effect": "Allow",
                 "Action": "ec2:CreateNetworkInterface",
-                "Resource": [interface, *self.arns("subnet", self.subnets), *self.arns("security-group", self.groups)],
+                "Resource": Fn.split(
+                    ",",
+                    Fn.join(
+                        ",",
+                        [
+                            interface,
+                            self.arn_text("subnet", self.subnets),
+                            self.arn_text("security-group", self.groups),
+                        ],
+                    ),
+                ),
             },
             {
                 "Sid": "LetTheServiceUseThem",
@@ -113,6 +180,11 @@ class Network:
             policy,
             ("AwsSolutions-IAM5[Resource::*]", UNSCOPED_REASON),
             (
+                CREATE_RESOURCES_FINDING,
+                "New network interfaces (named by EC2 when created) in the given subnets with the given security "
+                "groups only; partition, region and account are wildcards of the per-id ARNs, whose ids are unique",
+            ),
+            (
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:"
                 "network-interface/*]",
                 "The service names each network interface when it creates it; only interfaces in the given "
@@ -131,11 +203,5 @@ def declare_network(stack: Stack, p: dict[str, Any]) -> Network:
 
     subnets, groups = value(P.SUBNET_IDS.name), value(P.SECURITY_GROUP_IDS.name)
     vpc = CfnCondition(stack, "VpcGiven", expression=Fn.condition_not(Fn.condition_equals(subnets, "")))
-    isolated = None
-    if P.ENABLE_NETWORK_ISOLATION.name in p:
-        isolated = CfnCondition(
-            stack,
-            "NetworkIsolated",
-            expression=Fn.condition_equals(value(P.ENABLE_NETWORK_ISOLATION.name), "True"),
-        )
-    return Network(stack, subnets, groups, vpc, isolated)
+    isolation = value(P.ENABLE_NETWORK_ISOLATION.name) if P.ENABLE_NETWORK_ISOLATION.name in p else None
+    return Network(stack, subnets, groups, vpc, isolation)

@@ -30,6 +30,8 @@ VPC_ID = Field(
 
 
 def _check_vpc_id(values: Mapping[str, Any], _: Settings) -> list[tuple[str, str]]:
+    if "vpc_id" not in values or "subnet_ids" not in values:
+        return []  # broken, and reported as such
     if _given(values, "subnet_ids") and not _given(values, "vpc_id"):
         return [("vpc_id", "is required with subnet_ids: CodeBuild's VPC configuration names the VPC")]
     if _given(values, "vpc_id") and not _given(values, "subnet_ids"):

@@ -463,14 +463,12 @@ SUBNET_IDS = Parameter(
     "Comma-separated subnets the containers run in; empty for no VPC.",
     pattern=optional(f"{SUBNET_ID}(,{SUBNET_ID}){{0,{MAX_SUBNETS - 1}}}"),
     hint=f"1 to {MAX_SUBNETS} comma-separated subnet ids (subnet-0123abcd), or empty",
-    default="",
 )
 SECURITY_GROUP_IDS = Parameter(
     "SecurityGroupIds",
     "Comma-separated security groups of the containers; empty for no VPC.",
     pattern=optional(f"{SECURITY_GROUP_ID}(,{SECURITY_GROUP_ID}){{0,{MAX_SECURITY_GROUPS - 1}}}"),
     hint=f"1 to {MAX_SECURITY_GROUPS} comma-separated security group ids (sg-0123abcd), or empty",
-    default="",
 )
 # CodeBuild's VPC configuration names the VPC as well as its subnets.
 VPC_ID_PARAMETER = Parameter(
@@ -478,7 +476,6 @@ VPC_ID_PARAMETER = Parameter(
     "VPC of the subnets; empty for no VPC.",
     pattern=optional(VPC_ID),
     hint="a VPC id (vpc-0123abcd) or empty",
-    default="",
 )
 ENABLE_NETWORK_ISOLATION = Parameter(
     "EnableNetworkIsolation",

@@ -283,6 +283,8 @@ NETWORK_FIELDS = (SUBNET_IDS, SECURITY_GROUP_IDS, ENABLE_NETWORK_ISOLATION)
 
 def check_network(values: Mapping[str, Any], _: Settings) -> list[tuple[str, str]]:
     """Subnets and security groups come together: a VPC configuration needs both."""
+    if "subnet_ids" not in values or "security_group_ids" not in values:
+        return []  # one is broken, and reported as such
     subnets, groups = _given(values, "subnet_ids"), _given(values, "security_group_ids")
     if subnets and not groups:
         return [("security_group_ids", "is required with subnet_ids: a VPC configuration needs both")]
