@@ -28,6 +28,7 @@ from infrastructure.blueprints.functions import (
 )
 from infrastructure.blueprints.network import declare_network
 from infrastructure.blueprints.parameters import declare_parameters
+from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import (
     DATA_QUALITY,
@@ -134,6 +135,14 @@ class ModelMonitorStack(Stack):
                 "StoppingCondition": {"MaxRuntimeInSeconds": p["MonitorMaxRuntimeSeconds"]},
                 "Tags": [{"Key": "stack_name", "Value": Aws.STACK_NAME}],
             },
+        )
+        skip_checks(
+            definition,
+            (
+                "CKV_AWS_369",
+                "Traffic between the job's instances is encrypted unless the request turns it off "
+                "(encrypt_inter_container_traffic, default true); the monitoring jobs run on one instance",
+            ),
         )
         # Only once the baseline has finished do its constraints exist for the definition to point at.
         definition.node.add_dependency(self.baseline.resource)

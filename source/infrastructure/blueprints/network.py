@@ -16,6 +16,7 @@ from typing import Any
 from aws_cdk import Aws, CfnCondition, Fn, Stack, Token
 from aws_cdk import aws_iam as iam
 
+from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import parameters as P
 
@@ -176,6 +177,14 @@ class Network:
             policy_document={"Version": "2012-10-17", "Statement": statements},
         )
         policy.cfn_options.condition = self.vpc
+        skip_checks(
+            policy,
+            (
+                "CKV_AWS_109",
+                "The network interface permissions SageMaker and CodeBuild need in a VPC: creating one is limited "
+                "to interfaces in the given subnets; deleting one has no resource-level permissions",
+            ),
+        )
         acknowledge(
             policy,
             ("AwsSolutions-IAM5[Resource::*]", UNSCOPED_REASON),
