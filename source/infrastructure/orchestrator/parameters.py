@@ -213,6 +213,20 @@ class OrchestratorParameters:
                 "VPC of SubnetIds: the image builder's CodeBuild project names it. Leave empty for no VPC.",
             ),
         )
+        # The image builder's CodeBuild project names the VPC of the default subnets.
+        CfnRule(
+            stack,
+            "VpcIdWithSubnets",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_or(
+                        Fn.condition_equals(parameters.network.subnet_ids.value_as_string, ""),
+                        Fn.condition_not(Fn.condition_equals(parameters.vpc_id.value_as_string, "")),
+                    ),
+                    assert_description="VpcId names the VPC of SubnetIds: give it with the subnets",
+                )
+            ],
+        )
         if multi_account:
             parameters.delegated_admin = _yes_no(
                 stack,

@@ -157,4 +157,50 @@ def test_the_orchestrator_hands_its_vpc_parameters_to_its_lambda(synthesized, mu
         assert parameter in template["Parameters"], parameter
         assert variables[variable] == {"Ref": parameter}
         assert template["Parameters"][parameter]["Default"] == ""
-    assert any("SubnetsWithSecurityGroups" in name for name in template.get("Rules", {}))
+    rules = template.get("Rules", {})
+    assert "SubnetsWithSecurityGroups" in rules and "VpcIdWithSubnets" in rules
+    if multi_account:
+        assert {"DevSubnetsWithSecurityGroups", "ProdSubnetsWithSecurityGroups"} <= set(rules)
+
+
+def _holds(expression: Any, values: dict[str, str]) -> Any:
+    """A rule assertion's value for these parameter values (the functions Rules allow that ours use)."""
+    if isinstance(expression, dict):
+        (function, argument), *_ = expression.items()
+        if function == "Ref":
+            return values.get(argument, "")
+        if function == "Fn::Equals":
+            return _holds(argument[0], values) == _holds(argument[1], values)
+        if function == "Fn::Not":
+            return not _holds(argument[0], values)
+        if function == "Fn::And":
+            return all(_holds(item, values) for item in argument)
+        if function == "Fn::Or":
+            return any(_holds(item, values) for item in argument)
+        raise AssertionError(f"unexpected rule function {function}")
+    return expression
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize(
+    ("values", "accepted"),
+    [
+        ({}, True),
+        ({"SubnetIds": "subnet-0123abcd", "SecurityGroupIds": "sg-0123abcd", "VpcId": "vpc-0123abcd"}, True),
+        ({"SubnetIds": "subnet-0123abcd", "VpcId": "vpc-0123abcd"}, False),
+        ({"SecurityGroupIds": "sg-0123abcd"}, False),
+        ({"SubnetIds": "subnet-0123abcd", "SecurityGroupIds": "sg-0123abcd"}, False),
+        ({"ProdSubnetIds": "subnet-0123abcd"}, False),
+        ({"ProdSubnetIds": "subnet-0123abcd", "ProdSecurityGroupIds": "sg-0123abcd"}, True),
+    ],
+)
+def test_the_orchestrator_refuses_half_a_vpc(synthesized, values, accepted):
+    """CloudFormation's rules refuse subnets without security groups (or the reverse), and subnets without VpcId."""
+    rules = synthesized.templates["mlops-orchestrator-multi-account"]["Rules"]
+    failed = [
+        name
+        for name, rule in rules.items()
+        for assertion in rule["Assertions"]
+        if not _holds(assertion["Assert"], values)
+    ]
+    assert (not failed) == accepted, failed
