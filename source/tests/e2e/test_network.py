@@ -4,12 +4,14 @@ pipelines create carry the subnets, security groups and isolation asked for, rea
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from local.demo import sample_model
 from local.examples import pipeline_name
-from tests.e2e.conftest import LocalScene
+from tests.e2e.conftest import EXAMPLES, LocalScene
 
 SUBNETS = ["subnet-0123abcd", "subnet-4567abcd"]
 GROUPS = ["sg-0123abcd"]
@@ -71,3 +73,31 @@ def test_a_bad_network_field_is_a_400_naming_it_and_nothing_is_created(single_ac
     assert answer.status == 400
     assert "subnet_ids[0]" in str(answer.body) and "subnet id" in str(answer.body)
     assert single_account.aws("cloudformation").describe_stacks()["Stacks"] == before
+
+
+def test_each_stage_account_deploys_its_model_in_its_own_vpc(multi_account):
+    body = json.loads((EXAMPLES / "multi_account" / "byom_realtime_builtin_vpc.json").read_text())
+    s3 = multi_account.aws("s3")
+    s3.put_object(Bucket=multi_account.settings.assets_bucket, Key=body["model_artifact_location"], Body=sample_model())
+    answer = multi_account.call("POST", "/provisionpipeline", body)
+    assert answer.status == 200, answer.body
+    name = pipeline_name(body)
+    for stage in ("staging", "prod"):
+        multi_account.wait(name, until="Approval")
+        assert multi_account.call("POST", f"/pipelines/{name}/approval", {"stage": stage}).status == 200
+    described = multi_account.wait(name)
+    assert described["state"] == "ACTIVE", described.get("reason")
+    for stage, deployed in described["deployed"]["stages"].items():
+        account = deployed["account_id"]
+        resources = multi_account.aws("cloudformation", account).list_stack_resources(StackName=deployed["stack_id"])
+        (model_arn,) = [
+            r["PhysicalResourceId"]
+            for r in resources["StackResourceSummaries"]
+            if r["ResourceType"] == "AWS::SageMaker::Model"
+        ]
+        model = multi_account.aws("sagemaker", account).describe_model(ModelName=model_arn.rsplit("/", 1)[-1])
+        assert model["VpcConfig"] == {
+            "SecurityGroupIds": body["security_group_ids"][stage],
+            "Subnets": body["subnet_ids"][stage],
+        }, stage
+        assert model["EnableNetworkIsolation"] is body["enable_network_isolation"][stage], stage
