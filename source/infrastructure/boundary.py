@@ -49,6 +49,17 @@ NAMED_ACTIONS = (
     "organizations:DescribeOrganization",
     "organizations:ListDelegatedAdministrators",
     "sts:AssumeRole",
+    # What SageMaker and CodeBuild do with a role's permissions to run containers in the user's VPC (the
+    # roles' own policies scope them to the given subnets and security groups).
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
 )
 ROLE_LIFECYCLE_ACTIONS = (
     "iam:GetRole",

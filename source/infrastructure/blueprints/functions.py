@@ -349,7 +349,7 @@ class JobResource(Construct):
     def depend_on(self, *constructs: Construct) -> None:
         """Start the job only after these (roles, policies) exist."""
         for construct in constructs:
-            cfn = construct.node.default_child if isinstance(construct, iam.Policy) else None
+            cfn = construct.node.default_child if isinstance(construct, iam.Policy) else construct
             condition = cfn.cfn_options.condition if isinstance(cfn, CfnResource) else None
             if condition is None:
                 self.resource.node.add_dependency(construct)

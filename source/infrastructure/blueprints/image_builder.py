@@ -22,6 +22,8 @@ from infrastructure.blueprints.functions import (
     blueprint_pipeline,
     console_url,
 )
+from infrastructure.blueprints.model import after_policies
+from infrastructure.blueprints.network import CODEBUILD, declare_network
 from infrastructure.blueprints.parameters import declare
 from infrastructure.blueprints.single_account_pipeline import source_stage
 from infrastructure.nag import acknowledge
@@ -92,6 +94,15 @@ class ImageBuilderStack(Stack):
         )
         # GetAuthorizationToken has no resource: it returns the registry login; pushes are scoped above.
         project.add_to_role_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
+        network = declare_network(self, p)
+        cfn_project = project.node.default_child
+        assert isinstance(cfn_project, codebuild.CfnProject)
+        cfn_project.add_property_override("VpcConfig", network.vpc_config(VpcId=p["VpcId"].value_as_string))
+        # CodeBuild checks the role's EC2 permissions when it creates a project in a VPC.
+        assert project.role is not None
+        cfn_project.add_resource_dependency(
+            after_policies(self, "BuildPermissions", [network.grant(project.role, "BuildVpcAccess", CODEBUILD)])
+        )
 
         artifact, source = source_stage(self, assets, p["CustomImage"].value_as_string)
         pipeline = blueprint_pipeline(

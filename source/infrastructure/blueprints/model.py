@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
 from infrastructure.blueprints.functions import KMS_FOR_JOBS, provided, s3_arn, s3_uri, sagemaker_arn
+from infrastructure.blueprints.network import declare_network
 from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
 
@@ -155,10 +156,14 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
             ],
         ),
     ]
+    network = declare_network(stack, p)
+    policies.append(network.grant(role, "VpcAccess"))
     model = sagemaker.CfnModel(
         stack,
         "Model",
         execution_role_arn=role.role_arn,
+        vpc_config=network.vpc_config(),
+        enable_network_isolation=network.isolation(),
         primary_container=if_(
             registry,
             {"ModelPackageName": p["ModelPackageName"].value_as_string},
@@ -174,8 +179,8 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
         model,
         (
             "CKV_AWS_370",
-            "The container may be the user's own image (custom algorithm) that calls AWS at run time; network "
-            "isolation would cut it off. The model runs with its own least-privilege execution role",
+            "Network isolation is the request's choice (enable_network_isolation): the container may be the "
+            "user's own image that calls AWS at run time. The model runs with its own least-privilege role",
         ),
     )
     acknowledge(

@@ -26,7 +26,9 @@ from infrastructure.blueprints.functions import (
     sagemaker_arn,
     sagemaker_role,
 )
+from infrastructure.blueprints.network import declare_network
 from infrastructure.blueprints.parameters import declare_parameters
+from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import (
     DATA_QUALITY,
@@ -55,6 +57,13 @@ class ModelMonitorStack(Stack):
         self.kms = provided(self, "KmsKeyProvided", p["KmsKeyArn"])
         self.output_uri = f"s3://{p['BaselineJobOutputLocation']}"
         self.role = self._sagemaker_role()
+        self.network = declare_network(self, p)
+        vpc_access = self.network.grant(self.role, "MonitorVpcAccess")
+        encrypt = CfnCondition(
+            self,
+            "InterContainerTrafficEncrypted",
+            expression=Fn.condition_equals(p["EncryptInterContainerTraffic"], "True"),
+        )
         self.baseline = JobResource(
             self,
             "Baseline",
@@ -74,13 +83,17 @@ class ModelMonitorStack(Stack):
                 "MaxRuntimeSeconds": p["BaselineMaxRuntimeSeconds"],
                 "KmsKeyArn": p["KmsKeyArn"],
                 "EndpointName": p["EndpointName"],
+                "SubnetIds": p["SubnetIds"],
+                "SecurityGroupIds": p["SecurityGroupIds"],
+                "EnableNetworkIsolation": p["EnableNetworkIsolation"],
+                "EncryptInterContainerTraffic": p["EncryptInterContainerTraffic"],
                 **self.baseline_properties(),
             },
             wait=True,
         )
         self._grant_lambdas()
         # The baseline job runs with the role's policies in place (the role itself is referenced already).
-        self.baseline.depend_on(self.role.node.find_child("DefaultPolicy"), self.role_kms)
+        self.baseline.depend_on(self.role.node.find_child("DefaultPolicy"), self.role_kms, vpc_access)
         definition = CfnResource(
             self,
             "JobDefinition",
@@ -113,11 +126,23 @@ class ModelMonitorStack(Stack):
                         "VolumeKmsKeyId": if_provided(self.kms, p["KmsKeyArn"]),
                     }
                 },
-                "NetworkConfig": {"EnableInterContainerTrafficEncryption": True},
+                "NetworkConfig": {
+                    "EnableInterContainerTrafficEncryption": Fn.condition_if(encrypt.logical_id, True, False),
+                    "EnableNetworkIsolation": self.network.isolation(),
+                    "VpcConfig": self.network.vpc_config(),
+                },
                 "RoleArn": self.role.role_arn,
                 "StoppingCondition": {"MaxRuntimeInSeconds": p["MonitorMaxRuntimeSeconds"]},
                 "Tags": [{"Key": "stack_name", "Value": Aws.STACK_NAME}],
             },
+        )
+        skip_checks(
+            definition,
+            (
+                "CKV_AWS_369",
+                "Traffic between the job's instances is encrypted unless the request turns it off "
+                "(encrypt_inter_container_traffic, default true); the monitoring jobs run on one instance",
+            ),
         )
         # Only once the baseline has finished do its constraints exist for the definition to point at.
         definition.node.add_dependency(self.baseline.resource)

@@ -26,6 +26,7 @@ from infrastructure.blueprints.functions import (
     sagemaker_arn,
     sagemaker_role,
 )
+from infrastructure.blueprints.network import declare_network
 from infrastructure.blueprints.parameters import declare_parameters
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import AUTOPILOT, TRAINING, TUNER
@@ -107,7 +108,8 @@ class _JobStack(Stack):
         )
         starter = self.job.starter.role
         # The job runs with its role's policies in place (the role itself is referenced already).
-        self.job.depend_on(self.role.node.find_child("DefaultPolicy"), role_kms)
+        vpc_access = declare_network(self, p).grant(self.role, "SageMakerVpcAccess")
+        self.job.depend_on(self.role.node.find_child("DefaultPolicy"), role_kms, vpc_access)
         starter.add_to_policy(
             iam.PolicyStatement(
                 actions=[self.create_action, "sagemaker:AddTags"],

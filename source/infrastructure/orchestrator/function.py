@@ -88,6 +88,9 @@ class OrchestratorFunction(Construct):
             "USE_MODEL_REGISTRY": parameters.use_model_registry.value_as_string,
             "ALLOW_DETAILED_ERROR_MESSAGE": parameters.allow_detailed_error_message.value_as_string,
             "STRICT_VALIDATION": parameters.strict_validation.value_as_string,
+            "SUBNET_IDS": parameters.network.subnet_ids.value_as_string,
+            "SECURITY_GROUP_IDS": parameters.network.security_group_ids.value_as_string,
+            "VPC_ID": parameters.vpc_id.value_as_string,
             "LOG_LEVEL": "INFO",
             "SOLUTION_VERSION": version,
         }
@@ -96,6 +99,9 @@ class OrchestratorFunction(Construct):
             for stage, target in parameters.stages.items():
                 settings[f"{stage.upper()}_ACCOUNT_ID"] = target.account_id.value_as_string
                 settings[f"{stage.upper()}_ORG_ID"] = target.org_unit_id.value_as_string
+                if target.network is not None:
+                    settings[f"{stage.upper()}_SUBNET_IDS"] = target.network.subnet_ids.value_as_string
+                    settings[f"{stage.upper()}_SECURITY_GROUP_IDS"] = target.network.security_group_ids.value_as_string
         self.function = aws_lambda.Function(
             self,
             "PipelineOrchestrationFunction",

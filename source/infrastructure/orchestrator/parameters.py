@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import CfnCondition, CfnParameter, Fn, Stack
+from aws_cdk import CfnCondition, CfnParameter, CfnRule, CfnRuleAssertion, Fn, Stack
+
+from lambdas.pipeline_orchestration.catalogue import parameters as blueprint_parameters
 
 EMAIL_PATTERN = r"^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$"
 CODECOMMIT_PATTERN = (
@@ -21,6 +23,7 @@ ACCOUNT_PATTERN = r"^\d{12}$"
 ORG_UNIT_PATTERN = r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
 POLICY_ARN_PATTERN = r"^(arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]{1,128})?$"
 GROUP_LABEL = "MLOps Framework Settings"
+NETWORK_LABEL = "VPC of the pipelines' containers (Optional)"
 STAGE_NAMES = {"Dev": "Development", "Staging": "Staging", "Prod": "Production"}
 
 
@@ -44,9 +47,64 @@ def _optional_name(stack: Stack, name: str, pattern: str, max_length: int, descr
 
 
 @dataclass
+class NetworkParameters:
+    """A VPC's subnets and security groups: the default of requests that name none (empty: no VPC)."""
+
+    subnet_ids: CfnParameter
+    security_group_ids: CfnParameter
+
+    @classmethod
+    def declare(cls, stack: Stack, prefix: str, where: str) -> NetworkParameters:
+        subnets, groups = blueprint_parameters.SUBNET_IDS, blueprint_parameters.SECURITY_GROUP_IDS
+        network = cls(
+            _optional_name(
+                stack,
+                f"{prefix}SubnetIds",
+                f"^{subnets.pattern}$",
+                2048,
+                f"Comma-separated subnets {where} that SageMaker jobs, models and image builds run in, unless a "
+                "request names its own. Leave empty for no VPC.",
+            ),
+            _optional_name(
+                stack,
+                f"{prefix}SecurityGroupIds",
+                f"^{groups.pattern}$",
+                1024,
+                f"Comma-separated security groups {where} of those containers; given with the subnets or not at all.",
+            ),
+        )
+        network.subnet_ids.constraint_description = subnets.hint
+        network.security_group_ids.constraint_description = groups.hint
+        # Subnets without security groups (or the reverse) would give every container a broken VPC config.
+        both_or_neither = Fn.condition_or(
+            Fn.condition_and(
+                Fn.condition_equals(network.subnet_ids.value_as_string, ""),
+                Fn.condition_equals(network.security_group_ids.value_as_string, ""),
+            ),
+            Fn.condition_and(
+                Fn.condition_not(Fn.condition_equals(network.subnet_ids.value_as_string, "")),
+                Fn.condition_not(Fn.condition_equals(network.security_group_ids.value_as_string, "")),
+            ),
+        )
+        CfnRule(
+            stack,
+            f"{prefix}SubnetsWithSecurityGroups",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=both_or_neither,
+                    assert_description=f"{prefix}SubnetIds and {prefix}SecurityGroupIds are given together or both "
+                    "left empty",
+                )
+            ],
+        )
+        return network
+
+
+@dataclass
 class StageParameters:
     account_id: CfnParameter
     org_unit_id: CfnParameter
+    network: NetworkParameters | None = None
 
 
 @dataclass
@@ -61,6 +119,8 @@ class OrchestratorParameters:
     allow_detailed_error_message: CfnParameter
     permissions_boundary: CfnParameter
     strict_validation: CfnParameter
+    network: NetworkParameters
+    vpc_id: CfnParameter
     delegated_admin: CfnParameter | None = None
     stages: dict[str, StageParameters] | None = None
 
@@ -144,6 +204,28 @@ class OrchestratorParameters:
                 "Yes: a request key that is no field of its pipeline type is refused; "
                 "No: it is ignored with a warning, as the predecessor ignored it.",
             ),
+            network=NetworkParameters.declare(stack, "", "of this account"),
+            vpc_id=_optional_name(
+                stack,
+                "VpcId",
+                f"^{blueprint_parameters.VPC_ID_PARAMETER.pattern}$",
+                64,
+                "VPC of SubnetIds: the image builder's CodeBuild project names it. Leave empty for no VPC.",
+            ),
+        )
+        # The image builder's CodeBuild project names the VPC of the default subnets.
+        CfnRule(
+            stack,
+            "VpcIdWithSubnets",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_or(
+                        Fn.condition_equals(parameters.network.subnet_ids.value_as_string, ""),
+                        Fn.condition_not(Fn.condition_equals(parameters.vpc_id.value_as_string, "")),
+                    ),
+                    assert_description="VpcId names the VPC of SubnetIds: give it with the subnets",
+                )
+            ],
         )
         if multi_account:
             parameters.delegated_admin = _yes_no(
@@ -170,6 +252,7 @@ class OrchestratorParameters:
                         description=f"AWS {long_name.lower()} organizational unit id where the CF template "
                         "will be deployed",
                     ),
+                    NetworkParameters.declare(stack, stage, f"of the {long_name.lower()} account"),
                 )
                 for stage, long_name in STAGE_NAMES.items()
             }
@@ -198,11 +281,22 @@ class OrchestratorParameters:
                 labels.append(
                     (self.stages[stage].org_unit_id, f"{long_name} Account Organizational Unit ID (Required)")
                 )
+        network = [
+            (self.network.subnet_ids, "Subnet ids (Optional)"),
+            (self.network.security_group_ids, "Security group ids (Optional)"),
+            (self.vpc_id, "VPC id of the subnets, for the image builder (Optional)"),
+        ]
+        for stage, long_name in STAGE_NAMES.items() if self.stages else ():
+            stage_network = self.stages[stage].network if self.stages else None
+            if stage_network is not None:
+                network.append((stage_network.subnet_ids, f"{long_name} account subnet ids (Optional)"))
+                network.append((stage_network.security_group_ids, f"{long_name} account security group ids (Optional)"))
         return {
             "ParameterGroups": [
-                {"Label": {"default": GROUP_LABEL}, "Parameters": [parameter.logical_id for parameter, _ in labels]}
+                {"Label": {"default": GROUP_LABEL}, "Parameters": [parameter.logical_id for parameter, _ in labels]},
+                {"Label": {"default": NETWORK_LABEL}, "Parameters": [parameter.logical_id for parameter, _ in network]},
             ],
-            "ParameterLabels": {parameter.logical_id: {"default": label} for parameter, label in labels},
+            "ParameterLabels": {parameter.logical_id: {"default": label} for parameter, label in (*labels, *network)},
         }
 
 

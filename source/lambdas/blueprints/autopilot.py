@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.blueprints import network
 from lambdas.blueprints.custom_resource import JobFailed, create_unless_there
 from lambdas.shared.aws import client
 
@@ -34,6 +35,7 @@ class AutopilotSpec:
     definitions_only: bool
     kms_key_arn: str = ""
     stack_name: str = ""
+    vpc_config: dict[str, list[str]] | None = None
 
     @classmethod
     def from_properties(cls, props: dict[str, str]) -> AutopilotSpec:
@@ -60,6 +62,7 @@ class AutopilotSpec:
             definitions_only=props.get("GenerateDefinitionsOnly", "False") == "True",
             kms_key_arn=props.get("KmsKeyArn", ""),
             stack_name=props.get("StackName", ""),
+            vpc_config=network.vpc_config(props),
         )
 
 
@@ -95,6 +98,8 @@ def automl_request(spec: AutopilotSpec) -> dict[str, Any]:
     if spec.kms_key_arn:
         output["KmsKeyId"] = spec.kms_key_arn
         security["VolumeKmsKeyId"] = spec.kms_key_arn
+    if spec.vpc_config:
+        security["VpcConfig"] = spec.vpc_config
     request: dict[str, Any] = {
         "AutoMLJobName": spec.job_name,
         "AutoMLJobInputDataConfig": [channel],

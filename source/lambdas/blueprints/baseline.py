@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.blueprints import network
 from lambdas.blueprints.custom_resource import JobFailed
 from lambdas.shared.aws import client, is_not_found
 
@@ -68,6 +69,9 @@ class BaselineSpec:
     model_predicted_label_config: str = ""
     shap_config: str = ""
     model_scores: str = ""
+    vpc_config: dict[str, list[str]] | None = None
+    network_isolation: bool = False
+    encrypt_inter_container_traffic: bool = True
 
     @classmethod
     def from_properties(cls, props: dict[str, str]) -> BaselineSpec:
@@ -98,6 +102,9 @@ class BaselineSpec:
             model_predicted_label_config=props.get("ModelPredictedLabelConfig", ""),
             shap_config=props.get("SHAPConfig", ""),
             model_scores=props.get("ModelScores", ""),
+            vpc_config=network.vpc_config(props),
+            network_isolation=network.flag(props, "EnableNetworkIsolation", False),
+            encrypt_inter_container_traffic=network.flag(props, "EncryptInterContainerTraffic", True),
         )
 
     @property
@@ -343,7 +350,20 @@ def processing_request(spec: BaselineSpec) -> dict[str, Any]:
         request["StoppingCondition"] = {"MaxRuntimeInSeconds": spec.max_runtime}
     if spec.stack_name:
         request["Tags"] = [{"Key": "stack_name", "Value": spec.stack_name}]
+    if spec.vpc_config or spec.network_isolation:
+        request["NetworkConfig"] = _network_config(spec)
     return request
+
+
+def _network_config(spec: BaselineSpec) -> dict[str, Any]:
+    """The baseline's NetworkConfig, as the monitoring job definition's (a job without VPC or isolation has none)."""
+    config: dict[str, Any] = {
+        "EnableInterContainerTrafficEncryption": spec.encrypt_inter_container_traffic,
+        "EnableNetworkIsolation": spec.network_isolation,
+    }
+    if spec.vpc_config:
+        config["VpcConfig"] = spec.vpc_config
+    return config
 
 
 # ---------------------------------------------------------------------------------------------------------

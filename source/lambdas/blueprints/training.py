@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.blueprints import network
 from lambdas.blueprints.custom_resource import JobFailed, create_unless_there
 from lambdas.shared.aws import client
 
@@ -48,6 +49,8 @@ class TrainingSpec:
     stack_name: str = ""
     tuner_config: dict[str, Any] | None = None
     ranges: dict[str, Any] | None = None
+    vpc_config: dict[str, list[str]] | None = None
+    network_isolation: bool = False
 
     @classmethod
     def from_properties(cls, props: dict[str, str]) -> TrainingSpec:
@@ -90,6 +93,8 @@ class TrainingSpec:
             stack_name=props.get("StackName", ""),
             tuner_config=tuner,
             ranges=ranges,
+            vpc_config=network.vpc_config(props),
+            network_isolation=network.flag(props, "EnableNetworkIsolation", False),
         )
 
     @property
@@ -164,10 +169,12 @@ def _job_definition(spec: TrainingSpec) -> dict[str, Any]:
         "OutputDataConfig": output,
         "ResourceConfig": resources,
         "StoppingCondition": stopping,
-        "EnableNetworkIsolation": False,
+        "EnableNetworkIsolation": spec.network_isolation,
         "EnableInterContainerTrafficEncryption": spec.encrypt_inner_traffic,
         "EnableManagedSpotTraining": spec.use_spot,
     }
+    if spec.vpc_config:
+        definition["VpcConfig"] = spec.vpc_config
     if spec.use_spot:
         if spec.max_wait <= spec.max_runtime:
             raise JobFailed(

@@ -532,12 +532,15 @@ class ListOf(Rule):
 
     item: Rule = field(default_factory=Rule)
     max_items: int = 100
+    min_items: int = 0
 
     def normalize(self, value: Any) -> Any:
         if not isinstance(value, list):
             raise RuleBroken(f"must be a JSON list, got {type(value).__name__}")
         if len(value) > self.max_items:
             raise RuleBroken(f"must hold at most {self.max_items} items, got {len(value)}")
+        if len(value) < self.min_items:
+            raise RuleBroken(f"must hold at least {self.min_items} item{'s' if self.min_items > 1 else ''}, got none")
         problems: list[tuple[str, str]] = []
         result = []
         ignored = IGNORED_KEYS.get()
@@ -551,4 +554,7 @@ class ListOf(Rule):
         return result
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "array", "items": self.item.schema(), "maxItems": self.max_items}
+        out = {"type": "array", "items": self.item.schema(), "maxItems": self.max_items}
+        if self.min_items:
+            out["minItems"] = self.min_items
+        return out

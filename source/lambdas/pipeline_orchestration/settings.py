@@ -14,6 +14,9 @@ STAGES = ("dev", "staging", "prod")
 class StageTarget:
     account_id: str
     org_unit_id: str
+    # The stage account's own VPC: the default of requests that name none.
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,10 @@ class Settings:
     detailed_errors: bool = True
     strict_validation: bool = False  # unknown request keys are errors, not warnings
     stage_targets: Mapping[str, StageTarget] | None = None
+    # The VPC of the containers a request deploys in this account, unless it names its own; empty: no VPC.
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    vpc_id: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,7 +49,12 @@ class Settings:
         targets = None
         if multi:
             targets = {
-                stage: StageTarget(env.get(f"{stage.upper()}_ACCOUNT_ID", ""), env.get(f"{stage.upper()}_ORG_ID", ""))
+                stage: StageTarget(
+                    env.get(f"{stage.upper()}_ACCOUNT_ID", ""),
+                    env.get(f"{stage.upper()}_ORG_ID", ""),
+                    _ids(env.get(f"{stage.upper()}_SUBNET_IDS", "")),
+                    _ids(env.get(f"{stage.upper()}_SECURITY_GROUP_IDS", "")),
+                )
                 for stage in STAGES
             }
         region = env.get("REGION") or env.get("AWS_REGION") or "us-east-1"
@@ -63,7 +75,22 @@ class Settings:
             detailed_errors=env.get("ALLOW_DETAILED_ERROR_MESSAGE", "Yes") == "Yes",
             strict_validation=env.get("STRICT_VALIDATION", "No") == "Yes",
             stage_targets=targets,
+            subnet_ids=_ids(env.get("SUBNET_IDS", "")),
+            security_group_ids=_ids(env.get("SECURITY_GROUP_IDS", "")),
+            vpc_id=env.get("VPC_ID", ""),
         )
+
+    def network(self, stage: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The default subnets and security groups of a deployment: the stage account's, or this account's."""
+        if stage is not None and self.stage_targets:
+            target = self.stage_targets[stage]
+            return target.subnet_ids, target.security_group_ids
+        return self.subnet_ids, self.security_group_ids
+
+
+def _ids(text: str) -> tuple[str, ...]:
+    """A stack parameter's comma-separated ids."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _account_from_arn(arn: str) -> str:

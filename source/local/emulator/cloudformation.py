@@ -22,6 +22,26 @@ def fill_cloudformation_gaps() -> None:
     custom_resource_answers_reach_their_stack()
     stack_instances_are_stacks_of_their_account()
     sagemaker_endpoints_keep_their_names()
+    sagemaker_models_keep_their_network_isolation()
+
+
+def sagemaker_models_keep_their_network_isolation() -> None:
+    """moto's CloudFormation creates an AWS::SageMaker::Model without its EnableNetworkIsolation (DescribeModel
+    answers false); SageMaker keeps the value the template gives."""
+    from moto.sagemaker.models import Model
+
+    original = vars(Model)["create_from_cloudformation_json"].__func__
+    if getattr(original, "_keeps_isolation", False):
+        return
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kw: Any):
+        model = original(cls, resource_name, cloudformation_json, *args, **kw)
+        isolation = cloudformation_json["Properties"].get("EnableNetworkIsolation", False)
+        model.enable_network_isolation = isolation in (True, "true", "True")
+        return model
+
+    create_from_cloudformation_json._keeps_isolation = True  # type: ignore[attr-defined]
+    replace(Model, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
 
 
 def sagemaker_endpoints_keep_their_names() -> None:

@@ -126,7 +126,8 @@ def test_job_definition_cluster_output_and_kms(synthesized, template, monitor_ty
     assert len(kms_policies) == 3
     baseline = one(synthesized, template, "Custom::BaselineJob")
     waits = {item["Fn::If"][1]["Ref"] for item in baseline["Properties"]["WaitsFor"]}
-    assert waits == set(kms_policies)
+    # ... and for the VPC access policy, which exists only with a VPC.
+    assert waits == {*kms_policies, "MonitorVpcAccess"}
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,9 @@ COMMON_PARAMETERS = [
     "AllowDetailedErrorMessage",
     "PermissionsBoundaryArn",
     "StrictValidation",
+    "SubnetIds",
+    "SecurityGroupIds",
+    "VpcId",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",
@@ -37,6 +40,12 @@ MULTI_PARAMETERS = [
     "StagingOrgId",
     "ProdAccountId",
     "ProdOrgId",
+    "DevSubnetIds",
+    "DevSecurityGroupIds",
+    "StagingSubnetIds",
+    "StagingSecurityGroupIds",
+    "ProdSubnetIds",
+    "ProdSecurityGroupIds",
 ]
 CONDITIONAL = {
     "GitAddressProvided": ("CodeCommitRepoAddress", False),
@@ -144,9 +153,14 @@ def test_multi_account_targets_are_required_and_checked(synthesized):
 def test_console_groups_and_labels_every_parameter(synthesized, stack):
     template = synthesized.templates[stack]
     interface = template["Metadata"]["AWS::CloudFormation::Interface"]
-    assert interface["ParameterGroups"] == [
-        {"Label": {"default": "MLOps Framework Settings"}, "Parameters": list(template["Parameters"])}
+    groups = interface["ParameterGroups"]
+    assert [g["Label"]["default"] for g in groups] == [
+        "MLOps Framework Settings",
+        "VPC of the pipelines' containers (Optional)",
     ]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(template["Parameters"]) and len(grouped) == len(set(grouped))
+    assert all("SubnetIds" in n or "SecurityGroupIds" in n or n == "VpcId" for n in groups[1]["Parameters"])
     assert set(interface["ParameterLabels"]) == set(template["Parameters"])
     assert interface["ParameterLabels"]["NotificationEmail"] == {"default": "Notification Email (Required)"}
     assert interface["ParameterLabels"]["ConfigS3Bucket"] == {
@@ -324,12 +338,17 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
         "USE_MODEL_REGISTRY",
         "ALLOW_DETAILED_ERROR_MESSAGE",
         "STRICT_VALIDATION",
+        "SUBNET_IDS",
+        "SECURITY_GROUP_IDS",
+        "VPC_ID",
         "LOG_LEVEL",
         "SOLUTION_VERSION",
     }
     if stack == MULTI:
         expected |= {"IS_DELEGATED_ADMIN"} | {
-            f"{stage}_{kind}" for stage in ("DEV", "STAGING", "PROD") for kind in ("ACCOUNT_ID", "ORG_ID")
+            f"{stage}_{kind}"
+            for stage in ("DEV", "STAGING", "PROD")
+            for kind in ("ACCOUNT_ID", "ORG_ID", "SUBNET_IDS", "SECURITY_GROUP_IDS")
         }
     assert set(variables) == expected
     assert variables["IS_MULTI_ACCOUNT"] == str(stack == MULTI)

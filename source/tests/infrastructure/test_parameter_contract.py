@@ -5,6 +5,7 @@ and every value sent passes the template's own constraint."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -102,3 +103,104 @@ def test_each_template_declares_its_parameters_as_the_catalogue_does(synthesized
 
     assert list(declared) == list(expected)
     assert declared == expected
+
+
+VPC_REQUEST = {
+    "subnet_ids": ["subnet-0123abcd", "subnet-0123456789abcdef0"],
+    "security_group_ids": ["sg-0123abcd", "sg-0123456789abcdef0"],
+}
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("pipeline_type, multi_account", [(n, m) for n, m, registry in CASES if not registry])
+@pytest.mark.parametrize("source", ["request", "orchestrator"])
+def test_vpc_settings_fit_every_template(synthesized, pipeline_type, multi_account, source):
+    """Subnets and security groups, from the request or the orchestrator's defaults, pass the template's own
+    constraints and reach it unchanged."""
+    orchestrator = settings(multi_account)
+    request = body(pipeline_type)
+    if source == "request":
+        request.update(VPC_REQUEST)
+        if pipeline_type == "byom_image_builder":
+            request["vpc_id"] = "vpc-0123abcd"
+    else:
+        network = {"subnet_ids": tuple(VPC_REQUEST["subnet_ids"]), "security_group_ids": ("sg-0123abcd",)}
+        targets = {s: dataclasses.replace(t, **network) for s, t in (orchestrator.stage_targets or {}).items()}
+        orchestrator = dataclasses.replace(orchestrator, **network, vpc_id="vpc-0123abcd", stage_targets=targets)
+    plan = plan_pipeline(validate(request, orchestrator), orchestrator)
+    blueprint = _declared(synthesized, plan.template)
+    for stage in plan.stages:
+        _check(blueprint, stage.parameters, f"{pipeline_type} with a VPC from the {source}, stage {stage.stage}")
+        assert stage.parameters["SubnetIds"] == "subnet-0123abcd,subnet-0123456789abcdef0"
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("multi_account", [False, True], ids=["single", "multi"])
+def test_the_orchestrator_hands_its_vpc_parameters_to_its_lambda(synthesized, multi_account):
+    """The orchestrator stack's network parameters reach the Lambda's settings under the names it reads."""
+    template = synthesized.templates[
+        "mlops-orchestrator-multi-account" if multi_account else "mlops-orchestrator-single-account"
+    ]
+    names = {"SubnetIds": "SUBNET_IDS", "SecurityGroupIds": "SECURITY_GROUP_IDS", "VpcId": "VPC_ID"}
+    if multi_account:
+        for stage in ("Dev", "Staging", "Prod"):
+            names[f"{stage}SubnetIds"] = f"{stage.upper()}_SUBNET_IDS"
+            names[f"{stage}SecurityGroupIds"] = f"{stage.upper()}_SECURITY_GROUP_IDS"
+    (function,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and "SUBNET_IDS" in r["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    for parameter, variable in names.items():
+        assert parameter in template["Parameters"], parameter
+        assert variables[variable] == {"Ref": parameter}
+        assert template["Parameters"][parameter]["Default"] == ""
+    rules = template.get("Rules", {})
+    assert "SubnetsWithSecurityGroups" in rules and "VpcIdWithSubnets" in rules
+    if multi_account:
+        assert {"DevSubnetsWithSecurityGroups", "ProdSubnetsWithSecurityGroups"} <= set(rules)
+
+
+def _holds(expression: Any, values: dict[str, str]) -> Any:
+    """A rule assertion's value for these parameter values (the functions Rules allow that ours use)."""
+    if isinstance(expression, dict):
+        (function, argument), *_ = expression.items()
+        if function == "Ref":
+            return values.get(argument, "")
+        if function == "Fn::Equals":
+            return _holds(argument[0], values) == _holds(argument[1], values)
+        if function == "Fn::Not":
+            return not _holds(argument[0], values)
+        if function == "Fn::And":
+            return all(_holds(item, values) for item in argument)
+        if function == "Fn::Or":
+            return any(_holds(item, values) for item in argument)
+        raise AssertionError(f"unexpected rule function {function}")
+    return expression
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize(
+    ("values", "accepted"),
+    [
+        ({}, True),
+        ({"SubnetIds": "subnet-0123abcd", "SecurityGroupIds": "sg-0123abcd", "VpcId": "vpc-0123abcd"}, True),
+        ({"SubnetIds": "subnet-0123abcd", "VpcId": "vpc-0123abcd"}, False),
+        ({"SecurityGroupIds": "sg-0123abcd"}, False),
+        ({"SubnetIds": "subnet-0123abcd", "SecurityGroupIds": "sg-0123abcd"}, False),
+        ({"ProdSubnetIds": "subnet-0123abcd"}, False),
+        ({"ProdSubnetIds": "subnet-0123abcd", "ProdSecurityGroupIds": "sg-0123abcd"}, True),
+    ],
+)
+def test_the_orchestrator_refuses_half_a_vpc(synthesized, values, accepted):
+    """CloudFormation's rules refuse subnets without security groups (or the reverse), and subnets without VpcId."""
+    rules = synthesized.templates["mlops-orchestrator-multi-account"]["Rules"]
+    failed = [
+        name
+        for name, rule in rules.items()
+        for assertion in rule["Assertions"]
+        if not _holds(assertion["Assert"], values)
+    ]
+    assert (not failed) == accepted, failed

@@ -120,6 +120,10 @@ def test_image_builder_is_a_direct_stack():
         "ECRRepoName": "mlops-custom-algos",
         "ImageTag": "sklearn-v4",
         "PermissionsBoundaryArn": SINGLE.permissions_boundary_arn,
+        # No VPC unless the request or the orchestrator names one.
+        "VpcId": "",
+        "SubnetIds": "",
+        "SecurityGroupIds": "",
     }
 
 

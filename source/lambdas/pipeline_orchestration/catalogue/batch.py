@@ -19,11 +19,14 @@ from .shared import (
     MODEL_FRAMEWORK_VERSION,
     MODEL_NAME,
     MODEL_PACKAGE,
+    NETWORK_FIELDS,
     _bucket,
     _check_image,
     _common,
     _inference_image,
     _model_source,
+    check_network,
+    isolated_network,
 )
 
 _BATCH_DATA = (
@@ -42,12 +45,20 @@ def build_batch(view: StageView) -> dict[str, str]:
         "BatchInputBucket": _bucket(view.text("batch_inference_data")),
         "BatchInferenceData": view.text("batch_inference_data"),
         "BatchOutputLocation": view.text("batch_job_output_location"),
+        **isolated_network(view),
     }
 
 
 BATCH = Blueprint(
     "byom_batch_pipeline.yaml",
-    (*P.COMMON, *P.model_parameters(), P.BATCH_INPUT_BUCKET, P.BATCH_INFERENCE_DATA, P.BATCH_OUTPUT_LOCATION),
+    (
+        *P.COMMON,
+        *P.model_parameters(),
+        P.BATCH_INPUT_BUCKET,
+        P.BATCH_INFERENCE_DATA,
+        P.BATCH_OUTPUT_LOCATION,
+        *P.ISOLATED_NETWORK,
+    ),
     (MODEL,),
 )
 
@@ -72,9 +83,10 @@ TYPES = (
             MODEL_PACKAGE,
             *_BATCH_DATA,
             KMS_KEY,
+            *NETWORK_FIELDS,
         ),
         build_batch,
-        (_check_image,),
+        (_check_image, check_network),
         description="Batch transform with a SageMaker built-in or framework image.",
         reads=BATCH_READS,
         rollback=True,
@@ -84,8 +96,18 @@ TYPES = (
         "byom_batch_custom",
         "BYOMPipelineBatchCustom",
         BATCH,
-        (MODEL_NAME, INFERENCE_INSTANCE, CUSTOM_IMAGE, MODEL_ARTIFACT, MODEL_PACKAGE, *_BATCH_DATA, KMS_KEY),
+        (
+            MODEL_NAME,
+            INFERENCE_INSTANCE,
+            CUSTOM_IMAGE,
+            MODEL_ARTIFACT,
+            MODEL_PACKAGE,
+            *_BATCH_DATA,
+            KMS_KEY,
+            *NETWORK_FIELDS,
+        ),
         build_batch,
+        (check_network,),
         description="Batch transform with a custom ECR image.",
         reads=BATCH_READS,
         rollback=True,

@@ -3,10 +3,45 @@
 
 from __future__ import annotations
 
-from ..rules import ECR_REPO_NAME, AssetKey, Name
+from collections.abc import Mapping
+from typing import Any
+
+from ..rules import ECR_REPO_NAME, AssetKey, Name, Pattern
+from ..settings import Settings
 from ..spec import Blueprint, Field, Kept, PipelineType, StageView
 from . import parameters as P
-from .shared import BOUNDARY_PARAMETER, boundary
+from .shared import (
+    BOUNDARY_PARAMETER,
+    SECURITY_GROUP_IDS,
+    SUBNET_IDS,
+    _given,
+    boundary,
+    check_network,
+    isolation_refused,
+    network,
+)
+
+# CodeBuild's VPC configuration names the VPC besides its subnets.
+VPC_ID = Field(
+    "vpc_id",
+    Pattern(pattern=P.VPC_ID, hint="must be a VPC id: vpc- and 8 or 17 hex digits", allow_empty=True),
+    doc="VPC of subnet_ids (CodeBuild needs it); default: the orchestrator's.",
+)
+
+
+def _check_vpc_id(values: Mapping[str, Any], _: Settings) -> list[tuple[str, str]]:
+    if "vpc_id" not in values or "subnet_ids" not in values:
+        return []  # broken, and reported as such
+    if _given(values, "subnet_ids") and not _given(values, "vpc_id"):
+        return [("vpc_id", "is required with subnet_ids: CodeBuild's VPC configuration names the VPC")]
+    if _given(values, "vpc_id") and not _given(values, "subnet_ids"):
+        return [("subnet_ids", "is required with vpc_id: the build runs in subnets of that VPC")]
+    return []
+
+
+def _build_network(view: StageView) -> dict[str, str]:
+    vpc = view.text("vpc_id") if view.get("subnet_ids") else view.settings.vpc_id
+    return {**network(view), P.VPC_ID_PARAMETER.name: vpc}
 
 
 def build_image_builder(view: StageView) -> dict[str, str]:
@@ -17,6 +52,7 @@ def build_image_builder(view: StageView) -> dict[str, str]:
         "ECRRepoName": view.text("ecr_repo_name"),
         "ImageTag": view.text("image_tag"),
         BOUNDARY_PARAMETER: boundary(view),
+        **_build_network(view),
     }
 
 
@@ -29,6 +65,8 @@ IMAGE_BUILDER = Blueprint(
         P.ECR_REPO_NAME,
         P.IMAGE_TAG,
         P.PERMISSIONS_BOUNDARY_ARN,
+        P.VPC_ID_PARAMETER,
+        *P.NETWORK,
     ),
 )
 
@@ -47,8 +85,14 @@ TYPES = (
             ),
             Field("ecr_repo_name", ECR_REPO_NAME, True, doc="ECR repository to push to."),
             Field("image_tag", Name(max_len=128), True, doc="Tag of the image; also names the stack."),
+            VPC_ID,
+            SUBNET_IDS,
+            SECURITY_GROUP_IDS,
+            # CodeBuild has no network isolation: the build pulls base images and packages over the network.
+            isolation_refused("CodeBuild has no network isolation; the build needs the network to pull and push"),
         ),
         build_image_builder,
+        (check_network, _check_vpc_id),
         own_account_only=True,
         direct_stack=True,
         name_field="image_tag",

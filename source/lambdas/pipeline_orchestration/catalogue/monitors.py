@@ -15,16 +15,23 @@ from ..spec import Blueprint, Creates, Field, NameDeriver, PipelineType, Reads, 
 from . import parameters as P
 from .shared import (
     DATA_CAPTURE,
+    ENABLE_NETWORK_ISOLATION,
+    ENCRYPT_INTER_CONTAINER_TRAFFIC,
     KEEP_BASELINE_OUTPUT,
     KEEP_DATA_CAPTURE,
     KEEP_MONITORING_OUTPUT,
     KMS_KEY,
     MODEL_NAME,
     PROBLEM_TYPE,
+    SECURITY_GROUP_IDS,
+    SUBNET_IDS,
     _allowed_keys,
     _bucket,
     _common,
     _problem_in,
+    check_network,
+    isolated_network,
+    isolation_refused,
     short_hash,
 )
 
@@ -64,6 +71,13 @@ MONITOR_COMMON = (
         doc="Maximum runtime of the baseline job.",
     ),
     KMS_KEY,
+    SUBNET_IDS,
+    SECURITY_GROUP_IDS,
+    ENCRYPT_INTER_CONTAINER_TRAFFIC,
+)
+# A Clarify job calls SageMaker to create and invoke a shadow endpoint of the model: it needs the network.
+CLARIFY_ISOLATION = isolation_refused(
+    "a Clarify job creates and calls a shadow endpoint of the model, which an isolated container cannot reach"
 )
 MONITOR_INFERENCE = Field(
     "monitor_inference_attribute",
@@ -172,6 +186,8 @@ def _monitor_common(view: StageView, image_uri: str) -> dict[str, str]:
         "MonitoringScheduleName": view.names["monitoring_schedule_name"],
         "ScheduleExpression": view.text("schedule_expression"),
         "BaselineData": view.text("baseline_data"),
+        **isolated_network(view),
+        "EncryptInterContainerTraffic": view.text("encrypt_inter_container_traffic"),
     }
 
 
@@ -245,6 +261,8 @@ _MONITOR_PARAMETERS = (
     P.MONITORING_SCHEDULE_NAME,
     P.SCHEDULE_EXPRESSION,
     P.BASELINE_DATA,
+    *P.ISOLATED_NETWORK,
+    P.ENCRYPT_INTER_CONTAINER_TRAFFIC,
 )
 _PROBLEM_PARAMETERS = (
     P.PROBLEM_TYPE,
@@ -295,8 +313,9 @@ TYPES = (
         "byom_data_quality_monitor",
         "BYOMDataQualityMonitor",
         DATA_QUALITY,
-        MONITOR_COMMON,
+        (*MONITOR_COMMON, ENABLE_NETWORK_ISOLATION),
         build_data_quality,
+        (check_network,),
         description="Data-quality baseline and monitoring schedule for a deployed endpoint.",
         reads=MONITOR_READS,
         endpoint="monitors",
@@ -331,9 +350,10 @@ TYPES = (
             MONITOR_PROBABILITY,
             PROBABILITY_THRESHOLD,
             GROUND_TRUTH,
+            ENABLE_NETWORK_ISOLATION,
         ),
         build_model_quality,
-        (_check_model_quality,),
+        (_check_model_quality, check_network),
         description="Model-quality baseline and monitoring schedule.",
         reads=MONITOR_READS,
         endpoint="monitors",
@@ -374,8 +394,10 @@ TYPES = (
             FEATURES,
             MONITOR_PROBABILITY,
             PROBABILITY_THRESHOLD,
+            CLARIFY_ISOLATION,
         ),
         build_model_bias,
+        (check_network,),
         description="Clarify bias baseline and monitoring schedule.",
         reads=MONITOR_READS,
         endpoint="monitors",
@@ -421,8 +443,10 @@ TYPES = (
             FEATURES,
             MONITOR_PROBABILITY,
             PROBABILITY_THRESHOLD,
+            CLARIFY_ISOLATION,
         ),
         build_model_explainability,
+        (check_network,),
         description="Clarify explainability (SHAP) baseline and monitoring schedule.",
         reads=MONITOR_READS,
         endpoint="monitors",

@@ -450,3 +450,44 @@ def model_parameters(instance: Parameter = INFERENCE_INSTANCE) -> tuple[Paramete
         MODEL_PACKAGE_GROUP_NAME,
         MODEL_PACKAGE_NAME,
     )
+
+
+# The VPC the containers run in (empty: none, as before) and their network isolation.
+SUBNET_ID = r"subnet-([0-9a-f]{8}|[0-9a-f]{17})"
+SECURITY_GROUP_ID = r"sg-([0-9a-f]{8}|[0-9a-f]{17})"
+VPC_ID = r"vpc-([0-9a-f]{8}|[0-9a-f]{17})"
+# SageMaker's limits: 1 to 16 subnets, 1 to 5 security groups.
+MAX_SUBNETS, MAX_SECURITY_GROUPS = 16, 5
+SUBNET_IDS = Parameter(
+    "SubnetIds",
+    "Comma-separated subnets the containers run in; empty for no VPC.",
+    pattern=optional(f"{SUBNET_ID}(,{SUBNET_ID}){{0,{MAX_SUBNETS - 1}}}"),
+    hint=f"1 to {MAX_SUBNETS} comma-separated subnet ids (subnet-0123abcd), or empty",
+)
+SECURITY_GROUP_IDS = Parameter(
+    "SecurityGroupIds",
+    "Comma-separated security groups of the containers; empty for no VPC.",
+    pattern=optional(f"{SECURITY_GROUP_ID}(,{SECURITY_GROUP_ID}){{0,{MAX_SECURITY_GROUPS - 1}}}"),
+    hint=f"1 to {MAX_SECURITY_GROUPS} comma-separated security group ids (sg-0123abcd), or empty",
+)
+# CodeBuild's VPC configuration names the VPC as well as its subnets.
+VPC_ID_PARAMETER = Parameter(
+    "VpcId",
+    "VPC of the subnets; empty for no VPC.",
+    pattern=optional(VPC_ID),
+    hint="a VPC id (vpc-0123abcd) or empty",
+)
+ENABLE_NETWORK_ISOLATION = Parameter(
+    "EnableNetworkIsolation",
+    "True: the containers make no network calls (SageMaker still fetches their inputs and artifacts).",
+    allowed_values=TRUE_FALSE,
+    default="False",
+)
+ENCRYPT_INTER_CONTAINER_TRAFFIC = Parameter(
+    "EncryptInterContainerTraffic",
+    "Encrypt traffic between the containers of the baseline and monitoring jobs",
+    allowed_values=TRUE_FALSE,
+    default="True",
+)
+NETWORK = (SUBNET_IDS, SECURITY_GROUP_IDS)
+ISOLATED_NETWORK = (*NETWORK, ENABLE_NETWORK_ISOLATION)

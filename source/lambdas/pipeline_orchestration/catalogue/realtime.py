@@ -25,11 +25,14 @@ from .shared import (
     MODEL_FRAMEWORK_VERSION,
     MODEL_NAME,
     MODEL_PACKAGE,
+    NETWORK_FIELDS,
     _check_image,
     _common,
     _given,
     _inference_image,
     _model_source,
+    check_network,
+    isolated_network,
 )
 from .values import DEPLOYMENT_STRATEGIES, SERVERLESS_MEMORY_SIZES
 
@@ -168,6 +171,16 @@ def _check_realtime(values: Mapping[str, Any], settings: Settings) -> list[tuple
             problems.append(
                 ("data_capture_location", "is not supported by serverless endpoints (serverless_memory_size)")
             )
+        # SageMaker Serverless Inference runs outside any VPC and cannot isolate the container.
+        problems += [
+            (name, "is not supported by serverless endpoints (serverless_memory_size)")
+            for name in ("subnet_ids", "security_group_ids")
+            if _given(values, name)
+        ]
+        if values.get("enable_network_isolation") == "True":
+            problems.append(
+                ("enable_network_isolation", "is not supported by serverless endpoints (serverless_memory_size)")
+            )
     else:
         if _given(values, "serverless_max_concurrency"):
             problems.append(("serverless_max_concurrency", "needs serverless_memory_size"))
@@ -216,6 +229,8 @@ def build_realtime(view: StageView) -> dict[str, str]:
         "DataCaptureLocation": view.text("data_capture_location"),
         "EndpointName": view.text("endpoint_name"),
         **_realtime_options(view),
+        # The orchestrator's default VPC does not apply to a serverless endpoint, which cannot run in one.
+        **isolated_network(view, defaults=view.get("serverless_memory_size") == ""),
     }
 
 
@@ -281,6 +296,7 @@ REALTIME = Blueprint(
         P.DATA_CAPTURE_LOCATION,
         P.ENDPOINT_NAME,
         *_REALTIME_OPTION_PARAMETERS,
+        *P.ISOLATED_NETWORK,
     ),
     (MODEL, ENDPOINT_CONFIG, ENDPOINT),
 )
@@ -306,9 +322,10 @@ TYPES = (
             ENDPOINT_NAME_OPTIONAL,
             KMS_KEY,
             *REALTIME_OPTIONS,
+            *NETWORK_FIELDS,
         ),
         build_realtime,
-        (_check_image, _check_realtime),
+        (_check_image, _check_realtime, check_network),
         description="Real-time endpoint serving a model on a SageMaker built-in or framework image.",
         reads=REALTIME_READS,
         inference_api=True,
@@ -330,9 +347,10 @@ TYPES = (
             ENDPOINT_NAME_OPTIONAL,
             KMS_KEY,
             *REALTIME_OPTIONS,
+            *NETWORK_FIELDS,
         ),
         build_realtime,
-        (_check_realtime,),
+        (_check_realtime, check_network),
         description="Real-time endpoint serving a model on a custom ECR image.",
         reads=REALTIME_READS,
         inference_api=True,

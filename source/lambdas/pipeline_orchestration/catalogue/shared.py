@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .. import images
@@ -14,10 +15,14 @@ from ..rules import (
     KMS_KEY_ARN,
     MODEL_PACKAGE_ARN,
     AssetKey,
+    BoolText,
     BucketPath,
     Choice,
     InstanceType,
+    ListOf,
     Name,
+    Pattern,
+    RuleBroken,
     Text,
 )
 from ..settings import Settings
@@ -205,3 +210,96 @@ MODEL = Creates(
     "AWS::SageMaker::Model",
     "ModelName",
 )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The VPC and network isolation of the containers a pipeline runs. A request's subnets and security groups
+# replace the orchestrator's defaults (its stack parameters, per stage account in multi-account mode) as a pair.
+
+SUBNET_IDS = Field(
+    "subnet_ids",
+    ListOf(
+        Pattern(pattern=P.SUBNET_ID, hint="must be a subnet id: subnet- and 8 or 17 hex digits"),
+        max_items=P.MAX_SUBNETS,
+        min_items=1,
+        allow_empty=True,
+    ),
+    stage=True,
+    doc=f"Subnets (1 to {P.MAX_SUBNETS}) the containers run in; default: the orchestrator's.",
+)
+SECURITY_GROUP_IDS = Field(
+    "security_group_ids",
+    ListOf(
+        Pattern(pattern=P.SECURITY_GROUP_ID, hint="must be a security group id: sg- and 8 or 17 hex digits"),
+        max_items=P.MAX_SECURITY_GROUPS,
+        min_items=1,
+        allow_empty=True,
+    ),
+    stage=True,
+    doc=f"Security groups (1 to {P.MAX_SECURITY_GROUPS}) of the containers, with subnet_ids.",
+)
+ENABLE_NETWORK_ISOLATION = Field(
+    "enable_network_isolation",
+    BoolText(),
+    default="False",
+    stage=True,
+    doc="True: the containers make no network calls of their own.",
+)
+ENCRYPT_INTER_CONTAINER_TRAFFIC = Field(
+    "encrypt_inter_container_traffic",
+    BoolText(),
+    default="True",
+    stage=True,
+    doc="Encrypt traffic between the containers of the baseline and monitoring jobs.",
+)
+
+
+@dataclass(eq=False, repr=False)
+class _Refused(BoolText):
+    """A switch this type cannot turn on: True is refused with the reason."""
+
+    reason: str = ""
+
+    def normalize(self, value: Any) -> Any:
+        normalized = super().normalize(value)
+        if normalized == "True":
+            raise RuleBroken(self.reason)
+        return normalized
+
+
+def isolation_refused(reason: str) -> Field:
+    """enable_network_isolation for a type whose containers cannot run isolated."""
+    return Field(
+        ENABLE_NETWORK_ISOLATION.name,
+        _Refused(reason=f"cannot be true: {reason}"),
+        default="False",
+        stage=True,
+        doc=f"Must stay false: {reason}.",
+    )
+
+
+NETWORK_FIELDS = (SUBNET_IDS, SECURITY_GROUP_IDS, ENABLE_NETWORK_ISOLATION)
+
+
+def check_network(values: Mapping[str, Any], _: Settings) -> list[tuple[str, str]]:
+    """Subnets and security groups come together: a VPC configuration needs both."""
+    if "subnet_ids" not in values or "security_group_ids" not in values:
+        return []  # one is broken, and reported as such
+    subnets, groups = _given(values, "subnet_ids"), _given(values, "security_group_ids")
+    if subnets and not groups:
+        return [("security_group_ids", "is required with subnet_ids: a VPC configuration needs both")]
+    if groups and not subnets:
+        return [("subnet_ids", "is required with security_group_ids: a VPC configuration needs both")]
+    return []
+
+
+def network(view: StageView, *, defaults: bool = True) -> dict[str, str]:
+    """SubnetIds and SecurityGroupIds: the request's pair, else the orchestrator's for this stage's account."""
+    subnets, groups = view.get("subnet_ids"), view.get("security_group_ids")
+    if not subnets and defaults:
+        subnets, groups = view.settings.network(view.stage)
+    return {P.SUBNET_IDS.name: ",".join(subnets or ()), P.SECURITY_GROUP_IDS.name: ",".join(groups or ())}
+
+
+def isolated_network(view: StageView, *, defaults: bool = True) -> dict[str, str]:
+    return {**network(view, defaults=defaults), P.ENABLE_NETWORK_ISOLATION.name: view.text("enable_network_isolation")}

@@ -17,10 +17,17 @@ from .shared import (
     MODEL_FRAMEWORK,
     MODEL_FRAMEWORK_VERSION,
     MODEL_NAME,
+    NETWORK_FIELDS,
     PROBLEM_TYPES,
+    SECURITY_GROUP_IDS,
+    SUBNET_IDS,
     _allowed_keys,
     _check_training_image,
     _common,
+    check_network,
+    isolated_network,
+    isolation_refused,
+    network,
     short_hash,
 )
 from .values import (
@@ -123,6 +130,7 @@ BUILTIN_TRAINING = (
         Text(max_len=2048, allow_empty=True),
         doc="JSON list of attribute names (AugmentedManifestFile).",
     ),
+    *NETWORK_FIELDS,
 )
 
 
@@ -207,6 +215,7 @@ def build_training(view: StageView) -> dict[str, str]:
         "DataRecordWrapping": view.text("data_record_wrapping"),
         "AttributeNames": view.text("attribute_names"),
         "AlgoHyperparameteres": view.text("algo_hyperparamaters"),
+        **isolated_network(view),
     }
 
 
@@ -227,6 +236,7 @@ def build_autopilot(view: StageView) -> dict[str, str]:
         "AutopilotMaxCandidates": view.text("job_max_candidates"),
         "AutopilotTotalRuntime": view.text("total_max_runtime"),
         "GenerateDefinitionsOnly": view.text("generate_definition_only"),
+        **network(view),
     }
 
 
@@ -264,6 +274,7 @@ def _training_parameters(name_limit: int) -> tuple[Parameter, ...]:
         P.DATA_RECORD_WRAPPING,
         P.ATTRIBUTE_NAMES,
         P.ALGO_HYPERPARAMETERES,
+        *P.ISOLATED_NETWORK,
     )
 
 
@@ -282,6 +293,7 @@ AUTOPILOT = Blueprint(
         P.AUTOPILOT_MAX_CANDIDATES,
         P.AUTOPILOT_TOTAL_RUNTIME,
         P.GENERATE_DEFINITIONS_ONLY,
+        *P.NETWORK,
     ),
 )
 
@@ -310,7 +322,7 @@ TYPES = (
         TRAINING,
         BUILTIN_TRAINING,
         build_training,
-        (_check_training_image, _check_spot, _check_attribute_names),
+        (_check_training_image, _check_spot, _check_attribute_names, check_network),
         own_account_only=True,
         description="Training job with a SageMaker built-in algorithm.",
         reads=_job("training_job"),
@@ -354,7 +366,7 @@ TYPES = (
             ),
         ),
         build_tuner,
-        (_check_training_image, _check_spot, _check_attribute_names),
+        (_check_training_image, _check_spot, _check_attribute_names, check_network),
         own_account_only=True,
         description="Hyperparameter tuning job with a SageMaker built-in algorithm.",
         reads=_job("tuning_job"),
@@ -382,9 +394,13 @@ TYPES = (
                 doc="Maximum runtime of the whole job (seconds).",
             ),
             Field("generate_definition_only", BoolText(), default="False", doc="Only generate candidate definitions."),
+            SUBNET_IDS,
+            SECURITY_GROUP_IDS,
+            # AutoML's SecurityConfig has a VPC but no network isolation.
+            isolation_refused("an Autopilot (AutoML) job has no network isolation setting"),
         ),
         build_autopilot,
-        (_check_autopilot,),
+        (_check_autopilot, check_network),
         own_account_only=True,
         description="Autopilot (AutoML) job that explores candidates for a tabular data set.",
         reads=_job("automl_job"),
