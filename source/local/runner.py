@@ -339,11 +339,13 @@ class PipelineRunner:
         if latest is None or not latest.source_version or not head or head == latest.source_version:
             return head  # the first execution runs at once, as CodePipeline runs a new pipeline
         if self._heads_seen.get(pipeline.name) == head:
-            return None
-        self._heads_seen[pipeline.name] = head
+            return None  # judged before: its push filters did not start the pipeline
         assert self.git_repository is not None
         changed = set(git(self.git_repository, "diff", "--name-only", latest.source_version, head).splitlines())
-        return head if pipeline.triggered_by(action["Configuration"]["BranchName"], changed) else None
+        if pipeline.triggered_by(action["Configuration"]["BranchName"], changed):
+            return head  # (started once the running execution, if any, has ended)
+        self._heads_seen[pipeline.name] = head
+        return None
 
     def _maybe_start(self, pipeline: LocalPipeline) -> None:
         source = pipeline.source()

@@ -316,3 +316,32 @@ def test_a_connection_source_without_a_local_repository_fails_with_the_reason():
     assert (
         action.summary == "no local git repository stands in for team/configs@main (start local mode with --git-repo)"
     )
+
+
+def test_a_push_while_the_connection_pipeline_runs_starts_it_once_the_run_has_ended(tmp_path):
+    from local.git_trigger import git, init_repository
+    from local.runner import Execution
+
+    init_repository(tmp_path)
+
+    def commit(name: str) -> str:
+        (tmp_path / name).write_text(name)
+        git(tmp_path, "add", name)
+        git(tmp_path, "commit", "--quiet", "-m", name)
+        return git(tmp_path, "rev-parse", "HEAD")
+
+    push = {"FilePaths": {"Includes": ["mlops-config.json"]}}
+    pipeline = _connection_pipeline([{"GitConfiguration": {"Push": [push]}}])
+    runner = PipelineRunner(git_repository=tmp_path)
+    source = pipeline.connection_source()
+    first = commit("mlops-config.json")
+    assert runner._connection_version(pipeline, source) == first  # a new pipeline runs at once
+    pipeline.executions.append(Execution("e1", [], status="InProgress", source_version=first))
+    assert runner._connection_version(pipeline, source) == first
+    commit("README.md")
+    assert runner._connection_version(pipeline, source) is None  # the filter names no changed path
+    (tmp_path / "mlops-config.json").write_text("changed")
+    git(tmp_path, "commit", "--quiet", "-am", "change")
+    second = git(tmp_path, "rev-parse", "HEAD")
+    for _ in range(3):  # asked on every step while e1 runs: still the commit to start from next
+        assert runner._connection_version(pipeline, source) == second
