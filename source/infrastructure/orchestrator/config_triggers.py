@@ -170,7 +170,10 @@ class ConnectionTrigger(StackLevel):
         self.pipeline_role = iam.Role(
             self,
             "ConnectionPipelineRole",
-            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+            # Only CodePipeline acting for this account (the confused-deputy guard CodePipeline documents).
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
             description="The config-source pipeline: reads the branch through the connection, invokes the orchestrator",
             inline_policies={
                 "ConfigSource": permissions.policy_document(

@@ -522,9 +522,9 @@ def test_connection_pipeline_reads_the_branch_and_hands_the_file_to_the_orchestr
 def test_connection_grants_are_scoped_to_the_connection_its_bucket_and_the_orchestrator(synthesized, stack):
     template = synthesized.templates[stack]
     (role,) = [r for k, r in template["Resources"].items() if k.startswith("ConnectionPipelineRole")]
-    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "Service": "codepipeline.amazonaws.com"
-    }
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "codepipeline.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     (policy,) = role["Properties"]["Policies"]
     by_action = {
         action: statement["Resource"]
