@@ -436,6 +436,9 @@ def cmd_local(args: argparse.Namespace) -> int:
     from local.persistence import StateUnusable
     from local.session import DEFAULT_TEMPLATES, LocalOrchestrator
 
+    if args.git_source == "connection" and not args.git_repo:
+        print("error: --git-source connection needs --git-repo, the repository it stands in for", file=sys.stderr)
+        return EXIT_INVALID
     for port, flag in ((args.port, "--port"), (args.emulator_port, "--emulator-port")):
         if port and not port_is_free(port):
             print(
@@ -452,6 +455,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         model_registry=args.model_registry,
         port=args.port,
         git_repository=Path(args.git_repo).resolve() if args.git_repo else None,
+        git_source=args.git_source,
         emulator=Emulator(port=args.emulator_port),
         state_dir=state_dir,
         reset=args.reset,
@@ -648,7 +652,16 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--multi-account", action="store_true", help="emulate an Organization with dev/staging/prod")
     local.add_argument("--model-registry", action="store_true", help="use the model registry")
     local.add_argument("--templates", help="built templates (default: deployment/regional-s3-assets)")
-    local.add_argument("--git-repo", help="a local git repository standing in for CodeCommit (created if missing)")
+    local.add_argument(
+        "--git-repo", help="a local git repository standing in for the config repository (created if missing)"
+    )
+    local.add_argument(
+        "--git-source",
+        choices=("codecommit", "connection"),
+        default="codecommit",
+        help="what --git-repo stands in for: CodeCommit (default), or a GitHub, GitLab or Bitbucket repository "
+        "behind a CodeConnections connection (the orchestrator stack's config-source pipeline runs on its main)",
+    )
     local.add_argument("--demo", action="store_true", help="provision and run a sample real-time pipeline first")
     local.add_argument("--emulator-port", type=int, default=0, help="port of the AWS emulator (default: any free one)")
     local.add_argument(

@@ -6,15 +6,19 @@ moto stores CloudFormation stacks but does not run CodePipeline. The runner read
 starts an execution when the S3 source object changes, and carries out the actions: S3 source, CloudFormation
 deploy into the emulator, Lambda invoke (the function's own handler, called in this process), manual approval
 (approved through the API or the CLI) and CodeBuild (emulated: no container engine is needed or used).
-Its state is served in the shape of CodePipeline's GetPipelineState.
+A CodeConnections source (GitHub, GitLab, Bitbucket) reads a branch of a local git repository instead, and starts
+when a commit changes what the pipeline's trigger filters name. Its state is served in the shape of CodePipeline's
+GetPipelineState.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import io
 import json
 import logging
+import subprocess
 import threading
 import time
 import uuid
@@ -22,6 +26,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -34,6 +39,7 @@ from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
 from .emulator import JOB_RESULTS, fail_stack
+from .git_trigger import git
 from .inprocess import call_handler
 from .template_resolver import StackContext
 
@@ -106,6 +112,12 @@ class LocalPipeline:
     created: datetime = field(default_factory=now)
     updated: datetime = field(default_factory=now)
     executions: list[Execution] = field(default_factory=list)
+    deployed: bool = True  # False: a pipeline of a stack local mode does not deploy, registered by the session
+
+    @property
+    def label(self) -> str:
+        """How progress lines name it: the pipeline's name as the user gave it, or the registered pipeline's."""
+        return self.stack_name.removesuffix(WRAPPER_SUFFIX) if self.deployed else self.name
 
     @property
     def latest(self) -> Execution | None:
@@ -119,6 +131,34 @@ class LocalPipeline:
                     return config["S3Bucket"], config["S3ObjectKey"]
         return None
 
+    def connection_source(self) -> dict[str, Any] | None:
+        """The definition of the pipeline's CodeConnections source action, if it has one."""
+        for stage in self.definition.get("Stages", []):
+            for action in stage.get("Actions", []):
+                if action["ActionTypeId"]["Provider"] == "CodeStarSourceConnection":
+                    return action
+        return None
+
+    def triggered_by(self, branch: str, changed: set[str]) -> bool:
+        """Whether a push of these paths to the branch starts the pipeline, by its V2 push filters."""
+
+        def matches(criteria: dict[str, Any] | None, values: set[str]) -> bool:
+            if not criteria:
+                return True
+            included = {v for v in values if any(fnmatch.fnmatch(v, p) for p in criteria.get("Includes", ["*"]))}
+            return any(not any(fnmatch.fnmatch(v, p) for p in criteria.get("Excludes", [])) for v in included)
+
+        filters = [
+            push
+            for trigger in self.definition.get("Triggers", [])
+            for push in trigger.get("GitConfiguration", {}).get("Push", [])
+        ]
+        if not filters:
+            return bool(changed)  # no filter: every push to the source's branch
+        return any(
+            matches(push.get("Branches"), {branch}) and matches(push.get("FilePaths"), changed) for push in filters
+        )
+
 
 class PipelineRunner:
     """Discovers pipelines in the emulator and advances their executions from a background thread."""
@@ -131,8 +171,14 @@ class PipelineRunner:
         deploy_timeout: float = 900.0,
         on_stack_event: Callable[[dict[str, Any]], Any] | None = None,
         on_pipeline_event: Callable[[dict[str, Any]], Any] | None = None,
+        git_repository: Path | None = None,
     ):
         self.region, self.account_id, self.poll_seconds = region, account_id, poll_seconds
+        # The local repository standing in for the repositories of CodeConnections sources.
+        self.git_repository = git_repository
+        # Functions served in this process by name, in place of their stack's definition (the orchestrator's own).
+        self.functions: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        self._heads_seen: dict[str, str] = {}  # pipeline -> the branch head its trigger filters last judged
         self.deploy_timeout = deploy_timeout
         self.pipelines: dict[str, LocalPipeline] = {}
         # EventBridge's part: CloudFormation status changes of mlops-pipeline stacks, delivered to a handler.
@@ -207,7 +253,7 @@ class PipelineRunner:
                     continue
                 self._register(stack, known)
         with self._lock:
-            for name in [n for n, p in self.pipelines.items() if p.stack_name not in seen]:
+            for name in [n for n, p in self.pipelines.items() if p.deployed and p.stack_name not in seen]:
                 del self.pipelines[name]  # the stack was deleted: so is its pipeline
         return statuses
 
@@ -262,6 +308,15 @@ class PipelineRunner:
                 self.pipelines[name] = LocalPipeline(name, stack["StackName"], definition, context, logical_id)
                 self.pipelines[name].stack_version = stack.get("LastUpdatedTime")
 
+    def register(self, pipeline: LocalPipeline) -> None:
+        """Run a pipeline whose stack local mode does not deploy (discovery leaves it alone)."""
+        pipeline.deployed = False
+        with self._lock:
+            known = self.pipelines.get(pipeline.name)
+            if known is not None:  # a restart: keep its executions
+                pipeline.executions = known.executions
+            self.pipelines[pipeline.name] = pipeline
+
     def pipeline_for_stack(self, stack_name_or_id: str) -> LocalPipeline | None:
         with self._lock:
             return next(
@@ -269,9 +324,38 @@ class PipelineRunner:
             )
 
     # --- executions -------------------------------------------------------------------------------------
+    def _branch_head(self, action: dict[str, Any]) -> str:
+        """The commit at the head of the source's branch in the local repository; "" when there is none."""
+        if self.git_repository is None:
+            return ""
+        branch = action["Configuration"]["BranchName"]
+        ref = f"refs/heads/{branch}^{{commit}}"
+        return git(self.git_repository, "rev-parse", "--verify", "--quiet", ref, check=False)
+
+    def _connection_version(self, pipeline: LocalPipeline, action: dict[str, Any]) -> str | None:
+        """The commit an execution would take from the branch; None while no push since the last one starts it."""
+        head = self._branch_head(action)
+        latest = pipeline.latest
+        if latest is None or not latest.source_version or not head or head == latest.source_version:
+            return head  # the first execution runs at once, as CodePipeline runs a new pipeline
+        if self._heads_seen.get(pipeline.name) == head:
+            return None  # judged before: its push filters did not start the pipeline
+        assert self.git_repository is not None
+        changed = set(git(self.git_repository, "diff", "--name-only", latest.source_version, head).splitlines())
+        if pipeline.triggered_by(action["Configuration"]["BranchName"], changed):
+            return head  # (started once the running execution, if any, has ended)
+        self._heads_seen[pipeline.name] = head
+        return None
+
     def _maybe_start(self, pipeline: LocalPipeline) -> None:
         source = pipeline.source()
         version = ""
+        connection = pipeline.connection_source()
+        if connection:
+            found = self._connection_version(pipeline, connection)
+            if found is None:
+                return
+            version = found
         if source:
             try:
                 head = client("s3").head_object(Bucket=source[0], Key=source[1])
@@ -293,7 +377,7 @@ class PipelineRunner:
         execution = Execution(str(uuid.uuid4()), stages, source_version=version)
         pipeline.executions.append(execution)
         self.record(pipeline.name, "", "pipeline", f"execution {execution.id} started")
-        progress.info("%s: execution started", pipeline.stack_name.removesuffix(WRAPPER_SUFFIX))
+        progress.info("%s: execution started", pipeline.label)
         self._deliver_pipeline_event(pipeline, execution, "STARTED")
 
     def _advance(self, pipeline: LocalPipeline, execution: Execution) -> None:
@@ -322,9 +406,7 @@ class PipelineRunner:
         failed = next((a for s in execution.stages for a in s.actions if a.status == "Failed"), None)
         reason = f" at {failed.name}: {failed.summary}" if failed else ""
         self.record(pipeline.name, "", "pipeline", f"execution {execution.id} {execution.status.lower()}{reason}")
-        progress.info(
-            "%s: execution %s%s", pipeline.stack_name.removesuffix(WRAPPER_SUFFIX), execution.status.lower(), reason
-        )
+        progress.info("%s: execution %s%s", pipeline.label, execution.status.lower(), reason)
         self._deliver_pipeline_event(pipeline, execution, execution.status.upper())
 
     def _deliver_pipeline_event(
@@ -357,6 +439,7 @@ class PipelineRunner:
         type_id = action.definition["ActionTypeId"]
         handler = {
             ("Source", "S3"): self._source_s3,
+            ("Source", "CodeStarSourceConnection"): self._source_connection,
             ("Deploy", "CloudFormation"): self._deploy_cloudformation,
             ("Invoke", "Lambda"): self._invoke_lambda,
             ("Approval", "Manual"): self._manual_approval,
@@ -376,7 +459,7 @@ class PipelineRunner:
         if (action.status, action.summary) != before:
             self.record(pipeline.name, stage, "action", f"{action.name}: {action.status} {action.summary}".strip())
             if action.status != before[0]:
-                progress.info("%s: %s %s", pipeline.stack_name.removesuffix(WRAPPER_SUFFIX), action.name, action.status)
+                progress.info("%s: %s %s", pipeline.label, action.name, action.status)
 
     def _artifact_files(self, execution: Execution, name: str) -> dict[str, bytes]:
         bucket, key = execution.artifacts[name]
@@ -401,6 +484,29 @@ class PipelineRunner:
             s3.put_object(Bucket=store, Key=key, Body=body)
             execution.artifacts[output["Name"]] = (store, key)
         action.set("Succeeded", where)
+
+    def _source_connection(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
+        """The branch's files at the execution's commit, zipped as CODE_ZIP, from the local repository."""
+        config = action.definition["Configuration"]
+        where = f"{config['FullRepositoryId']}@{config['BranchName']}"
+        if self.git_repository is None:
+            action.set("Failed", f"no local git repository stands in for {where} (start local mode with --git-repo)")
+            return
+        if not execution.source_version:
+            branch = config["BranchName"]
+            action.set("Failed", f"the branch {branch} is not in the local repository {self.git_repository}")
+            return
+        archive = subprocess.run(
+            ["git", "-C", str(self.git_repository), "archive", "--format=zip", execution.source_version],
+            capture_output=True,
+            check=True,
+        ).stdout
+        store = pipeline.definition["ArtifactStore"]["Location"]
+        for output in action.definition.get("OutputArtifacts", []):
+            key = f"{pipeline.name[:20]}/{output['Name'][:20]}/{execution.id}.zip"
+            client("s3").put_object(Bucket=store, Key=key, Body=archive)
+            execution.artifacts[output["Name"]] = (store, key)
+        action.set("Succeeded", f"{where} at {execution.source_version[:8]}")
 
     def _deploy_cloudformation(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
         config = action.definition["Configuration"]
@@ -480,14 +586,20 @@ class PipelineRunner:
 
     def _invoke_lambda(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
         config = action.definition["Configuration"]
-        function = self._function_resource(pipeline, config["FunctionName"])
+        served = self.functions.get(config["FunctionName"])
+        function = {} if served else self._function_resource(pipeline, config["FunctionName"])
+        connection = pipeline.connection_source()
+        from_connection = {a["Name"] for a in (connection or {}).get("OutputArtifacts", [])}
         job_id = str(uuid.uuid4())
         user_parameters = config.get("UserParameters", "")
         inputs = []
         for artifact in action.definition.get("InputArtifacts", []):
             bucket, key = execution.artifacts[artifact["Name"]]
             location = {"type": "S3", "s3Location": {"bucketName": bucket, "objectKey": key}}
-            inputs.append({"name": artifact["Name"], "location": location})
+            entry = {"name": artifact["Name"], "location": location}
+            if artifact["Name"] in from_connection:  # CodePipeline gives a source artifact's commit as its revision
+                entry["revision"] = execution.source_version
+            inputs.append(entry)
         data: dict[str, Any] = {
             "actionConfiguration": {
                 "configuration": {"FunctionName": config["FunctionName"], "UserParameters": user_parameters}
@@ -499,7 +611,10 @@ class PipelineRunner:
         if action.name in execution.continuations:
             data["continuationToken"] = execution.continuations.pop(action.name)
         event = {"CodePipeline.job": {"id": job_id, "accountId": self.account_id, "data": data}}
-        self._call_handler(function, event)
+        if served:
+            served(event)
+        else:
+            self._call_handler(function, event)
         result = JOB_RESULTS.pop(job_id, None)
         if result is None:
             action.set("Failed", "the function returned without reporting the job's result")
@@ -568,13 +683,14 @@ class PipelineRunner:
             pipeline = self.pipelines.get(name)
             if pipeline is None:
                 return None
-            source = pipeline.source()
+            connection = pipeline.connection_source()
+            source = "Source" if pipeline.source() else connection["Name"] if connection else None
             return [
                 {
                     "pipelineExecutionId": execution.id,
                     "status": execution.status,
                     "startTime": execution.started,
-                    "sourceRevisions": [{"actionName": "Source", "revisionId": execution.source_version}]
+                    "sourceRevisions": [{"actionName": source, "revisionId": execution.source_version}]
                     if source
                     else [],
                 }

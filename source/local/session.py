@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import zipfile
@@ -22,15 +23,21 @@ from . import persistence
 from .api_server import LocalApiServer
 from .emulator import Emulator
 from .examples import seed_examples
+from .git_trigger import BRANCH as GIT_BRANCH
 from .git_trigger import GitWatcher, LocalGitCodeCommit, init_repository
 from .inprocess import run_project_lambdas_in_process
-from .runner import PipelineRunner, pipeline_events
+from .runner import LocalPipeline, PipelineRunner, pipeline_events
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # the emulator's own account: the orchestrator's
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deployment" / "regional-s3-assets"
 ORCHESTRATOR_TEMPLATE = "mlops-orchestrator-single-account.template"
 ORCHESTRATOR_STACK = "mlops-orchestrator"
+# The config source when the repository stands in for a GitHub, GitLab or Bitbucket one (see connection_pipeline).
+GIT_SOURCES = ("codecommit", "connection")
+CONNECTION_PIPELINE = f"{ORCHESTRATOR_STACK}-config-source"
+LOCAL_CONNECTION_ARN = f"arn:aws:codeconnections:{REGION}:{ACCOUNT}:connection/00000000-0000-4000-8000-000000000000"
+ORCHESTRATOR_FUNCTION = f"{ORCHESTRATOR_STACK}-function"
 # Routes of the local API that API Gateway does not have: on AWS, `mlops logs` reads CloudWatch Logs itself.
 LOCAL_ROUTES = (("GET", "/pipelines/{pipeline_name}/events"), ("GET", "/local"))
 logger = get_logger(__name__)
@@ -141,6 +148,53 @@ def create_permissions_boundary(templates: Path) -> str:
     return created["Policy"]["Arn"]
 
 
+def connection_pipeline(templates: Path, multi_account: bool, repository: Path) -> LocalPipeline:
+    """The orchestrator stack's config-source pipeline, as deployed with a connection ARN, its repository the local
+    one (`local/<folder name>`, branch main); its artifact bucket is created, its hand-off action names the
+    orchestrator function this process serves."""
+    from .template_resolver import StackContext
+
+    name = f"mlops-orchestrator-{'multi' if multi_account else 'single'}-account.template"
+    path = templates.parent / "global-s3-assets" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"no built orchestrator template {path}: run deployment/build-s3-dist.sh first")
+    template = json.loads(path.read_text())
+    found = [
+        (logical_id, resource)
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CodePipeline::Pipeline"
+        and any(
+            action["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+            for stage in resource["Properties"]["Stages"]
+            for action in stage["Actions"]
+        )
+    ]
+    if not found:
+        raise FileNotFoundError(f"{path} defines no CodeConnections pipeline: build the templates again")
+    logical_id, resource = found[0]
+    properties = resource["Properties"]
+    bucket = f"mlops-config-source-{ACCOUNT}"
+    with contextlib.suppress(client("s3").exceptions.BucketAlreadyOwnedByYou):
+        client("s3").create_bucket(Bucket=bucket)
+    (function_ref,) = {
+        action["Configuration"]["FunctionName"]["Ref"]
+        for stage in properties["Stages"]
+        for action in stage["Actions"]
+        if action["ActionTypeId"]["Provider"] == "Lambda"
+    }
+    physical = {properties["ArtifactStore"]["Location"]["Ref"]: bucket, function_ref: ORCHESTRATOR_FUNCTION}
+    parameters = {
+        "CodeConnectionArn": LOCAL_CONNECTION_ARN,
+        "CodeConnectionRepository": f"local/{repository.name}",
+        "CodeConnectionBranch": GIT_BRANCH,
+    }
+    stack_id = (
+        f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{ORCHESTRATOR_STACK}/00000000-0000-0000-0000-000000000000"
+    )
+    context = StackContext(template, parameters, ORCHESTRATOR_STACK, stack_id, REGION, ACCOUNT, physical)
+    return LocalPipeline(CONNECTION_PIPELINE, ORCHESTRATOR_STACK, context.resolve(properties), context, logical_id)
+
+
 def create_index_table(name: str) -> str:
     """The pipeline index table, with the schema the orchestrator stack gives it."""
     from lambdas.pipeline_orchestration.pipeline_index import KEY, NEWEST_FIRST, PARTITION, SORT
@@ -228,7 +282,10 @@ class LocalOrchestrator:
     multi_account: bool = False
     model_registry: bool = False
     port: int = 0
-    git_repository: Path | None = None  # stands in for the CodeCommit config repository
+    git_repository: Path | None = None  # stands in for the config repository
+    # What the repository stands in for: CodeCommit (pushes to main are events to the orchestrator), or a GitHub,
+    # GitLab or Bitbucket repository behind a CodeConnections connection (the stack's config-source pipeline runs).
+    git_source: str = "codecommit"
     deploy_timeout: float = 900.0  # seconds a CloudFormation deploy action may wait for its stack
     seed_examples: bool = True  # put in place what source/examples/ reference, so each runs unchanged
     emulator: Emulator = field(default_factory=Emulator)
@@ -266,18 +323,34 @@ class LocalOrchestrator:
                 if self.seed_examples:
                     seed_examples(endpoint, settings)
             self.restored = saved is not None
-            self.runner = PipelineRunner(settings.region, settings.account_id, deploy_timeout=self.deploy_timeout)
+            if self.git_source not in GIT_SOURCES:
+                raise ValueError(f"git_source must be one of {', '.join(GIT_SOURCES)}, not {self.git_source!r}")
+            connection = self.git_source == "connection" and self.git_repository is not None
+            self.runner = PipelineRunner(
+                settings.region,
+                settings.account_id,
+                deploy_timeout=self.deploy_timeout,
+                git_repository=self.git_repository if connection else None,
+            )
             if saved is not None:
                 self.runner.restore(saved.runner)
+            if not connection:  # a state kept from a run with the connection source: its pipeline is not run now
+                self.runner.pipelines.pop(CONNECTION_PIPELINE, None)
             aws = Aws(pipelines=LocalPipelines(self.runner))
             if self.git_repository is not None:
                 init_repository(self.git_repository)
-                aws.codecommit = LocalGitCodeCommit(self.git_repository)
+                if not connection:
+                    aws.codecommit = LocalGitCodeCommit(self.git_repository)
             self.service = OrchestratorService(settings, aws)
             self.runner.on_stack_event = self.service.on_stack_event
             self.runner.on_pipeline_event = self.service.on_pipeline_event
+            if connection:
+                assert self.git_repository is not None
+                service = self.service
+                self.runner.functions[ORCHESTRATOR_FUNCTION] = lambda event: index.handle(event, service)
+                self.runner.register(connection_pipeline(self.templates, self.multi_account, self.git_repository))
             self.runner.start()
-            if self.git_repository is not None:
+            if self.git_repository is not None and not connection:
                 self.git_watcher = GitWatcher(self.git_repository, self.service.on_codecommit_push)
                 self.git_watcher.start()
             self.server = LocalApiServer(self.handle, [*index.ROUTES, *LOCAL_ROUTES], self.port)

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Config-file triggers, each only when its parameter is set: a push of mlops-config.json to the CodeCommit
-repository's main branch, or its upload to the config bucket, provisions from it."""
+repository's main branch, its upload to the config bucket, or its change on a branch of a GitHub, GitLab or
+Bitbucket repository (a CodePipeline with a CodeConnections source) provisions from it."""
 
 from __future__ import annotations
 
 from aws_cdk import Aws, CfnCondition, Fn, Stack
+from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -15,11 +17,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infrastructure.nag import acknowledge
-from lambdas.pipeline_orchestration.triggers import CONFIG_FILE, TRIGGER_BRANCH
+from lambdas.pipeline_orchestration.triggers import CONFIG_FILE, RESULT_FILE, TRIGGER_BRANCH
 
 from . import permissions
 from .conditional import added_children, only_if
 from .logical_ids import StackLevel
+from .storage import secure_bucket
 
 
 class CodeCommitTrigger(StackLevel):
@@ -124,3 +127,143 @@ class ConfigBucketTrigger(StackLevel):
                     "ConfigS3Bucket parameter names; S3 takes the bucket from the request.",
                 ),
             )
+
+
+# The artifact bucket's server access logs, under this prefix of the access-logs bucket.
+CONNECTION_LOGS_PREFIX = "connection_artifacts_access_logs/"
+
+
+class ConnectionTrigger(StackLevel):
+    """When `condition` holds: a CodePipeline whose source is the branch of `repository` through the CodeConnections
+    connection `connection_arn`; a push that changes mlops-config.json starts it, and its second action invokes
+    `function` with the branch's zip, as the orchestrator's `on_pipeline_job` expects."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        condition: CfnCondition,
+        connection_arn: str,
+        repository: str,
+        branch: str,
+        function: aws_lambda.IFunction,
+        function_role: iam.IRole,
+        access_logs_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.artifacts = secure_bucket(self, "ConnectionArtifacts")
+        # Logging set on the L1: CDK's server_access_logs_bucket would name this conditional bucket in the
+        # unconditional access-logs bucket's policy (whose statement for this prefix names the account).
+        self.artifacts.node.default_child.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=access_logs_bucket.bucket_name, log_file_prefix=CONNECTION_LOGS_PREFIX
+        )
+        access_logs_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ConnectionArtifactsServerAccessLogs",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[access_logs_bucket.arn_for_objects(f"{CONNECTION_LOGS_PREFIX}*")],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        self.pipeline_role = iam.Role(
+            self,
+            "ConnectionPipelineRole",
+            # Only CodePipeline acting for this account (the confused-deputy guard CodePipeline documents).
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+            description="The config-source pipeline: reads the branch through the connection, invokes the orchestrator",
+            inline_policies={
+                "ConfigSource": permissions.policy_document(
+                    permissions.connection_pipeline_statements(
+                        connection_arn, self.artifacts.bucket_arn, function.function_arn
+                    )
+                )
+            },
+        )
+        source = codepipeline.CfnPipeline.ActionDeclarationProperty(
+            name="Source",
+            action_type_id=codepipeline.CfnPipeline.ActionTypeIdProperty(
+                category="Source", owner="AWS", provider="CodeStarSourceConnection", version="1"
+            ),
+            configuration={
+                "ConnectionArn": connection_arn,
+                "FullRepositoryId": repository,
+                "BranchName": branch,
+                "OutputArtifactFormat": "CODE_ZIP",
+                "DetectChanges": "true",
+            },
+            output_artifacts=[codepipeline.CfnPipeline.OutputArtifactProperty(name="SourceArtifact")],
+            run_order=1,
+        )
+        hand_off = codepipeline.CfnPipeline.ActionDeclarationProperty(
+            name="Provision",
+            action_type_id=codepipeline.CfnPipeline.ActionTypeIdProperty(
+                category="Invoke", owner="AWS", provider="Lambda", version="1"
+            ),
+            configuration={
+                "FunctionName": function.function_name,
+                "UserParameters": Fn.join("", ['{"repository": "', repository, '", "branch": "', branch, '"}']),
+            },
+            input_artifacts=[codepipeline.CfnPipeline.InputArtifactProperty(name="SourceArtifact")],
+            run_order=1,
+        )
+        self.pipeline = codepipeline.CfnPipeline(
+            self,
+            "ConnectionPipeline",
+            role_arn=self.pipeline_role.role_arn,
+            pipeline_type="V2",
+            execution_mode="QUEUED",  # every change of the file is provisioned, in commit order
+            artifact_store=codepipeline.CfnPipeline.ArtifactStoreProperty(
+                type="S3", location=self.artifacts.bucket_name
+            ),
+            stages=[
+                codepipeline.CfnPipeline.StageDeclarationProperty(name="Source", actions=[source]),
+                codepipeline.CfnPipeline.StageDeclarationProperty(name="Provision", actions=[hand_off]),
+            ],
+            # Only a push to the branch that changes the file starts the pipeline (V2 trigger filters).
+            triggers=[
+                codepipeline.CfnPipeline.PipelineTriggerDeclarationProperty(
+                    provider_type="CodeStarSourceConnection",
+                    git_configuration=codepipeline.CfnPipeline.GitConfigurationProperty(
+                        source_action_name="Source",
+                        push=[
+                            codepipeline.CfnPipeline.GitPushFilterProperty(
+                                branches=codepipeline.CfnPipeline.GitBranchFilterCriteriaProperty(includes=[branch]),
+                                file_paths=codepipeline.CfnPipeline.GitFilePathFilterCriteriaProperty(
+                                    includes=[CONFIG_FILE]
+                                ),
+                            )
+                        ],
+                    ),
+                )
+            ],
+        )
+        self.pipeline.node.add_dependency(self.pipeline_role)
+        policy = iam.Policy(
+            self,
+            "ConnectionTriggerPolicy",
+            document=permissions.policy_document(
+                permissions.connection_job_statements(self.artifacts.bucket_arn, RESULT_FILE)
+            ),
+        )
+        policy.attach_to_role(function_role)
+        only_if(condition, self.artifacts, self.pipeline_role, self.pipeline, policy)
+        reason = (
+            "CodePipeline names the artifacts it keeps in this pipeline's own artifact bucket "
+            "(<pipeline name>/<artifact>/<id>)"
+        )
+        acknowledge(
+            self.pipeline_role,
+            ("AwsSolutions-IAM5[Resource::<ConnectionArtifacts33909CC4.Arn>/*]", reason),
+        )
+        acknowledge(
+            policy,
+            ("AwsSolutions-IAM5[Resource::<ConnectionArtifacts33909CC4.Arn>/*]", reason),
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "CodePipeline's PutJobSuccessResult and PutJobFailureResult take no resource",
+            ),
+        )

@@ -22,6 +22,11 @@ ECR_PATTERN = r"((?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*|
 ACCOUNT_PATTERN = r"^\d{12}$"
 ORG_UNIT_PATTERN = r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
 POLICY_ARN_PATTERN = r"^(arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]{1,128})?$"
+CONNECTION_ARN_PATTERN = (
+    r"^(arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-fA-F-]{36})?$"
+)
+REPOSITORY_ID_PATTERN = r"^([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+)?$"  # owner/repo; GitLab's group/subgroup/repo
+BRANCH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$"
 GROUP_LABEL = "MLOps Framework Settings"
 NETWORK_LABEL = "VPC of the pipelines' containers (Optional)"
 STAGE_NAMES = {"Dev": "Development", "Staging": "Staging", "Prod": "Production"}
@@ -108,6 +113,65 @@ class StageParameters:
 
 
 @dataclass
+class ConnectionParameters:
+    """The GitHub, GitLab or Bitbucket repository whose mlops-config.json provisions, through a CodeConnections
+    connection; no connection ARN means no such source."""
+
+    arn: CfnParameter
+    repository: CfnParameter
+    branch: CfnParameter
+
+    @classmethod
+    def declare(cls, stack: Stack) -> ConnectionParameters:
+        parameters = cls(
+            arn=_optional_name(
+                stack,
+                "CodeConnectionArn",
+                CONNECTION_ARN_PATTERN,
+                256,
+                "ARN of an available CodeConnections (CodeStar Connections) connection to GitHub, GitLab or "
+                "Bitbucket: a change of mlops-config.json on the branch below provisions a pipeline. "
+                "Leave empty for no such source.",
+            ),
+            repository=_optional_name(
+                stack,
+                "CodeConnectionRepository",
+                REPOSITORY_ID_PATTERN,
+                200,
+                "Full repository id of the config repository, owner/repo (required with a connection ARN).",
+            ),
+            branch=CfnParameter(
+                stack,
+                "CodeConnectionBranch",
+                type="String",
+                default="main",
+                allowed_pattern=BRANCH_PATTERN,
+                max_length=255,
+                description="Branch of the config repository whose mlops-config.json provisions.",
+            ),
+        )
+        CfnRule(
+            stack,
+            "CodeConnectionNeedsRepository",
+            rule_condition=Fn.condition_not(Fn.condition_equals(parameters.arn.value_as_string, "")),
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_not(Fn.condition_equals(parameters.repository.value_as_string, "")),
+                    assert_description="CodeConnectionRepository (owner/repo) is required with CodeConnectionArn",
+                )
+            ],
+        )
+        return parameters
+
+    def labels(self) -> list[tuple[CfnParameter, str]]:
+        return [
+            (self.arn, "CodeConnections connection ARN for GitHub, GitLab or Bitbucket (Optional)"),
+            (self.repository, "Config repository of the connection, owner/repo (Optional)"),
+            (self.branch, "Branch of the connection's config repository"),
+        ]
+
+
+@dataclass
 class OrchestratorParameters:
     notification_email: CfnParameter
     codecommit_repo_address: CfnParameter
@@ -121,6 +185,7 @@ class OrchestratorParameters:
     strict_validation: CfnParameter
     network: NetworkParameters
     vpc_id: CfnParameter
+    connection: ConnectionParameters
     delegated_admin: CfnParameter | None = None
     stages: dict[str, StageParameters] | None = None
 
@@ -212,6 +277,7 @@ class OrchestratorParameters:
                 64,
                 "VPC of SubnetIds: the image builder's CodeBuild project names it. Leave empty for no VPC.",
             ),
+            connection=ConnectionParameters.declare(stack),
         )
         # The image builder's CodeBuild project names the VPC of the default subnets.
         CfnRule(
@@ -271,6 +337,7 @@ class OrchestratorParameters:
             (self.allow_detailed_error_message, "Do you want to allow detailed error messages in the APIs response?"),
             (self.permissions_boundary, "Permissions boundary of the pipelines' roles (Optional)"),
             (self.strict_validation, "Do you want unknown request keys refused rather than warned about?"),
+            *self.connection.labels(),
         ]
         if self.delegated_admin is not None and self.stages is not None:
             labels.append(
@@ -308,6 +375,7 @@ class OrchestratorConditions:
     create_ecr_repo: CfnCondition
     create_model_registry: CfnCondition
     create_permissions_boundary: CfnCondition
+    connection_provided: CfnCondition
 
     @classmethod
     def declare(cls, stack: Stack, parameters: OrchestratorParameters) -> OrchestratorConditions:
@@ -330,4 +398,5 @@ class OrchestratorConditions:
                 expression=Fn.condition_equals(parameters.create_model_registry.value_as_string, "Yes"),
             ),
             create_permissions_boundary=empty("CreatePermissionsBoundary", parameters.permissions_boundary),
+            connection_provided=provided("ConnectionProvided", parameters.connection.arn),
         )

@@ -16,7 +16,7 @@ from infrastructure.nag import acknowledge
 
 from .api import OrchestratorApi
 from .blueprint_copy import BlueprintCopy
-from .config_triggers import CodeCommitTrigger, ConfigBucketTrigger
+from .config_triggers import CodeCommitTrigger, ConfigBucketTrigger, ConnectionTrigger
 from .function import OrchestratorFunction
 from .index_table import PipelineIndexTable
 from .logical_ids import keep_stack_level_logical_ids
@@ -119,6 +119,17 @@ class OrchestratorStack(Stack):
             bucket_name=parameters.config_bucket.value_as_string,
             function=orchestrator.function,
             function_role=orchestrator.role,
+        )
+        ConnectionTrigger(
+            self,
+            "ConnectionConfigTrigger",
+            condition=conditions.connection_provided,
+            connection_arn=parameters.connection.arn.value_as_string,
+            repository=parameters.connection.repository.value_as_string,
+            branch=parameters.connection.branch.value_as_string,
+            function=orchestrator.function,
+            function_role=orchestrator.role,
+            access_logs_bucket=storage.access_logs_bucket,
         )
 
         CfnOutput(

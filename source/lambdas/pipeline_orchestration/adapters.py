@@ -240,6 +240,15 @@ class Pipelines:
             token=token,
         )
 
+    def put_job_result(self, job_id: str, succeeded: bool, message: str) -> None:
+        """Answer a Lambda invoke action's job: its summary on success, its failure's reason otherwise."""
+        if succeeded:
+            client("codepipeline").put_job_success_result(jobId=job_id, executionDetails={"summary": message[:2048]})
+        else:
+            client("codepipeline").put_job_failure_result(
+                jobId=job_id, failureDetails={"type": "JobFailed", "message": message[:5000]}
+            )
+
     def executions(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
         """The pipeline's most recent executions, newest first (status and S3 source revisions)."""
         paginator = client("codepipeline").get_paginator("list_pipeline_executions")

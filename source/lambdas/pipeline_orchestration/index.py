@@ -108,6 +108,8 @@ def handle(event: Any, svc: OrchestratorService) -> Any:
         return handle_api(event, svc)
     if isinstance(event, dict) and event.get("source") == "aws.codecommit":
         return svc.on_codecommit_push(event)
+    if isinstance(event, dict) and "CodePipeline.job" in event:
+        return svc.on_pipeline_job(event["CodePipeline.job"])
     if isinstance(event, dict) and event.get("source") == "aws.cloudformation":
         return svc.on_stack_event(event)
     if isinstance(event, dict) and event.get("source") == "aws.codepipeline":
@@ -123,7 +125,8 @@ def handle(event: Any, svc: OrchestratorService) -> Any:
             return responses.error(exc, svc.settings.detailed_errors)
     return responses.error(
         BadRequest(
-            "Bad request format. Expected an API Gateway request, an S3 or CodeCommit event, or a pipeline request."
+            "Bad request format. Expected an API Gateway request, an S3 or CodeCommit event, a CodePipeline job, "
+            "or a pipeline request."
         ),
         svc.settings.detailed_errors,
     )

@@ -106,3 +106,6 @@ class OrchestratorService:
 
     def on_codecommit_push(self, event: dict[str, Any]) -> dict[str, Any]:
         return triggers.on_codecommit_push(event, self.provision, self.settings, self.aws)
+
+    def on_pipeline_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        return triggers.on_pipeline_job(job, self.provision, self.settings, self.aws)

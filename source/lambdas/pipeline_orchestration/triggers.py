@@ -1,15 +1,19 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Config-file triggers: mlops-config.json committed to CodeCommit, or uploaded to the config bucket.
+"""Config-file triggers: mlops-config.json committed to CodeCommit, uploaded to the config bucket, or committed to
+GitHub, GitLab or Bitbucket (a CodePipeline with a CodeConnections source hands it over in a job).
 
 The outcome goes where the user will look: the SNS topic, and a comment on the commit (CodeCommit) or
-`mlops-config.result.json` beside the file (S3). First the request's answer (accepted, or every validation
-error); then, when the pipeline it started ends, its final state (ACTIVE, or FAILED with the reason).
+`mlops-config.result.json` beside the file (S3; for a connection, at the root of its pipeline's artifact bucket,
+and the job's own result). First the request's answer (accepted, or every validation error); then, when the
+pipeline it started ends, its final state (ACTIVE, or FAILED with the reason).
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import json
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +22,7 @@ from urllib.parse import unquote_plus
 from lambdas.shared.errors import OrchestratorError
 from lambdas.shared.logging import get_logger
 
-from .adapters import Aws, is_client_error
+from .adapters import Aws, aws_reason, is_client_error
 from .pipeline_state import PROVISIONING, Observation
 from .planner import pipeline_key
 from .settings import Settings
@@ -134,6 +138,60 @@ def on_codecommit_push(event: dict[str, Any], provision: Provisioner, settings: 
     return result
 
 
+def _config_in_artifact(archive: bytes) -> bytes:
+    """mlops-config.json at the root of a source artifact (CodePipeline's zip of the branch)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as files:
+            names = files.namelist()
+            if CONFIG_FILE not in names:
+                held = ", ".join(sorted(names)[:20]) or "no file"
+                raise FileNotFoundError(f"{CONFIG_FILE} is not at the root of the branch (the source holds {held})")
+            return files.read(CONFIG_FILE)
+    except zipfile.BadZipFile as error:
+        raise FileNotFoundError(f"the source artifact is not a zip archive: {error}") from None
+
+
+def _job_source(data: dict[str, Any]) -> tuple[str, str, str]:
+    """(bucket, key, where) of the source artifact a job hands over; where names the repository and commit."""
+    user_parameters = data.get("actionConfiguration", {}).get("configuration", {}).get("UserParameters") or "{}"
+    source = json.loads(user_parameters)
+    artifact = data["inputArtifacts"][0]
+    location = artifact["location"]["s3Location"]
+    revision = str(artifact.get("revision") or "")[:8] or source.get("branch", TRIGGER_BRANCH)
+    return location["bucketName"], location["objectKey"], f"{source.get('repository', 'the repository')}@{revision}"
+
+
+def on_pipeline_job(job: dict[str, Any], provision: Provisioner, settings: Settings, aws: Aws) -> dict[str, Any]:
+    """The connection pipeline's hand-off action: provision from mlops-config.json in its source artifact, then
+    write the result file, notify and answer the job; the job fails with every validation error."""
+    job_id = job["id"]
+    try:
+        bucket, key, where = _job_source(job.get("data", {}))
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        message = f"MLOps config error: the job names no readable source artifact ({error!r})"
+        aws.pipelines.put_job_result(job_id, False, message)
+        return {"status": "error", "message": message}
+    try:
+        result = outcome(provision, lambda: _config_in_artifact(aws.storage.get(bucket, key)))
+    except FileNotFoundError as missing:
+        result = {"status": "error", "message": f"Could not read {CONFIG_FILE}: {missing}"}
+    _await_outcome(result, {"kind": "connection", "source": where, "bucket": bucket}, settings, aws)
+    body = json.dumps({"source": where, **result}, indent=2).encode()
+    try:
+        aws.storage.put(bucket, RESULT_FILE, body, "application/json")
+    except Exception as error:
+        if not is_client_error(error):
+            raise
+        logger.error("could not write s3://%s/%s: %s", bucket, RESULT_FILE, error)
+        result["report_error"] = f"could not write s3://{bucket}/{RESULT_FILE}: {aws_reason(error)}"
+    aws.notifier.publish(settings.sns_topic_arn, f"MLOps config {result['status']}", report_text(where, result))
+    summary = dict(result)
+    if summary.get("state") == PROVISIONING:  # the action ends now; the pipeline's end is reported elsewhere
+        summary["reason"] = f"its final state goes to s3://{bucket}/{RESULT_FILE} and the SNS topic"
+    aws.pipelines.put_job_result(job_id, result["status"] == "success", report_text(where, summary))
+    return result
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The final outcome, when the pipeline a trigger started ends
 
@@ -186,7 +244,7 @@ def report_outcome(pipeline_name: str, seen: Observation, settings: Settings, aw
     where = record["source"]
     text = report_text(where, result)
     try:
-        if record["kind"] == "s3":
+        if record["kind"] in ("s3", "connection"):
             body = json.dumps({"source": where, **result}, indent=2).encode()
             aws.storage.put(record["bucket"], RESULT_FILE, body, "application/json")
         else:

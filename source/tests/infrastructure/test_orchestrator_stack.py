@@ -31,6 +31,9 @@ COMMON_PARAMETERS = [
     "SubnetIds",
     "SecurityGroupIds",
     "VpcId",
+    "CodeConnectionArn",
+    "CodeConnectionRepository",
+    "CodeConnectionBranch",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",
@@ -50,6 +53,7 @@ MULTI_PARAMETERS = [
 CONDITIONAL = {
     "GitAddressProvided": ("CodeCommitRepoAddress", False),
     "ConfigBucketProvided": ("ConfigS3Bucket", False),
+    "ConnectionProvided": ("CodeConnectionArn", False),
     "CreateS3Bucket": ("ExistingS3Bucket", True),
     "CreateECRRepo": ("ExistingECRRepo", True),
 }
@@ -443,6 +447,128 @@ def test_trigger_permissions(synthesized, stack):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The config source on GitHub, GitLab or Bitbucket (a CodeConnections connection)
+
+CONNECTION = "arn:aws:codeconnections:us-east-1:123456789012:connection/0c9b6f1e-2d4a-4c3b-9e8f-1a2b3c4d5e6f"
+
+
+def _with_connection(template: dict[str, Any], arn: str = CONNECTION) -> dict[str, Any]:
+    from tests.infrastructure.resolve import resolve
+
+    values = {"CodeConnectionArn": arn, "CodeConnectionRepository": "team/ml-configs", "CodeConnectionBranch": "prod"}
+    return resolve(template, values)["Resources"]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_connection_parameters_and_their_patterns(synthesized, stack):
+    import re
+
+    parameters = synthesized.templates[stack]["Parameters"]
+
+    def ok(name: str, value: str) -> bool:
+        return re.fullmatch(parameters[name]["AllowedPattern"], value) is not None
+
+    assert parameters["CodeConnectionArn"]["Default"] == "" and parameters["CodeConnectionRepository"]["Default"] == ""
+    assert parameters["CodeConnectionBranch"]["Default"] == "main"
+    assert ok("CodeConnectionArn", CONNECTION) and ok("CodeConnectionArn", "")
+    assert ok("CodeConnectionArn", CONNECTION.replace(":codeconnections:", ":codestar-connections:"))
+    assert not ok("CodeConnectionArn", "arn:aws:codecommit:us-east-1:123456789012:ml-configs")
+    assert ok("CodeConnectionRepository", "team/ml-configs") and ok("CodeConnectionRepository", "group/sub/repo")
+    assert not ok("CodeConnectionRepository", "ml-configs") and not ok("CodeConnectionRepository", "a b/c")
+    assert ok("CodeConnectionBranch", "release/2026.12") and not ok("CodeConnectionBranch", "")
+    # CloudFormation refuses a connection without a repository before creating anything.
+    (assertion,) = synthesized.templates[stack]["Rules"]["CodeConnectionNeedsRepository"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CodeConnectionRepository"}, ""]}]}
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_connection_source_exists_only_with_a_connection_arn(synthesized, stack):
+    template = synthesized.templates[stack]
+    guarded = sorted(_conditional(template, "ConnectionProvided").values())
+    assert guarded == [
+        "AWS::CodePipeline::Pipeline",
+        "AWS::IAM::Policy",
+        "AWS::IAM::Role",
+        "AWS::S3::Bucket",
+        "AWS::S3::BucketPolicy",
+    ]
+    without = _with_connection(template, arn="")
+    assert not [r for r in without.values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    assert not [k for k in without if k.startswith("Connection")]
+    guarded_ids = {k for k, r in template["Resources"].items() if r.get("Condition") == "ConnectionProvided"}
+    assert guarded_ids <= set(_with_connection(template))
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_connection_pipeline_reads_the_branch_and_hands_the_file_to_the_orchestrator(synthesized, stack):
+    resources = _with_connection(synthesized.templates[stack])
+    (pipeline,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    assert pipeline["PipelineType"] == "V2"
+    source_stage, provision_stage = pipeline["Stages"]
+    (source,) = source_stage["Actions"]
+    assert source["ActionTypeId"] == {
+        "Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection", "Version": "1"
+    }  # fmt: skip
+    assert source["Configuration"] == {
+        "ConnectionArn": CONNECTION,
+        "FullRepositoryId": "team/ml-configs",
+        "BranchName": "prod",
+        "OutputArtifactFormat": "CODE_ZIP",
+        "DetectChanges": "true",
+    }
+    (trigger,) = pipeline["Triggers"]
+    assert trigger == {
+        "ProviderType": "CodeStarSourceConnection",
+        "GitConfiguration": {
+            "SourceActionName": "Source",
+            "Push": [{"Branches": {"Includes": ["prod"]}, "FilePaths": {"Includes": ["mlops-config.json"]}}],
+        },
+    }
+    (hand_off,) = provision_stage["Actions"]
+    assert hand_off["ActionTypeId"]["Provider"] == "Lambda" and hand_off["InputArtifacts"] == source["OutputArtifacts"]
+    orchestrator_id = next(
+        k for k, r in resources.items() if r.get("Properties", {}).get("Handler", "").endswith("index.handler")
+    )
+    assert hand_off["Configuration"]["FunctionName"] == {"Ref": orchestrator_id}
+    assert json.loads(hand_off["Configuration"]["UserParameters"]) == {
+        "repository": "team/ml-configs",
+        "branch": "prod",
+    }
+    assert pipeline["ArtifactStore"] == {"Type": "S3", "Location": {"Ref": "ConnectionArtifacts33909CC4"}}
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_connection_grants_are_scoped_to_the_connection_its_bucket_and_the_orchestrator(synthesized, stack):
+    template = synthesized.templates[stack]
+    (role,) = [r for k, r in template["Resources"].items() if k.startswith("ConnectionPipelineRole")]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "codepipeline.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    (policy,) = role["Properties"]["Policies"]
+    by_action = {
+        action: statement["Resource"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert by_action["codeconnections:UseConnection"] == {"Ref": "CodeConnectionArn"}
+    assert by_action["codestar-connections:UseConnection"] == {"Ref": "CodeConnectionArn"}
+    artifacts = {"Fn::Join": ["", [{"Fn::GetAtt": ["ConnectionArtifacts33909CC4", "Arn"]}, "/*"]]}
+    for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"):
+        assert by_action[action] == artifacts
+    assert by_action["lambda:InvokeFunction"]["Fn::GetAtt"][1] == "Arn"
+    assert set(by_action) == {
+        "codeconnections:UseConnection", "codestar-connections:UseConnection", "s3:GetObject",
+        "s3:GetObjectVersion", "s3:PutObject", "s3:GetBucketVersioning", "s3:GetBucketLocation",
+        "lambda:InvokeFunction",
+    }  # fmt: skip
+    job = _statements(template, "ConnectionTriggerPolicy")
+    assert _actions(job) == {"s3:GetObject", "s3:PutObject", "codepipeline:PutJobSuccessResult",
+                             "codepipeline:PutJobFailureResult"}  # fmt: skip
+    resources = json.dumps([s["Resource"] for s in job])
+    assert '"/mlops-config.result.json"' in resources and resources.count("ConnectionArtifacts33909CC4") == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The CloudFormation service role
 
 
@@ -563,7 +689,7 @@ def test_api_stage_is_prod_logged_and_throttled(synthesized, stack):
 def test_buckets_are_private_encrypted_versioned_and_tls_only(synthesized, stack):
     template = synthesized.templates[stack]
     buckets = _resources(template, "AWS::S3::Bucket")
-    assert len(buckets) == 3
+    assert len(buckets) == 4  # the connection's artifact bucket only when its ARN is set
     for logical_id, bucket in buckets.items():
         properties = bucket["Properties"]
         assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
@@ -584,7 +710,7 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(synthesized, stack
         denies = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
         assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies), logical_id
     logged = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
-    assert len(logged) == 2  # assets and blueprints log to the access-log bucket
+    assert len(logged) == 3  # assets, blueprints and the connection's artifacts log to the access-log bucket
 
 
 @pytest.mark.parametrize("stack", BOTH)

@@ -203,3 +203,8 @@ def test_the_name_local_mode_gives_an_example_is_the_orchestrators(path):
     assert (
         pipeline_name(body) == validate(body, Settings(assets_bucket="assets", blueprint_bucket="blueprints")).base_name
     )
+
+
+def test_local_with_the_connection_source_needs_a_repository(capsys):
+    assert main(["local", "--in-memory", "--git-source", "connection"]) == EXIT_INVALID
+    assert "--git-source connection needs --git-repo" in capsys.readouterr().err

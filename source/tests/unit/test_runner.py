@@ -276,3 +276,72 @@ def test_the_journal_holds_transitions_and_the_log_lines_of_an_actions_function(
     assert not any("not the function's line" in message for _, _, message in journal)
     assert journal[0][1:] == ("pipeline", f"execution {pipeline.latest.id} started")
     assert journal[-1][1:] == ("pipeline", f"execution {pipeline.latest.id} succeeded")
+
+
+def _connection_pipeline(triggers: list[dict]) -> LocalPipeline:
+    source = {
+        "Name": "Source",
+        "ActionTypeId": {"Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection", "Version": "1"},
+        "Configuration": {"BranchName": "main", "FullRepositoryId": "team/configs"},
+    }
+    definition = {"Stages": [{"Name": "Source", "Actions": [source]}], "Triggers": triggers}
+    context = StackContext({"Resources": {}}, {}, "s", "arn:aws:cloudformation:us-east-1:1:stack/s/1", "us-east-1", "1")
+    return LocalPipeline("config-source", "s", definition, context)
+
+
+def test_a_connection_pipeline_starts_only_on_what_its_push_filters_name():
+    push = {"Branches": {"Includes": ["main", "release/*"]}, "FilePaths": {"Includes": ["mlops-config.json"]}}
+    pipeline = _connection_pipeline(
+        [{"ProviderType": "CodeStarSourceConnection", "GitConfiguration": {"Push": [push]}}]
+    )
+    assert pipeline.connection_source()["Configuration"]["FullRepositoryId"] == "team/configs"
+    assert pipeline.triggered_by("main", {"README.md", "mlops-config.json"})
+    assert pipeline.triggered_by("release/1.2", {"mlops-config.json"})
+    assert not pipeline.triggered_by("main", {"README.md", "team/mlops-config.json"})
+    assert not pipeline.triggered_by("feature", {"mlops-config.json"})
+    excluded = {"FilePaths": {"Includes": ["*.json"], "Excludes": ["mlops-config.result.json"]}}
+    pipeline = _connection_pipeline([{"GitConfiguration": {"Push": [excluded]}}])
+    assert not pipeline.triggered_by("main", {"mlops-config.result.json"})
+    assert pipeline.triggered_by("main", {"mlops-config.json"})
+    assert _connection_pipeline([]).triggered_by("main", {"anything"})  # no filter: every push
+
+
+def test_a_connection_source_without_a_local_repository_fails_with_the_reason():
+    from local.runner import ActionRun, Execution
+
+    pipeline = _connection_pipeline([])
+    action = ActionRun("Source", pipeline.definition["Stages"][0]["Actions"][0])
+    PipelineRunner()._source_connection(pipeline, Execution("e", [], source_version="abc"), action)
+    assert action.status == "Failed"
+    assert (
+        action.summary == "no local git repository stands in for team/configs@main (start local mode with --git-repo)"
+    )
+
+
+def test_a_push_while_the_connection_pipeline_runs_starts_it_once_the_run_has_ended(tmp_path):
+    from local.git_trigger import git, init_repository
+    from local.runner import Execution
+
+    init_repository(tmp_path)
+
+    def commit(name: str) -> str:
+        (tmp_path / name).write_text(name)
+        git(tmp_path, "add", name)
+        git(tmp_path, "commit", "--quiet", "-m", name)
+        return git(tmp_path, "rev-parse", "HEAD")
+
+    push = {"FilePaths": {"Includes": ["mlops-config.json"]}}
+    pipeline = _connection_pipeline([{"GitConfiguration": {"Push": [push]}}])
+    runner = PipelineRunner(git_repository=tmp_path)
+    source = pipeline.connection_source()
+    first = commit("mlops-config.json")
+    assert runner._connection_version(pipeline, source) == first  # a new pipeline runs at once
+    pipeline.executions.append(Execution("e1", [], status="InProgress", source_version=first))
+    assert runner._connection_version(pipeline, source) == first
+    commit("README.md")
+    assert runner._connection_version(pipeline, source) is None  # the filter names no changed path
+    (tmp_path / "mlops-config.json").write_text("changed")
+    git(tmp_path, "commit", "--quiet", "-am", "change")
+    second = git(tmp_path, "rev-parse", "HEAD")
+    for _ in range(3):  # asked on every step while e1 runs: still the commit to start from next
+        assert runner._connection_version(pipeline, source) == second

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdas.pipeline_orchestration.adapters import Aws, Notifier
+from lambdas.pipeline_orchestration import index
+from lambdas.pipeline_orchestration.adapters import Aws, Notifier, Pipelines
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from tests.unit.conftest import example, make_settings
 
@@ -204,3 +207,150 @@ def test_a_config_file_nested_too_deeply_is_reported_not_raised():
 
     deep = outcome(provision, lambda: b"[" * 50_000 + b"]" * 50_000)
     assert deep["status"] == "error" and "too deeply" in deep["message"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The connection pipeline's hand-off: a CodePipeline job whose input artifact is the zip of the branch
+
+ARTIFACTS = "mlops-connection-artifacts"
+
+
+class RecordingPipelines(Pipelines):
+    """moto implements no PutJobSuccessResult/PutJobFailureResult: the job's answers, recorded."""
+
+    def __init__(self):
+        self.results: list[tuple[str, bool, str]] = []
+
+    def put_job_result(self, job_id, succeeded, message):
+        self.results.append((job_id, succeeded, message))
+
+
+def branch_zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def pipeline_job(s3, files: dict[str, bytes] | None, revision: str = "c0ffee1234567890") -> dict:
+    """The orchestrator's invoke event, as CodePipeline sends it, with the branch's zip put in the artifact bucket."""
+    s3.create_bucket(Bucket=ARTIFACTS)
+    key = "mlops-config-source/SourceArti/abc123"
+    if files is not None:
+        s3.put_object(Bucket=ARTIFACTS, Key=key, Body=branch_zip(files))
+    data = {
+        "actionConfiguration": {
+            "configuration": {
+                "FunctionName": "orchestrator",
+                "UserParameters": json.dumps({"repository": "team/ml-configs", "branch": "main"}),
+            }
+        },
+        "inputArtifacts": [
+            {
+                "name": "SourceArtifact",
+                "revision": revision,
+                "location": {"type": "S3", "s3Location": {"bucketName": ARTIFACTS, "objectKey": key}},
+            }
+        ],
+        "outputArtifacts": [],
+    }
+    return {"CodePipeline.job": {"id": "job-1", "accountId": "123456789012", "data": data}}
+
+
+def connection_result(s3) -> dict:
+    return json.loads(s3.get_object(Bucket=ARTIFACTS, Key="mlops-config.result.json")["Body"].read())
+
+
+@pytest.fixture
+def pipelines():
+    return RecordingPipelines()
+
+
+def test_a_committed_config_provisions_and_the_job_succeeds(aws_scene, notifier, pipelines):
+    service = OrchestratorService(make_settings(), Aws(notifier=notifier, pipelines=pipelines))
+    event = pipeline_job(aws_scene, {"mlops-config.json": json.dumps(example("byom_realtime_builtin")).encode()})
+
+    result = index.handle(event, service)
+
+    assert result["status"] == "success" and result["state"] == "PROVISIONING"
+    stacks = boto3.client("cloudformation", region_name="us-east-1").describe_stacks()["Stacks"]
+    assert [s["StackId"] for s in stacks] == [result["pipeline_id"]]
+    ((job_id, succeeded, summary),) = pipelines.results
+    assert job_id == "job-1" and succeeded
+    assert f"pipeline_id: {result['pipeline_id']}" in summary and "team/ml-configs@c0ffee12" in summary
+    assert f"s3://{ARTIFACTS}/mlops-config.result.json and the SNS topic" in summary
+    report = connection_result(aws_scene)
+    assert report["source"] == "team/ml-configs@c0ffee12" and report["pipeline_id"] == result["pipeline_id"]
+    assert report["state"] == "PROVISIONING"
+    subject, message = notifier.messages[0]
+    assert subject == "MLOps config success" and result["pipeline_id"] in message
+
+
+def test_an_invalid_committed_config_fails_the_job_naming_the_field(aws_scene, notifier, pipelines):
+    service = OrchestratorService(make_settings(), Aws(notifier=notifier, pipelines=pipelines))
+    body = {"pipeline_type": "byom_realtime_builtin", "model_name": "bad name"}
+    event = pipeline_job(aws_scene, {"mlops-config.json": json.dumps(body).encode()})
+
+    result = index.handle(event, service)
+
+    assert result["status"] == "error"
+    ((_, succeeded, reason),) = pipelines.results
+    assert not succeeded and "- model_name:" in reason and "- inference_instance:" in reason
+    assert {"model_name", "inference_instance"} <= {e["field"] for e in connection_result(aws_scene)["errors"]}
+    assert notifier.messages[0][0] == "MLOps config error" and "- model_name:" in notifier.messages[0][1]
+    assert boto3.client("cloudformation", region_name="us-east-1").describe_stacks()["Stacks"] == []
+
+
+def test_a_branch_without_the_config_file_fails_the_job_with_the_reason(aws_scene, notifier, pipelines):
+    service = OrchestratorService(make_settings(), Aws(notifier=notifier, pipelines=pipelines))
+    event = pipeline_job(aws_scene, {"README.md": b"# configs", "team/mlops-config.json": b"{}"})
+
+    result = service.on_pipeline_job(event["CodePipeline.job"])
+
+    expected = "mlops-config.json is not at the root of the branch (the source holds README.md, team/mlops-config.json)"
+    assert result["status"] == "error" and expected in result["message"]
+    ((_, succeeded, reason),) = pipelines.results
+    assert not succeeded and expected in reason
+    assert expected in connection_result(aws_scene)["message"] and expected in notifier.messages[0][1]
+
+
+def test_a_missing_source_artifact_fails_the_job_with_the_reason(aws_scene, notifier, pipelines):
+    service = OrchestratorService(make_settings(), Aws(notifier=notifier, pipelines=pipelines))
+    result = service.on_pipeline_job(pipeline_job(aws_scene, None)["CodePipeline.job"])
+    assert result["status"] == "error" and "Could not read mlops-config.json" in result["message"]
+    assert "NoSuchKey" in result["message"]
+    assert pipelines.results[0][1] is False and "NoSuchKey" in pipelines.results[0][2]
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe"])
+def test_a_committed_config_that_is_not_json_fails_the_job(aws_scene, notifier, pipelines, content):
+    service = OrchestratorService(make_settings(), Aws(notifier=notifier, pipelines=pipelines))
+    result = service.on_pipeline_job(pipeline_job(aws_scene, {"mlops-config.json": content})["CodePipeline.job"])
+    assert result["status"] == "error" and "not valid JSON" in result["message"]
+    assert pipelines.results[0][1] is False and "not valid JSON" in pipelines.results[0][2]
+
+
+def test_a_job_without_an_input_artifact_fails_with_the_reason(aws_scene, notifier, pipelines):
+    service = OrchestratorService(make_settings(), Aws(notifier=notifier, pipelines=pipelines))
+    job = pipeline_job(aws_scene, {})["CodePipeline.job"]
+    job["data"]["inputArtifacts"] = []
+    result = service.on_pipeline_job(job)
+    assert result["status"] == "error" and "names no readable source artifact" in result["message"]
+    assert pipelines.results == [("job-1", False, result["message"])]
+    assert not notifier.messages
+
+
+def test_job_results_are_sent_to_codepipeline_within_its_limits():
+    from botocore.stub import Stubber
+
+    from lambdas.shared.aws import client
+
+    codepipeline = client("codepipeline")
+    with Stubber(codepipeline) as stub:
+        stub.add_response("put_job_success_result", {}, {"jobId": "j", "executionDetails": {"summary": "s" * 2048}})
+        failure = {"type": "JobFailed", "message": "m" * 5000}
+        stub.add_response("put_job_failure_result", {}, {"jobId": "j", "failureDetails": failure})
+        Pipelines().put_job_result("j", True, "s" * 3000)
+        Pipelines().put_job_result("j", False, "m" * 6000)
+        stub.assert_no_pending_responses()

@@ -105,3 +105,23 @@ def test_notices_keep_sns_subjects_under_100_characters_and_a_failed_publish_nev
         sent = Notifier().publish("arn:aws:sns:us-east-1:123456789012:no-such-topic", "subject", "text")
     assert sent is False
     assert "not sent" in caplog.text and "NotFound" in caplog.text
+
+
+def test_a_connection_sourced_config_hears_the_final_state_in_its_result_file(
+    scene: Scene, notifier: RecordingNotifier
+):
+    from tests.unit.test_triggers import ARTIFACTS, RecordingPipelines, pipeline_job
+
+    answers = RecordingPipelines()
+    scene.pipelines.put_job_result = answers.put_job_result  # type: ignore[method-assign]
+    event = pipeline_job(client("s3"), {"mlops-config.json": json.dumps(REALTIME).encode()})
+
+    accepted = scene.service.on_pipeline_job(event["CodePipeline.job"])
+    assert accepted["status"] == "success" and answers.results[0][1] is True
+    scene.run(CHURN, "Failed")
+
+    body = client("s3").get_object(Bucket=ARTIFACTS, Key="mlops-config.result.json")["Body"].read()
+    final = json.loads(body)
+    assert final["state"] == "FAILED" and final["reason"].startswith("stage Source, action S3Source")
+    assert final["source"] == "team/ml-configs@c0ffee12"
+    assert notifier.messages[-1][0] == f"MLOps pipeline FAILED: {CHURN}"
