@@ -184,9 +184,10 @@ def _pipeline_name(pipeline_id: str, state: dict[str, Any]) -> str:
     return stack.removesuffix(WRAPPER_SUFFIX)
 
 
-def _watch(args: argparse.Namespace, pipeline_id: str) -> int:
+def _watch(args: argparse.Namespace, pipeline_id: str, superseded: str = "") -> int:
     """Follow the pipeline: a line on each change and a heartbeat while nothing changes, each with the time
-    elapsed; ends when the pipeline has finished (ACTIVE, FAILED, ROLLED_BACK) or waits for an approval."""
+    elapsed; ends when the pipeline has finished (ACTIVE, FAILED, ROLLED_BACK) or waits for an approval.
+    The outcome of execution `superseded` (the one before an update) is not taken for the update's."""
     import time
 
     from lambdas.pipeline_orchestration.pipeline_state import WAITING_APPROVAL, has_finished
@@ -199,15 +200,20 @@ def _watch(args: argparse.Namespace, pipeline_id: str) -> int:
             return _answer(args, response)
         body = response.body
         elapsed = time.monotonic() - started
-        line = render_state(body)
+        outcome = pipeline_outcome(body)
+        stale = bool(superseded) and body.get("execution_id") == superseded
+        if stale:  # the updated plan's execution has not started yet
+            outcome = "PROVISIONING"
+            line = f"PROVISIONING: waiting for the new plan's execution (the last one, {superseded}, is done)"
+        else:
+            line = render_state(body)
         if line != last:
             print(f"[{elapsed:5.0f} s] {line}", flush=True)
             last, beat = line, time.monotonic() + HEARTBEAT_SECONDS
         elif time.monotonic() >= beat:
-            where = f" at stage {body['stage']}" if body.get("stage") else ""
-            print(f"[{elapsed:5.0f} s] still {pipeline_outcome(body)}{where}", flush=True)
+            where = f" at stage {body['stage']}" if body.get("stage") and not stale else ""
+            print(f"[{elapsed:5.0f} s] still {outcome}{where}", flush=True)
             beat = time.monotonic() + HEARTBEAT_SECONDS
-        outcome = pipeline_outcome(body)
         if outcome == WAITING_APPROVAL:
             print(_approval_hint(_pipeline_name(pipeline_id, body), body), flush=True)
             return _state_exit_code(body)
@@ -218,14 +224,31 @@ def _watch(args: argparse.Namespace, pipeline_id: str) -> int:
     return EXIT_FAILED
 
 
+def _execution_before(client: Any, request: Any) -> str:
+    """The latest execution of the pipeline that a request would update, read before it is posted: the new plan
+    starts another, and a watch must follow that one, not the one that had already finished."""
+    if not isinstance(request, dict):
+        return ""
+    plan = client.call("POST", "/provisionpipeline", {**request, "dry_run": True})
+    stacks = plan.body.get("stacks") if plan.ok and isinstance(plan.body, dict) else None
+    if not stacks or stacks[0].get("action") != "update":
+        return ""
+    status = status_by_name(client, str(stacks[0]["stack_name"]))
+    return str(status.body.get("execution_id") or "") if status.ok else ""
+
+
 def cmd_provision(args: argparse.Namespace) -> int:
-    response = _client(args).call("POST", "/provisionpipeline", _read_request(args.file))
+    client, request = _client(args), _read_request(args.file)
+    before = _execution_before(client, request) if args.watch else ""
+    response = client.call("POST", "/provisionpipeline", request)
     body = response.body
     text = f"{body.get('message', '')}\npipeline_id: {body.get('pipeline_id', '')}"
     text += "".join(f"\nwarning: {w}" for w in body.get("warnings", []))  # unknown keys, ignored
     code = _answer(args, response, text)
     if code == EXIT_OK and args.watch and body.get("pipeline_id"):
-        return _watch(args, body["pipeline_id"])
+        # An unchanged plan starts nothing: the current execution's outcome is the answer.
+        unchanged = "No updates are to be performed" in str(body.get("message", ""))
+        return _watch(args, body["pipeline_id"], superseded="" if unchanged else before)
     return code
 
 

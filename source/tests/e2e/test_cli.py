@@ -150,3 +150,22 @@ def test_a_port_in_use_is_a_clear_failure(scene: LocalScene, capsys):
     code = main(["local", "--port", port, "--in-memory"])
     err = capsys.readouterr().err
     assert code == EXIT_FAILED and f"port {port} on 127.0.0.1 is in use" in err and "--port" in err
+
+
+def test_watch_after_an_update_follows_the_execution_of_the_new_plan(scene: LocalScene, request_file, capsys):
+    code, _, _ = run(scene, capsys, "provision", str(request_file), "--watch", "--timeout", "60")
+    assert code == EXIT_OK
+    status = {"pipeline_id": f"{NAME}-codepipeline"}
+    first = scene.call("POST", "/pipelinestatus", status).body["execution_id"]
+    changed = {**json.loads(request_file.read_text()), "inference_instance": "ml.m5.xlarge"}
+    request_file.write_text(json.dumps(changed))
+    code, out, _ = run(scene, capsys, "provision", str(request_file), "--watch", "--timeout", "60")
+    assert code == EXIT_OK and "Updating template parameters" in out
+    after = scene.call("POST", "/pipelinestatus", status).body
+    # The watch ended on the execution the update started, not on the one that had finished before it.
+    assert after["state"] == "ACTIVE" and after["execution_id"] != first
+    assert out.splitlines()[-1].endswith("DeployCloudFormation: Succeeded")
+    code, out, _ = run(scene, capsys, "provision", str(request_file), "--watch", "--timeout", "60")
+    assert code == EXIT_OK and "No updates are to be performed" in out  # nothing new runs: the watch ends at once
+    assert scene.call("POST", "/pipelinestatus", status).body["execution_id"] == after["execution_id"]
+    run(scene, capsys, "delete", NAME, "--yes")
