@@ -353,7 +353,11 @@ def on_alarm(event: Mapping[str, Any], settings: Settings, aws: Aws, provision: 
     else:
         lines.append(f"No execution with violations is among the schedule's last {HISTORY}.")
     lines += ["", f"Retraining: {retraining['message']}"]
-    subject = f"Model monitor violations: {monitor.endpoint} ({count} constraints)"
+    subject = (
+        f"Model monitor violations: {monitor.endpoint} ({count} constraints)"
+        if execution
+        else f"Model monitor alarm: {monitor.endpoint}"
+    )
     notified = aws.notifier.publish(settings.sns_topic_arn, subject, "\n".join(lines))
     return {
         "status": "notified" if notified else "not_notified",
