@@ -112,8 +112,8 @@ def schedule_names(request: Mapping[str, Any], settings: Settings) -> set[str]:
 
 def monitor_of(pipeline: lifecycle.Pipeline, settings: Settings, aws: Aws) -> Monitor | None:
     """The pipeline as a monitor (its request and schedule), or None when it is no monitor or has no request."""
-    if pipeline.pipeline_type not in MONITOR_KINDS:
-        return None
+    if pipeline.pipeline_type not in MONITOR_KINDS or pipeline.multi_account:
+        return None  # a multi-account monitor's schedules live in the stage accounts
     request = lifecycle.current_request(pipeline, settings, aws)
     if request is None:
         return None
@@ -123,7 +123,7 @@ def monitor_of(pipeline: lifecycle.Pipeline, settings: Settings, aws: Aws) -> Mo
         logger.warning("the request of %s no longer validates: %s", pipeline.name, error)
         return None
     if len(names) != 1:
-        return None  # a multi-account monitor: its schedules live in the stage accounts
+        return None
     return Monitor(pipeline, request, names.pop())
 
 
