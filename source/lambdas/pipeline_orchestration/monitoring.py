@@ -31,7 +31,7 @@ from . import lifecycle, pipeline_index, pipeline_state
 from .adapters import Aws, aws_reason, is_client_error
 from .catalogue import CATALOGUE, PIPELINE_PREFIX
 from .catalogue.monitors import MONITOR_KINDS
-from .planner import pipeline_key
+from .planner import REQUEST_FILE, pipeline_key
 from .settings import STAGES, Settings
 from .validation import validate
 
@@ -137,6 +137,14 @@ def find_monitor(schedule: str, settings: Settings, aws: Aws) -> Monitor | None:
         lambda item: item.get("pipeline_type") in kinds, None, 1000, True, settings, aws
     )
     for item in candidates:
+        # The stored request alone says whether this is the schedule's monitor: one read per candidate.
+        raw = aws.storage.find(settings.assets_bucket, pipeline_key(item["pipeline_name"], REQUEST_FILE))
+        try:
+            named = schedule_names(json.loads(raw), settings) if raw else set()
+        except (OrchestratorError, ValueError):
+            continue
+        if schedule.lower() not in {n.lower() for n in named}:
+            continue
         pipeline = lifecycle.lookup(item["pipeline_name"], aws)
         monitor = monitor_of(pipeline, settings, aws) if pipeline else None
         if monitor and monitor.schedule.lower() == schedule.lower():
