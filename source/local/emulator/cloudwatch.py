@@ -6,6 +6,10 @@ AWS::CloudWatch::Alarm. The stacks' alarms are created in moto's backend by thei
 metric data is put (and on every tick of the monitoring clock, for periods that pass without data) each alarm
 on a metric is evaluated and, when its state changes, its state is set in moto and the `CloudWatch Alarm
 State Change` event is queued for the orchestrator, as EventBridge would deliver it.
+
+Alarms run on the monitoring schedules' shortened clock (monitoring.MONITORING_HOUR_SECONDS): a period of 300 s
+lasts 5 s when an hour lasts 60 s, so an alarm that a violation set returns to OK as soon as a period passes
+without one, as it does on AWS after an hourly schedule's next clean execution.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from lambdas.shared.logging import get_logger
 
+from . import monitoring
 from .monitoring import EVENTS
 from .patches import replace
 
@@ -45,16 +50,19 @@ class Verdict:
     reason: str
 
 
-def evaluate(alarm: Any, datapoints: list[tuple[datetime, float]], now: datetime) -> Verdict | None:
-    """The state of a metric alarm over its last EvaluationPeriods periods ending at `now` (None: the alarm
-    is not one the emulator evaluates, or TreatMissingData=ignore keeps its state). Missing periods count as
-    TreatMissingData says: missing (the default; none present is INSUFFICIENT_DATA), notBreaching, breaching."""
+def evaluate(
+    alarm: Any, datapoints: list[tuple[datetime, float]], now: datetime, period: float | None = None
+) -> Verdict | None:
+    """The state of a metric alarm over its last EvaluationPeriods periods (of `period` seconds, else the
+    alarm's own) ending at `now` (None: the alarm is not one the emulator evaluates, or TreatMissingData=ignore
+    keeps its state). Missing periods count as TreatMissingData says: missing (the default; none present is
+    INSUFFICIENT_DATA), notBreaching, breaching."""
     compare = COMPARISONS.get(alarm.comparison_operator)
     statistic = STATISTICS.get(alarm.statistic or "")
     if compare is None or statistic is None or alarm.metric_data_queries:
         return None
     test, words = compare
-    periods, period = int(alarm.evaluation_periods), int(alarm.period)
+    periods, period = int(alarm.evaluation_periods), float(alarm.period if period is None else period)
     needed = int(alarm.datapoints_to_alarm or periods)
     values: list[float | None] = []
     for index in range(periods):
@@ -114,7 +122,8 @@ def evaluate_all_alarms() -> None:
 def evaluate_alarm(backend: Any, alarm: Any, now: datetime | None = None) -> bool:
     """Evaluate one alarm; on a change, set its state in moto and queue its event. Answers whether it changed."""
     now = now or datetime.now(UTC)
-    verdict = evaluate(alarm, _datapoints(backend, alarm), now)
+    local_period = float(alarm.period) * monitoring.MONITORING_HOUR_SECONDS / 3600
+    verdict = evaluate(alarm, _datapoints(backend, alarm), now, local_period)
     if verdict is None or verdict.state == alarm.state_value:
         return False
     previous = {

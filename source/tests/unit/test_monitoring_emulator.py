@@ -204,6 +204,12 @@ def _monitor(features: list[str] = ["age", "income"]) -> None:  # noqa: B006 - r
     client("cloudformation").create_stack(StackName="churn-monitor", TemplateBody=json.dumps(MONITOR_TEMPLATE))
 
 
+def cloud_backend() -> Any:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return cloudwatch_backends[ACCOUNT][REGION]
+
+
 def _run_now(clock: monitoring.MonitoringClock) -> None:
     """The schedule's next execution, now (as if its time had come)."""
     monitoring.MONITORING_RUNS[(ACCOUNT, REGION, SCHEDULE)].next_at = 0
@@ -284,6 +290,12 @@ def test_a_simulated_violation_names_a_baseline_feature_and_its_alarm_fires(monk
             Namespace="MLOps/ModelMonitor", MetricData=[{**metric, "Dimensions": dimensions}]
         )
         clock.tick()
+        # A period of the shortened clock (300 s: 5 s when an hour is 60 s) without a violation: back to OK.
+        backend = cloud_backend()
+        later = datetime.now(UTC) + timedelta(seconds=300 * monitoring.MONITORING_HOUR_SECONDS / 3600 + 0.5)
+        assert not cloudwatch.evaluate_alarm(backend, backend.alarms[ALARM], datetime.now(UTC))
+        assert cloudwatch.evaluate_alarm(backend, backend.alarms[ALARM], later)
+        clock.deliver()
     assert latest["MonitoringExecutionStatus"] == "CompletedWithViolations"
     assert job["ProcessingJobStatus"] == "Completed" and job["ExitMessage"].startswith("CompletedWithViolations")
     assert [(v["feature_name"], v["constraint_check_type"]) for v in violations] == [("age", "baseline_drift_check")]
@@ -295,6 +307,7 @@ def test_a_simulated_violation_names_a_baseline_feature_and_its_alarm_fires(monk
     assert [(a["alarmName"], a["previousState"]["value"], a["state"]["value"]) for a in alarms] == [
         (ALARM, "INSUFFICIENT_DATA", "OK"),
         (ALARM, "OK", "ALARM"),
+        (ALARM, "ALARM", "OK"),
     ]
     detail = alarms[1]
     metric_stat = detail["configuration"]["metrics"][0]["metricStat"]
