@@ -425,3 +425,32 @@ def test_the_monitoring_clock_history_and_notifications_survive_a_restart(tmp_pa
     assert second["ScheduledTime"] - first["ScheduledTime"] == timedelta(hours=1)
     assert alarm_state == "OK"  # as the first emulator's evaluation left it
     assert [n["subject"] for n in notifications] == ["kept"]
+
+
+# --- the local-only route ---------------------------------------------------------------------------------
+
+
+def _simulate(described: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    from local.session import SIMULATE_VIOLATION_ROUTE, LocalOrchestrator
+
+    orchestrator = LocalOrchestrator()
+    settings = SimpleNamespace(detailed_errors=True)
+    orchestrator.service = SimpleNamespace(describe_pipeline=lambda name: described, settings=settings)  # type: ignore[assignment]
+    method, resource = SIMULATE_VIOLATION_ROUTE
+    event = {"httpMethod": method, "resource": resource, "pathParameters": {"pipeline_name": "p"}}
+    answer = orchestrator.handle(event)
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def test_simulating_a_violation_of_a_monitor_whose_schedule_is_not_deployed_is_a_conflict_saying_so():
+    monitoring.MONITORING_RUNS.clear()
+    plan = {"names": {"monitoring_schedule_name": SCHEDULE}}
+    status, body = _simulate({"pipeline_type": "byom_data_quality_monitor", "state": "IN_PROGRESS", "plan": plan})
+    assert status == 409
+    assert "has no monitoring schedule deployed yet (its state is IN_PROGRESS)" in body["detailedMessage"]
+
+
+def test_simulating_a_violation_of_a_pipeline_that_is_not_a_monitor_is_refused_naming_its_type():
+    status, body = _simulate({"pipeline_type": "model_training_builtin", "state": "ACTIVE", "plan": {}})
+    assert status == 400
+    assert "is a model_training_builtin pipeline, not a monitor" in body["detailedMessage"]
