@@ -295,6 +295,34 @@ class SageMaker:
         return client("sagemaker").create_model_card_export_job(**kwargs)["ModelCardExportJobArn"]
 
 
+class Monitoring:
+    """Model Monitor's executions of a schedule, and the violations metric the orchestrator publishes."""
+
+    def schedule(self, name: str) -> dict[str, Any] | None:
+        """DescribeMonitoringSchedule's answer (status, LastMonitoringExecutionSummary), or None."""
+        return _described(client("sagemaker").describe_monitoring_schedule, MonitoringScheduleName=name)
+
+    def executions(self, schedule: str, limit: int) -> list[dict[str, Any]]:
+        """The schedule's latest executions, newest scheduled first."""
+        response = client("sagemaker").list_monitoring_executions(
+            MonitoringScheduleName=schedule, SortBy="ScheduledTime", SortOrder="Descending", MaxResults=limit
+        )
+        return list(response.get("MonitoringExecutionSummaries", []))
+
+    def put_metric(self, namespace: str, metric: str, dimensions: Mapping[str, str], value: float) -> None:
+        client("cloudwatch").put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                    "Value": value,
+                    "Unit": "Count",
+                }
+            ],
+        )
+
+
 SNS_SUBJECT_LIMIT = 99  # SNS refuses a subject of 100 characters or more, or one with a line break
 
 
@@ -406,6 +434,7 @@ class Aws:
     stacks: Stacks = field(default_factory=Stacks)
     pipelines: Pipelines = field(default_factory=Pipelines)
     sagemaker: SageMaker = field(default_factory=SageMaker)
+    monitoring: Monitoring = field(default_factory=Monitoring)
     notifier: Notifier = field(default_factory=Notifier)
     codecommit: CodeCommitPort = field(default_factory=CodeCommit)
     index: Index = field(default_factory=Index)

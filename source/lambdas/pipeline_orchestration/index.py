@@ -13,6 +13,7 @@ from lambdas.shared.errors import BadRequest, FieldError, NotFound, ValidationFa
 from lambdas.shared.logging import get_logger
 
 from . import responses
+from .monitoring import is_monitoring_event
 from .service import OrchestratorService
 from .settings import Settings
 from .validation import MAX_NESTING, nesting_depth, too_deep
@@ -112,6 +113,8 @@ def handle(event: Any, svc: OrchestratorService) -> Any:
         return svc.on_stack_event(event)
     if isinstance(event, dict) and event.get("source") == "aws.codepipeline":
         return svc.on_pipeline_event(event)
+    if is_monitoring_event(event):
+        return svc.on_monitoring_event(event)
     records = event.get("Records") if isinstance(event, dict) else None
     if records and records[0].get("eventSource") == "aws:s3":
         return svc.on_s3_upload(event)

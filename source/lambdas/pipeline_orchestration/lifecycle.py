@@ -136,7 +136,7 @@ def index_pipeline(name: str, settings: Settings, aws: Aws) -> pipeline_state.Ob
     return record(pipeline, settings, aws)
 
 
-def _fill_index(settings: Settings, aws: Aws) -> None:
+def fill_index(settings: Settings, aws: Aws) -> None:
     """Fill an index that has never been filled from the stacks; once, then events keep it current."""
     if pipeline_index.is_built(settings, aws):
         return
@@ -213,7 +213,7 @@ def list_pipelines(query: Mapping[str, str] | None, settings: Settings, aws: Aws
         raise ValidationFailed(errors)
     after = _decode_token(query["next_token"], filters) if query.get("next_token") else None
 
-    _fill_index(settings, aws)
+    fill_index(settings, aws)
     page, more = pipeline_index.newest_first(
         lambda item: all(item.get(key) == value for key, value in filters.items()),
         after,
@@ -247,6 +247,11 @@ def _lookup(base: str, aws: Aws) -> Pipeline | None:
         if pipeline and pipeline.name == base:
             return pipeline
     return None
+
+
+def lookup(name: str, aws: Aws) -> Pipeline | None:
+    """The pipeline of this name, or None (a name no stack of this orchestrator has)."""
+    return _lookup(name.removesuffix(WRAPPER_SUFFIX), aws) if STACK_NAME.fullmatch(name or "") else None
 
 
 def find(name: str, aws: Aws) -> Pipeline:

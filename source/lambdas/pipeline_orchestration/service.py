@@ -13,7 +13,7 @@ from typing import Any
 from lambdas.shared.errors import FieldError, ValidationFailed
 from lambdas.shared.logging import get_logger
 
-from . import approval, lifecycle, pipeline_state, provisioner, status, triggers
+from . import approval, lifecycle, monitoring, pipeline_state, provisioner, status, triggers
 from .adapters import Aws
 from .planner import plan_pipeline
 from .settings import Settings
@@ -46,6 +46,9 @@ class OrchestratorService:
                 answer["warnings"] = list(request.warnings)
             return answer
         plan = plan_pipeline(request, self.settings)
+        unusable = monitoring.check_retrain_target(request.values, self.aws)
+        if unusable:  # read before any write: a monitor that could never retrain is not created
+            raise ValidationFailed([FieldError("retrain_pipeline_name", unusable)])
         if request.dry_run:
             answer = {
                 "message": DRY_RUN,
@@ -96,6 +99,10 @@ class OrchestratorService:
 
     def on_pipeline_event(self, event: dict[str, Any]) -> dict[str, Any]:
         return lifecycle.on_pipeline_event(event, self.settings, self.aws, self._settle)
+
+    def on_monitoring_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A monitoring execution finished, or a monitor's violations alarm changed state."""
+        return monitoring.on_monitoring_event(event, self.settings, self.aws, self.provision)
 
     def _settle(self, pipeline_name: str, seen: pipeline_state.Observation) -> None:
         """A pipeline's state was derived anew: a config trigger's report hears its final outcome."""

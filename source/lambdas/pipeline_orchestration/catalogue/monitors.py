@@ -64,6 +64,24 @@ MONITOR_COMMON = (
         doc="Maximum runtime of the baseline job.",
     ),
     KMS_KEY,
+    Field(
+        "violation_threshold",
+        Integer(1, 1000000),
+        default=1,
+        doc="Constraint violations of one execution that put the monitor's violations alarm in ALARM.",
+    ),
+    Field(
+        "retrain_pipeline_name",
+        Name(max_len=128, lower=True, allow_empty=True),
+        doc="A model_training_builtin, model_tuner_builtin or model_autopilot_training pipeline that the "
+        "orchestrator re-provisions when the violations alarm fires (off when empty).",
+    ),
+    Field(
+        "retrain_min_interval_minutes",
+        Integer(5, 525600),
+        default=60,
+        doc="Minimum minutes between two retrainings this monitor starts.",
+    ),
 )
 MONITOR_INFERENCE = Field(
     "monitor_inference_attribute",
@@ -108,7 +126,14 @@ def _check_model_quality(values: Mapping[str, Any], _: Settings) -> list[tuple[s
 
 
 # Values of a monitor request that the baseline job reads: a change in any of them starts a new baseline.
-_NOT_BASELINE_INPUTS = ("schedule_expression", "monitor_max_runtime_seconds", "monitoring_output_location")
+_NOT_BASELINE_INPUTS = (
+    "schedule_expression",
+    "monitor_max_runtime_seconds",
+    "monitoring_output_location",
+    "violation_threshold",
+    "retrain_pipeline_name",
+    "retrain_min_interval_minutes",
+)
 
 
 def monitor_names(kind: str) -> NameDeriver:
@@ -124,6 +149,15 @@ def monitor_names(kind: str) -> NameDeriver:
         }
 
     return derive
+
+
+# The monitor types and the kind each names its schedule with (`<endpoint>-<kind>-<hash>`).
+MONITOR_KINDS = {
+    "byom_data_quality_monitor": "dataquality",
+    "byom_model_quality_monitor": "modelquality",
+    "byom_model_bias_monitor": "modelbias",
+    "byom_model_explainability_monitor": "modelexplainability",
+}
 
 
 # What a monitor's stack deploys, as describe reads it, and the user data a teardown keeps.
@@ -172,6 +206,7 @@ def _monitor_common(view: StageView, image_uri: str) -> dict[str, str]:
         "MonitoringScheduleName": view.names["monitoring_schedule_name"],
         "ScheduleExpression": view.text("schedule_expression"),
         "BaselineData": view.text("baseline_data"),
+        "ViolationThreshold": view.text("violation_threshold"),
     }
 
 
@@ -245,6 +280,7 @@ _MONITOR_PARAMETERS = (
     P.MONITORING_SCHEDULE_NAME,
     P.SCHEDULE_EXPRESSION,
     P.BASELINE_DATA,
+    P.VIOLATION_THRESHOLD,
 )
 _PROBLEM_PARAMETERS = (
     P.PROBLEM_TYPE,
@@ -301,7 +337,7 @@ TYPES = (
         reads=MONITOR_READS,
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
-        derive_names=monitor_names("dataquality"),
+        derive_names=monitor_names(MONITOR_KINDS["byom_data_quality_monitor"]),
     ),
     PipelineType(
         "byom_model_quality_monitor",
@@ -338,7 +374,7 @@ TYPES = (
         reads=MONITOR_READS,
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
-        derive_names=monitor_names("modelquality"),
+        derive_names=monitor_names(MONITOR_KINDS["byom_model_quality_monitor"]),
     ),
     PipelineType(
         "byom_model_bias_monitor",
@@ -380,7 +416,7 @@ TYPES = (
         reads=MONITOR_READS,
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
-        derive_names=monitor_names("modelbias"),
+        derive_names=monitor_names(MONITOR_KINDS["byom_model_bias_monitor"]),
     ),
     PipelineType(
         "byom_model_explainability_monitor",
@@ -427,6 +463,6 @@ TYPES = (
         reads=MONITOR_READS,
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
-        derive_names=monitor_names("modelexplainability"),
+        derive_names=monitor_names(MONITOR_KINDS["byom_model_explainability_monitor"]),
     ),
 )

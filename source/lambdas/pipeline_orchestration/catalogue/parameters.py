@@ -326,6 +326,12 @@ MONITORING_SCHEDULE_NAME = Parameter(
     min_length=3,
     max_length=63,
 )
+VIOLATION_THRESHOLD = Parameter(
+    "ViolationThreshold",
+    "Constraint violations of one monitoring execution that put the violations alarm in ALARM",
+    number=(1, 1000000),
+    default=1,
+)
 SCHEDULE_EXPRESSION = Parameter(
     "ScheduleExpression",
     "Cron expression of the schedule, e.g. cron(0 * ? * * *)",

@@ -1,0 +1,345 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The monitoring loop: executions become a metric and notifications, alarms notify and retrain within bounds.
+
+moto models no monitoring schedules (no DescribeMonitoringSchedule, no ListMonitoringExecutions), so
+`RecordedExecutions` stands in at the adapter boundary for those two calls only; S3 (the reports), CloudWatch
+(the metric), SNS (the notifications, read back through an SQS subscription) and CloudFormation are moto's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from lambdas.pipeline_orchestration import index, monitoring
+from lambdas.pipeline_orchestration.adapters import Aws, Monitoring
+from lambdas.pipeline_orchestration.service import OrchestratorService
+from lambdas.shared.aws import client
+
+from .conftest import SINGLE, TRAINING, FakePipelines, Scene, StandInStacks
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+MONITOR = {
+    "pipeline_type": "byom_data_quality_monitor",
+    "model_name": "churn",
+    "endpoint_name": "churn-endpoint",
+    "baseline_data": "monitoring/baseline.csv",
+    "baseline_job_output_location": "reports-bucket/baselines",
+    "data_capture_location": "reports-bucket/capture",
+    "monitoring_output_location": "reports-bucket/monitoring",
+    "schedule_expression": "cron(0 * ? * * *)",
+    "instance_type": "ml.m5.large",
+    "instance_volume_size": 20,
+}
+MONITOR_NAME = "mlops-pipeline-churn-byomdataqualitymonitor"
+TRAINING_NAME = "mlops-pipeline-house-modeltraining"
+SCHEDULED = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+VIOLATIONS = {
+    "violations": [
+        {"feature_name": f"f{i}", "constraint_check_type": "baseline_drift_check", "description": f"drift {i}"}
+        for i in range(7)
+    ]
+}
+
+
+class RecordedExecutions(Monitoring):
+    """Executions recorded by the test, newest first; the metric goes to moto's CloudWatch."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, schedule: str, status: str, job: str, reason: str = "") -> dict[str, Any]:
+        run = {
+            "MonitoringScheduleName": schedule,
+            "ScheduledTime": SCHEDULED + timedelta(hours=len(self.runs.get(schedule, []))),
+            "MonitoringExecutionStatus": status,
+            "ProcessingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/{job}",
+            **({"FailureReason": reason} if reason else {}),
+        }
+        self.runs.setdefault(schedule, []).insert(0, run)
+        return run
+
+    def executions(self, schedule: str, limit: int) -> list[dict[str, Any]]:
+        return self.runs.get(schedule, [])[:limit]
+
+    def schedule(self, name: str) -> dict[str, Any] | None:
+        runs = self.runs.get(name, [])
+        return {"MonitoringScheduleName": name, "MonitoringScheduleStatus": "Scheduled"} | (
+            {"LastMonitoringExecutionSummary": runs[0]} if runs else {}
+        )
+
+
+@pytest.fixture
+def loop(moto_aws: None) -> tuple[Scene, RecordedExecutions, str]:
+    """A single-account orchestrator with a topic whose messages an SQS queue keeps."""
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name="mlops-notifications")["TopicArn"]
+    queue = sqs.create_queue(QueueName="notifications")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    client("s3").create_bucket(Bucket="reports-bucket")
+    settings = dataclasses.replace(SINGLE, sns_topic_arn=topic)
+    executions = RecordedExecutions()
+    pipelines = FakePipelines()
+    aws = Aws(stacks=StandInStacks(), pipelines=pipelines, monitoring=executions)
+    return Scene(settings, OrchestratorService(settings, aws), pipelines), executions, queue
+
+
+def notifications(queue: str) -> list[tuple[str, str]]:
+    messages = client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    return [(json.loads(m["Body"])["Subject"], json.loads(m["Body"])["Message"]) for m in messages]
+
+
+def schedule_of(scene: Scene) -> str:
+    return monitoring.monitor_of(
+        monitoring.lifecycle.lookup(MONITOR_NAME, scene.service.aws), scene.settings, scene.service.aws
+    ).schedule  # type: ignore[union-attr]
+
+
+def execution_event(schedule: str, job: str, status: str, **detail: Any) -> dict[str, Any]:
+    return {
+        "source": "aws.sagemaker",
+        "detail-type": monitoring.PROCESSING_JOB_EVENT,
+        "detail": {
+            "ProcessingJobName": job,
+            "ProcessingJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/{job}",
+            "ProcessingJobStatus": status,
+            "MonitoringScheduleArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:monitoring-schedule/{schedule}",
+            **detail,
+        },
+    }
+
+
+def alarm_event(name: str, state: str = "ALARM") -> dict[str, Any]:
+    return {
+        "source": "aws.cloudwatch",
+        "detail-type": monitoring.ALARM_EVENT,
+        "detail": {
+            "alarmName": name,
+            "state": {"value": state, "reason": "Threshold Crossed: 1 datapoint [7.0] >= 1.0"},
+            "previousState": {"value": "OK"},
+        },
+    }
+
+
+def provisioned_monitor(scene: Scene, **fields: Any) -> str:
+    scene.provision({**MONITOR, **fields})
+    scene.run(MONITOR_NAME)
+    return schedule_of(scene)
+
+
+def put_report(schedule: str, hour: datetime, body: dict[str, Any]) -> str:
+    prefix = f"monitoring/churn-endpoint/{schedule}/{hour:%Y/%m/%d/%H}"
+    client("s3").put_object(Bucket="reports-bucket", Key=f"{prefix}/constraint_violations.json", Body=json.dumps(body))
+    return f"s3://reports-bucket/{prefix}"
+
+
+def metric_values(schedule: str) -> list[float]:
+    stats = client("cloudwatch").get_metric_statistics(
+        Namespace=monitoring.NAMESPACE,
+        MetricName=monitoring.METRIC,
+        Dimensions=[{"Name": monitoring.DIMENSION, "Value": schedule}],
+        StartTime=datetime.now(UTC) - timedelta(hours=1),
+        EndTime=datetime.now(UTC) + timedelta(hours=1),
+        Period=300,
+        Statistics=["Maximum"],
+    )
+    return [point["Maximum"] for point in stats["Datapoints"]]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Executions
+
+
+def test_routed_by_the_handler_and_a_violating_execution_publishes_its_count(loop):
+    scene, executions, queue = loop
+    schedule = provisioned_monitor(scene)
+    executions.add(schedule, "CompletedWithViolations", "job-1")
+    report = put_report(schedule, SCHEDULED, VIOLATIONS)
+
+    answer = index.handle(execution_event(schedule, "job-1", "Completed"), scene.service)
+
+    assert answer["status"] == "recorded" and answer["pipeline_name"] == MONITOR_NAME
+    assert answer["execution"]["report"] == report
+    assert answer["execution"]["violations_count"] == 7
+    assert answer["execution"]["violations"][0] == {
+        "feature": "f0",
+        "check": "baseline_drift_check",
+        "description": "drift 0",
+    }
+    assert metric_values(schedule) == [7.0]
+    assert notifications(queue) == []  # violations notify through the alarm, not once per execution
+
+
+def test_a_clean_execution_publishes_zero(loop):
+    scene, executions, _ = loop
+    schedule = provisioned_monitor(scene)
+    executions.add(schedule, "Completed", "job-1")
+    answer = scene.service.on_monitoring_event(execution_event(schedule, "job-1", "Completed"))
+    assert answer["metric"]["value"] == 0 and metric_values(schedule) == [0.0]
+
+
+def test_a_failed_execution_notifies_at_once_with_its_reason(loop):
+    scene, executions, queue = loop
+    schedule = provisioned_monitor(scene)
+    executions.add(schedule, "Failed", "job-1", reason="ClientError: no data captured for the hour")
+
+    answer = scene.service.on_monitoring_event(execution_event(schedule, "job-1", "Failed"))
+
+    assert answer["notified"] is True and answer["metric"] is None
+    [(subject, message)] = notifications(queue)
+    assert subject == f"Monitoring execution failed: {MONITOR_NAME}"
+    assert "Failure reason: ClientError: no data captured for the hour" in message
+    assert "Endpoint: churn-endpoint" in message and f"Monitoring schedule: {schedule}" in message
+    assert metric_values(schedule) == []
+
+
+def test_an_unfinished_or_unowned_execution_is_ignored_with_its_reason(loop, caplog):
+    scene, _, queue = loop
+    schedule = provisioned_monitor(scene)
+    running = scene.service.on_monitoring_event(execution_event(schedule, "job-1", "InProgress"))
+    assert running["status"] == "ignored" and "InProgress" in running["message"]
+
+    with caplog.at_level("INFO"):
+        other = scene.service.on_monitoring_event(execution_event("other-dataquality-abcd", "job-2", "Completed"))
+    assert other == {
+        "status": "ignored",
+        "message": "monitoring schedule other-dataquality-abcd belongs to no pipeline of this orchestrator",
+    }
+    assert "belongs to no pipeline" in caplog.text
+    baseline = execution_event(schedule, "baseline", "Completed")
+    del baseline["detail"]["MonitoringScheduleArn"]
+    assert scene.service.on_monitoring_event(baseline)["status"] == "ignored"
+    assert notifications(queue) == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Alarms and retraining
+
+
+def test_an_alarm_notifies_the_violated_constraints_and_the_report(loop):
+    scene, executions, queue = loop
+    schedule = provisioned_monitor(scene)
+    executions.add(schedule, "CompletedWithViolations", "job-1")
+    report = put_report(schedule, SCHEDULED, VIOLATIONS)
+
+    answer = index.handle(alarm_event(f"{MONITOR_NAME}-violations"), scene.service)
+
+    assert answer["status"] == "notified" and answer["retraining"]["status"] == "off"
+    [(subject, message)] = notifications(queue)
+    assert subject == "Model monitor violations: churn-endpoint (7 constraints)"
+    assert "Endpoint: churn-endpoint" in message
+    assert "Monitor: byom_data_quality_monitor" in message
+    assert f"Monitoring schedule: {schedule}" in message
+    assert f"Report location: {report}" in message
+    assert "  - feature f0, check baseline_drift_check: drift 0" in message
+    assert "  ... and 2 more in the report" in message
+    assert "Retraining: not requested" in message
+
+
+def test_an_alarm_back_to_ok_or_of_another_stack_is_ignored(loop):
+    scene, _, queue = loop
+    provisioned_monitor(scene)
+    assert scene.service.on_monitoring_event(alarm_event(f"{MONITOR_NAME}-violations", "OK"))["status"] == "ignored"
+    assert scene.service.on_monitoring_event(alarm_event("billing-alarm"))["status"] == "ignored"
+    gone = scene.service.on_monitoring_event(alarm_event("mlops-pipeline-gone-byomdataqualitymonitor-violations"))
+    assert gone["status"] == "ignored" and "belongs to no monitor pipeline" in gone["message"]
+    assert notifications(queue) == []
+
+
+def _training(scene: Scene, status: str = "Succeeded") -> None:
+    scene.provision(TRAINING)
+    scene.run(TRAINING_NAME, status)
+
+
+def test_an_alarm_retrains_and_records_it_then_the_interval_holds_the_next(loop):
+    scene, executions, queue = loop
+    _training(scene)
+    schedule = provisioned_monitor(scene, retrain_pipeline_name=TRAINING_NAME, retrain_min_interval_minutes=30)
+    executions.add(schedule, "CompletedWithViolations", "job-1")
+    put_report(schedule, SCHEDULED, VIOLATIONS)
+    versions_before = len(
+        client("s3").list_object_versions(
+            Bucket="mlops-assets", Prefix=f"mlops_provisioned_pipelines/{TRAINING_NAME}/request.json"
+        )["Versions"]
+    )
+
+    first = scene.service.on_monitoring_event(alarm_event(f"{MONITOR_NAME}-violations"))
+
+    assert first["retraining"]["status"] == "started", first["retraining"]
+    versions = client("s3").list_object_versions(
+        Bucket="mlops-assets", Prefix=f"mlops_provisioned_pipelines/{TRAINING_NAME}/request.json"
+    )["Versions"]
+    assert len(versions) == versions_before + 1  # re-provisioned through the same code a POST uses
+    record, _ = monitoring.last_retraining(TRAINING_NAME, scene.settings, scene.service.aws)
+    assert record and record["by"] == MONITOR_NAME and record["alarm"] == f"{MONITOR_NAME}-violations"
+    assert "Retraining: started" in notifications(queue)[0][1]
+
+    # The re-provisioned pipeline finished; the alarm fires again within the interval.
+    scene.pipelines.record(TRAINING_NAME, "Succeeded")
+    second = scene.service.on_monitoring_event(alarm_event(f"{MONITOR_NAME}-violations"))
+    assert second["retraining"]["status"] == "skipped"
+    assert "less than 30 minutes ago" in second["retraining"]["reason"]
+    assert "Retraining: skipped: the last retraining" in notifications(queue)[0][1]
+
+    # Past the interval, the next alarm retrains again.
+    later = datetime.now(UTC) + timedelta(minutes=31)
+    monitor = monitoring.monitor_of(
+        monitoring.lifecycle.lookup(MONITOR_NAME, scene.service.aws), scene.settings, scene.service.aws
+    )
+    assert monitor is not None
+    third = monitoring.retrain(monitor, "alarm", scene.settings, scene.service.aws, scene.service.provision, later)
+    assert third["status"] == "started"
+
+
+def test_no_retraining_while_the_training_pipeline_runs(loop):
+    scene, executions, queue = loop
+    _training(scene, "InProgress")
+    schedule = provisioned_monitor(scene, retrain_pipeline_name=TRAINING_NAME)
+    executions.add(schedule, "CompletedWithViolations", "job-1")
+
+    answer = scene.service.on_monitoring_event(alarm_event(f"{MONITOR_NAME}-violations"))
+
+    assert answer["retraining"]["status"] == "skipped"
+    assert f"the training pipeline {TRAINING_NAME} is RUNNING" in answer["retraining"]["reason"]
+    assert monitoring.last_retraining(TRAINING_NAME, scene.settings, scene.service.aws) == (None, "")
+    assert f"Retraining: skipped: the training pipeline {TRAINING_NAME} is RUNNING" in notifications(queue)[0][1]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The request's retrain_pipeline_name
+
+
+def test_an_unknown_retrain_pipeline_is_a_400_and_nothing_is_created(loop):
+    scene, _, _ = loop
+    status, answer = scene.call("POST", "/provisionpipeline", {**MONITOR, "retrain_pipeline_name": TRAINING_NAME})
+    assert status == 400
+    assert "retrain_pipeline_name" in json.dumps(answer) and "does not exist" in json.dumps(answer)
+    assert monitoring.lifecycle.lookup(MONITOR_NAME, scene.service.aws) is None
+
+
+def test_a_retrain_pipeline_of_another_type_is_a_400(loop):
+    scene, _, _ = loop
+    provisioned_monitor(scene)
+    other = {**MONITOR, "model_name": "other", "retrain_pipeline_name": MONITOR_NAME}
+    status, answer = scene.call("POST", "/provisionpipeline", other)
+    assert status == 400
+    assert "must name a training pipeline" in json.dumps(answer)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("violation_threshold", 0, "between 1"),
+        ("retrain_min_interval_minutes", 4, "between 5"),
+        ("retrain_pipeline_name", "not a name!", "retrain_pipeline_name"),
+    ],
+)
+def test_monitoring_fields_are_validated(loop, field, value, rule):
+    scene, _, _ = loop
+    status, answer = scene.call("POST", "/provisionpipeline", {**MONITOR, field: value})
+    assert status == 400 and field in json.dumps(answer) and rule in json.dumps(answer)
