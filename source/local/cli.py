@@ -21,11 +21,12 @@ import urllib.error
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_MONITOR_ALERT = 0, 1, 2, 3, 4, 5
 WATCH_SECONDS = 2.0
 EXIT_CODES_HELP = (
     "exit codes: 0 success, 1 failure (a FAILED pipeline, an unreachable API, a port in use), "
-    "2 invalid request or usage, 3 not found, 4 conflict (for example a pipeline still running)"
+    "2 invalid request or usage, 3 not found, 4 conflict (for example a pipeline still running), "
+    "5 a monitor whose latest execution found violations or failed (VIOLATIONS, MONITORING_FAILED)"
 )
 DEFAULT_STATE_DIR = Path.home() / ".mlops" / "local"
 
@@ -167,8 +168,10 @@ def pipeline_outcome(state: dict[str, Any]) -> str:
 
 
 def _state_exit_code(state: dict[str, Any]) -> int:
-    from lambdas.pipeline_orchestration.pipeline_state import UNSUCCESSFUL
+    from lambdas.pipeline_orchestration.pipeline_state import MONITOR_ALERTS, UNSUCCESSFUL
 
+    if pipeline_outcome(state) in MONITOR_ALERTS:
+        return EXIT_MONITOR_ALERT
     return EXIT_FAILED if pipeline_outcome(state) in UNSUCCESSFUL else EXIT_OK
 
 
@@ -252,7 +255,40 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
-    return _answer(args, _client(args).call("GET", f"/pipelines/{args.name}"))
+    response = _client(args).call("GET", f"/pipelines/{args.name}")
+    if not response.ok or not isinstance(response.body.get("monitoring"), dict):
+        return _answer(args, response)
+    body = dict(response.body)
+    section = body.pop("monitoring")
+    return _answer(args, response, f"{render(body)}\n{render_monitoring(section)}")
+
+
+def render_monitoring(section: dict[str, Any]) -> str:
+    """A monitor's schedule, then its last executions as a table, each violation on a line below."""
+    if "schedule" not in section:
+        return f"monitoring: {section.get('message', '')}"
+    head = f"monitoring: schedule {section['schedule']} is {section.get('status', 'UNKNOWN')}"
+    head += f" ({section['error']})" if section.get("error") else ""
+    head += f"; alarm {section.get('alarm')} at {section.get('violation_threshold')} violations"
+    if section.get("retrain_pipeline_name"):
+        head += f"; retrains {section['retrain_pipeline_name']}"
+    executions = section.get("executions") or []
+    if not executions:
+        return f"{head}\n  no executions yet"
+    rows = [
+        [
+            e.get("scheduled_time", ""),
+            e.get("status", ""),
+            e.get("violations_count", "-") if "violations_count" in e else "-",
+            e.get("failure_reason") or e.get("report", ""),
+        ]
+        for e in executions
+    ]
+    lines = [head, table(["SCHEDULED", "STATUS", "VIOLATIONS", "REPORT OR FAILURE"], rows)]
+    for e in executions:
+        for v in e.get("violations", []):
+            lines.append(f"  {e.get('scheduled_time', '')}: {v['feature']} {v['check']}: {v['description']}")
+    return "\n".join(lines)
 
 
 def cmd_delete(args: argparse.Namespace) -> int:

@@ -34,9 +34,16 @@ from lambdas.pipeline_orchestration.catalogue import (
     MODEL_EXPLAINABILITY,
     MODEL_QUALITY,
 )
+from lambdas.pipeline_orchestration.monitoring import ALARM_SUFFIX
+from lambdas.pipeline_orchestration.monitoring import DIMENSION as SCHEDULE_DIMENSION
+from lambdas.pipeline_orchestration.monitoring import METRIC as VIOLATIONS_METRIC
+from lambdas.pipeline_orchestration.monitoring import NAMESPACE as VIOLATIONS_NAMESPACE
 from lambdas.pipeline_orchestration.spec import Blueprint
 
 ENDPOINT_INPUT_PATH = "/opt/ml/processing/input/endpoint"
+# Model Monitor's and Clarify's containers publish their metrics to CloudWatch (aws/sagemaker/Endpoints/...)
+# only when told to; every job definition type takes the setting in its app specification's environment.
+METRICS_ENVIRONMENT = {"publish_cloudwatch_metrics": "Enabled"}
 OUTPUT_PATH = "/opt/ml/processing/output"
 
 
@@ -87,7 +94,10 @@ class ModelMonitorStack(Stack):
             type=f"AWS::SageMaker::{self.monitor_type}JobDefinition",
             properties={
                 "EndpointName": p["EndpointName"],
-                f"{self.monitor_type}AppSpecification": self.app_specification(),
+                f"{self.monitor_type}AppSpecification": {
+                    **self.app_specification(),
+                    "Environment": METRICS_ENVIRONMENT,
+                },
                 f"{self.monitor_type}BaselineConfig": {
                     "ConstraintsResource": {"S3Uri": f"{self.output_uri}/{self.baseline_files[0]}"},
                     **self.extra_baseline_config(),
@@ -137,6 +147,26 @@ class ModelMonitorStack(Stack):
             },
         )
         schedule.node.add_dependency(self.role)
+        # The orchestrator publishes each execution's violations count; this alarm's change to ALARM reaches it
+        # through EventBridge (it notifies and, when asked, retrains), so the alarm needs no action of its own.
+        CfnResource(
+            self,
+            "ViolationsAlarm",
+            type="AWS::CloudWatch::Alarm",
+            properties={
+                "AlarmName": f"{Aws.STACK_NAME}{ALARM_SUFFIX}",
+                "AlarmDescription": "Constraint violations found by a monitoring execution of this monitor",
+                "Namespace": VIOLATIONS_NAMESPACE,
+                "MetricName": VIOLATIONS_METRIC,
+                "Dimensions": [{"Name": SCHEDULE_DIMENSION, "Value": p["MonitoringScheduleName"]}],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": p["ViolationThreshold"],
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        )
         CfnOutput(self, "BaselineName", value=p["BaselineJobName"], description="Baseline processing job")
         CfnOutput(self, "BaselineJobOutput", value=self.output_uri, description="Baseline job output")
         CfnOutput(self, "MonitoringScheduleJobName", value=p["MonitoringScheduleName"], description="Schedule")

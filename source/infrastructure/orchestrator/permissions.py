@@ -22,6 +22,7 @@ from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
+from lambdas.pipeline_orchestration.monitoring import NAMESPACE, VIOLATIONS_FILE
 from lambdas.pipeline_orchestration.spec import SAGEMAKER_KINDS
 
 
@@ -200,6 +201,26 @@ def orchestrator_statements(
             "Model-card export status: card and export job names are the caller's.",
         ),
         statement(["sagemaker:ListModelCards"], ["*"], "ListModelCards takes no resource; IAM accepts only *."),
+        # The monitoring loop (monitoring.py): an execution's status, its violations report, the metric.
+        statement(
+            ["sagemaker:ListMonitoringExecutions"],
+            ["*"],
+            "ListMonitoringExecutions takes no resource; IAM accepts only *. It reads execution summaries of the "
+            "monitor's own schedule.",
+        ),
+        statement(
+            ["s3:GetObject"],
+            [f"arn:{Aws.PARTITION}:s3:::*/*/{VIOLATIONS_FILE}"],
+            "Monitoring reports are written to the bucket/prefix each monitor request names; only their "
+            "constraint_violations.json files are read, in buckets of the orchestrator's own account.",
+            conditions={"StringEquals": {"s3:ResourceAccount": Aws.ACCOUNT_ID}},
+        ),
+        statement(
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            "PutMetricData takes no resource; the condition limits it to the monitoring loop's namespace.",
+            conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
+        ),
     ]
     if multi_account:
         statements += [

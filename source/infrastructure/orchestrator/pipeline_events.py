@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Status changes of the pipelines' stacks, StackSets and CodePipelines, sent to the orchestrator: they keep the
-pipeline index current and continue teardowns (DELETE /pipelines/{name} waits for stacks)."""
+pipeline index current and continue teardowns (DELETE /pipelines/{name} waits for stacks). Monitoring executions
+and monitor alarms close the monitoring loop."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as aws_lambda
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from lambdas.pipeline_orchestration.monitoring import TERMINAL_STATUSES
 
 from . import permissions
 from .logical_ids import StackLevel
@@ -79,6 +82,38 @@ class PipelineEvents(StackLevel):
                 detail_type=["CodePipeline Action Execution State Change"],
                 detail={"type": {"category": ["Approval"]}},
                 resources=pipelines,
+            ),
+            targets=[target],
+        )
+        # The monitoring loop: a monitoring execution's end publishes its violations count (and a failure notifies);
+        # a monitor's violations alarm going to ALARM notifies and may retrain.
+        events.Rule(
+            self,
+            "MonitoringExecutionEvents",
+            description="Finished monitoring executions (processing jobs of a monitoring schedule) publish their "
+            "violations count; a failed one is notified",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Processing Job State Change"],
+                detail={
+                    "ProcessingJobStatus": list(TERMINAL_STATUSES),
+                    "MonitoringScheduleArn": [{"exists": True}],
+                },
+            ),
+            targets=[target],
+        )
+        events.Rule(
+            self,
+            "MonitorAlarmEvents",
+            description="A mlops-pipeline monitor's violations alarm going to ALARM is notified and may start the "
+            "retraining its request names",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                detail={
+                    "alarmName": events.Match.prefix(permissions.PIPELINE_PREFIX),
+                    "state": {"value": ["ALARM"]},
+                },
             ),
             targets=[target],
         )

@@ -25,15 +25,31 @@ ACTIVE = "ACTIVE"  # the latest execution succeeded and what it deployed is comp
 FAILED = "FAILED"  # the latest execution (or the stack) failed; `reason` says where and why
 ROLLED_BACK = "ROLLED_BACK"  # an update failed and was rolled back: the previous version is still in place
 DELETING = "DELETING"
-STATES = (PROVISIONING, RUNNING, WAITING_APPROVAL, ACTIVE, FAILED, ROLLED_BACK, DELETING)
+# A monitor deployed as asked whose latest monitoring execution found constraint violations, or failed.
+VIOLATIONS = "VIOLATIONS"
+MONITORING_FAILED = "MONITORING_FAILED"
+STATES = (
+    PROVISIONING,
+    RUNNING,
+    WAITING_APPROVAL,
+    ACTIVE,
+    FAILED,
+    ROLLED_BACK,
+    DELETING,
+    VIOLATIONS,
+    MONITORING_FAILED,
+)
 # The states an execution ends in: the pipeline has a final outcome, reported as such.
-SETTLED = (ACTIVE, FAILED, ROLLED_BACK)
+SETTLED = (ACTIVE, FAILED, ROLLED_BACK, VIOLATIONS, MONITORING_FAILED)
+# The deployment worked, but what the monitor found (or its failing execution) wants a person's attention.
+MONITOR_ALERTS = (VIOLATIONS, MONITORING_FAILED)
 UNSUCCESSFUL = (FAILED, ROLLED_BACK)
 
 
 def has_finished(state: str | None) -> bool:
     """The one rule of "the pipeline has finished" (the CLI's --watch, the demo, the tests): it settled, ACTIVE,
-    FAILED or ROLLED_BACK; nothing more happens without a new request."""
+    FAILED, ROLLED_BACK, or a monitor's VIOLATIONS or MONITORING_FAILED; nothing more happens without a new
+    request."""
     return state in SETTLED
 
 
@@ -164,15 +180,32 @@ def _stack_problem(name: str, summary: Mapping[str, Any]) -> tuple[str, str] | N
     return FAILED, reason
 
 
+def _monitor_alert(monitoring: Mapping[str, Any] | None, execution_id: str) -> PipelineState | None:
+    """VIOLATIONS or MONITORING_FAILED from a monitor's latest execution (LastMonitoringExecutionSummary)."""
+    status = (monitoring or {}).get("MonitoringExecutionStatus")
+    if status not in ("CompletedWithViolations", "Failed"):
+        return None
+    assert monitoring is not None
+    scheduled = monitoring.get("ScheduledTime")
+    when = scheduled.isoformat() if isinstance(scheduled, datetime) else str(scheduled or "")
+    which = f"the latest monitoring execution of {monitoring.get('MonitoringScheduleName', 'the schedule')}"
+    which += f" (scheduled {when})" if when else ""
+    if status == "Failed":
+        reason = monitoring.get("FailureReason") or "SageMaker gave no failure reason"
+        return PipelineState(MONITORING_FAILED, f"{which} failed: {reason}", "", "", execution_id)
+    return PipelineState(VIOLATIONS, f"{which} found constraint violations; describe lists them", "", "", execution_id)
+
+
 def derive(
     stack: Mapping[str, Any],
     execution: Mapping[str, Any] | None,
     codepipeline: Mapping[str, Any] | None,
     deployment: Mapping[str, Any],
+    monitoring: Mapping[str, Any] | None = None,
 ) -> PipelineState:
     """The pipeline's state from its stack, its latest execution (ListPipelineExecutions' summary), the
-    CodePipeline's GetPipelineState answer (None before the pipeline exists) and what it deployed
-    (`status.deployed`)."""
+    CodePipeline's GetPipelineState answer (None before the pipeline exists), what it deployed
+    (`status.deployed`) and, for a monitor, its schedule's latest monitoring execution."""
     decided = _from_stack(stack)
     if decided:
         return decided
@@ -205,7 +238,7 @@ def derive(
                 "",
                 execution_id,
             )
-        return PipelineState(ACTIVE, "", "", "", execution_id)
+        return _monitor_alert(monitoring, execution_id) or PipelineState(ACTIVE, "", "", "", execution_id)
     # Failed, Stopped, Superseded, Cancelled: say where, and what the deployed stacks add to it.
     stage, failed = _where(codepipeline, "Failed", execution_id)
     if failed is not None:
@@ -262,4 +295,19 @@ def observe(stack: Mapping[str, Any], settings: Settings, aws: Aws) -> Observati
     executions = _read_or_none(aws.pipelines.executions, name, 1) if name else None
     execution = executions[0] if executions else None
     deployment = readings.deployed(dict(stack), settings, aws) if execution else {}
-    return Observation(name, codepipeline, execution, deployment, derive(stack, execution, codepipeline, deployment))
+    monitoring = _latest_monitoring(deployment, aws)
+    state = derive(stack, execution, codepipeline, deployment, monitoring)
+    return Observation(name, codepipeline, execution, deployment, state)
+
+
+SCHEDULE_OUTPUT = "MonitoringScheduleJobName"  # the monitor blueprints' output naming their schedule
+
+
+def _latest_monitoring(deployment: Mapping[str, Any], aws: Aws) -> dict[str, Any] | None:
+    """The latest execution of the schedule a monitor's deployed stack names (None for other pipelines)."""
+    outputs = deployment.get("outputs") or {}
+    schedule = next((v for k, v in outputs.items() if k.endswith(SCHEDULE_OUTPUT) and v), None)
+    if not schedule:
+        return None
+    described = _read_or_none(aws.monitoring.schedule, schedule)
+    return (described or {}).get("LastMonitoringExecutionSummary")

@@ -86,7 +86,10 @@ class OrchestratorService:
         return lifecycle.list_pipelines(query, self.settings, self.aws)
 
     def describe_pipeline(self, name: str) -> dict[str, Any]:
-        return lifecycle.describe_pipeline(name, self.settings, self.aws)
+        answer = lifecycle.describe_pipeline(name, self.settings, self.aws)
+        if monitoring.is_monitor_type(answer.get("pipeline_type", "")):
+            answer["monitoring"] = monitoring.history(answer["pipeline_name"], self.settings, self.aws)
+        return answer
 
     def delete_pipeline(self, name: str) -> dict[str, Any]:
         return lifecycle.delete_pipeline(name, self.settings, self.aws)

@@ -61,6 +61,34 @@ def test_lambda_code_comes_from_the_blueprints_bucket(synthesized, template):
 
 
 @pytest.mark.parametrize(("template", "monitor_type"), MONITORS.items())
+def test_every_job_definition_publishes_cloudwatch_metrics(synthesized, template, monitor_type):
+    definition = one(synthesized, template, f"AWS::SageMaker::{monitor_type}JobDefinition")["Properties"]
+    environment = definition[f"{monitor_type}AppSpecification"]["Environment"]
+    assert environment == {"publish_cloudwatch_metrics": "Enabled"}
+
+
+@pytest.mark.parametrize("template", MONITORS)
+def test_violations_alarm_on_the_orchestrators_metric_with_the_requested_threshold(synthesized, template):
+    alarm = one(synthesized, template, "AWS::CloudWatch::Alarm")["Properties"]
+    assert alarm == {
+        "AlarmName": {"Fn::Join": ["", [{"Ref": "AWS::StackName"}, "-violations"]]},
+        "AlarmDescription": alarm["AlarmDescription"],
+        "Namespace": "MLOps/ModelMonitor",
+        "MetricName": "ConstraintViolations",
+        "Dimensions": [{"Name": "MonitoringSchedule", "Value": {"Ref": "MonitoringScheduleName"}}],
+        "Statistic": "Maximum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": {"Ref": "ViolationThreshold"},
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "TreatMissingData": "notBreaching",
+    }
+    assert "AlarmActions" not in alarm  # EventBridge carries its state change to the orchestrator
+    parameter = synthesized.templates[stack_id(template)]["Parameters"]["ViolationThreshold"]
+    assert parameter["Type"] == "Number" and parameter["MinValue"] == 1 and parameter["Default"] == 1
+
+
+@pytest.mark.parametrize(("template", "monitor_type"), MONITORS.items())
 def test_baseline_waits_then_definition_then_schedule(synthesized, template, monitor_type):
     stack = synthesized.template(stack_id(template))
     baselines = resources(synthesized, template, "Custom::BaselineJob")

@@ -203,3 +203,44 @@ def test_the_name_local_mode_gives_an_example_is_the_orchestrators(path):
     assert (
         pipeline_name(body) == validate(body, Settings(assets_bucket="assets", blueprint_bucket="blueprints")).base_name
     )
+
+
+def test_a_monitors_executions_print_as_a_table_with_their_violations():
+    from local.cli import render_monitoring
+
+    text = render_monitoring(
+        {
+            "schedule": "ep-dataquality-1a2b",
+            "status": "Scheduled",
+            "alarm": "mlops-pipeline-churn-byomdataqualitymonitor-violations",
+            "violation_threshold": 2,
+            "retrain_pipeline_name": "mlops-pipeline-churn-modeltraining",
+            "executions": [
+                {
+                    "scheduled_time": "2026-12-01T15:00:00+00:00",
+                    "status": "CompletedWithViolations",
+                    "report": "s3://b/r/15",
+                    "violations_count": 1,
+                    "violations": [{"feature": "age", "check": "baseline_drift_check", "description": "drifted"}],
+                },
+                {"scheduled_time": "2026-12-01T14:00:00+00:00", "status": "Failed", "failure_reason": "no data"},
+            ],
+        }
+    )
+    lines = text.splitlines()
+    assert lines[0] == (
+        "monitoring: schedule ep-dataquality-1a2b is Scheduled; alarm "
+        "mlops-pipeline-churn-byomdataqualitymonitor-violations at 2 violations; retrains "
+        "mlops-pipeline-churn-modeltraining"
+    )
+    assert lines[1].split() == ["SCHEDULED", "STATUS", "VIOLATIONS", "REPORT", "OR", "FAILURE"]
+    assert lines[2].split() == ["2026-12-01T15:00:00+00:00", "CompletedWithViolations", "1", "s3://b/r/15"]
+    assert lines[3].split() == ["2026-12-01T14:00:00+00:00", "Failed", "-", "no", "data"]
+    assert lines[4] == "  2026-12-01T15:00:00+00:00: age baseline_drift_check: drifted"
+
+
+@pytest.mark.parametrize(("state", "code"), [("VIOLATIONS", 5), ("MONITORING_FAILED", 5), ("FAILED", 1), ("ACTIVE", 0)])
+def test_status_exits_5_on_a_monitor_alert(state, code):
+    from local.cli import _state_exit_code
+
+    assert _state_exit_code({"state": state}) == code

@@ -128,6 +128,30 @@ def test_a_succeeded_execution_whose_deployment_is_complete_is_active():
     assert derive(stack(), execution("Succeeded"), codepipeline(SOURCE_OK), {}).state == ACTIVE  # image builder
 
 
+def test_a_deployed_monitor_whose_latest_execution_found_violations_or_failed_says_so():
+    from datetime import UTC, datetime
+
+    latest = {
+        "MonitoringScheduleName": "ep-dataquality-1a2b",
+        "ScheduledTime": datetime(2026, 12, 1, 14, tzinfo=UTC),
+        "MonitoringExecutionStatus": "CompletedWithViolations",
+    }
+    found = derive(stack(), execution("Succeeded"), codepipeline(SOURCE_OK), DEPLOYED, latest)
+    assert found.state == pipeline_state.VIOLATIONS
+    assert found.reason == (
+        "the latest monitoring execution of ep-dataquality-1a2b (scheduled 2026-12-01T14:00:00+00:00) found "
+        "constraint violations; describe lists them"
+    )
+    failed = {**latest, "MonitoringExecutionStatus": "Failed", "FailureReason": "no captured data"}
+    found = derive(stack(), execution("Succeeded"), codepipeline(SOURCE_OK), DEPLOYED, failed)
+    assert found.state == pipeline_state.MONITORING_FAILED and found.reason.endswith("failed: no captured data")
+    clean = {**latest, "MonitoringExecutionStatus": "Completed"}
+    assert derive(stack(), execution("Succeeded"), codepipeline(SOURCE_OK), DEPLOYED, clean).state == ACTIVE
+    # A deployment that is not complete says so first: the monitor's findings come after.
+    running = derive(stack(), execution("InProgress"), codepipeline(SOURCE_OK), DEPLOYED, latest)
+    assert running.state == pipeline_state.RUNNING
+
+
 def test_a_failed_deploy_names_the_stage_the_action_and_the_stack_event():
     # A monitor whose baseline writes to a bucket that does not exist.
     reason = "Resource BaselineJob failed: NoSuchBucket: The specified bucket does not exist"
@@ -342,5 +366,11 @@ def test_a_failed_blueprint_stack_adds_its_resource_event_to_the_reason():
 
 def test_a_pipeline_has_finished_once_it_settled_and_not_while_it_waits_or_works():
     finished = {state: pipeline_state.has_finished(state) for state in pipeline_state.STATES}
-    assert {state for state, done in finished.items() if done} == {"ACTIVE", "FAILED", "ROLLED_BACK"}
+    assert {state for state, done in finished.items() if done} == {
+        "ACTIVE",
+        "FAILED",
+        "ROLLED_BACK",
+        "VIOLATIONS",
+        "MONITORING_FAILED",
+    }
     assert pipeline_state.has_finished(None) is False

@@ -2,7 +2,8 @@
 """The monitoring loop: executions become a metric and notifications, alarms notify and retrain within bounds.
 
 moto models no monitoring schedules (no DescribeMonitoringSchedule, no ListMonitoringExecutions), so
-`RecordedExecutions` stands in at the adapter boundary for those two calls only; S3 (the reports), CloudWatch
+`RecordedExecutions` (and `SchedulesOf` for describe's SageMaker reads) stand in at the adapter boundary for
+those two calls only; S3 (the reports), CloudWatch
 (the metric), SNS (the notifications, read back through an SQS subscription) and CloudFormation are moto's.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from lambdas.pipeline_orchestration import index, monitoring
-from lambdas.pipeline_orchestration.adapters import Aws, Monitoring
+from lambdas.pipeline_orchestration.adapters import Aws, Monitoring, SageMaker
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.shared.aws import client
 
@@ -68,9 +69,18 @@ class RecordedExecutions(Monitoring):
 
     def schedule(self, name: str) -> dict[str, Any] | None:
         runs = self.runs.get(name, [])
-        return {"MonitoringScheduleName": name, "MonitoringScheduleStatus": "Scheduled"} | (
-            {"LastMonitoringExecutionSummary": runs[0]} if runs else {}
-        )
+        described = {"MonitoringScheduleName": name, "MonitoringScheduleStatus": "Scheduled"}
+        return described | ({"LastMonitoringExecutionSummary": runs[0]} if runs else {})
+
+
+class SchedulesOf(SageMaker):
+    """SageMaker's describe calls, with the monitoring schedule (which moto lacks) read from the recorded runs."""
+
+    def __init__(self, recorded: RecordedExecutions) -> None:
+        self.recorded = recorded
+
+    def describe(self, kind: str, name: str) -> dict[str, Any] | None:
+        return self.recorded.schedule(name) if kind == "monitoring_schedule" else super().describe(kind, name)
 
 
 @pytest.fixture
@@ -85,7 +95,7 @@ def loop(moto_aws: None) -> tuple[Scene, RecordedExecutions, str]:
     settings = dataclasses.replace(SINGLE, sns_topic_arn=topic)
     executions = RecordedExecutions()
     pipelines = FakePipelines()
-    aws = Aws(stacks=StandInStacks(), pipelines=pipelines, monitoring=executions)
+    aws = Aws(stacks=StandInStacks(), pipelines=pipelines, monitoring=executions, sagemaker=SchedulesOf(executions))
     return Scene(settings, OrchestratorService(settings, aws), pipelines), executions, queue
 
 
@@ -343,3 +353,59 @@ def test_monitoring_fields_are_validated(loop, field, value, rule):
     scene, _, _ = loop
     status, answer = scene.call("POST", "/provisionpipeline", {**MONITOR, field: value})
     assert status == 400 and field in json.dumps(answer) and rule in json.dumps(answer)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Describe and the pipeline's state
+
+
+def _deployed_monitor(scene: Scene) -> str:
+    """A monitor whose CodePipeline deployed the blueprint stack with its schedule output."""
+    scene.provision(MONITOR)
+    schedule = schedule_of(scene)
+    scene.deploy_blueprint(MONITOR_NAME, outputs={"MonitoringScheduleJobName": schedule})
+    scene.pipelines.record(MONITOR_NAME, "Succeeded")
+    return schedule
+
+
+def test_describe_shows_the_schedule_and_its_last_executions(loop):
+    scene, executions, _ = loop
+    schedule = _deployed_monitor(scene)
+    executions.add(schedule, "Completed", "job-1")
+    executions.add(schedule, "Failed", "job-2", reason="AlgorithmError: no data")
+    executions.add(schedule, "CompletedWithViolations", "job-3")
+    report = put_report(schedule, SCHEDULED + timedelta(hours=2), VIOLATIONS)
+
+    status, answer = scene.call("GET", "/pipelines/{pipeline_name}", path={"pipeline_name": MONITOR_NAME})
+
+    assert status == 200
+    section = answer["monitoring"]
+    assert (section["schedule"], section["status"], section["alarm"]) == (
+        schedule,
+        "Scheduled",
+        f"{MONITOR_NAME}-violations",
+    )
+    assert [e["status"] for e in section["executions"]] == ["CompletedWithViolations", "Failed", "Completed"]
+    newest, failed, clean = section["executions"]
+    assert newest["report"] == report and newest["violations_count"] == 7 and len(newest["violations"]) == 5
+    assert failed["failure_reason"] == "AlgorithmError: no data" and "violations_count" not in failed
+    assert clean["violations_count"] == 0
+    assert answer["state"] == "VIOLATIONS" and schedule in answer["reason"]
+
+
+def test_the_state_follows_the_latest_execution_and_the_list_filters_on_it(loop):
+    scene, executions, _ = loop
+    schedule = _deployed_monitor(scene)
+    executions.add(schedule, "Failed", "job-1", reason="ClientError: no capture")
+
+    scene.service.on_monitoring_event(execution_event(schedule, "job-1", "Failed"))
+
+    status, page = scene.call("GET", "/pipelines", query={"state": "monitoring_failed"})
+    assert status == 200
+    [listed] = page["pipelines"]
+    assert listed["pipeline_name"] == MONITOR_NAME and listed["reason"].endswith("failed: ClientError: no capture")
+
+    executions.add(schedule, "Completed", "job-2")
+    scene.service.on_monitoring_event(execution_event(schedule, "job-2", "Completed"))
+    status, page = scene.call("GET", "/pipelines", query={"state": "ACTIVE"})
+    assert [p["pipeline_name"] for p in page["pipelines"]] == [MONITOR_NAME]
