@@ -369,13 +369,13 @@ class LocalOrchestrator:
         while time.monotonic() < deadline and any(len(MONITORING_RUNS[k].executions) == n for k, n in before.items()):
             time.sleep(0.1)
         executions = []
-        for (account, _, schedule), count in before.items():
-            runs = MONITORING_RUNS[(account, _, schedule)].executions
+        for key, count in before.items():
+            runs = MONITORING_RUNS[key].executions
             ran = runs[-1] if len(runs) > count else None
             executions.append(
                 {
-                    "account": account,
-                    "monitoring_schedule_name": schedule,
+                    "account": key[0],
+                    "monitoring_schedule_name": key[2],
                     "status": ran["MonitoringExecutionStatus"] if ran else "Pending",
                     "processing_job_arn": ran["ProcessingJobArn"] if ran else "",
                     **({"failure_reason": ran["FailureReason"]} if ran and "FailureReason" in ran else {}),

@@ -206,6 +206,7 @@ def _schedule(key: tuple[str, str, str]) -> dict[str, Any] | None:
 
 def run_execution(key: tuple[str, str, str], schedule: dict[str, Any], runs: ScheduleRuns) -> dict[str, Any]:
     """One monitoring execution: its reports, its processing job, its record; answers its state-change event."""
+    from moto.core.utils import utcnow
     from moto.s3.exceptions import MissingBucket
     from moto.s3.models import s3_backends
     from moto.sagemaker.models import sagemaker_backends
@@ -255,8 +256,6 @@ def run_execution(key: tuple[str, str, str], schedule: dict[str, Any], runs: Sch
                 s3.put_object(bucket, f"{prefix}/{file_name}", json.dumps(content, indent=2).encode())
     status = "Failed" if failure else "CompletedWithViolations" if violations else "Completed"
     job = _processing_job(sagemaker, schedule, definition, kind, scheduled, report, status, failure, len(violations))
-    from moto.core.utils import utcnow
-
     summary: dict[str, Any] = {
         "MonitoringScheduleName": name,
         "ScheduledTime": scheduled,
