@@ -77,6 +77,15 @@ def example_requests(folder: Path = EXAMPLES) -> dict[str, dict[str, Any]]:
     return {p.relative_to(folder).as_posix(): json.loads(p.read_text()) for p in sorted(folder.rglob("*.json"))}
 
 
+def provision_order(requests: dict[str, dict[str, Any]], first: Iterable[str] = ()) -> list[str]:
+    """The examples' paths in an order that works: those another example names as its
+    `retrain_pipeline_name` (it must exist before that monitor is provisioned), then `first`, then the rest."""
+    targets = {str(r.get("retrain_pipeline_name") or "") for r in requests.values()} - {""}
+    needed = [p for p in sorted(requests) if pipeline_name(requests[p]) in targets]
+    leading = [p for p in first if p in requests and p not in needed]
+    return [*needed, *leading, *(p for p in sorted(requests) if p not in needed and p not in leading)]
+
+
 def _values(value: Any) -> list[str]:
     """A field's locations: one string, or one per stage (multi-account stage objects)."""
     if isinstance(value, dict):

@@ -31,7 +31,7 @@ from . import lifecycle, pipeline_index, pipeline_state
 from .adapters import Aws, aws_reason, is_client_error
 from .catalogue import CATALOGUE, PIPELINE_PREFIX
 from .catalogue.monitors import MONITOR_KINDS
-from .planner import pipeline_key
+from .planner import REQUEST_FILE, pipeline_key
 from .settings import STAGES, Settings
 from .validation import validate
 
@@ -112,8 +112,8 @@ def schedule_names(request: Mapping[str, Any], settings: Settings) -> set[str]:
 
 def monitor_of(pipeline: lifecycle.Pipeline, settings: Settings, aws: Aws) -> Monitor | None:
     """The pipeline as a monitor (its request and schedule), or None when it is no monitor or has no request."""
-    if pipeline.pipeline_type not in MONITOR_KINDS:
-        return None
+    if pipeline.pipeline_type not in MONITOR_KINDS or pipeline.multi_account:
+        return None  # a multi-account monitor's schedules live in the stage accounts
     request = lifecycle.current_request(pipeline, settings, aws)
     if request is None:
         return None
@@ -123,7 +123,7 @@ def monitor_of(pipeline: lifecycle.Pipeline, settings: Settings, aws: Aws) -> Mo
         logger.warning("the request of %s no longer validates: %s", pipeline.name, error)
         return None
     if len(names) != 1:
-        return None  # a multi-account monitor: its schedules live in the stage accounts
+        return None
     return Monitor(pipeline, request, names.pop())
 
 
@@ -137,6 +137,14 @@ def find_monitor(schedule: str, settings: Settings, aws: Aws) -> Monitor | None:
         lambda item: item.get("pipeline_type") in kinds, None, 1000, True, settings, aws
     )
     for item in candidates:
+        # The stored request alone says whether this is the schedule's monitor: one read per candidate.
+        raw = aws.storage.find(settings.assets_bucket, pipeline_key(item["pipeline_name"], REQUEST_FILE))
+        try:
+            named = schedule_names(json.loads(raw), settings) if raw else set()
+        except (OrchestratorError, ValueError):
+            continue
+        if schedule.lower() not in {n.lower() for n in named}:
+            continue
         pipeline = lifecycle.lookup(item["pipeline_name"], aws)
         monitor = monitor_of(pipeline, settings, aws) if pipeline else None
         if monitor and monitor.schedule.lower() == schedule.lower():
@@ -353,7 +361,11 @@ def on_alarm(event: Mapping[str, Any], settings: Settings, aws: Aws, provision: 
     else:
         lines.append(f"No execution with violations is among the schedule's last {HISTORY}.")
     lines += ["", f"Retraining: {retraining['message']}"]
-    subject = f"Model monitor violations: {monitor.endpoint} ({count} constraints)"
+    subject = (
+        f"Model monitor violations: {monitor.endpoint} ({count} constraints)"
+        if execution
+        else f"Model monitor alarm: {monitor.endpoint}"
+    )
     notified = aws.notifier.publish(settings.sns_topic_arn, subject, "\n".join(lines))
     return {
         "status": "notified" if notified else "not_notified",

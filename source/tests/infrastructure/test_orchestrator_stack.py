@@ -917,3 +917,67 @@ def test_the_assets_bucket_sends_events_to_eventbridge(synthesized, stack):
     assert assets["Properties"]["NotificationConfiguration"] == {
         "EventBridgeConfiguration": {"EventBridgeEnabled": True}
     }
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_monitoring_executions_and_monitor_alarms_reach_the_orchestrator(synthesized, stack):
+    """Finished monitoring executions (of any schedule: the orchestrator tells its own) and the ALARM state of
+    alarms named mlops-pipeline*, with retries and the failed-events queue."""
+    template = synthesized.template(stack)
+    function_arn = {"Fn::GetAtt": [_orchestrator_ids(synthesized.templates[stack])[0], "Arn"]}
+    patterns = [
+        {
+            "source": ["aws.sagemaker"],
+            "detail-type": ["SageMaker Processing Job State Change"],
+            "detail": {
+                "ProcessingJobStatus": ["Completed", "Failed", "Stopped"],
+                "MonitoringScheduleArn": [{"exists": True}],
+            },
+        },
+        {
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "detail": {"alarmName": [{"prefix": "mlops-pipeline"}], "state": {"value": ["ALARM"]}},
+        },
+    ]
+    for pattern in patterns:
+        found = template.find_resources(
+            "AWS::Events::Rule",
+            {
+                "Properties": {
+                    "EventPattern": Match.exact(pattern),
+                    "Targets": [
+                        Match.object_like(
+                            {
+                                "Arn": function_arn,
+                                "RetryPolicy": {"MaximumRetryAttempts": 2},
+                                "DeadLetterConfig": {"Arn": Match.any_value()},
+                            }
+                        )
+                    ],
+                }
+            },
+        )
+        assert len(found) == 1, pattern["detail-type"]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_the_monitoring_loops_grants_are_scoped(synthesized, stack):
+    statements = _statements(synthesized.templates[stack], "OrchestratorPolicy")
+
+    def granting(action: str) -> list[dict[str, Any]]:
+        return [s for s in statements if action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+
+    [metric] = granting("cloudwatch:PutMetricData")
+    assert metric["Condition"] == {"StringEquals": {"cloudwatch:namespace": "MLOps/ModelMonitor"}}
+    reports = [s for s in granting("s3:GetObject") if "constraint_violations.json" in json.dumps(s["Resource"])]
+    assert len(reports) == 1 and reports[0]["Condition"] == {
+        "StringEquals": {"s3:ResourceAccount": {"Ref": "AWS::AccountId"}}
+    }
+    assert json.dumps(reports[0]["Resource"]).endswith('":s3:::*/*/constraint_violations.json"]]}')
+    [schedules] = granting("sagemaker:DescribeMonitoringSchedule")
+    assert ":monitoring-schedule/*" in json.dumps(schedules["Resource"])
+    [listing] = granting("sagemaker:ListMonitoringExecutions")
+    # IAM authorizes ListMonitoringExecutions on * only; CDK merges it with the other reads that take no resource.
+    assert listing["Resource"] == "*" and "Condition" not in listing
+    assert all(a.split(":")[1].startswith(("List", "Describe")) for a in listing["Action"])

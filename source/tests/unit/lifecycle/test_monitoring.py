@@ -21,7 +21,7 @@ from lambdas.pipeline_orchestration.adapters import Aws, Monitoring, SageMaker
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.shared.aws import client
 
-from .conftest import SINGLE, TRAINING, FakePipelines, Scene, StandInStacks
+from .conftest import MULTI, SINGLE, TRAINING, FakePipelines, Scene, StandInStacks
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 MONITOR = {
@@ -409,3 +409,20 @@ def test_the_state_follows_the_latest_execution_and_the_list_filters_on_it(loop)
     scene.service.on_monitoring_event(execution_event(schedule, "job-2", "Completed"))
     status, page = scene.call("GET", "/pipelines", query={"state": "ACTIVE"})
     assert [p["pipeline_name"] for p in page["pipelines"]] == [MONITOR_NAME]
+
+
+def test_a_multi_account_monitor_says_its_schedules_run_in_the_stage_accounts(moto_aws):
+    executions = RecordedExecutions()
+    aws = Aws(stacks=StandInStacks(), pipelines=FakePipelines(), monitoring=executions)
+    scene = Scene(MULTI, OrchestratorService(MULTI, aws), aws.pipelines)  # type: ignore[arg-type]
+    client("s3").create_bucket(Bucket="reports-bucket")
+    scene.provision(MONITOR)
+
+    status, answer = scene.call("GET", "/pipelines/{pipeline_name}", path={"pipeline_name": MONITOR_NAME})
+
+    assert status == 200
+    assert answer["monitoring"] == {
+        "message": "no schedule to read: the monitor has no stored request, or runs in the stage accounts"
+    }
+    alarm = scene.service.on_monitoring_event(alarm_event(f"{MONITOR_NAME}-violations"))
+    assert alarm["status"] == "ignored"
