@@ -550,7 +550,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     if not args.json:
         print(
             f"Ready. Call it with `mlops list` (or --endpoint {url} / MLOPS_ENDPOINT), `mlops upload FILE KEY`, "
-            f"`mlops provision FILE --watch`, or `curl {url}/pipelines`. Press Ctrl-C to stop.",
+            f"`mlops provision FILE --watch`, or `curl {url}/pipelines`; what it notifies: "
+            "`mlops local notifications`. Press Ctrl-C to stop.",
             flush=True,
         )
     try:
@@ -564,6 +565,47 @@ def cmd_local(args: argparse.Namespace) -> int:
     finally:
         orchestrator.stop()
     return EXIT_OK
+
+
+def _local_only(args: argparse.Namespace, command: str) -> bool:
+    from local.api_client import is_local
+
+    if is_local(args.endpoint):
+        return True
+    print(f"error: `mlops local {command}` is served by local mode only, not by {args.endpoint}", file=sys.stderr)
+    return False
+
+
+def cmd_simulate_violation(args: argparse.Namespace) -> int:
+    """The next execution of a monitor's schedule runs now and reports a violation of its baseline."""
+    if not _local_only(args, "simulate-violation"):
+        return EXIT_INVALID
+    response = _client(args).call("POST", f"/local/pipelines/{args.name}/simulate-violation", {})
+    if not response.ok:
+        return _answer(args, response)
+    lines = [
+        f"{e['monitoring_schedule_name']} (account {e['account']}): execution {e['status']}"
+        + (f": {e['failure_reason']}" if e.get("failure_reason") else "")
+        for e in response.body.get("executions", [])
+    ]
+    lines.append("the orchestrator's notifications: mlops local notifications")
+    return _answer(args, response, "\n".join(lines))
+
+
+def cmd_notifications(args: argparse.Namespace) -> int:
+    """What the orchestrator published to its SNS topics in local mode, oldest first."""
+    if not _local_only(args, "notifications"):
+        return EXIT_INVALID
+    response = _client(args).call("GET", "/local/notifications")
+    if not response.ok or args.json:
+        return _answer(args, response)
+    found = response.body.get("notifications", [])
+    lines = [
+        f"{n['time'][:19].replace('T', ' ')} {n['subject']}\n"
+        + "\n".join(f"  {line}" for line in n["message"].splitlines())
+        for n in found
+    ]
+    return _answer(args, response, "\n".join(lines) if lines else "no notifications yet")
 
 
 def print_start(orchestrator: Any, url: str, kept: str, log_file: Path) -> None:
@@ -732,6 +774,16 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--in-memory", action="store_true", help="keep nothing on disk: state ends with the process")
     local.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the start as JSON")
     local.set_defaults(run=cmd_local)
+    local_commands = local.add_subparsers(dest="local_command", metavar="{simulate-violation,notifications}")
+    simulate = local_commands.add_parser(
+        "simulate-violation", help="run a monitor's next execution now, reporting a violation of its baseline"
+    )
+    simulate.add_argument("name", help="the monitor pipeline's name")
+    simulate.set_defaults(run=cmd_simulate_violation)
+    notifications = local_commands.add_parser("notifications", help="what the orchestrator published to SNS")
+    notifications.set_defaults(run=cmd_notifications)
+    for sub in (simulate, notifications):
+        _add_api_options(sub)
     return parser
 
 

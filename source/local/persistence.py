@@ -128,7 +128,13 @@ def dump(path: Path, mode: str, settings: Any, runner: dict[str, Any], attempts:
                         data.setdefault(backend_dict.service_name, {}).setdefault(account, {})[region] = dict(
                             vars(backend)
                         )
-            extra = {"monitoring_schedules": dict(emulator.MONITORING_SCHEDULES)}
+            extra = {
+                "monitoring_schedules": dict(emulator.MONITORING_SCHEDULES),
+                # the monitoring clock (next execution, history) and the notifications sent, kept beside moto
+                "job_definitions": dict(emulator.JOB_DEFINITIONS),
+                "monitoring_runs": dict(emulator.MONITORING_RUNS),
+                "notifications": list(emulator.NOTIFICATIONS),
+            }
             buffer = io.BytesIO()
             state = LocalState(mode, settings, runner, {"backends": data, **extra})
             _StatePickler(buffer, backends, set()).dump((_versions(), state))
@@ -163,4 +169,7 @@ def load(path: Path, mode: str) -> LocalState | None:
             for region, values in regions.items():
                 vars(get_backend(service)[account][region]).update(values)  # type: ignore[call-overload]
     emulator.MONITORING_SCHEDULES.update(state.emulator.get("monitoring_schedules", {}))
+    emulator.JOB_DEFINITIONS.update(state.emulator.get("job_definitions", {}))
+    emulator.MONITORING_RUNS.update(state.emulator.get("monitoring_runs", {}))
+    emulator.NOTIFICATIONS[:] = state.emulator.get("notifications", [])
     return state

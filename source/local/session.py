@@ -11,17 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lambdas.pipeline_orchestration import index
+from lambdas.pipeline_orchestration import index, responses
 from lambdas.pipeline_orchestration.adapters import Aws, Pipelines
 from lambdas.pipeline_orchestration.planner import mode_name
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import STAGES, Settings, StageTarget
 from lambdas.shared.aws import client
+from lambdas.shared.errors import BadRequest, Conflict
 from lambdas.shared.logging import get_logger
 
 from . import persistence
 from .api_server import LocalApiServer
-from .emulator import Emulator
+from .emulator import MONITORING_RUNS, NOTIFICATIONS, Emulator, MonitoringClock, simulate_violation
 from .examples import seed_examples
 from .git_trigger import BRANCH as GIT_BRANCH
 from .git_trigger import GitWatcher, LocalGitCodeCommit, init_repository
@@ -38,8 +39,13 @@ GIT_SOURCES = ("codecommit", "connection")
 CONNECTION_PIPELINE = f"{ORCHESTRATOR_STACK}-config-source"
 LOCAL_CONNECTION_ARN = f"arn:aws:codeconnections:{REGION}:{ACCOUNT}:connection/00000000-0000-4000-8000-000000000000"
 ORCHESTRATOR_FUNCTION = f"{ORCHESTRATOR_STACK}-function"
-# Routes of the local API that API Gateway does not have: on AWS, `mlops logs` reads CloudWatch Logs itself.
-LOCAL_ROUTES = (("GET", "/pipelines/{pipeline_name}/events"), ("GET", "/local"))
+# Routes of the local API that API Gateway does not have: on AWS, `mlops logs` reads CloudWatch Logs itself,
+# notifications go to the topic's subscribers, and violations come from real traffic.
+EVENTS_ROUTE = ("GET", "/pipelines/{pipeline_name}/events")
+SIMULATE_VIOLATION_ROUTE = ("POST", "/local/pipelines/{pipeline_name}/simulate-violation")
+NOTIFICATIONS_ROUTE = ("GET", "/local/notifications")
+LOCAL_ROUTES = (EVENTS_ROUTE, ("GET", "/local"), SIMULATE_VIOLATION_ROUTE, NOTIFICATIONS_ROUTE)
+SIMULATED_EXECUTION_SECONDS = 30.0  # how long simulate-violation waits for the execution it asked for
 logger = get_logger(__name__)
 
 
@@ -270,6 +276,16 @@ def without_unreachable_urls(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _schedule_names(plan: Any) -> set[str]:
+    """The monitoring schedule names a monitor's plan gives (one per stage, or one)."""
+    if isinstance(plan, dict):
+        found = {v for k, v in plan.items() if k in ("MonitoringScheduleName", "monitoring_schedule_name")}
+        return {str(v) for v in found if isinstance(v, str)} | {n for v in plan.values() for n in _schedule_names(v)}
+    if isinstance(plan, list):
+        return {n for v in plan for n in _schedule_names(v)}
+    return set()
+
+
 def _json_answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
@@ -293,6 +309,7 @@ class LocalOrchestrator:
     service: OrchestratorService | None = None
     server: LocalApiServer | None = None
     git_watcher: GitWatcher | None = None
+    monitoring: MonitoringClock | None = None
     state_dir: Path | None = None  # where the state is kept across restarts; None keeps it in memory
     reset: bool = False  # start from an empty AWS, forgetting the state kept in state_dir
     save_seconds: float = 10.0  # how often the state is written while running (and once at stop)
@@ -350,6 +367,9 @@ class LocalOrchestrator:
                 self.runner.functions[ORCHESTRATOR_FUNCTION] = lambda event: index.handle(event, service)
                 self.runner.register(connection_pipeline(self.templates, self.multi_account, self.git_repository))
             self.runner.start()
+            # EventBridge's part for Model Monitor and CloudWatch: executions' and alarms' state changes.
+            self.monitoring = MonitoringClock(lambda event: self.service.on_monitoring_event(event))  # type: ignore[union-attr]
+            self.monitoring.start()
             if self.git_repository is not None and not connection:
                 self.git_watcher = GitWatcher(self.git_repository, self.service.on_codecommit_push)
                 self.git_watcher.start()
@@ -369,6 +389,14 @@ class LocalOrchestrator:
         route = (event.get("httpMethod"), event.get("resource"))
         if route == ("GET", "/local"):
             return _json_answer(200, self.about())
+        if route == NOTIFICATIONS_ROUTE:
+            return _json_answer(200, {"notifications": list(NOTIFICATIONS)})
+        if route == SIMULATE_VIOLATION_ROUTE:
+            name = (event.get("pathParameters") or {}).get("pipeline_name", "")
+            try:
+                return _json_answer(200, self.simulate_violation(name))
+            except Exception as error:  # the API's one error mapper answers
+                return responses.error(error, self.service.settings.detailed_errors)  # type: ignore[union-attr]
         if route in LOCAL_ROUTES:
             return self._events_answer(event)
         answer = index.handle(event, self.service)
@@ -384,6 +412,49 @@ class LocalOrchestrator:
             "assets_bucket": self.service.settings.assets_bucket if self.service else "",
             "state_dir": str(self.state_dir) if self.state_dir else None,
         }
+
+    def simulate_violation(self, name: str) -> dict[str, Any]:
+        """Run the next execution of a monitor's schedule (in every account it is deployed to) now, reporting a
+        violation of its baseline; answers the executions it ran."""
+        import time
+
+        from lambdas.pipeline_orchestration.catalogue import CATALOGUE
+
+        described = self.service.describe_pipeline(name)  # type: ignore[union-attr]
+        pipeline_type = described.get("pipeline_type", "")
+        declared = CATALOGUE.get(pipeline_type)
+        if declared is None or declared.endpoint != "monitors":
+            raise BadRequest(
+                f"pipeline_name: {name} is a {pipeline_type or 'unknown type of'} pipeline, not a monitor: only a "
+                "monitor's schedule can report a violation"
+            )
+        schedules = _schedule_names(described.get("plan"))
+        keys = [key for key in list(MONITORING_RUNS) if key[2] in schedules]
+        if not keys:
+            raise Conflict(
+                f"monitor {name} has no monitoring schedule deployed yet (its state is {described.get('state')}): "
+                "simulate a violation once it is ACTIVE"
+            )
+        before = {key: len(MONITORING_RUNS[key].executions) for key in keys}
+        for key in keys:
+            simulate_violation(key)
+        deadline = time.monotonic() + SIMULATED_EXECUTION_SECONDS
+        while time.monotonic() < deadline and any(len(MONITORING_RUNS[k].executions) == n for k, n in before.items()):
+            time.sleep(0.1)
+        executions = []
+        for key, count in before.items():
+            runs = MONITORING_RUNS[key].executions
+            ran = runs[-1] if len(runs) > count else None
+            executions.append(
+                {
+                    "account": key[0],
+                    "monitoring_schedule_name": key[2],
+                    "status": ran["MonitoringExecutionStatus"] if ran else "Pending",
+                    "processing_job_arn": ran["ProcessingJobArn"] if ran else "",
+                    **({"failure_reason": ran["FailureReason"]} if ran and "FailureReason" in ran else {}),
+                }
+            )
+        return {"pipeline_name": name, "executions": executions}
 
     def _events_answer(self, event: dict[str, Any]) -> dict[str, Any]:
         name = (event.get("pathParameters") or {}).get("pipeline_name", "")
@@ -412,6 +483,8 @@ class LocalOrchestrator:
             self._saver.join(timeout=30)
         if self.git_watcher:
             self.git_watcher.stop()
+        if self.monitoring:
+            self.monitoring.stop()
         if self.server:
             self.server.stop()
         if self.runner:

@@ -2,7 +2,8 @@
 """The embedded AWS emulator: moto's server on 127.0.0.1, with every boto3 client of this process pointed at it.
 
 The fills that make moto behave as AWS does live by service: `cloudformation`, `codepipeline`, `stepfunctions`,
-`sagemaker`, and `placeholders` for the resource types moto does not model; `patches` undoes them all at stop.
+`sagemaker`, `monitoring` (Model Monitor's schedules), `cloudwatch` (alarms), `sns` (published messages), and
+`placeholders` for the resource types moto does not model; `patches` undoes them all at stop.
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ from lambdas.shared.aws import reset_clients
 from local.moto_version import check_moto
 
 from .cloudformation import CLOUDFORMATION_TURNS, STACK_INSTANCE_TIMEOUT, fail_stack, fill_cloudformation_gaps
+from .cloudwatch import alarms_are_evaluated
 from .codepipeline import JOB_RESULTS, record_codepipeline_job_results
+from .monitoring import (
+    EVENTS,
+    JOB_DEFINITIONS,
+    MONITORING_HOUR_SECONDS,
+    MONITORING_RUNS,
+    MonitoringClock,
+    monitoring_executions_are_listed,
+    simulate_violation,
+)
 from .patches import replace, restore_moto
 from .placeholders import _PLACEHOLDERS, PLACEHOLDER_TYPES
 from .sagemaker import (
@@ -28,21 +39,28 @@ from .sagemaker import (
     monitoring_schedules_are_described,
     transform_jobs_fail_without_their_input,
 )
+from .sns import NOTIFICATIONS, published_messages_are_recorded
 from .stepfunctions import state_machines_run_their_executions
 
 __all__ = [
     "CLOUDFORMATION_TURNS",
     "EMULATOR_ENV",
+    "JOB_DEFINITIONS",
     "JOB_RESULTS",
+    "MONITORING_HOUR_SECONDS",
+    "MONITORING_RUNS",
     "MONITORING_SCHEDULES",
+    "NOTIFICATIONS",
     "NO_MODEL_RUNS",
     "PLACEHOLDER_TYPES",
     "STACK_INSTANCE_TIMEOUT",
     "_PLACEHOLDERS",
     "Emulator",
+    "MonitoringClock",
     "fail_stack",
     "replace",
     "restore_moto",
+    "simulate_violation",
 ]
 
 EMULATOR_ENV = {
@@ -80,11 +98,16 @@ class Emulator:
         endpoints_say_no_model_runs()
         transform_jobs_fail_without_their_input()
         model_card_exports_are_refused()
+        monitoring_executions_are_listed()
+        alarms_are_evaluated()
+        published_messages_are_recorded()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()  # type: ignore[attr-defined]
         # moto keeps its state in this process: a new emulator starts from an empty AWS.
         reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
         urllib.request.urlopen(reset, timeout=30).close()
+        for kept in (MONITORING_SCHEDULES, JOB_DEFINITIONS, MONITORING_RUNS, EVENTS, NOTIFICATIONS):
+            kept.clear()  # what the emulator keeps beside moto's backends starts empty too
         env = {**EMULATOR_ENV, "AWS_ENDPOINT_URL": self.endpoint}
         for name, value in env.items():
             self._saved_env[name] = os.environ.get(name)

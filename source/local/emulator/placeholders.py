@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from lambdas.pipeline_orchestration.catalogue import blueprints
 
+from .cloudwatch import create_stack_alarm, delete_stack_alarm
+from .monitoring import JOB_DEFINITIONS, MONITORING_RUNS, record_job_definition
 from .sagemaker import MONITORING_SCHEDULES, _record_monitoring_schedule
 
 # Resource types our templates use that moto's CloudFormation does not model. The emulator records them as
-# placeholders (named, with ARNs for Fn::GetAtt) so that stacks holding them deploy; nothing is simulated.
-# CodePipeline pipelines among them are run by the local pipeline runner.
+# placeholders (named, with ARNs for Fn::GetAtt) so that stacks holding them deploy. CodePipeline pipelines
+# among them are run by the local pipeline runner, monitoring schedules (with their job definitions) by the
+# monitoring clock, and alarms are created in moto's CloudWatch, where the emulator evaluates them.
 PLACEHOLDER_TYPES = {
     "AWS::ApiGateway::Account": "",
     "AWS::ApiGateway::Model": "Name",
@@ -49,12 +52,23 @@ def _placeholder_model(base: type, resource_type: str, name_property: str) -> ty
         def __init__(self, name: str, properties: dict, account_id: str, region: str) -> None:
             self.name, self.properties = name, properties
             self.arn = f"arn:aws:{service.lower()}:{region}:{account_id}:{kind.lower()}/{name}"
+            self._key = (account_id, region, name)
             if resource_type == "AWS::SageMaker::MonitoringSchedule":
                 _record_monitoring_schedule(name, properties, account_id, region)
-                self._key = (account_id, region, name)
+            elif resource_type.startswith("AWS::SageMaker::") and resource_type.endswith("JobDefinition"):
+                record_job_definition(name, properties, account_id, region)
+            elif resource_type == "AWS::CloudWatch::Alarm":
+                create_stack_alarm(name, properties, account_id, region)
 
         def delete(self, account_id: str, region: str) -> None:
-            MONITORING_SCHEDULES.pop(getattr(self, "_key", ("", "", "")), None)
+            key = getattr(self, "_key", ("", "", ""))
+            if resource_type == "AWS::SageMaker::MonitoringSchedule":
+                MONITORING_SCHEDULES.pop(key, None)
+                MONITORING_RUNS.pop(key, None)
+            elif resource_type.endswith("JobDefinition"):
+                JOB_DEFINITIONS.pop(key, None)
+            elif resource_type == "AWS::CloudWatch::Alarm":
+                delete_stack_alarm(self.name, account_id, region)
 
         @property
         def physical_resource_id(self) -> str:

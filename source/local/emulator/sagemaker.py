@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
+from .monitoring import MONITORING_RUNS, last_execution_summary, start_clock
 from .patches import replace
 
 # Images of SageMaker's own baseline containers (by repository name) and the reports each leaves in its output.
@@ -165,7 +167,8 @@ MONITORING_SCHEDULES: dict[tuple[str, str, str], dict[str, Any]] = {}
 
 def monitoring_schedules_are_described() -> None:
     """moto implements no monitoring schedules: the stacks' AWS::SageMaker::MonitoringSchedule placeholders
-    record theirs, and DescribeMonitoringSchedule answers from them as SageMaker would (status Scheduled)."""
+    record theirs, and DescribeMonitoringSchedule answers from them as SageMaker would (status Scheduled, and
+    the summary of the latest execution the monitoring clock ran)."""
     from moto.sagemaker.exceptions import ValidationError
     from moto.sagemaker.responses import SageMakerResponse
 
@@ -177,7 +180,9 @@ def monitoring_schedules_are_described() -> None:
         schedule = MONITORING_SCHEDULES.get((self.current_account, self.region, name))
         if schedule is None:
             raise ValidationError(message=f"Monitoring Schedule {name} not found")
-        return json.dumps(schedule, default=str)
+        last = last_execution_summary((self.current_account, self.region, name))
+        answer = {**schedule, **({"LastMonitoringExecutionSummary": last} if last else {})}
+        return json.dumps(answer, default=lambda v: v.timestamp() if hasattr(v, "timestamp") else str(v))
 
     describe_monitoring_schedule._recorded = True  # type: ignore[attr-defined]
     replace(SageMakerResponse, "describe_monitoring_schedule", describe_monitoring_schedule)
@@ -186,9 +191,13 @@ def monitoring_schedules_are_described() -> None:
 def _record_monitoring_schedule(name: str, properties: dict[str, Any], account_id: str, region: str) -> None:
     from moto.core.utils import utcnow
 
-    now = utcnow().isoformat()
+    created = utcnow()
+    now = created.isoformat()
     config = properties.get("MonitoringScheduleConfig", {})
-    MONITORING_SCHEDULES[(account_id, region, name)] = {
+    key = (account_id, region, name)
+    if key not in MONITORING_RUNS:  # an update keeps the schedule's clock and history
+        start_clock(key, created.replace(tzinfo=UTC))
+    MONITORING_SCHEDULES[key] = {
         "MonitoringScheduleArn": f"arn:aws:sagemaker:{region}:{account_id}:monitoring-schedule/{name.lower()}",
         "MonitoringScheduleName": name,
         "MonitoringScheduleStatus": "Scheduled",
