@@ -580,10 +580,14 @@ def cmd_simulate_violation(args: argparse.Namespace) -> int:
     """The next execution of a monitor's schedule runs now and reports a violation of its baseline."""
     if not _local_only(args, "simulate-violation"):
         return EXIT_INVALID
-    response = _client(args).call("POST", f"/local/pipelines/{args.name}/simulate-violation", {})
+    body = {"violations": args.violations} if args.violations is not None else {}
+    response = _client(args).call("POST", f"/local/pipelines/{args.name}/simulate-violation", body)
     if not response.ok:
         return _answer(args, response)
-    lines = [
+    count, threshold = response.body.get("violations", 1), response.body.get("violation_threshold", 1)
+    alarm = "its alarm fires" if count >= threshold else "below the threshold: its alarm does not fire"
+    lines = [f"reports {count} violation(s); the monitor alarms at {threshold} ({alarm})"]
+    lines += [
         f"{e['monitoring_schedule_name']} (account {e['account']}): execution {e['status']}"
         + (f": {e['failure_reason']}" if e.get("failure_reason") else "")
         for e in response.body.get("executions", [])
@@ -779,6 +783,11 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate-violation", help="run a monitor's next execution now, reporting a violation of its baseline"
     )
     simulate.add_argument("name", help="the monitor pipeline's name")
+    simulate.add_argument(
+        "--violations",
+        type=int,
+        help="how many violations the execution reports (default: the monitor's violation_threshold, so it alarms)",
+    )
     simulate.set_defaults(run=cmd_simulate_violation)
     notifications = local_commands.add_parser("notifications", help="what the orchestrator published to SNS")
     notifications.set_defaults(run=cmd_notifications)

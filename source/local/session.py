@@ -394,7 +394,7 @@ class LocalOrchestrator:
         if route == SIMULATE_VIOLATION_ROUTE:
             name = (event.get("pathParameters") or {}).get("pipeline_name", "")
             try:
-                return _json_answer(200, self.simulate_violation(name))
+                return _json_answer(200, self.simulate_violation(name, _violations_asked(event.get("body"))))
             except Exception as error:  # the API's one error mapper answers
                 return responses.error(error, self.service.settings.detailed_errors)  # type: ignore[union-attr]
         if route in LOCAL_ROUTES:
@@ -413,9 +413,10 @@ class LocalOrchestrator:
             "state_dir": str(self.state_dir) if self.state_dir else None,
         }
 
-    def simulate_violation(self, name: str) -> dict[str, Any]:
-        """Run the next execution of a monitor's schedule (in every account it is deployed to) now, reporting a
-        violation of its baseline; answers the executions it ran."""
+    def simulate_violation(self, name: str, violations: int | None = None) -> dict[str, Any]:
+        """Run the next execution of a monitor's schedule (in every account it is deployed to) now, reporting
+        `violations` violations of its baseline (by default as many as its alarm needs, so that the whole loop
+        runs); answers the executions it ran."""
         import time
 
         from lambdas.pipeline_orchestration.catalogue import CATALOGUE
@@ -436,8 +437,10 @@ class LocalOrchestrator:
                 "simulate a violation once it is ACTIVE"
             )
         before = {key: len(MONITORING_RUNS[key].executions) for key in keys}
+        threshold = int((described.get("request") or {}).get("violation_threshold") or 1)
+        count = violations or threshold
         for key in keys:
-            simulate_violation(key)
+            simulate_violation(key, count)
         deadline = time.monotonic() + SIMULATED_EXECUTION_SECONDS
         while time.monotonic() < deadline and any(len(MONITORING_RUNS[k].executions) == n for k, n in before.items()):
             time.sleep(0.1)
@@ -454,7 +457,7 @@ class LocalOrchestrator:
                     **({"failure_reason": ran["FailureReason"]} if ran and "FailureReason" in ran else {}),
                 }
             )
-        return {"pipeline_name": name, "executions": executions}
+        return {"pipeline_name": name, "violations": count, "violation_threshold": threshold, "executions": executions}
 
     def _events_answer(self, event: dict[str, Any]) -> dict[str, Any]:
         name = (event.get("pathParameters") or {}).get("pipeline_name", "")
@@ -499,3 +502,19 @@ class LocalOrchestrator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+MAX_SIMULATED_VIOLATIONS = 1000
+
+
+def _violations_asked(body: Any) -> int | None:
+    """The body's `violations` (how many the simulated execution reports), or None for the monitor's threshold."""
+    try:
+        asked = json.loads(body or "{}").get("violations")
+    except (ValueError, AttributeError) as error:
+        raise BadRequest("(body): must be a JSON object") from error
+    if asked is None:
+        return None
+    if isinstance(asked, bool) or not isinstance(asked, int) or not 1 <= asked <= MAX_SIMULATED_VIOLATIONS:
+        raise BadRequest(f"violations: must be an integer from 1 to {MAX_SIMULATED_VIOLATIONS}")
+    return asked

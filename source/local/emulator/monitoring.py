@@ -49,6 +49,7 @@ class ScheduleRuns:
     next_at: float  # wall-clock time (epoch seconds) of its next execution
     executions: list[dict[str, Any]] = field(default_factory=list)  # ListMonitoringExecutions' summaries, oldest first
     simulate: str = ""  # "violation": the next execution reports a violation of its baseline
+    simulated_violations: int = 1  # how many violations that execution reports
 
 
 # The clocks and execution records of schedules, by (account, region, name).
@@ -81,10 +82,10 @@ def start_clock(key: tuple[str, str, str], created: datetime) -> None:
     MONITORING_RUNS[key] = ScheduleRuns(origin=origin, next_at=time.time() + MONITORING_HOUR_SECONDS / 12)
 
 
-def simulate_violation(key: tuple[str, str, str]) -> None:
-    """Make the schedule's next execution run now and report a violation of its baseline."""
+def simulate_violation(key: tuple[str, str, str], violations: int = 1) -> None:
+    """Make the schedule's next execution run now and report `violations` violations of its baseline."""
     runs = MONITORING_RUNS[key]
-    runs.simulate, runs.next_at = "violation", time.time()
+    runs.simulate, runs.simulated_violations, runs.next_at = "violation", violations, time.time()
 
 
 def monitoring_executions_are_listed() -> None:
@@ -239,7 +240,7 @@ def run_execution(key: tuple[str, str, str], schedule: dict[str, Any], runs: Sch
             baseline, failure = {}, f"ClientError: {error}"
     if not failure:
         if simulate == "violation":
-            violations = [_simulated_violation(kind, baseline)]
+            violations = _simulated_violations(kind, baseline, runs.simulated_violations)
         elif kind == "DataQuality":
             violations = data_quality_violations(baseline.get("constraints", {}), baseline.get("statistics", {}))
         if kind == "DataQuality" and baseline.get("statistics"):
@@ -359,27 +360,39 @@ def data_quality_violations(constraints: dict[str, Any], statistics: dict[str, A
     return violations
 
 
-def _simulated_violation(kind: str, baseline: dict[str, Any]) -> dict[str, Any]:
-    """A violation naming a real feature (or, for model quality, metric) of the baseline."""
+def _simulated_violations(kind: str, baseline: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """`count` violations naming real features (or, for model quality, metrics) of the baseline, one feature after
+    another and then the next check type, as a report of many violations names each feature and check once."""
     constraints = baseline.get("constraints", {})
     if kind == "ModelQuality":
         metrics = next((v for k, v in constraints.items() if k.endswith("_constraints") and isinstance(v, dict)), {})
-        metric = next(iter(metrics), "metric")
-        return {
-            "metric_name": metric,
-            "feature_name": metric,
-            "constraint_check_type": f"{metric}_check",
-            "description": f"{SIMULATED}{metric} is reported as breaking its baseline threshold; no data was compared",
-        }
+        names = [*metrics] or ["metric"]
+        return [
+            {
+                "metric_name": metric,
+                "feature_name": metric,
+                "constraint_check_type": f"{metric}_check",
+                "description": f"{SIMULATED}{metric} is reported as breaking its baseline threshold; "
+                "no data was compared",
+            }
+            for metric in (names[i % len(names)] for i in range(count))
+        ]
     features = [f.get("name") for f in constraints.get("features", []) if f.get("name")]
     facets = [*constraints.get("post_training_bias_metrics", {}).get("facets", {})]
-    feature = (features or facets or ["label"])[0]
-    return {
-        "feature_name": feature,
-        "constraint_check_type": "baseline_drift_check",
-        "description": f"{SIMULATED}the distribution of {feature} is reported as drifted from the baseline; "
-        "no data was compared",
-    }
+    names = features or facets or ["label"]
+    checks = ("baseline_drift_check", "data_type_check", "completeness_check")
+    violations = []
+    for i in range(count):
+        feature, check = names[i % len(names)], checks[(i // len(names)) % len(checks)]
+        violations.append(
+            {
+                "feature_name": feature,
+                "constraint_check_type": check,
+                "description": f"{SIMULATED}{feature} is reported as failing {check} against the baseline; "
+                "no data was compared",
+            }
+        )
+    return violations
 
 
 def _processing_job(

@@ -123,6 +123,7 @@ def test_a_violation_alarms_notifies_and_retrains_at_most_once_per_interval(
 
     code, out, err = run(scene, capsys, "local", "simulate-violation", name)
     assert code == EXIT_OK, err
+    assert "reports 1 violation(s); the monitor alarms at 1 (its alarm fires)" in out
     assert f"{monitor['schedule']} (account {scene.settings.account_id}): execution CompletedWithViolations" in out
     latest = executions(scene, monitor["schedule"])[0]
     assert latest["MonitoringExecutionStatus"] == "CompletedWithViolations"

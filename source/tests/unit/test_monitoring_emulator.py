@@ -454,3 +454,22 @@ def test_simulating_a_violation_of_a_pipeline_that_is_not_a_monitor_is_refused_n
     status, body = _simulate({"pipeline_type": "model_training_builtin", "state": "ACTIVE", "plan": {}})
     assert status == 400
     assert "is a model_training_builtin pipeline, not a monitor" in body["detailedMessage"]
+
+
+def test_a_simulated_execution_reports_as_many_violations_as_asked_each_a_feature_and_check_once():
+    baseline = {"constraints": {"features": [{"name": "age"}, {"name": "income"}]}}
+    violations = monitoring._simulated_violations("DataQuality", baseline, 5)
+    pairs = [(v["feature_name"], v["constraint_check_type"]) for v in violations]
+    assert len(pairs) == 5 and len(set(pairs)) == 5
+    assert {feature for feature, _ in pairs} == {"age", "income"}
+    assert all(v["description"].startswith(monitoring.SIMULATED) for v in violations)
+
+
+@pytest.mark.parametrize("body", ['{"violations": 0}', '{"violations": "3"}', '{"violations": true}', "[1]", "{"])
+def test_simulate_violation_refuses_a_count_that_is_not_1_to_1000(body):
+    from lambdas.shared.errors import BadRequest
+    from local.session import _violations_asked
+
+    with pytest.raises(BadRequest, match=r"violations: must be an integer from 1 to 1000|\(body\)"):
+        _violations_asked(body)
+    assert _violations_asked('{"violations": 3}') == 3 and _violations_asked(None) is None
