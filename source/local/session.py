@@ -438,9 +438,9 @@ class LocalOrchestrator:
             )
         before = {key: len(MONITORING_RUNS[key].executions) for key in keys}
         threshold = int((described.get("request") or {}).get("violation_threshold") or 1)
-        count = violations or threshold
+        reported = violations or threshold
         for key in keys:
-            simulate_violation(key, count)
+            simulate_violation(key, reported)
         deadline = time.monotonic() + SIMULATED_EXECUTION_SECONDS
         while time.monotonic() < deadline and any(len(MONITORING_RUNS[k].executions) == n for k, n in before.items()):
             time.sleep(0.1)
@@ -457,7 +457,12 @@ class LocalOrchestrator:
                     **({"failure_reason": ran["FailureReason"]} if ran and "FailureReason" in ran else {}),
                 }
             )
-        return {"pipeline_name": name, "violations": count, "violation_threshold": threshold, "executions": executions}
+        return {
+            "pipeline_name": name,
+            "violations": reported,
+            "violation_threshold": threshold,
+            "executions": executions,
+        }
 
     def _events_answer(self, event: dict[str, Any]) -> dict[str, Any]:
         name = (event.get("pathParameters") or {}).get("pipeline_name", "")

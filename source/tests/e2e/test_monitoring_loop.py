@@ -170,8 +170,17 @@ def test_a_violation_alarms_notifies_and_retrains_at_most_once_per_interval(
 
     # A second violation within the minimum interval: notified again, with the reason it does not retrain.
     until("the alarm back to OK", lambda: alarm_state(scene, name) == "OK", timeout=60)
-    code, out, err = run(scene, capsys, "local", "simulate-violation", name)
+    code, out, err = run(scene, capsys, "local", "simulate-violation", name, "--violations", "2")
     assert code == EXIT_OK, err
+    assert "reports 2 violation(s); the monitor alarms at 1 (its alarm fires)" in out
+    assert (
+        len(
+            read_json(
+                scene, f"{report_of(scene, executions(scene, monitor['schedule'])[0])}/constraint_violations.json"
+            )["violations"]
+        )
+        == 2
+    )
     alarms = lambda: notifications(scene, "Model monitor violations")  # noqa: E731
     second = until("the second notification", lambda: alarms()[1:])[0]
     assert f"Retraining: skipped: the last retraining of {training} started at" in second["message"], second
