@@ -20,6 +20,7 @@ def fill_cloudformation_gaps() -> None:
     missing_stack_instances_are_not_found()
     generated_names_fit_their_limits()
     custom_resource_answers_reach_their_stack()
+    custom_resources_hear_their_updates()
     stack_instances_are_stacks_of_their_account()
     sagemaker_endpoints_keep_their_names()
     sagemaker_models_keep_their_network_isolation()
@@ -107,6 +108,70 @@ def custom_resource_answers_reach_their_stack() -> None:
 
     process_cfn_response._by_stack = True  # type: ignore[attr-defined]
     replace(CloudFormationResponse, "process_cfn_response", process_cfn_response)
+
+
+def custom_resources_hear_their_updates() -> None:
+    """moto's custom resource has no update: a stack update that changes its properties (a retraining's new job
+    name) reaches no Lambda and drops the resource from the stack. CloudFormation sends the resource's Lambda an
+    Update with the new and the old properties and the physical id; so does the emulator, and the answer is filed
+    under the updated resource."""
+    import threading
+    import uuid
+
+    from moto import settings
+    from moto.awslambda.utils import get_backend as get_lambda_backend
+    from moto.cloudformation.custom_model import CustomModel
+    from moto.cloudformation.models import cloudformation_backends
+
+    if getattr(CustomModel, "_hears_updates", False):
+        return
+    original_create = CustomModel.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+        created = original_create(cls, resource_name, cloudformation_json, *args, **kwargs)
+        created.properties = cloudformation_json["Properties"]  # the Update's OldResourceProperties
+        return created
+
+    def update(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        backend = cloudformation_backends[account_id][region_name]
+        stack = next(
+            s
+            for s in backend.stacks.values()
+            if s.custom_resources.get(original_resource.logical_id) is original_resource
+        )
+        properties = cloudformation_json["Properties"]
+        updated = CustomModel(
+            region_name, str(uuid.uuid4()), original_resource.logical_id, original_resource.resource_name
+        )
+        updated.properties = properties  # type: ignore[attr-defined]
+        stack.add_custom_resource(updated)
+        host = f"{settings.moto_server_host()}:{settings.moto_server_port()}"
+        event = {
+            "RequestType": "Update",
+            "ServiceToken": properties["ServiceToken"],
+            "ResponseURL": f"{host}/cloudformation_{region_name}/cfnresponse?stack={stack.stack_id}",
+            "StackId": stack.stack_id,
+            "RequestId": updated.request_id,
+            "LogicalResourceId": original_resource.logical_id,
+            "PhysicalResourceId": original_resource.physical_resource_id,
+            "ResourceType": cloudformation_json["Type"],
+            "ResourceProperties": properties,
+            "OldResourceProperties": getattr(original_resource, "properties", {}),
+        }
+        function = get_lambda_backend(account_id, region_name).get_function(properties["ServiceToken"])
+        threading.Thread(target=function.invoke, args=(json.dumps(event), {}, {}), daemon=True).start()
+        return updated
+
+    replace(CustomModel, "create_from_cloudformation_json", classmethod(create))
+    replace(CustomModel, "update_from_cloudformation_json", classmethod(update))
+    replace(CustomModel, "_hears_updates", True)
 
 
 # How long a StackSet operation waits for its instance stacks before it fails them (CloudFormation gives a

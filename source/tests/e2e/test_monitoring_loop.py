@@ -153,6 +153,12 @@ def test_a_violation_alarms_notifies_and_retrains_at_most_once_per_interval(
     # The training pipeline runs again, from its stored request.
     until("the retraining", lambda: training_runs(scene, training) == runs_before + 1)
     assert scene.wait(training, timeout=TIMEOUT)["state"] == "ACTIVE"
+    # ... and its stack's update started a training job of the new name (the notification names it).
+    retrained = alarmed["message"].split("with job_name ", 1)[1].split()[0]
+    jobs = lambda: [j["TrainingJobName"] for j in scene.aws("sagemaker").list_training_jobs()["TrainingJobSummaries"]]  # noqa: E731
+    until("the retraining job", lambda: retrained in jobs())
+    shown_job = scene.call("GET", f"/pipelines/{training}").body["sagemaker"]["training_job"]
+    assert (shown_job["name"], shown_job["status"]) == (retrained, "Completed"), shown_job
 
     # Describe shows the schedule and its executions, the latest with its violations; the state says so.
     described = scene.call("GET", f"/pipelines/{name}").body
