@@ -21,6 +21,7 @@ def fill_cloudformation_gaps() -> None:
     generated_names_fit_their_limits()
     custom_resource_answers_reach_their_stack()
     custom_resources_hear_their_updates()
+    custom_resource_answers_name_loopback()
     stack_instances_are_stacks_of_their_account()
     sagemaker_endpoints_keep_their_names()
     sagemaker_models_keep_their_network_isolation()
@@ -108,6 +109,15 @@ def custom_resource_answers_reach_their_stack() -> None:
 
     process_cfn_response._by_stack = True  # type: ignore[attr-defined]
     replace(CloudFormationResponse, "process_cfn_response", process_cfn_response)
+
+
+def custom_resource_answers_name_loopback() -> None:
+    """moto finds the host of a custom resource's ResponseURL by asking Docker's socket when it runs in a container,
+    and prints a warning when no Docker answers, then names host.docker.internal. Local mode has no Docker and serves
+    moto on 127.0.0.1: the URL names loopback (the in-process Lambdas put the emulator's port in)."""
+    from moto import settings
+
+    replace(settings, "moto_server_host", lambda: "http://127.0.0.1")
 
 
 def custom_resources_hear_their_updates() -> None:

@@ -177,6 +177,18 @@ def test_stopping_the_emulator_gives_moto_back_its_own_behaviour():
     assert moto_as_it_is() == before
 
 
+def test_custom_resource_answers_name_loopback_and_no_docker_is_asked(capfd):
+    from moto import settings
+    from moto.cloudformation.custom_model import CustomModel
+
+    own = (settings.moto_server_host, vars(CustomModel).get("update_from_cloudformation_json"))
+    with emulator.Emulator():
+        assert settings.moto_server_host() == "http://127.0.0.1"
+        assert "update_from_cloudformation_json" in vars(CustomModel)  # an update reaches the resource's Lambda
+    assert "Docker" not in capfd.readouterr().out
+    assert (settings.moto_server_host, vars(CustomModel).get("update_from_cloudformation_json")) == own
+
+
 def _api_stack_template() -> str:
     """A REST API whose deployment depends on its method, which waits for a topic; an output reads the deployment."""
     method = {
