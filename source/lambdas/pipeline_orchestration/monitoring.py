@@ -443,7 +443,7 @@ def retrain(
         return _skipped(target, f"the stored request of {target} no longer validates: {error}")
     claim = {"started": now.isoformat(), "by": monitor.name, "alarm": alarm, "job_name": request["job_name"]}
     try:  # claimed before provisioning: two alarms at once start one retraining
-        aws.storage.put(
+        claimed = aws.storage.put(
             settings.assets_bucket,
             _retraining_key(target),
             json.dumps(claim, indent=2).encode(),
@@ -458,11 +458,17 @@ def retrain(
         answer = provision(request)
     except OrchestratorError as error:
         logger.warning("retraining of %s not started: %s", target, error)
+        # Nothing started, so the interval does not count this attempt: the claim goes, the last retraining stays.
+        kept = ""
+        try:
+            aws.storage.delete(settings.assets_bucket, _retraining_key(target), claimed)
+        except Exception as undo:  # said, not hidden: the next alarm waits out the interval
+            kept = f"; its claim in {_retraining_key(target)} could not be removed ({aws_reason(undo)})"
         return {
             "status": "failed",
             "pipeline_name": target,
             "reason": str(error),
-            "message": f"re-provisioning {target} failed: {error}",
+            "message": f"re-provisioning {target} failed: {error}{kept}",
         }
     return {
         "status": "started",

@@ -306,6 +306,29 @@ def test_an_alarm_retrains_and_records_it_then_the_interval_holds_the_next(loop)
     assert third["status"] == "started"
 
 
+def test_a_retraining_that_cannot_be_provisioned_leaves_no_claim_on_the_interval(loop):
+    from lambdas.shared.errors import Conflict
+
+    scene = loop[0]
+    _training(scene)
+    provisioned_monitor(scene, retrain_pipeline_name=TRAINING_NAME)
+    monitor = monitoring.monitor_of(
+        monitoring.lifecycle.lookup(MONITOR_NAME, scene.service.aws), scene.settings, scene.service.aws
+    )
+    assert monitor is not None
+
+    def refused(_request):
+        raise Conflict("Stack is being changed right now")
+
+    failed = monitoring.retrain(monitor, "alarm", scene.settings, scene.service.aws, refused)
+
+    assert failed["status"] == "failed" and "Stack is being changed right now" in failed["message"], failed
+    assert monitoring.last_retraining(TRAINING_NAME, scene.settings, scene.service.aws) == (None, "")
+    # Nothing started: the next alarm is not held by the interval.
+    again = monitoring.retrain(monitor, "alarm", scene.settings, scene.service.aws, scene.service.provision)
+    assert again["status"] == "started", again
+
+
 def test_no_retraining_while_the_training_pipeline_runs(loop):
     scene, executions, queue = loop
     _training(scene, "InProgress")
