@@ -22,7 +22,7 @@ from lambdas.shared.logging import get_logger
 
 from . import pipeline_index, pipeline_state
 from .adapters import Aws, aws_reason, is_client_error
-from .catalogue import CATALOGUE, PIPELINE_PREFIX
+from .catalogue import CATALOGUE, PIPELINE_PREFIX, type_named
 from .pipeline_state import STACK_COMPLETE, STATES, PipelineState
 from .planner import REQUEST_FILE, TEMPLATE_FILE, Plan, mode_name, pipeline_key, plan_pipeline
 from .provisioner import REQUEST_VERSION_METADATA
@@ -83,7 +83,7 @@ class Pipeline:
 
 
 def _type_of(base: str) -> str:
-    return next((t.name for t in CATALOGUE.values() if base.endswith(f"-{t.postfix.lower()}")), "")
+    return type_named(base)
 
 
 def identify(stack: Mapping[str, Any]) -> Pipeline | None:

@@ -9,14 +9,17 @@ that execution deployed (the blueprint stack, or each stage's StackSet instance)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from . import status as readings  # a module reference: status shows this module's state in turn
 from .adapters import Aws, is_client_error
+from .catalogue import CATALOGUE, type_named
 from .settings import STAGES, Settings
+from .spec import SAGEMAKER_KINDS
+from .validation import WRAPPER_SUFFIX
 
 PROVISIONING = "PROVISIONING"  # the orchestrator's stack is being created or updated; no execution yet
 RUNNING = "RUNNING"  # an execution is deploying
@@ -196,16 +199,35 @@ def _monitor_alert(monitoring: Mapping[str, Any] | None, execution_id: str) -> P
     return PipelineState(VIOLATIONS, f"{which} found constraint violations; describe lists them", "", "", execution_id)
 
 
+# A job a stack starts (batch transform, training, tuning, Autopilot) runs on after its stack has completed: until
+# it has finished the pipeline is running, and a job that failed or was stopped is the pipeline's failure.
+JOB_RUNNING = ("InProgress", "Stopping")
+JOB_UNSUCCESSFUL = ("Failed", "Stopped")
+
+
+def _job_problem(jobs: Sequence[Mapping[str, str]] | None, execution_id: str) -> PipelineState | None:
+    for job in jobs or []:
+        what = f"{job['kind'].replace('_', ' ')} {job['name']}"
+        if job["status"] in JOB_UNSUCCESSFUL:
+            why = f": {job['failure_reason']}" if job.get("failure_reason") else ""
+            return PipelineState(FAILED, f"{what} {job['status']}{why}", "", "", execution_id)
+        if job["status"] in JOB_RUNNING:
+            return PipelineState(RUNNING, f"{what} is {job['status']}", "", "", execution_id)
+    return None
+
+
 def derive(
     stack: Mapping[str, Any],
     execution: Mapping[str, Any] | None,
     codepipeline: Mapping[str, Any] | None,
     deployment: Mapping[str, Any],
     monitoring: Mapping[str, Any] | None = None,
+    jobs: Sequence[Mapping[str, str]] | None = None,
 ) -> PipelineState:
     """The pipeline's state from its stack, its latest execution (ListPipelineExecutions' summary), the
     CodePipeline's GetPipelineState answer (None before the pipeline exists), what it deployed
-    (`status.deployed`) and, for a monitor, its schedule's latest monitoring execution."""
+    (`status.deployed`), the jobs its stack started ({kind, name, status, failure_reason}) and, for a monitor,
+    its schedule's latest monitoring execution."""
     decided = _from_stack(stack)
     if decided:
         return decided
@@ -238,7 +260,11 @@ def derive(
                 "",
                 execution_id,
             )
-        return _monitor_alert(monitoring, execution_id) or PipelineState(ACTIVE, "", "", "", execution_id)
+        return (
+            _job_problem(jobs, execution_id)
+            or _monitor_alert(monitoring, execution_id)
+            or PipelineState(ACTIVE, "", "", "", execution_id)
+        )
     # Failed, Stopped, Superseded, Cancelled: say where, and what the deployed stacks add to it.
     stage, failed = _where(codepipeline, "Failed", execution_id)
     if failed is not None:
@@ -296,8 +322,29 @@ def observe(stack: Mapping[str, Any], settings: Settings, aws: Aws) -> Observati
     execution = executions[0] if executions else None
     deployment = readings.deployed(dict(stack), settings, aws) if execution else {}
     monitoring = _latest_monitoring(deployment, aws)
-    state = derive(stack, execution, codepipeline, deployment, monitoring)
+    jobs = _started_jobs(stack, deployment, aws)
+    state = derive(stack, execution, codepipeline, deployment, monitoring, jobs)
     return Observation(name, codepipeline, execution, deployment, state)
+
+
+def _started_jobs(stack: Mapping[str, Any], deployment: Mapping[str, Any], aws: Aws) -> list[dict[str, str]]:
+    """The jobs the deployed stack started, each with SageMaker's status of it, named by the stack's outputs."""
+    outputs = deployment.get("outputs") or {}
+    if not outputs or deployment.get("status") not in STACK_COMPLETE:
+        return []
+    declared = CATALOGUE.get(type_named(str(stack["StackName"]).removesuffix(WRAPPER_SUFFIX)))
+    jobs = []
+    for read in declared.reads if declared else ():
+        name = next((v for k, v in outputs.items() if k.endswith(read.output)), None) if read.output else None
+        if not (read.started_by_stack and name):
+            continue
+        found = _read_or_none(aws.sagemaker.describe, read.kind, name) or {}
+        status = str(found.get(SAGEMAKER_KINDS[read.kind].status_key, ""))
+        if status:  # an unreadable or vanished job says nothing against the deployment
+            jobs.append(
+                {"kind": read.kind, "name": name, "status": status, "failure_reason": found.get("FailureReason", "")}
+            )
+    return jobs
 
 
 SCHEDULE_OUTPUT = "MonitoringScheduleJobName"  # the monitor blueprints' output naming their schedule

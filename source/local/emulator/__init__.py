@@ -33,6 +33,7 @@ from .placeholders import _PLACEHOLDERS, PLACEHOLDER_TYPES
 from .sagemaker import (
     MONITORING_SCHEDULES,
     NO_MODEL_RUNS,
+    automl_jobs_finish,
     baseline_jobs_write_their_reports,
     endpoints_say_no_model_runs,
     model_card_exports_are_refused,
@@ -97,6 +98,7 @@ class Emulator:
         monitoring_schedules_are_described()
         endpoints_say_no_model_runs()
         transform_jobs_fail_without_their_input()
+        automl_jobs_finish()
         model_card_exports_are_refused()
         monitoring_executions_are_listed()
         alarms_are_evaluated()

@@ -70,6 +70,35 @@ def transform_jobs_fail_without_their_input() -> None:
     replace(SageMakerResponse, "create_transform_job", create_transform_job)
 
 
+def automl_jobs_finish() -> None:
+    """moto leaves every AutoML job InProgress for ever (beside a secondary status of Completed), so an Autopilot
+    pipeline would run without end. A job completes at once, as moto's training and transform jobs do; one whose
+    S3 input has no object fails with the reason, as SageMaker fails a job that can read no data."""
+    from moto.s3.models import s3_backends
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original = SageMakerResponse.create_auto_ml_job_v2
+    if getattr(original, "_finishes", False):
+        return
+
+    def create_auto_ml_job_v2(self: Any) -> Any:
+        answer = original(self)
+        job = self.sagemaker_backend.auto_ml_jobs[self._get_param("AutoMLJobName")]
+        s3 = s3_backends[self.current_account]["aws"]
+        uris = [
+            str(c.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri", ""))
+            for c in job.auto_ml_job_input_data_config or []
+        ]
+        missing = next((reason for uri in uris if uri and (reason := _missing_input(s3, uri))), "")
+        job.auto_ml_job_status = "Failed" if missing else "Completed"
+        if missing:
+            job.failure_reason = missing
+        return answer
+
+    create_auto_ml_job_v2._finishes = True  # type: ignore[attr-defined]
+    replace(SageMakerResponse, "create_auto_ml_job_v2", create_auto_ml_job_v2)
+
+
 def _missing_input(s3: Any, uri: str) -> str:
     """Why the job's input cannot be read ('' when at least one object is there)."""
     from moto.s3.exceptions import MissingBucket

@@ -97,6 +97,22 @@ def approval(scene: LocalScene, name: str, stage: str, approved: bool = True, co
     return scene.call("POST", f"/pipelines/{name}/approval", body)
 
 
+def test_a_batch_pipeline_whose_transform_job_fails_is_failed_with_the_jobs_reason(single_account: LocalScene):
+    """The stack completes once its transform job is created; the job's failure is the pipeline's."""
+    body = single_account.request("byom_batch_builtin")
+    body["batch_inference_data"] = "no-such-bucket/batch/input.csv"
+    answer = single_account.call("POST", "/provisionpipeline", body)
+    assert answer.status == 200, answer.body
+    name = pipeline_name(single_account, "byom_batch_builtin", body)
+
+    described = check_failed_everywhere(single_account, name, answer.body["pipeline_id"], "transform job")
+    assert described["deployed"]["status"] == "CREATE_COMPLETE"  # the stack itself worked
+    job = described["sagemaker"]["transform_job"]
+    assert job["status"] == "Failed" and f"transform job {job['name']} Failed: " in described["reason"], described
+    assert job["failure_reason"] in described["reason"]
+    delete_until_gone(single_account, name)
+
+
 def test_approving_the_wrong_stage_is_refused_and_the_waiting_stage_still_waits(multi_account: LocalScene, capsys):
     name, pipeline_id = provision(multi_account, "byom_realtime_custom")
     described = settled(multi_account, name)

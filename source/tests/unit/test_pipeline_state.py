@@ -374,3 +374,21 @@ def test_a_pipeline_has_finished_once_it_settled_and_not_while_it_waits_or_works
         "MONITORING_FAILED",
     }
     assert pipeline_state.has_finished(None) is False
+
+
+def test_a_job_the_stack_started_runs_on_or_fails_after_the_stack_completed():
+    job = {"kind": "transform_job", "name": "churn-batch-1a2b", "status": "InProgress", "failure_reason": ""}
+    running = derive(stack(), execution("Succeeded"), codepipeline(SOURCE_OK), DEPLOYED, None, [job])
+    assert (running.state, running.reason) == (pipeline_state.RUNNING, "transform job churn-batch-1a2b is InProgress")
+    failed = {**job, "status": "Failed", "failure_reason": "ClientError: no data at s3://b/in.csv"}
+    found = derive(stack(), execution("Succeeded"), codepipeline(SOURCE_OK), DEPLOYED, None, [failed])
+    assert (found.state, found.reason) == (
+        pipeline_state.FAILED,
+        "transform job churn-batch-1a2b Failed: ClientError: no data at s3://b/in.csv",
+    )
+    stopped = derive(
+        stack(), execution("Succeeded"), codepipeline(SOURCE_OK), DEPLOYED, None, [{**job, "status": "Stopped"}]
+    )
+    assert (stopped.state, stopped.reason) == (pipeline_state.FAILED, "transform job churn-batch-1a2b Stopped")
+    done = {**job, "status": "Completed"}
+    assert derive(stack(), execution("Succeeded"), codepipeline(SOURCE_OK), DEPLOYED, None, [done]).state == ACTIVE

@@ -109,3 +109,8 @@ def stack_base_name(pipeline: PipelineType, infix: str) -> str:
 
 
 register(*realtime.TYPES, *batch.TYPES, *monitors.TYPES, *image_builder.TYPES, *training.TYPES)
+
+
+def type_named(base: str) -> str:
+    """The pipeline type a pipeline's name ends with (its stack-name postfix), or "" for none."""
+    return next((t.name for t in CATALOGUE.values() if base.endswith(f"-{t.postfix.lower()}")), "")

@@ -311,8 +311,8 @@ def job_names(kind: str, limit: int) -> NameDeriver:
 
 
 def _job(kind: str) -> tuple[Reads, ...]:
-    """The one job a training stack starts, named by the plan's job_name."""
-    return (Reads(kind, kind, name="job_name", started_by_stack=True),)
+    """The one job a training stack starts, named by its <kind>JobName output (the plan's job_name)."""
+    return (Reads(kind, kind, name="job_name", output="JobName", started_by_stack=True),)
 
 
 TYPES = (
