@@ -87,15 +87,7 @@ def on_s3_upload(event: dict[str, Any], provision: Provisioner, settings: Settin
         result = outcome(provision, functools.partial(aws.storage.get, bucket, key))
         where = f"s3://{bucket}/{key}"
         _await_outcome(result, {"kind": "s3", "source": where, "bucket": bucket}, settings, aws)
-        result_body = json.dumps({"source": where, **result}, indent=2).encode()
-        try:
-            aws.storage.put(bucket, RESULT_FILE, result_body, "application/json")
-        except Exception as error:
-            if not is_client_error(error):
-                raise
-            logger.error("could not write s3://%s/%s: %s", bucket, RESULT_FILE, error)
-            result["report_error"] = f"could not write s3://{bucket}/{RESULT_FILE}: {error}"
-        aws.notifier.publish(settings.sns_topic_arn, f"MLOps config {result['status']}", report_text(where, result))
+        _report_beside(bucket, where, result, settings, aws)
         results.append(result)
     return results
 
@@ -161,6 +153,19 @@ def _job_source(data: dict[str, Any]) -> tuple[str, str, str]:
     return location["bucketName"], location["objectKey"], f"{source.get('repository', 'the repository')}@{revision}"
 
 
+def _report_beside(bucket: str, where: str, result: dict[str, Any], settings: Settings, aws: Aws) -> None:
+    """The first answer of a config file: the result file beside it in its bucket, and the SNS topic."""
+    body = json.dumps({"source": where, **result}, indent=2).encode()
+    try:
+        aws.storage.put(bucket, RESULT_FILE, body, "application/json")
+    except Exception as error:
+        if not is_client_error(error):
+            raise
+        logger.error("could not write s3://%s/%s: %s", bucket, RESULT_FILE, error)
+        result["report_error"] = f"could not write s3://{bucket}/{RESULT_FILE}: {aws_reason(error)}"
+    aws.notifier.publish(settings.sns_topic_arn, f"MLOps config {result['status']}", report_text(where, result))
+
+
 def on_pipeline_job(job: dict[str, Any], provision: Provisioner, settings: Settings, aws: Aws) -> dict[str, Any]:
     """The connection pipeline's hand-off action: provision from mlops-config.json in its source artifact, then
     write the result file, notify and answer the job; the job fails with every validation error."""
@@ -176,15 +181,7 @@ def on_pipeline_job(job: dict[str, Any], provision: Provisioner, settings: Setti
     except FileNotFoundError as missing:
         result = {"status": "error", "message": f"Could not read {CONFIG_FILE}: {missing}"}
     _await_outcome(result, {"kind": "connection", "source": where, "bucket": bucket}, settings, aws)
-    body = json.dumps({"source": where, **result}, indent=2).encode()
-    try:
-        aws.storage.put(bucket, RESULT_FILE, body, "application/json")
-    except Exception as error:
-        if not is_client_error(error):
-            raise
-        logger.error("could not write s3://%s/%s: %s", bucket, RESULT_FILE, error)
-        result["report_error"] = f"could not write s3://{bucket}/{RESULT_FILE}: {aws_reason(error)}"
-    aws.notifier.publish(settings.sns_topic_arn, f"MLOps config {result['status']}", report_text(where, result))
+    _report_beside(bucket, where, result, settings, aws)
     summary = dict(result)
     if summary.get("state") == PROVISIONING:  # the action ends now; the pipeline's end is reported elsewhere
         summary["reason"] = f"its final state goes to s3://{bucket}/{RESULT_FILE} and the SNS topic"
