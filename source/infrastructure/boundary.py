@@ -217,6 +217,37 @@ class PassRolesOnlyTo:
                 )
 
 
+@jsii.implements(IAspect)
+class OnAnyResource:
+    """Moves actions that AWS authorizes on `"*"` only out of the statements CDK writes on a resource ARN under a
+    construct (e.g. CDK's CodePipeline CloudFormation action grants `cloudformation:ValidateTemplate` on the stack),
+    into one statement on `"*"`: on an ARN they authorize nothing (the Service Authorization Reference lists no
+    resource type for them)."""
+
+    def __init__(self, *actions: str) -> None:
+        self.actions = actions
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, iam.CfnPolicy):
+            return
+        statements = Stack.of(node).resolve(node.policy_document).get("Statement", [])
+        moved: list[str] = []
+        for index, statement in enumerate(statements):
+            actions = statement.get("Action", [])
+            actions = actions if isinstance(actions, list) else [actions]
+            if statement.get("Resource") == "*" or not set(actions) & set(self.actions):
+                continue
+            moved += [action for action in actions if action in self.actions]
+            node.add_property_override(
+                f"PolicyDocument.Statement.{index}.Action", [a for a in actions if a not in self.actions]
+            )
+        if moved:
+            node.add_property_override(
+                f"PolicyDocument.Statement.{len(statements)}",
+                {"Action": sorted(set(moved)), "Effect": "Allow", "Resource": "*"},
+            )
+
+
 def bound_every_role(stack: Stack, boundary: CfnParameter) -> CfnCondition:
     """Give every role the stack creates the boundary the parameter names (none when it is empty: a stage
     account of a multi-account deployment, where the orchestrator's boundary does not exist)."""

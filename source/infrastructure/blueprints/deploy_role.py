@@ -124,7 +124,6 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
                 "logs:TagResource",
                 "logs:UntagResource",
                 "logs:ListTagsForResource",
-                "logs:DescribeLogGroups",
             ],
             resources=[_arn("logs", f"log-group:{prefix}")],
         ),
@@ -264,7 +263,6 @@ def _handler_statements(prefix: str) -> list[iam.PolicyStatement]:
                 "events:ListTagsForResource",
                 "events:ListTargetsByRule",
                 "logs:GetDataProtectionPolicy",
-                "logs:DescribeIndexPolicies",
                 "logs:DeleteDataProtectionPolicy",
             ],
             resources=[
@@ -280,11 +278,15 @@ def _handler_statements(prefix: str) -> list[iam.PolicyStatement]:
         ),
         iam.PolicyStatement(
             # These reads take no resource: the scaling policy handler reads the target's metric, the target
-            # handler its scheduled actions, the log-group handler the account's log resource policies.
+            # handler its scheduled actions, the log-group handler the log groups and the account's log resource
+            # and index policies. The Service Authorization Reference lists no resource type for any of them
+            # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html).
             sid="HandlerReadsWithoutResource",
             actions=[
                 "application-autoscaling:DescribeScheduledActions",
                 "cloudwatch:GetMetricData",
+                "logs:DescribeLogGroups",
+                "logs:DescribeIndexPolicies",
                 "logs:DescribeResourcePolicies",
             ],
             resources=["*"],

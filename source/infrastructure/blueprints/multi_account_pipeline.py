@@ -192,7 +192,6 @@ class MultiAccountPipelineStack(Stack):
         return [
             iam.PolicyStatement(
                 actions=[
-                    "cloudformation:CreateStackSet",
                     "cloudformation:UpdateStackSet",
                     "cloudformation:DescribeStackSet",
                     "cloudformation:CreateStackInstances",
@@ -207,6 +206,10 @@ class MultiAccountPipelineStack(Stack):
                     f"arn:{partition}:cloudformation:{region}::type/resource/*",
                 ],
             ),
+            # CreateStackSet is authorized on "*" only: the Service Authorization Reference lists no resource type
+            # for it (https://docs.aws.amazon.com/service-authorization/latest/reference/
+            # list_awscloudformation.html); the StackSet it creates is then reachable only through the grant above.
+            iam.PolicyStatement(actions=["cloudformation:CreateStackSet"], resources=["*"]),
             # Resource "*": these Organizations reads and CodePipeline's job-result calls take no resource.
             iam.PolicyStatement(
                 actions=["organizations:ListDelegatedAdministrators", "organizations:DescribeOrganization"],

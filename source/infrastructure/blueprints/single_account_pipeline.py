@@ -21,7 +21,7 @@ from infrastructure.blueprints.functions import (
     console_url,
 )
 from infrastructure.blueprints.parameters import declare
-from infrastructure.boundary import PassRolesOnlyTo
+from infrastructure.boundary import OnAnyResource, PassRolesOnlyTo
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import SINGLE_ACCOUNT_PIPELINE
 
@@ -68,6 +68,7 @@ class SingleAccountPipelineStack(Stack):
         )
         # The deploy action passes its deployment role to CloudFormation, and to nothing else.
         Aspects.of(pipeline).add(PassRolesOnlyTo("cloudformation.amazonaws.com"))
+        Aspects.of(pipeline).add(OnAnyResource("cloudformation:ValidateTemplate"))
         acknowledge(
             pipeline,
             (

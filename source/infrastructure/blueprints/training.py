@@ -293,7 +293,7 @@ class AutopilotJobStack(_JobStack):
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
-                actions=["sagemaker:DescribeAutoMLJobV2", "sagemaker:ListCandidatesForAutoMLJob"],
+                actions=["sagemaker:DescribeAutoMLJobV2"],
                 resources=[sagemaker_arn(f"automl-job/{p['JobName']}")],
             )
         )

@@ -87,6 +87,13 @@ def acknowledge_wildcards(construct: IConstruct, grants: Iterable[Grant]) -> Non
 
 
 PIPELINE_STACKS = arn("cloudformation", f"stack/{PIPELINE_PREFIX}*/*")
+# Log groups of the wrapper stacks: a function's or a project's default group, and a group CloudFormation names
+# `<stack>-<logical id>-<suffix>` (the StackSet deployer's), whose stack is a mlops-pipeline one.
+PIPELINE_LOG_GROUPS = [
+    arn("logs", f"log-group:/aws/lambda/{PIPELINE_PREFIX}*"),
+    arn("logs", f"log-group:/aws/codebuild/{PIPELINE_PREFIX}*"),
+    arn("logs", f"log-group:{PIPELINE_PREFIX}*"),
+]
 
 
 def orchestrator_statements(
@@ -407,10 +414,15 @@ def cloudformation_role_statements(*, topic_arn: str, boundary_arn: str = "") ->
             [arn("sns", f"{PIPELINE_PREFIX}*")],
         ),
         statement(
-            ["sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:GetTopicAttributes"],
-            [topic_arn, f"{topic_arn}:*"],
-            "E-mail and Lambda subscriptions of the pipelines to the notifications topic; a subscription's ARN "
-            "is the topic's followed by a UUID SNS assigns.",
+            ["sns:Subscribe", "sns:GetTopicAttributes"],
+            [topic_arn],
+            "E-mail and Lambda subscriptions of the pipelines to the notifications topic.",
+        ),
+        statement(
+            ["sns:Unsubscribe", "sns:GetSubscriptionAttributes"],
+            ["*"],
+            "The subscription handler reads and removes subscriptions, which the Service Authorization Reference "
+            "authorizes on no resource type (list_amazonsns.html).",
         ),
         statement(
             [
@@ -439,15 +451,13 @@ def cloudformation_role_statements(*, topic_arn: str, boundary_arn: str = "") ->
                 "logs:TagResource",
                 "logs:UntagResource",
             ],
-            [
-                arn("logs", f"log-group:/aws/lambda/{PIPELINE_PREFIX}*"),
-                arn("logs", f"log-group:/aws/codebuild/{PIPELINE_PREFIX}*"),
-            ],
+            PIPELINE_LOG_GROUPS,
         ),
         statement(
             ["logs:DescribeLogGroups"],
-            [arn("logs", "log-group:*")],
-            "CloudFormation lists log groups to find the one it manages; DescribeLogGroups has no narrower resource.",
+            ["*"],
+            "CloudFormation lists log groups to find the one it manages; the Service Authorization Reference "
+            "authorizes DescribeLogGroups on no resource type (list_amazoncloudwatchlogs.html).",
         ),
     ]
     for grant in grants:
@@ -458,10 +468,6 @@ def cloudformation_role_statements(*, topic_arn: str, boundary_arn: str = "") ->
 def cloudformation_handler_statements(*, blueprints_bucket_arn: str) -> list[Grant]:
     """What CloudFormation's handlers call beyond create and delete for the wrapper stacks: reads after each
     change, role updates, and the StackSet deployer's code (see tests/infrastructure/test_handler_permissions.py)."""
-    log_groups = [
-        arn("logs", f"log-group:/aws/lambda/{PIPELINE_PREFIX}*"),
-        arn("logs", f"log-group:/aws/codebuild/{PIPELINE_PREFIX}*"),
-    ]
     return [
         statement(["iam:UpdateRoleDescription"], [arn("iam", f"role/{PIPELINE_PREFIX}*", region="")], CFN_ROLE_REASON),
         statement(
@@ -478,16 +484,16 @@ def cloudformation_handler_statements(*, blueprints_bucket_arn: str) -> list[Gra
         statement(
             [
                 "logs:GetDataProtectionPolicy",
-                "logs:DescribeIndexPolicies",
                 "logs:DeleteDataProtectionPolicy",
                 "logs:ListTagsForResource",
             ],
-            log_groups,
+            PIPELINE_LOG_GROUPS,
             CFN_ROLE_REASON,
         ),
         statement(
-            ["logs:DescribeResourcePolicies"],
+            ["logs:DescribeResourcePolicies", "logs:DescribeIndexPolicies"],
             ["*"],
-            "The log-group handler reads the account's log resource policies; the API takes no resource.",
+            "The log-group handler reads the account's log resource and index policies; the Service Authorization "
+            "Reference authorizes both on no resource type (list_amazoncloudwatchlogs.html).",
         ),
     ]

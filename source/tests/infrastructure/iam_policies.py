@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Iterable, Iterator
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 
@@ -63,4 +66,67 @@ def roles_assumed_by(template: dict[str, Any], service: str) -> list[str]:
         ]
         if service in principals:
             found.append(logical_id)
+    return found
+
+
+# create, update and delete change a resource; CloudFormation calls read after each of them.
+HANDLERS = ("create", "read", "update", "delete")
+SINGLE, MULTI = "mlops-orchestrator-single-account", "mlops-orchestrator-multi-account"
+
+
+@cache
+def _schemas() -> tuple[dict[str, str], Path]:
+    import cfnlint.data.schemas
+
+    schemas = Path(cfnlint.data.schemas.__file__).parent
+    return json.loads((schemas / "providers" / "us-east-1.json").read_text()), schemas / "resources"
+
+
+@cache
+def handler_permissions(resource_type: str) -> frozenset[str]:
+    """What CloudFormation's handlers for the type call, per its registry schema (shipped with cfn-lint); empty for
+    custom resources."""
+    providers, resources = _schemas()
+    if resource_type not in providers:
+        return frozenset()
+    handlers = json.loads((resources / f"{providers[resource_type]}.json").read_text()).get("handlers", {})
+    return frozenset(
+        permission for handler in HANDLERS for permission in handlers.get(handler, {}).get("permissions", [])
+    )
+
+
+def deploying_roles(templates: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """(blueprint template, the deploying role's label, the template holding that role, the role's logical id).
+
+    The orchestrator's CloudFormation role deploys the wrappers and the image builder; every other blueprint is
+    deployed by the single-account pipeline's deploy role (in multi-account mode by the StackSet execution role of
+    each target account, which the account's administrators own)."""
+    from app import stack_id
+    from lambdas.pipeline_orchestration.catalogue import (
+        IMAGE_BUILDER,
+        MULTI_ACCOUNT_PIPELINE,
+        SINGLE_ACCOUNT_PIPELINE,
+    )
+
+    wrappers = {
+        stack_id(SINGLE_ACCOUNT_PIPELINE.template): (SINGLE,),
+        stack_id(MULTI_ACCOUNT_PIPELINE.template): (MULTI,),
+        stack_id(IMAGE_BUILDER.template): (SINGLE, MULTI),
+    }
+    deploy_role_template = stack_id(SINGLE_ACCOUNT_PIPELINE.template)
+
+    def cloudformation_role(stack: str) -> str:
+        (role,) = roles_assumed_by(templates[stack], "cloudformation.amazonaws.com")
+        return role
+
+    found = []
+    for name in sorted(templates):
+        if name in (SINGLE, MULTI):
+            continue
+        if name in wrappers:
+            found += [
+                (name, f"{stack} CloudFormation role", stack, cloudformation_role(stack)) for stack in wrappers[name]
+            ]
+        else:
+            found.append((name, "deploy role", deploy_role_template, cloudformation_role(deploy_role_template)))
     return found

@@ -7,72 +7,24 @@ reason it is never called for our templates."""
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app import stack_id
-from lambdas.pipeline_orchestration.catalogue import IMAGE_BUILDER, MULTI_ACCOUNT_PIPELINE, SINGLE_ACCOUNT_PIPELINE
-from tests.infrastructure.iam_policies import allowed_actions, allows, roles_assumed_by
+from tests.infrastructure.iam_policies import allowed_actions, allows, deploying_roles, handler_permissions
 
 pytestmark = pytest.mark.synth
 
 NOT_GRANTED_FILE = Path(__file__).parents[2] / "infrastructure" / "handler_permissions_not_granted.json"
-# create, update and delete change a resource; CloudFormation calls read after each of them.
-HANDLERS = ("create", "read", "update", "delete")
-SINGLE, MULTI = "mlops-orchestrator-single-account", "mlops-orchestrator-multi-account"
-# Templates the orchestrator's CloudFormation role deploys, and the orchestrator stacks whose role does it.
-WRAPPERS = {
-    stack_id(SINGLE_ACCOUNT_PIPELINE.template): (SINGLE,),
-    stack_id(MULTI_ACCOUNT_PIPELINE.template): (MULTI,),
-    stack_id(IMAGE_BUILDER.template): (SINGLE, MULTI),
-}
-# Every other blueprint is deployed by the single-account pipeline's deploy role (in multi-account mode by the
-# StackSet execution role of each target account, which the account's administrators own).
-DEPLOY_ROLE_TEMPLATE = stack_id(SINGLE_ACCOUNT_PIPELINE.template)
-
-
-@cache
-def _schemas() -> tuple[dict[str, str], Path]:
-    import cfnlint.data.schemas
-
-    schemas = Path(cfnlint.data.schemas.__file__).parent
-    return json.loads((schemas / "providers" / "us-east-1.json").read_text()), schemas / "resources"
-
-
-@cache
-def handler_permissions(resource_type: str) -> frozenset[str]:
-    """What CloudFormation's handlers for the type call, per its registry schema; empty for custom resources."""
-    providers, resources = _schemas()
-    if resource_type not in providers:
-        return frozenset()
-    handlers = json.loads((resources / f"{providers[resource_type]}.json").read_text()).get("handlers", {})
-    return frozenset(
-        permission for handler in HANDLERS for permission in handlers.get(handler, {}).get("permissions", [])
-    )
-
-
-def _cloudformation_role(template: dict[str, Any]) -> set[str]:
-    (role,) = roles_assumed_by(template, "cloudformation.amazonaws.com")
-    return allowed_actions(template, role)
 
 
 def deployers(templates: dict[str, dict[str, Any]]) -> list[tuple[str, str, set[str]]]:
     """(template, deploying role's name, the role's allowed actions) for every blueprint template."""
-    pairs = []
-    for name in sorted(templates):
-        if name in (SINGLE, MULTI):
-            continue
-        if name in WRAPPERS:
-            pairs += [
-                (name, f"{stack} CloudFormation role", _cloudformation_role(templates[stack]))
-                for stack in WRAPPERS[name]
-            ]
-        else:
-            pairs.append((name, "deploy role", _cloudformation_role(templates[DEPLOY_ROLE_TEMPLATE])))
-    return pairs
+    return [
+        (name, label, allowed_actions(templates[stack], role))
+        for name, label, stack, role in deploying_roles(templates)
+    ]
 
 
 def resource_types(template: dict[str, Any]) -> set[str]:
