@@ -33,6 +33,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.pipeline_orchestration.adapters import Notifier
 from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
+from lambdas.pipeline_orchestration.lifecycle import STACK_SET_OPERATION_EVENT, STACK_SET_OPERATION_FINISHED
 from lambdas.pipeline_orchestration.pipeline_state import STACK_COMPLETE
 from lambdas.pipeline_orchestration.validation import WRAPPER_SUFFIX
 from lambdas.shared.aws import client
@@ -186,6 +187,7 @@ class PipelineRunner:
         # ... and CodePipeline's execution, stage and approval state changes, as EventBridge delivers them.
         self.on_pipeline_event = on_pipeline_event
         self._stack_statuses: dict[str, tuple[str, str]] = {}  # stack id -> (name, status)
+        self._operations_told: set[str] = set()  # StackSet operations whose end was delivered
         # What happened to each pipeline, oldest first (served by `mlops logs`): stage and action transitions,
         # and the log lines of the Lambda actions' functions.
         self.journal: dict[str, list[dict[str, Any]]] = {}
@@ -215,6 +217,7 @@ class PipelineRunner:
     def tick(self) -> None:
         """One step: discover pipelines, start executions for new sources, advance running executions."""
         self._deliver_status_changes(self.discover())
+        self._deliver_stack_set_operations()
         for pipeline in list(self.pipelines.values()):
             self._maybe_start(pipeline)
             execution = pipeline.latest
@@ -280,6 +283,63 @@ class PipelineRunner:
                 self.on_stack_event(event)
             except Exception:  # one failed delivery must not stop the others; EventBridge would retry it
                 logger.exception("status change of %s (%s) was not handled", name, status)
+
+    def _deliver_stack_set_operations(self) -> None:
+        """EventBridge's "CloudFormation StackSet Operation Status Change" for each operation on a mlops-pipeline
+        StackSet that finished since last time, in the shape AWS documents (`stack-set-arn`,
+        `stack-set-operation-id`, `status-details.status`):
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/event-detail-stackset-operation-status-change.html
+        """
+        if self.on_stack_event is None:
+            return
+        cloudformation = client("cloudformation")
+        try:
+            summaries = cloudformation.list_stack_sets(Status="ACTIVE").get("Summaries", [])
+        except ClientError:
+            logger.exception("could not list the StackSets")
+            return
+        for summary in summaries:
+            name = summary["StackSetName"]
+            if not name.startswith(PIPELINE_PREFIX):
+                continue
+            try:
+                stack_set_arn = cloudformation.describe_stack_set(StackSetName=name)["StackSet"]["StackSetARN"]
+                operations = cloudformation.list_stack_set_operations(StackSetName=name).get("Summaries", [])
+                for operation in operations:
+                    key = f"{name}/{operation['OperationId']}"
+                    if key in self._operations_told:
+                        continue
+                    status = cloudformation.describe_stack_set_operation(
+                        StackSetName=name, OperationId=operation["OperationId"]
+                    )["StackSetOperation"]["Status"]
+                    if status not in STACK_SET_OPERATION_FINISHED:
+                        continue
+                    self._operations_told.add(key)
+                    self._deliver_stack_set_operation(stack_set_arn, operation["OperationId"], status)
+            except ClientError:
+                logger.exception("could not read the operations of StackSet %s", name)
+
+    def _deliver_stack_set_operation(self, stack_set_arn: str, operation_id: str, status: str) -> None:
+        assert self.on_stack_event is not None
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "source": "aws.cloudformation",
+            "detail-type": STACK_SET_OPERATION_EVENT,
+            "account": self.account_id,
+            "region": self.region,
+            "time": now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resources": [stack_set_arn],
+            "detail": {
+                "stack-set-arn": stack_set_arn,
+                "stack-set-operation-id": operation_id,
+                "status-details": {"status": status},
+            },
+        }
+        try:
+            self.on_stack_event(event)
+        except Exception:  # one failed delivery must not stop the others; EventBridge would retry it
+            logger.exception("StackSet operation %s (%s) was not handled", operation_id, status)
 
     def _register(self, stack: dict[str, Any], known: LocalPipeline | None) -> None:
         cloudformation = client("cloudformation")

@@ -81,10 +81,22 @@ class Notifications(StackLevel):
                             }
                         },
                     ),
+                    # EventBridge rules (pipeline outcomes, job notifications) publishing to the encrypted topic.
+                    # AWS documents this statement without a condition ("Enable compatibility between event
+                    # sources from AWS services and encrypted topics",
+                    # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services):
+                    # EventBridge is not documented to send aws:SourceAccount to KMS, so a statement needing it could
+                    # drop every EventBridge notification. The topic's own policy (EventBridgePublish) keeps
+                    # sns:Publish to rules of this account.
+                    iam.PolicyStatement(
+                        sid="EventBridgePublish",
+                        principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                        actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                        resources=["*"],
+                    ),
                     iam.PolicyStatement(
                         sid="ServicesPublish",
                         principals=[
-                            iam.ServicePrincipal("events.amazonaws.com"),
                             iam.ServicePrincipal("codestar-notifications.amazonaws.com"),
                             iam.ServicePrincipal("cloudwatch.amazonaws.com"),
                         ],

@@ -11,7 +11,8 @@ from aws_cdk import aws_lambda as aws_lambda
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdas.pipeline_orchestration.monitoring import TERMINAL_STATUSES
+from lambdas.pipeline_orchestration.lifecycle import STACK_SET_OPERATION_EVENT, STACK_SET_OPERATION_FINISHED
+from lambdas.pipeline_orchestration.monitoring import PROCESSING_JOB_EVENT, TERMINAL_STATUSES
 
 from . import permissions
 from .logical_ids import StackLevel
@@ -40,6 +41,9 @@ class PipelineEvents(StackLevel):
             ),
             targets=[target],
         )
+        # A StackSet operation (deploying or deleting stack instances) that finished. "CloudFormation StackSet
+        # Status Change" only says ACTIVE or DELETED; SUCCEEDED, FAILED and STOPPED are the operation's statuses:
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/event-detail-stackset-operation-status-change.html
         events.Rule(
             self,
             "PipelineStackSetEvents",
@@ -47,8 +51,8 @@ class PipelineEvents(StackLevel):
             "continue pipeline teardowns",
             event_pattern=events.EventPattern(
                 source=["aws.cloudformation"],
-                detail_type=["CloudFormation StackSet Status Change"],
-                detail={"status-details": {"status": ["SUCCEEDED", "FAILED"]}},
+                detail_type=[STACK_SET_OPERATION_EVENT],
+                detail={"status-details": {"status": list(STACK_SET_OPERATION_FINISHED)}},
                 resources=events.Match.prefix(
                     permissions.arn("cloudformation", f"stackset/{permissions.PIPELINE_PREFIX}")
                 ),
@@ -87,18 +91,18 @@ class PipelineEvents(StackLevel):
         )
         # The monitoring loop: a monitoring execution's end publishes its violations count (and a failure notifies);
         # a monitor's violations alarm going to ALARM notifies and may retrain.
+        # AWS's documented processing-job event carries no MonitoringScheduleArn, so the rule takes every finished
+        # processing job and the orchestrator asks DescribeProcessingJob which schedule (if any) ran it:
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html
         events.Rule(
             self,
             "MonitoringExecutionEvents",
-            description="Finished monitoring executions (processing jobs of a monitoring schedule) publish their "
-            "violations count; a failed one is notified",
+            description="Finished processing jobs: those of a monitoring schedule publish their violations count; "
+            "a failed one is notified",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
-                detail_type=["SageMaker Processing Job State Change"],
-                detail={
-                    "ProcessingJobStatus": list(TERMINAL_STATUSES),
-                    "MonitoringScheduleArn": [{"exists": True}],
-                },
+                detail_type=[PROCESSING_JOB_EVENT],
+                detail={"ProcessingJobStatus": list(TERMINAL_STATUSES)},
             ),
             targets=[target],
         )

@@ -586,6 +586,13 @@ def delete_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
     }
 
 
+# The StackSet event the orchestrator hears: an operation on a pipeline's StackSet that finished (a teardown waits
+# for its delete-instances operation). Its detail names `stack-set-arn`, `stack-set-operation-id` and
+# `status-details.status`:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/event-detail-stackset-operation-status-change.html
+STACK_SET_OPERATION_EVENT = "CloudFormation StackSet Operation Status Change"
+STACK_SET_OPERATION_FINISHED = ("SUCCEEDED", "FAILED", "STOPPED")
+
 _STAGE_SUFFIX = re.compile(r"-(?:" + "|".join(STAGES) + r")-[0-9a-f]{8}$")
 
 
@@ -595,8 +602,9 @@ Observed = Callable[[str, pipeline_state.Observation], None]
 def on_stack_event(
     event: Mapping[str, Any], settings: Settings, aws: Aws, observed: Observed | None = None
 ) -> list[dict[str, Any]]:
-    """A CloudFormation status change (EventBridge delivers them): continue the teardown it may unblock, and
-    bring the pipeline's index item in line with its stacks; `observed` hears the state derived."""
+    """A CloudFormation stack status change, or a StackSet operation's (EventBridge delivers them): continue the
+    teardown it may unblock, and bring the pipeline's index item in line with its stacks; `observed` hears the
+    state derived. The stack is named by `stack-id`, the StackSet by `stack-set-arn`, both also in `resources`."""
     names: set[str] = set()
     detail = event.get("detail") or {}
     for arn in [*event.get("resources", []), detail.get("stack-id", ""), detail.get("stack-set-arn", "")]:

@@ -3,8 +3,9 @@
 asks for it, a retraining.
 
 Two events reach the orchestrator (EventBridge rules of its stack; local mode calls the same service):
-- SageMaker's processing-job state change of a monitoring execution (its `detail` is DescribeProcessingJob's
-  answer, which names the `MonitoringScheduleArn`): the orchestrator reads the execution's status, publishes
+- SageMaker's processing-job state change of a monitoring execution: the orchestrator finds its schedule (the
+  event's `MonitoringScheduleArn` when it has one; AWS's documented example has none, so otherwise
+  DescribeProcessingJob's `MonitoringScheduleArn`), reads the execution's status, publishes
   `ConstraintViolations` (0 for a clean run) and, for a failed execution, notifies at once with its reason.
 - CloudWatch's state change of a monitor's alarm `<monitor stack>-violations` to ALARM: the orchestrator
   notifies with the violated constraints and re-provisions the named training pipeline, within its bounds.
@@ -269,12 +270,12 @@ def on_execution(event: Mapping[str, Any], settings: Settings, aws: Aws) -> dict
     """A monitoring execution finished: publish its violations count, and notify at once when it failed."""
     detail = event.get("detail") or {}
     job = str(detail.get("ProcessingJobName", ""))
-    schedule_arn = str(detail.get("MonitoringScheduleArn") or "")
-    if not schedule_arn:
-        return _ignored(f"processing job {job} is not a monitoring execution")
     status = str(detail.get("ProcessingJobStatus", ""))
     if status not in TERMINAL_STATUSES:
-        return _ignored(f"monitoring execution {job} is {status}, not finished")
+        return _ignored(f"processing job {job} is {status}, not finished")
+    schedule_arn = schedule_of_job(detail, aws)
+    if not schedule_arn:
+        return _ignored(f"processing job {job} is not a monitoring execution")
     schedule = schedule_arn.rsplit("/", 1)[-1]
     monitor = find_monitor(schedule, settings, aws)
     if monitor is None:
@@ -319,6 +320,22 @@ def on_execution(event: Mapping[str, Any], settings: Settings, aws: Aws) -> dict
     except Exception:  # the index trails until the pipeline's next event
         logger.exception("could not index pipeline %s", monitor.name)
     return answer
+
+
+def schedule_of_job(detail: Mapping[str, Any], aws: Aws) -> str:
+    """The ARN of the monitoring schedule that ran a processing job, "" for a job no schedule ran.
+
+    AWS's documented "SageMaker Processing Job State Change" event has no `MonitoringScheduleArn`
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html); DescribeProcessingJob
+    answers it for a monitoring execution's job
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeProcessingJob.html)."""
+    if detail.get("MonitoringScheduleArn"):
+        return str(detail["MonitoringScheduleArn"])
+    job = str(detail.get("ProcessingJobName") or str(detail.get("ProcessingJobArn", "")).rsplit("/", 1)[-1])
+    if not job:
+        return ""
+    described = aws.sagemaker.describe("processing_job", job)
+    return str((described or {}).get("MonitoringScheduleArn") or "")
 
 
 def on_alarm(event: Mapping[str, Any], settings: Settings, aws: Aws, provision: Provision) -> dict[str, Any]:

@@ -282,8 +282,17 @@ def run_execution(key: tuple[str, str, str], schedule: dict[str, Any], runs: Sch
         "region": region,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "resources": [job.arn],
-        "detail": _epoch_ms(sagemaker.describe_processing_job(job.processing_job_name)),
+        "detail": _event_detail(sagemaker.describe_processing_job(job.processing_job_name)),
     }
+
+
+def _event_detail(described: dict[str, Any]) -> dict[str, Any]:
+    """The processing job as SageMaker's state-change event shows it: DescribeProcessingJob's fields, times in epoch
+    milliseconds, without `MonitoringScheduleArn`, which AWS's documented example event does not carry
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html): the orchestrator
+    asks DescribeProcessingJob for the schedule, as it must in AWS."""
+    detail = {k: v for k, v in described.items() if k != "MonitoringScheduleArn"}
+    return dict(_epoch_ms(detail))
 
 
 def _period(config: dict[str, Any]) -> int:

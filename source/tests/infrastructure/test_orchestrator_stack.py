@@ -762,6 +762,26 @@ def test_topic_is_encrypted_tls_only_and_mails_the_notification_email(synthesize
 
 
 @pytest.mark.parametrize("stack", BOTH)
+def test_eventbridge_may_use_the_notifications_key_without_a_source_account(synthesized, stack):
+    """EventBridge is not documented to send aws:SourceAccount to KMS: its key statement has no condition, as the
+    SNS Developer Guide writes it; the other services keep theirs, and the topic policy keeps sns:Publish to this
+    account's rules."""
+    (_, key), *_ = [
+        (k, r) for k, r in synthesized.templates[stack]["Resources"].items() if r["Type"] == "AWS::KMS::Key"
+    ]
+    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    events = statements["EventBridgePublish"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"] and "Condition" not in events
+    services = statements["ServicesPublish"]
+    assert "events.amazonaws.com" not in json.dumps(services["Principal"])
+    assert services["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    policy = _one(synthesized.templates[stack], "AWS::SNS::TopicPolicy")[1]["Properties"]["PolicyDocument"]
+    (publish,) = [s for s in policy["Statement"] if s.get("Sid") == "EventBridgePublish"]
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+@pytest.mark.parametrize("stack", BOTH)
 def test_outputs(synthesized, stack):
     outputs = synthesized.templates[stack]["Outputs"]
     assert set(outputs) == {
@@ -962,8 +982,8 @@ def test_pipeline_stack_events_continue_teardowns(synthesized, stack):
         },
         {
             "source": ["aws.cloudformation"],
-            "detail-type": ["CloudFormation StackSet Status Change"],
-            "detail": {"status-details": {"status": ["SUCCEEDED", "FAILED"]}},
+            "detail-type": ["CloudFormation StackSet Operation Status Change"],
+            "detail": {"status-details": {"status": ["SUCCEEDED", "FAILED", "STOPPED"]}},
             "resources": [{"prefix": _cloudformation_arn("stackset/mlops-pipeline")}],
         },
     ]
@@ -1074,10 +1094,7 @@ def test_monitoring_executions_and_monitor_alarms_reach_the_orchestrator(synthes
         {
             "source": ["aws.sagemaker"],
             "detail-type": ["SageMaker Processing Job State Change"],
-            "detail": {
-                "ProcessingJobStatus": ["Completed", "Failed", "Stopped"],
-                "MonitoringScheduleArn": [{"exists": True}],
-            },
+            "detail": {"ProcessingJobStatus": ["Completed", "Failed", "Stopped"]},
         },
         {
             "source": ["aws.cloudwatch"],

@@ -208,6 +208,59 @@ def test_a_failed_execution_notifies_at_once_with_its_reason(loop):
     assert metric_values(schedule) == []
 
 
+def processing_job(name: str, schedule_arn: str = "") -> None:
+    """A processing job in moto; with `schedule_arn`, one a monitoring schedule ran (DescribeProcessingJob then
+    answers its MonitoringScheduleArn, as SageMaker does for a monitoring execution's job)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    client("sagemaker").create_processing_job(
+        ProcessingJobName=name,
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
+        AppSpecification={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/monitor:latest"},
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/monitor",
+    )
+    if schedule_arn:
+        sagemaker_backends[ACCOUNT][REGION].processing_jobs[name].monitoring_schedule_arn = schedule_arn
+
+
+def documented_event(job: str, status: str) -> dict[str, Any]:
+    """The processing-job event as AWS documents it: no MonitoringScheduleArn."""
+    event = execution_event("unused", job, status)
+    del event["detail"]["MonitoringScheduleArn"]
+    return event
+
+
+def test_without_a_schedule_in_the_event_the_processing_job_names_it(loop):
+    """AWS's documented event has no MonitoringScheduleArn: DescribeProcessingJob's answer names the schedule."""
+    scene, executions, _ = loop
+    schedule = provisioned_monitor(scene)
+    job = "model-monitoring-202612011400-0a1b2c3d4e5f60718293a4b5"
+    processing_job(job, f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:monitoring-schedule/{schedule}")
+    executions.add(schedule, "CompletedWithViolations", job)
+    put_report(schedule, SCHEDULED, VIOLATIONS)
+
+    answer = index.handle(documented_event(job, "Completed"), scene.service)
+
+    assert answer["status"] == "recorded" and answer["monitoring_schedule"] == schedule
+    assert answer["execution"]["violations_count"] == 7 and metric_values(schedule) == [7.0]
+
+
+def test_a_processing_job_no_schedule_ran_is_ignored_with_a_log_line(loop, caplog):
+    scene, _, queue = loop
+    schedule = provisioned_monitor(scene)
+    processing_job("preprocess-house-data")
+    with caplog.at_level("INFO"):
+        answer = scene.service.on_monitoring_event(documented_event("preprocess-house-data", "Completed"))
+        gone = scene.service.on_monitoring_event(documented_event("deleted-long-ago", "Failed"))
+    assert answer == {
+        "status": "ignored",
+        "message": "processing job preprocess-house-data is not a monitoring execution",
+    }
+    assert gone["status"] == "ignored" and "not a monitoring execution" in gone["message"]
+    assert "preprocess-house-data is not a monitoring execution" in caplog.text
+    assert metric_values(schedule) == [] and notifications(queue) == []
+
+
 def test_an_unfinished_or_unowned_execution_is_ignored_with_its_reason(loop, caplog):
     scene, _, queue = loop
     schedule = provisioned_monitor(scene)
