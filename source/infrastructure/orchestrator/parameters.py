@@ -228,7 +228,10 @@ class OrchestratorParameters:
                 "ExistingS3Bucket",
                 BUCKET_PATTERN,
                 63,
-                "Name of an existing, versioned S3 bucket in this region for ML assets. "
+                "Name of an existing, versioned S3 bucket in this region for ML assets. Its EventBridge "
+                "notifications must be on: pipelines start from the bucket's events on EventBridge (no polling), "
+                "and the stack fails if they are off (enable with aws s3api put-bucket-notification-configuration "
+                "--bucket NAME --notification-configuration '{\"EventBridgeConfiguration\": {}}'). "
                 "If not provided, a new S3 bucket is created.",
             ),
             existing_ecr_repo=_optional_name(
@@ -372,6 +375,7 @@ class OrchestratorConditions:
     git_address_provided: CfnCondition
     config_bucket_provided: CfnCondition
     create_bucket: CfnCondition
+    existing_bucket_provided: CfnCondition
     create_ecr_repo: CfnCondition
     create_model_registry: CfnCondition
     create_permissions_boundary: CfnCondition
@@ -391,6 +395,7 @@ class OrchestratorConditions:
             git_address_provided=provided("GitAddressProvided", parameters.codecommit_repo_address),
             config_bucket_provided=provided("ConfigBucketProvided", parameters.config_bucket),
             create_bucket=empty("CreateS3Bucket", parameters.existing_bucket),
+            existing_bucket_provided=provided("ExistingS3BucketProvided", parameters.existing_bucket),
             create_ecr_repo=empty("CreateECRRepo", parameters.existing_ecr_repo),
             create_model_registry=CfnCondition(
                 stack,

@@ -16,6 +16,7 @@ from infrastructure.nag import acknowledge
 
 from .api import OrchestratorApi
 from .blueprint_copy import BlueprintCopy
+from .bucket_check import AssetsBucketEventsCheck
 from .config_triggers import CodeCommitTrigger, ConfigBucketTrigger, ConnectionTrigger
 from .function import OrchestratorFunction
 from .index_table import PipelineIndexTable
@@ -59,6 +60,12 @@ class OrchestratorStack(Stack):
             create_assets_bucket=conditions.create_bucket,
             existing_assets_bucket=parameters.existing_bucket.value_as_string,
             stage_accounts=stage_accounts,
+        )
+        AssetsBucketEventsCheck(
+            self,
+            "ExistingAssetsBucketCheck",
+            condition=conditions.existing_bucket_provided,
+            bucket_name=parameters.existing_bucket.value_as_string,
         )
         index = PipelineIndexTable(self, "Index")
         notifications = Notifications(

@@ -55,6 +55,7 @@ CONDITIONAL = {
     "ConfigBucketProvided": ("ConfigS3Bucket", False),
     "ConnectionProvided": ("CodeConnectionArn", False),
     "CreateS3Bucket": ("ExistingS3Bucket", True),
+    "ExistingS3BucketProvided": ("ExistingS3Bucket", False),
     "CreateECRRepo": ("ExistingECRRepo", True),
 }
 
