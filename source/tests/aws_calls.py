@@ -32,6 +32,7 @@ IAM_ACTIONS = {
     "s3:HeadBucket": ["s3:ListBucket"],
     "s3:CopyObject": ["s3:GetObject", "s3:PutObject"],
     "s3:DeleteObjects": ["s3:DeleteObject"],
+    "s3:GetBucketNotificationConfiguration": ["s3:GetBucketNotification"],
     "lambda:Invoke": ["lambda:InvokeFunction"],
 }
 # Code of the project; any other frame (botocore, moto, the standard library) is transparent, and so is
@@ -110,6 +111,7 @@ HANDLERS = Handlers(
     {
         "lambdas.pipeline_orchestration.index.handler",
         "lambdas.custom_resource.copy_assets.handler",
+        "lambdas.custom_resource.bucket_notifications.handler",
         "lambdas.blueprints.batch_transform.handler",
         "lambdas.blueprints.inference.handler",
         "lambdas.blueprints.invoke_on_deploy.handler",
