@@ -12,7 +12,7 @@ import pytest
 from lambdas.pipeline_orchestration.catalogue import CATALOGUE
 from local import acceptance
 from local.cli import main
-from tests.e2e.conftest import _RUNNING, LocalScene, _local
+from tests.e2e.conftest import LocalScene, _local
 
 
 def no_dockerfile() -> bytes:
@@ -22,25 +22,45 @@ def no_dockerfile() -> bytes:
     return buffer.getvalue()
 
 
-def test_a_failing_type_is_reported_with_its_reason_and_a_non_zero_exit(built_templates, monkeypatch, capsys, tmp_path):
-    # The whole command, local mode started in process; the image builder's source has no Dockerfile.
-    while _RUNNING:  # moto's state is process-wide: one local orchestrator at a time
-        _RUNNING.pop().stop()
-    monkeypatch.setattr(acceptance, "docker_context", no_dockerfile)
-    monkeypatch.setattr("local.cli.quiet_terminal", lambda state_dir: tmp_path / "local.log")
-    code = main(["acceptance", "--local", "--templates", str(built_templates), "--types", "byom_batch_custom"])
-    out = capsys.readouterr().out
-    assert code == 1, out
-    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("byom_")}
-    assert "FAIL: FAILED:" in rows["byom_image_builder"] and "Dockerfile" in rows["byom_image_builder"]
-    assert "FAIL: not run: it needs byom_image_builder, which did not pass" in rows["byom_batch_custom"]
-    assert "0/2 passed" in out
-    assert "teardown: every pipeline, stack and input of the run removed" in out
-
-
 @pytest.fixture(scope="module")
 def scene(built_templates):
     yield from _local(built_templates, multi_account=False, seed_examples=False)
+
+
+class SharedOrchestrator:
+    """The module's local orchestrator, handed to `mlops acceptance --local` in place of a new one (a second start
+    and stop would double the test's time): its start answers the running API, its stop leaves it running."""
+
+    def __init__(self, scene: LocalScene):
+        self._running = scene.orchestrator
+
+    def __call__(self, **options: object) -> SharedOrchestrator:
+        assert options["seed_examples"] is False and "state_dir" not in options  # in memory, nothing seeded
+        return self
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._running, name)
+
+    def start(self) -> str:
+        return self._running.server.url  # type: ignore[union-attr]
+
+    def stop(self, save: bool = True) -> None:
+        assert save is False
+
+
+def test_a_failing_type_is_reported_with_its_reason_and_a_non_zero_exit(scene: LocalScene, monkeypatch, capsys):
+    # The whole command, `--local`; the image builder's source has no Dockerfile.
+    monkeypatch.setattr("local.session.LocalOrchestrator", SharedOrchestrator(scene))
+    monkeypatch.setattr(acceptance, "docker_context", no_dockerfile)
+    monkeypatch.setattr("local.cli.quiet_terminal", lambda state_dir: "local.log")
+    code = main(["acceptance", "--local", "--types", "byom_batch_custom"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("byom_")}
+    assert "FAIL: FAILED: stage Build, action BuildImage: the source holds no Dockerfile" in rows["byom_image_builder"]
+    assert "FAIL: not run: it needs byom_image_builder, which did not pass" in rows["byom_batch_custom"]
+    assert "0/2 passed" in out
+    assert "teardown: every pipeline, stack and input of the run removed" in out
 
 
 def test_every_type_passes_and_teardown_leaves_nothing(scene: LocalScene):
