@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lambdas.pipeline_orchestration.catalogue import CATALOGUE
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE, stack_base_name
 from lambdas.pipeline_orchestration.pipeline_state import ACTIVE, WAITING_APPROVAL, has_finished
 
 from .api_client import ApiClient
@@ -829,14 +829,15 @@ def planned(types: Sequence[str] | None = None, run_id: str = "<run id>") -> str
     """What a run creates, and its rough cost on AWS (the minutes are the usual ones, not a promise)."""
     lines = []
     for case in cases(types):
-        lines.append(f"  {case.pipeline_type}: pipeline mlops-pipeline-acc-{run_id}-{case.short}-...")
+        name = stack_base_name(CATALOGUE[case.pipeline_type], f"acc-{run_id}-{case.short}")
+        lines.append(f"  {case.pipeline_type}: pipeline {name}")
     estimate = [
-        Billed("2 endpoints", INSTANCE, 2, 45.0),
+        Billed("endpoints", INSTANCE, 2, 45.0),
         Billed("training job", INSTANCE, 1, 5.0),
         Billed("tuning jobs", INSTANCE, 2, 5.0),
         Billed("Autopilot job (estimated)", AUTOPILOT_ESTIMATED_INSTANCE, 1, 60.0),
-        Billed("2 transform jobs", INSTANCE, 2, 6.0),
-        Billed("4 baseline jobs", INSTANCE, 4, 8.0),
+        Billed("transform jobs", INSTANCE, 2, 6.0),
+        Billed("baseline jobs", INSTANCE, 4, 8.0),
     ]
     total = sum(b.cost or 0.0 for b in estimate)
     lines.append("  billed while they exist (usual minutes): " + "; ".join(map(str, estimate)))

@@ -114,3 +114,10 @@ def test_the_table_prices_what_ran_and_says_the_figures_are_approximate():
     assert "FAIL: FAILED: the transform job failed" in table
     assert f"prices as of {acceptance.PRICES_AS_OF}, approximate" in table
     assert "teardown could not remove:\n  stack x: DELETE_FAILED" in table
+
+
+def test_the_plan_names_every_pipeline_and_a_rough_cost():
+    plan = acceptance.planned(run_id="abc123")
+    assert "model_training_builtin: pipeline mlops-pipeline-acc-abc123-train-modeltraining" in plan
+    assert plan.count(": pipeline mlops-pipeline-acc-abc123-") == len(CATALOGUE)
+    assert "rough cost: ~" in plan and "approximate" in plan
