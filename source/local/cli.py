@@ -567,6 +567,54 @@ def cmd_local(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_acceptance(args: argparse.Namespace) -> int:
+    """One pipeline of every type, provisioned, checked and torn down: in local mode, or on a confirmed real
+    account (a deployed API); a table of the outcomes; 0 only if every type passed and nothing was left."""
+    from local import acceptance
+    from local.api_client import _region_from_url
+
+    types = [t.strip() for t in (args.types or "").split(",") if t.strip()] or None
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        acceptance.cases(types)
+        if args.endpoint:
+            region = args.aws_region or _region_from_url(args.endpoint)
+            if not region:
+                raise acceptance.Refused("name the API's region (--region)")
+            target = acceptance.real_target(
+                args.endpoint,
+                region,
+                args.yes_this_is_a_real_account,
+                args.profile,
+                args.stack,
+                args.assets_bucket,
+                args.ecr_repo,
+            )
+            run_id = acceptance.new_run_id()
+            say(
+                f"acceptance run {run_id} in account {target.account_id}, region {region}, through {args.endpoint}; "
+                f"it creates (and deletes at the end):\n{acceptance.planned(types, run_id)}"
+            )
+            report = acceptance.run_acceptance(target, types, run_id, say)
+        else:
+            from local.session import DEFAULT_TEMPLATES
+
+            log_file = quiet_terminal(None)
+            say(f"acceptance run in local mode (state in memory; log: {log_file})")
+            report = acceptance.run_local(Path(args.templates) if args.templates else DEFAULT_TEMPLATES, types, say)
+    except (acceptance.Refused, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(report.table(), flush=True)
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
 def _local_only(args: argparse.Namespace, command: str) -> bool:
     from local.api_client import is_local
 
@@ -778,6 +826,33 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--in-memory", action="store_true", help="keep nothing on disk: state ends with the process")
     local.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the start as JSON")
     local.set_defaults(run=cmd_local)
+    acceptance = commands.add_parser(
+        "acceptance",
+        help="one pipeline of every type, provisioned, checked and torn down (local mode, or a real account)",
+        epilog="exit codes: 0 every type passed and teardown left nothing, 1 a type failed or something was left, "
+        "2 refused (no confirmation, another account) or invalid options",
+    )
+    where = acceptance.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="in local mode, started in this process (the default)")
+    where.add_argument("--endpoint", help="a deployed orchestrator's API URL: a run on a real account (it costs)")
+    acceptance.add_argument("--region", "--aws-region", dest="aws_region", help="the deployed API's region")
+    acceptance.add_argument("--profile", help="AWS profile of the real account")
+    acceptance.add_argument(
+        "--yes-this-is-a-real-account",
+        metavar="ACCOUNT_ID",
+        help="confirms a run with --endpoint: the account the credentials must act in",
+    )
+    acceptance.add_argument(
+        "--stack",
+        default="mlops-orchestrator",
+        help="the orchestrator stack whose outputs name the bucket and repository",
+    )
+    acceptance.add_argument("--assets-bucket", help="the orchestrator's assets bucket (default: the stack's output)")
+    acceptance.add_argument("--ecr-repo", help="the orchestrator's ECR repository (default: the stack's output)")
+    acceptance.add_argument("--types", help="only these pipeline types (comma-separated) and what they need")
+    acceptance.add_argument("--templates", help="local mode's built templates (default: deployment/regional-s3-assets)")
+    acceptance.set_defaults(run=cmd_acceptance)
+
     local_commands = local.add_subparsers(dest="local_command", metavar="{simulate-violation,notifications}")
     simulate = local_commands.add_parser(
         "simulate-violation", help="run a monitor's next execution now, reporting a violation of its baseline"
