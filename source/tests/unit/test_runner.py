@@ -345,3 +345,35 @@ def test_a_push_while_the_connection_pipeline_runs_starts_it_once_the_run_has_en
     second = git(tmp_path, "rev-parse", "HEAD")
     for _ in range(3):  # asked on every step while e1 runs: still the commit to start from next
         assert runner._connection_version(pipeline, source) == second
+
+
+def test_finished_operations_of_pipeline_stack_sets_are_delivered_once_in_aws_shape(scene):
+    """As EventBridge sends "CloudFormation StackSet Operation Status Change": one event per finished operation of
+    a mlops-pipeline StackSet, none for other StackSets, none twice."""
+    delivered: list[dict] = []
+    runner = PipelineRunner(on_stack_event=delivered.append)
+    cloudformation = boto3.client("cloudformation")
+    for name in ("mlops-pipeline-churn-staging", "another-application"):
+        cloudformation.create_stack_set(StackSetName=name, TemplateBody=template("One"))
+    operation = cloudformation.create_stack_instances(
+        StackSetName="mlops-pipeline-churn-staging", Accounts=["123456789012"], Regions=["us-east-1"]
+    )["OperationId"]
+    cloudformation.create_stack_instances(
+        StackSetName="another-application", Accounts=["123456789012"], Regions=["us-east-1"]
+    )
+    arn = cloudformation.describe_stack_set(StackSetName="mlops-pipeline-churn-staging")["StackSet"]["StackSetARN"]
+
+    runner.tick()
+    runner.tick()  # nothing new finished: nothing delivered again
+
+    (event,) = [e for e in delivered if e["detail-type"] != "CloudFormation Stack Status Change"]
+    assert (event["source"], event["detail-type"], event["resources"]) == (
+        "aws.cloudformation",
+        "CloudFormation StackSet Operation Status Change",
+        [arn],
+    )
+    assert event["detail"] == {
+        "stack-set-arn": arn,
+        "stack-set-operation-id": operation,
+        "status-details": {"status": "SUCCEEDED"},
+    }
