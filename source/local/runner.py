@@ -422,8 +422,11 @@ class PipelineRunner:
                 version = head.get("VersionId") or head["ETag"]
             except ClientError as error:
                 # CodePipeline runs a new pipeline at once, and its S3 source action fails when the object is
-                # missing; so does this one's, and it runs again when the object is written.
+                # missing; so does this one's, and it runs again when the object is written. A removed object
+                # starts nothing: the rule that starts a pipeline hears "Object Created" only.
                 logger.debug("source of %s not readable: %s", pipeline.name, error)
+                if pipeline.latest is not None:
+                    return
         latest = pipeline.latest
         if latest is not None and (latest.source_version == version or latest.status == "InProgress"):
             return

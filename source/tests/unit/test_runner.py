@@ -377,3 +377,19 @@ def test_finished_operations_of_pipeline_stack_sets_are_delivered_once_in_aws_sh
         "stack-set-operation-id": operation,
         "status-details": {"status": "SUCCEEDED"},
     }
+
+
+def test_a_new_pipeline_runs_at_once_but_a_removed_source_starts_nothing(scene):
+    """CodePipeline runs a new pipeline at creation (its S3 source then fails when the object is missing); later
+    runs start on the source's "Object Created" events, so removing the object starts none."""
+    runner, pipeline = scene
+    run_to_end(runner, pipeline)
+    assert (len(pipeline.executions), pipeline.latest.status) == (1, "Failed")  # the run at creation: no source
+    upload_source(template("First"))
+    run_to_end(runner, pipeline)
+    assert (len(pipeline.executions), pipeline.latest.status) == (2, "Succeeded")
+
+    boto3.client("s3").delete_object(Bucket=SOURCE_BUCKET, Key=SOURCE_KEY)
+    runner._maybe_start(pipeline)
+
+    assert (len(pipeline.executions), pipeline.latest.status) == (2, "Succeeded")
