@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from lambdas.shared.aws import error_code
@@ -25,7 +26,7 @@ def check_tag_free(values: Mapping[str, Any], aws: Aws) -> tuple[str, str] | Non
     if image is None:
         return None
     pushed = image.get("imagePushedAt")
-    when = f", pushed {pushed.isoformat()}" if hasattr(pushed, "isoformat") else ""
+    when = f", pushed {pushed.isoformat()}" if isinstance(pushed, datetime) else ""
     return "image_tag", (
         f"{repository}:{tag} exists already{when}; tags are immutable, so a second build of it would fail: "
         "choose a new image_tag"
