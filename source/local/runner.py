@@ -31,6 +31,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambdas.blueprints import image_build
 from lambdas.pipeline_orchestration.adapters import Notifier
 from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
 from lambdas.pipeline_orchestration.lifecycle import STACK_SET_OPERATION_EVENT, STACK_SET_OPERATION_FINISHED
@@ -710,7 +711,43 @@ class PipelineRunner:
         if not any(name.rsplit("/", 1)[-1] == "Dockerfile" for name in files):
             action.set("Failed", "the source holds no Dockerfile")
             return
-        action.set("Succeeded", "emulated build: the Dockerfile was found; no container was built locally")
+        # The project's buildspec rules, without a container engine: a tag that exists is refused, and Docker Hub
+        # FROM lines are resolved through the pull-through cache the project names (shown in the summary).
+        variables = self._build_variables(pipeline, action)
+        repository, tag = variables.get("REPOSITORY", ""), variables.get("IMAGE_TAG", "")
+        ecr = client("ecr")
+        if repository and tag:
+            taken = ecr.list_images(repositoryName=repository, filter={"tagStatus": "TAGGED"})["imageIds"]
+            if any(image.get("imageTag") == tag for image in taken):
+                action.set("Failed", f"refused: {repository}:{tag} exists already; tags are immutable")
+                return
+        notes = ["docker hub cache: none; FROM lines are pulled as written"]
+        if variables.get("DOCKER_HUB_CACHE") and "Dockerfile" in files:
+            _, changes = image_build.rewrite(files["Dockerfile"].decode(), variables["DOCKER_HUB_CACHE"])
+            notes = [f"docker hub cache: {change}" for change in changes] or [
+                "docker hub cache: no FROM line names a Docker Hub image"
+            ]
+        for note in notes:
+            self.record(pipeline.name, "Build", "action", note)
+        if repository and tag:  # the image a build would push: later builds of the tag are refused
+            manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+            ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+        action.set(
+            "Succeeded", "; ".join(["emulated build: the Dockerfile was found; no container was built locally", *notes])
+        )
+
+    def _build_variables(self, pipeline: LocalPipeline, action: ActionRun) -> dict[str, str]:
+        """The environment variables of the action's CodeBuild project, as its stack resolved them."""
+        project = action.definition.get("Configuration", {}).get("ProjectName", "")
+        context = pipeline.context
+        for logical_id, resource in context.template.get("Resources", {}).items():
+            if resource.get("Type") == "AWS::CodeBuild::Project" and project in (
+                logical_id,
+                context.physical_ids.get(logical_id),
+            ):
+                environment = context.resolve(resource.get("Properties", {})).get("Environment", {})
+                return {v["Name"]: str(v.get("Value", "")) for v in environment.get("EnvironmentVariables", [])}
+        return {}
 
     # --- what the API reads -----------------------------------------------------------------------------
     def state(self, name: str) -> dict[str, Any] | None:

@@ -171,6 +171,60 @@ class ConnectionParameters:
         ]
 
 
+# --- Images: the repositories builds and requests may use, and the Docker Hub pull-through cache ---------------
+REPOSITORY_NAME = r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
+REPOSITORY_LIST_PATTERN = rf"^({REPOSITORY_NAME}(,{REPOSITORY_NAME})*)?$"
+# ECR takes only a secret of its own account and region whose name starts with ecr-pullthroughcache/
+# (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-creating-rule.html); the name part
+# is the CredentialArn pattern of AWS::ECR::PullThroughCacheRule.
+PULL_THROUGH_SECRET_PATTERN = (
+    r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:ecr-pullthroughcache/[a-zA-Z0-9/_+=.@-]+)?$"
+)
+
+
+@dataclass
+class ImageParameters:
+    """AllowedImageRepositories and the Secrets Manager secret of the Docker Hub pull-through cache rule."""
+
+    allowed_repositories: CfnParameter
+    docker_hub_secret: CfnParameter
+
+    @classmethod
+    def declare(cls, stack: Stack) -> ImageParameters:
+        return cls(
+            allowed_repositories=CfnParameter(
+                stack,
+                "AllowedImageRepositories",
+                type="String",
+                default="",
+                allowed_pattern=REPOSITORY_LIST_PATTERN,
+                max_length=2048,
+                constraint_description="comma-separated ECR repository names of this account and region, or empty",
+                description="Comma-separated ECR repositories of this account the orchestrator may use besides its "
+                "own (image builds push there; custom images come from there). Empty: its own repository only.",
+            ),
+            docker_hub_secret=CfnParameter(
+                stack,
+                "DockerHubCredentialArn",
+                type="String",
+                default="",
+                allowed_pattern=PULL_THROUGH_SECRET_PATTERN,
+                max_length=612,
+                constraint_description="the ARN of a Secrets Manager secret of this account and region named "
+                "ecr-pullthroughcache/..., or empty",
+                description="ARN of a Secrets Manager secret (name starting with ecr-pullthroughcache/, holding "
+                "username and accessToken of a Docker Hub account): the stack creates an ECR pull-through cache "
+                "rule for Docker Hub and image builds pull Docker Hub base images through it. Empty: no cache.",
+            ),
+        )
+
+    def labels(self) -> list[tuple[CfnParameter, str]]:
+        return [
+            (self.allowed_repositories, "Other ECR repositories the orchestrator may use (Optional)"),
+            (self.docker_hub_secret, "Docker Hub credentials secret for the pull-through cache (Optional)"),
+        ]
+
+
 @dataclass
 class OrchestratorParameters:
     notification_email: CfnParameter
@@ -186,6 +240,7 @@ class OrchestratorParameters:
     network: NetworkParameters
     vpc_id: CfnParameter
     connection: ConnectionParameters
+    images: ImageParameters
     delegated_admin: CfnParameter | None = None
     stages: dict[str, StageParameters] | None = None
 
@@ -281,6 +336,7 @@ class OrchestratorParameters:
                 "VPC of SubnetIds: the image builder's CodeBuild project names it. Leave empty for no VPC.",
             ),
             connection=ConnectionParameters.declare(stack),
+            images=ImageParameters.declare(stack),
         )
         # The image builder's CodeBuild project names the VPC of the default subnets.
         CfnRule(
@@ -341,6 +397,7 @@ class OrchestratorParameters:
             (self.permissions_boundary, "Permissions boundary of the pipelines' roles (Optional)"),
             (self.strict_validation, "Do you want unknown request keys refused rather than warned about?"),
             *self.connection.labels(),
+            *self.images.labels(),
         ]
         if self.delegated_admin is not None and self.stages is not None:
             labels.append(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnCondition, Fn, RemovalPolicy
+from aws_cdk import Aws, CfnCondition, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
@@ -24,18 +24,28 @@ class ContainerRegistry(StackLevel):
         self, scope: Construct, construct_id: str, *, create: CfnCondition, existing: str, stage_accounts: list[str]
     ) -> None:
         super().__init__(scope, construct_id)
-        repository = ecr.Repository(self, "ECRRepo", image_scan_on_push=True, removal_policy=RemovalPolicy.RETAIN)
+        # Immutable tags: an image a model or job names cannot be replaced behind it; a rebuild takes a new tag.
+        # Tagged images are never expired (deployed models run them); untagged ones are left by failed pushes.
+        repository = ecr.Repository(
+            self,
+            "ECRRepo",
+            image_scan_on_push=True,
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                ecr.LifecycleRule(
+                    description="Expire untagged images (left by failed pushes) 30 days after their push",
+                    tag_status=ecr.TagStatus.UNTAGGED,
+                    max_image_age=Duration.days(30),
+                )
+            ],
+        )
         skip_checks(
             repository,
             (
                 "CKV_AWS_136",
                 "ECR encrypts images at rest (AES-256); the images hold algorithm code, not data, and a customer "
                 "managed key would need a key policy for every account that pulls them",
-            ),
-            (
-                "CKV_AWS_51",
-                "The image-builder pipeline pushes the user's ImageTag again on every change of the image's source; "
-                "immutable tags would fail each rebuild",
             ),
         )
         if stage_accounts:
@@ -59,6 +69,50 @@ class ContainerRegistry(StackLevel):
             repository.repository_arn,
             permissions.arn("ecr", f"repository/{existing}"),
         ).to_string()
+
+    def grant_tag_reads(self, role: iam.IRole) -> iam.Policy:
+        """`role` may read which tags exist in the repositories of this account: a build of an existing tag is
+        refused before anything is written. Every repository, as AllowedImageRepositories is a list of names that
+        CloudFormation cannot turn into ARNs (a join's delimiter is a literal); DescribeImages reads tags and
+        digests, never layers."""
+        return iam.Policy(
+            self,
+            "ImageTagReads",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(actions=["ecr:DescribeImages"], resources=[permissions.arn("ecr", "repository/*")])
+            ],
+        )
+
+
+class DockerHubCache(StackLevel):
+    """An ECR pull-through cache rule for Docker Hub under `PREFIX`, created when `secret_arn` is given: image
+    builds pull Docker Hub base images through the account's registry with the secret's Docker Hub credentials,
+    not anonymously (Docker Hub limits anonymous pulls).
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecr-pullthroughcacherule.html
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-creating-rule.html
+    """
+
+    PREFIX = "mlops-docker-hub"
+    UPSTREAM = "registry-1.docker.io"  # Docker Hub's registry URL for ECR
+
+    def __init__(self, scope: Construct, construct_id: str, *, secret_arn: str) -> None:
+        super().__init__(scope, construct_id)
+        self.created = CfnCondition(
+            self, "DockerHubCacheCreated", expression=Fn.condition_not(Fn.condition_equals(secret_arn, ""))
+        )
+        rule = ecr.CfnPullThroughCacheRule(
+            self,
+            "DockerHubPullThroughCache",
+            ecr_repository_prefix=self.PREFIX,
+            upstream_registry="docker-hub",
+            upstream_registry_url=self.UPSTREAM,
+            credential_arn=secret_arn,
+        )
+        only_if(self.created, rule)
+        # What the orchestrator tells the builds: the prefix when the rule exists, else empty.
+        self.prefix = Fn.condition_if(self.created.logical_id, self.PREFIX, "").to_string()
 
 
 class ModelRegistry(StackLevel):

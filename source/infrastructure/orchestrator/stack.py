@@ -25,7 +25,7 @@ from .notifications import Notifications
 from .parameters import STAGE_NAMES, OrchestratorConditions, OrchestratorParameters
 from .pipeline_events import PipelineEvents
 from .pipeline_stack_roles import PipelineStackRoles
-from .registries import ContainerRegistry, ModelRegistry
+from .registries import ContainerRegistry, DockerHubCache, ModelRegistry
 from .storage import Storage
 
 
@@ -78,6 +78,9 @@ class OrchestratorStack(Stack):
             existing=parameters.existing_ecr_repo.value_as_string,
             stage_accounts=stage_accounts,
         )
+        docker_hub = DockerHubCache(
+            self, "DockerHubCache", secret_arn=parameters.images.docker_hub_secret.value_as_string
+        )
         models = ModelRegistry(self, "Models", create=conditions.create_model_registry, stage_accounts=stage_accounts)
         roles = PipelineStackRoles(
             self,
@@ -105,6 +108,20 @@ class OrchestratorStack(Stack):
             index_table=index.table,
         )
         storage.reserve_pipeline_objects(orchestrator_role_arn=orchestrator.role.role_arn)
+        # Images: the repositories builds may push to besides the orchestrator's, and the Docker Hub cache.
+        tag_reads = images.grant_tag_reads(orchestrator.role)
+        acknowledge(
+            tag_reads,
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/*]",
+                "DescribeImages (tags and digests) in this account's repositories: AllowedImageRepositories names "
+                "them, and CloudFormation cannot turn a list of names into ARNs",
+            ),
+        )
+        orchestrator.function.add_environment(
+            "ALLOWED_IMAGE_REPOSITORIES", parameters.images.allowed_repositories.value_as_string
+        )
+        orchestrator.function.add_environment("DOCKER_HUB_CACHE_PREFIX", docker_hub.prefix)
         # The predecessor's construct path, so that the API URL output keeps its name
         # (PipelineOrchestrationLambdaRestApiEndpoint9B628338).
         OrchestratorApi(self, "PipelineOrchestration", function=orchestrator.function)

@@ -435,6 +435,21 @@ def _strings(item: Mapping[str, Any]) -> dict[str, str]:
     return {key: value["S"] for key, value in item.items() if "S" in value}
 
 
+class Images:
+    """Container images in ECR repositories of this account."""
+
+    def tag(self, repository: str, tag: str) -> dict[str, Any] | None:
+        """The image a tag names; None when the tag is free. RepositoryNotFoundException is raised as it is."""
+        try:
+            answer = client("ecr").describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+        except Exception as error:
+            if error_code(error) == "ImageNotFoundException":
+                return None
+            raise
+        details = answer.get("imageDetails") or [None]
+        return details[0]
+
+
 @dataclass
 class Aws:
     """Every adapter the service needs, replaceable one by one."""
@@ -447,3 +462,4 @@ class Aws:
     notifier: Notifier = field(default_factory=Notifier)
     codecommit: CodeCommitPort = field(default_factory=CodeCommit)
     index: Index = field(default_factory=Index)
+    images: Images = field(default_factory=Images)

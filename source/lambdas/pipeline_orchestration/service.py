@@ -13,7 +13,7 @@ from typing import Any
 from lambdas.shared.errors import FieldError, ValidationFailed
 from lambdas.shared.logging import get_logger
 
-from . import approval, lifecycle, monitoring, pipeline_state, provisioner, status, triggers
+from . import approval, image_tags, lifecycle, monitoring, pipeline_state, provisioner, status, triggers
 from .adapters import Aws
 from .planner import plan_pipeline
 from .settings import Settings
@@ -49,6 +49,9 @@ class OrchestratorService:
         unusable = monitoring.check_retrain_target(request.values, self.aws)
         if unusable:  # read before any write: a monitor that could never retrain is not created
             raise ValidationFailed([FieldError("retrain_pipeline_name", unusable)])
+        taken = image_tags.check_tag_free(request.values, self.aws)
+        if taken:  # read before any write, as above: ECR would refuse the push of an immutable tag
+            raise ValidationFailed([FieldError(*taken)])
         if request.dry_run:
             answer = {
                 "message": DRY_RUN,

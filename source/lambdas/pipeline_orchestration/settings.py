@@ -41,6 +41,11 @@ class Settings:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     vpc_id: str = ""
+    # --- Images (stack parameters AllowedImageRepositories, DockerHubCredentialArn) ---
+    # Repositories of this account the orchestrator may use besides its own (names).
+    allowed_image_repositories: tuple[str, ...] = ()
+    # The ECR repository prefix of the stack's Docker Hub pull-through cache rule; empty: the stack has none.
+    docker_hub_cache_prefix: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +83,8 @@ class Settings:
             subnet_ids=_ids(env.get("SUBNET_IDS", "")),
             security_group_ids=_ids(env.get("SECURITY_GROUP_IDS", "")),
             vpc_id=env.get("VPC_ID", ""),
+            allowed_image_repositories=_ids(env.get("ALLOWED_IMAGE_REPOSITORIES", "")),
+            docker_hub_cache_prefix=env.get("DOCKER_HUB_CACHE_PREFIX", ""),
         )
 
     def network(self, stage: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -86,6 +93,11 @@ class Settings:
             target = self.stage_targets[stage]
             return target.subnet_ids, target.security_group_ids
         return self.subnet_ids, self.security_group_ids
+
+    @property
+    def image_repositories(self) -> tuple[str, ...]:
+        """The repositories of this account that builds push to: the orchestrator's, then the operator's."""
+        return tuple(dict.fromkeys(name for name in (self.ecr_repo_name, *self.allowed_image_repositories) if name))
 
 
 def _ids(text: str) -> tuple[str, ...]:

@@ -34,6 +34,9 @@ COMMON_PARAMETERS = [
     "CodeConnectionArn",
     "CodeConnectionRepository",
     "CodeConnectionBranch",
+    # Images
+    "AllowedImageRepositories",
+    "DockerHubCredentialArn",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",
@@ -57,6 +60,7 @@ CONDITIONAL = {
     "CreateS3Bucket": ("ExistingS3Bucket", True),
     "ExistingS3BucketProvided": ("ExistingS3Bucket", False),
     "CreateECRRepo": ("ExistingECRRepo", True),
+    "DockerHubCacheCreated": ("DockerHubCredentialArn", False),
 }
 
 
@@ -348,6 +352,8 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
         "VPC_ID",
         "LOG_LEVEL",
         "SOLUTION_VERSION",
+        "ALLOWED_IMAGE_REPOSITORIES",
+        "DOCKER_HUB_CACHE_PREFIX",
     }
     if stack == MULTI:
         expected |= {"IS_DELEGATED_ADMIN"} | {

@@ -5,6 +5,7 @@ a pipeline creates can ever hold, and that a failed event is kept and told."""
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import Any
 
 import pytest
@@ -383,3 +384,82 @@ def test_the_realtime_api_and_scalable_target_carry_their_stacks_owner_tag(synth
     template.has_resource_properties("AWS::ApiGateway::RestApi", {"Tags": Match.array_with([owner])})
     template.has_resource_properties("AWS::ApiGateway::Stage", {"Tags": Match.array_with([owner])})
     template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {"Tags": [owner]})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The image builder pushes only to the orchestrator's repository (or those the operator lists)
+
+BUILD_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-sklearn-v4-ContainerFactoryRole-1A2B"
+
+
+def _repository(name: str) -> str:
+    return f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/{name}"
+
+
+def _build_role(synthesized: Any, ecr_repo_name: str, **settings_overrides: Any) -> list[dict[str, Any]]:
+    """The build role's statements as the orchestrator deploys them, the request naming `ecr_repo_name`."""
+    planned = settings()
+    planned = type(planned)(**{**planned.__dict__, **settings_overrides})
+    request = validate(body("byom_image_builder"), planned)
+    values = {**plan_pipeline(request, planned).stack_parameters, "ECRRepoName": ecr_repo_name}
+    resolved = concrete(synthesized.templates["byom-custom-algorithm-image-builder"], values)["Resources"]
+    return _of(resolved, "ContainerFactoryRole") + _of(resolved, "DockerHubCachePull")
+
+
+def test_the_build_role_cannot_push_to_another_repository_whatever_the_stack_is_told(synthesized):
+    own = settings().ecr_repo_name
+    for named in (own, "payments-service"):
+        statements = _build_role(synthesized, named)
+        assert decide(Request(BUILD_ROLE, "ecr:PutImage", _repository(own)), statements) == ALLOW
+        for action in ("ecr:PutImage", "ecr:InitiateLayerUpload", "ecr:CompleteLayerUpload"):
+            assert decide(Request(BUILD_ROLE, action, _repository("payments-service")), statements) == IMPLICIT_DENY
+
+
+def test_the_build_role_pushes_to_a_listed_repository_and_pulls_only_through_its_cache(synthesized):
+    statements = _build_role(
+        synthesized, "team/base", allowed_image_repositories=("team/base",), docker_hub_cache_prefix="mlops-docker-hub"
+    )
+    assert decide(Request(BUILD_ROLE, "ecr:PutImage", _repository("team/base")), statements) == ALLOW
+    cached = _repository("mlops-docker-hub/library/python")
+    for action in ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository", "ecr:BatchGetImage"):
+        assert decide(Request(BUILD_ROLE, action, cached), statements) == ALLOW
+    assert decide(Request(BUILD_ROLE, "ecr:CreateRepository", _repository("payments")), statements) == IMPLICIT_DENY
+    no_cache = _build_role(synthesized, settings().ecr_repo_name)
+    assert decide(Request(BUILD_ROLE, "ecr:BatchImportUpstreamImage", cached), no_cache) == IMPLICIT_DENY
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_the_orchestrators_repository_is_immutable_scanned_and_expires_untagged_images(synthesized, stack):
+    template = synthesized.template(stack)
+    template.has_resource_properties(
+        "AWS::ECR::Repository",
+        {
+            "ImageTagMutability": "IMMUTABLE",
+            "ImageScanningConfiguration": {"ScanOnPush": True},
+            "LifecyclePolicy": {"LifecyclePolicyText": Match.string_like_regexp('"tagStatus":"untagged"')},
+        },
+    )
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_the_docker_hub_cache_exists_only_with_a_credential_secret(synthesized, stack):
+    secret = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:ecr-pullthroughcache/docker-hub-AbCdEf"
+    with_secret = _orchestrator(synthesized, stack, DockerHubCredentialArn=secret)
+    (rule,) = [r for r in with_secret.values() if r["Type"] == "AWS::ECR::PullThroughCacheRule"]
+    assert rule["Properties"] == {
+        "EcrRepositoryPrefix": "mlops-docker-hub",
+        "UpstreamRegistry": "docker-hub",
+        "UpstreamRegistryUrl": "registry-1.docker.io",
+        "CredentialArn": secret,
+    }
+    function = next(
+        r
+        for k, r in with_secret.items()
+        if k.startswith("PipelineOrchestrationFunction") and "Handler" in r["Properties"]
+    )
+    assert function["Properties"]["Environment"]["Variables"]["DOCKER_HUB_CACHE_PREFIX"] == "mlops-docker-hub"
+    without = _orchestrator(synthesized, stack, DockerHubCredentialArn="")
+    assert not [r for r in without.values() if r["Type"] == "AWS::ECR::PullThroughCacheRule"]
+    parameter = synthesized.templates[stack]["Parameters"]["DockerHubCredentialArn"]
+    assert re.fullmatch(parameter["AllowedPattern"], secret)
+    assert not re.fullmatch(parameter["AllowedPattern"], secret.replace("ecr-pullthroughcache/", "docker/"))

@@ -47,8 +47,8 @@ def make_settings(multi_account: bool = False, model_registry: bool = False, **o
         assets_bucket=ASSETS,
         blueprint_bucket=BLUEPRINTS,
         cfn_role_arn=f"arn:aws:iam::{ACCOUNT}:role/mlops-cloudformation",
-        ecr_repo_name="mlops-custom-algorithms",
-        ecr_repo_arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mlops-custom-algorithms",
+        ecr_repo_name="mlops-custom-algos",  # the repository the image builder example names
+        ecr_repo_arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mlops-custom-algos",
         sns_topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:mlops-notifications",
         multi_account=multi_account,
         model_registry=model_registry,
@@ -76,6 +76,9 @@ def aws_scene():
                 Body=stand_in_template(blueprint.parameters).encode(),
             )
         boto3.client("sns", region_name=REGION).create_topic(Name="mlops-notifications")
+        boto3.client("ecr", region_name=REGION).create_repository(
+            repositoryName=make_settings().ecr_repo_name, imageTagMutability="IMMUTABLE"
+        )
         create_index_table(Settings().index_table)
         yield s3
 

@@ -119,6 +119,9 @@ def test_image_builder_is_a_direct_stack():
         "CustomImage": "containers/sklearn_serving.zip",
         "ECRRepoName": "mlops-custom-algos",
         "ImageTag": "sklearn-v4",
+        # What the build may push to, from the settings: never the request's name alone.
+        "ImageRepositoryArns": SINGLE.ecr_repo_arn,
+        "DockerHubCachePrefix": "",
         "PermissionsBoundaryArn": SINGLE.permissions_boundary_arn,
         # No VPC unless the request or the orchestrator names one.
         "VpcId": "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..rules import ECR_REPO_NAME, AssetKey, Name, Pattern
+from ..rules import ECR_REPO_NAME, AssetKey, BoolText, Name, Pattern
 from ..settings import Settings
 from ..spec import Blueprint, Field, Kept, PipelineType, StageView
 from . import parameters as P
@@ -39,18 +39,47 @@ def _check_vpc_id(values: Mapping[str, Any], _: Settings) -> list[tuple[str, str
     return []
 
 
+def _check_repository(values: Mapping[str, Any], settings: Settings) -> list[tuple[str, str]]:
+    """Builds push only to the orchestrator's repository or those the operator lists (AllowedImageRepositories)."""
+    name = values.get("ecr_repo_name")
+    allowed = settings.image_repositories
+    if not isinstance(name, str) or not name or name in allowed:
+        return []
+    listed = ", ".join(allowed[1:]) or "none"
+    return [
+        (
+            "ecr_repo_name",
+            f"must be the orchestrator's repository {settings.ecr_repo_name} or one the stack parameter "
+            f"AllowedImageRepositories lists (listed: {listed}); '{name}' is neither",
+        )
+    ]
+
+
+def repository_arn(settings: Settings, name: str) -> str:
+    partition = settings.ecr_repo_arn.split(":")[1] if settings.ecr_repo_arn.startswith("arn:") else "aws"
+    return f"arn:{partition}:ecr:{settings.region}:{settings.account_id}:repository/{name}"
+
+
+def _docker_hub_cache(view: StageView) -> str:
+    """The cache prefix the build resolves Docker Hub FROM lines through; empty when opted out or absent."""
+    return view.settings.docker_hub_cache_prefix if view.text("use_docker_hub_cache") == "True" else ""
+
+
 def _build_network(view: StageView) -> dict[str, str]:
     vpc = view.text("vpc_id") if view.get("subnet_ids") else view.settings.vpc_id
     return {**network(view), P.VPC_ID_PARAMETER.name: vpc}
 
 
 def build_image_builder(view: StageView) -> dict[str, str]:
+    repositories = view.settings.image_repositories
     return {
         "NotificationsSNSTopicArn": view.settings.sns_topic_arn,
         "AssetsBucket": view.settings.assets_bucket,
         "CustomImage": view.text("custom_algorithm_docker"),
         "ECRRepoName": view.text("ecr_repo_name"),
         "ImageTag": view.text("image_tag"),
+        P.IMAGE_REPOSITORY_ARNS.name: ",".join(repository_arn(view.settings, name) for name in repositories),
+        P.DOCKER_HUB_CACHE_PREFIX.name: _docker_hub_cache(view),
         BOUNDARY_PARAMETER: boundary(view),
         **_build_network(view),
     }
@@ -64,6 +93,8 @@ IMAGE_BUILDER = Blueprint(
         P.CUSTOM_IMAGE,
         P.ECR_REPO_NAME,
         P.IMAGE_TAG,
+        P.IMAGE_REPOSITORY_ARNS,
+        P.DOCKER_HUB_CACHE_PREFIX,
         P.PERMISSIONS_BOUNDARY_ARN,
         P.VPC_ID_PARAMETER,
         *P.NETWORK,
@@ -83,8 +114,24 @@ TYPES = (
                 True,
                 doc="Key of a zip (Dockerfile and assets) in the assets bucket.",
             ),
-            Field("ecr_repo_name", ECR_REPO_NAME, True, doc="ECR repository to push to."),
-            Field("image_tag", Name(max_len=128), True, doc="Tag of the image; also names the stack."),
+            Field(
+                "ecr_repo_name",
+                ECR_REPO_NAME,
+                True,
+                doc="ECR repository to push to: the orchestrator's, or one of AllowedImageRepositories.",
+            ),
+            Field(
+                "image_tag",
+                Name(max_len=128),
+                True,
+                doc="Tag of the image; also names the stack. Tags are immutable: a tag that exists is refused.",
+            ),
+            Field(
+                "use_docker_hub_cache",
+                BoolText(),
+                default="True",
+                doc="Pull Docker Hub base images through the orchestrator's pull-through cache when it has one.",
+            ),
             VPC_ID,
             SUBNET_IDS,
             SECURITY_GROUP_IDS,
@@ -92,7 +139,7 @@ TYPES = (
             isolation_refused("CodeBuild has no network isolation; the build needs the network to pull and push"),
         ),
         build_image_builder,
-        (check_network, _check_vpc_id),
+        (check_network, _check_vpc_id, _check_repository),
         own_account_only=True,
         direct_stack=True,
         name_field="image_tag",

@@ -207,6 +207,21 @@ ECR_REPO_NAME = Parameter(
 IMAGE_TAG = Parameter(
     "ImageTag", "Tag of the image.", pattern=r"[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}", hint="a Docker tag"
 )
+# What the build may push to and pull through, set by the orchestrator, never by a request.
+IMAGE_REPOSITORY_ARNS = Parameter(
+    "ImageRepositoryArns",
+    "Comma-separated ARNs of the repositories the build may push to: the orchestrator's and the allowed ones.",
+    pattern=r"arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9._/-]+"
+    r"(,arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9._/-]+)*",
+    hint="comma-separated ECR repository ARNs",
+)
+DOCKER_HUB_CACHE_PREFIX = Parameter(
+    "DockerHubCachePrefix",
+    "Repository prefix of the registry's Docker Hub pull-through cache rule; empty: FROM lines are kept as written.",
+    pattern=r"((?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)?",
+    hint="an ECR repository prefix or empty",
+    default="",
+)
 
 # The CodePipeline wrapper stacks
 TEMPLATE_ZIP_FILE_NAME = Parameter(
