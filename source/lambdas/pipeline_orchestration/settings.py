@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 STAGES = ("dev", "staging", "prod")
@@ -41,6 +41,9 @@ class Settings:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     vpc_id: str = ""
+    # The data perimeter (PERIMETER_SETTINGS): what a request may name beyond the orchestrator's own account.
+    allowed_data_buckets: tuple[str, ...] = ()  # empty: any bucket of the account the role lives in
+    allowed_image_repositories: tuple[str, ...] = ()  # besides the orchestrator's repository and AWS's images
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,7 +81,13 @@ class Settings:
             subnet_ids=_ids(env.get("SUBNET_IDS", "")),
             security_group_ids=_ids(env.get("SECURITY_GROUP_IDS", "")),
             vpc_id=env.get("VPC_ID", ""),
+            **{name: parse(env.get(variable, "")) for name, variable, parse in PERIMETER_SETTINGS},
         )
+
+    def accounts(self) -> tuple[str, ...]:
+        """The orchestrator's account and its stage accounts: where a request's keys, topics and packages may live."""
+        stages = [target.account_id for target in (self.stage_targets or {}).values()]
+        return tuple(dict.fromkeys(account for account in (self.account_id, *stages) if account))
 
     def network(self, stage: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The default subnets and security groups of a deployment: the stage account's, or this account's."""
@@ -91,6 +100,16 @@ class Settings:
 def _ids(text: str) -> tuple[str, ...]:
     """A stack parameter's comma-separated ids."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The data perimeter's settings, declared once: (Settings field, environment variable, parser). The Lambda
+# reads them here; the orchestrator stack writes each variable from the stack parameter of the same name
+# (infrastructure/orchestrator/parameters.py, PerimeterParameters).
+PERIMETER_SETTINGS: tuple[tuple[str, str, Callable[[str], tuple[str, ...]]], ...] = (
+    ("allowed_data_buckets", "ALLOWED_DATA_BUCKETS", _ids),
+    ("allowed_image_repositories", "ALLOWED_IMAGE_REPOSITORIES", _ids),
+)
 
 
 def _account_from_arn(arn: str) -> str:

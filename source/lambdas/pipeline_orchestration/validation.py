@@ -16,6 +16,7 @@ from .catalogue import (
     NON_REGISTRY_ONLY,
     stack_base_name,
 )
+from . import perimeter
 from .model_cards import OPERATIONS
 from .rules import IGNORED_KEYS, NAME_PATTERN, RuleBroken, note_under
 from .settings import STAGES, Settings
@@ -320,6 +321,11 @@ def _check_field(
     return result if len(result) == len(STAGES) else MISSING
 
 
+def _staged(field: str, stage: str | None, request: ValidRequest) -> str:
+    """The field's name, with the stage when its value was a dev/staging/prod object."""
+    return f"{field}.{stage}" if stage and request._is_staged_field(field) else field
+
+
 def _cross_checks(request: ValidRequest, settings: Settings, names_too: bool) -> list[FieldError]:
     """Rules across fields; derived names are checked only once every field is valid on its own."""
     import re
@@ -331,6 +337,8 @@ def _cross_checks(request: ValidRequest, settings: Settings, names_too: bool) ->
         for check in request.pipeline.checks:
             for field, message in check(values, settings):
                 found[(field, message)] = None
+        for field, message in perimeter.problems(request.pipeline.fields, values, settings):
+            found[(_staged(field, stage, request), message)] = None
         if not names_too:
             continue
         for key, (name, limit, source) in request.pipeline.names(values).items():
