@@ -21,7 +21,9 @@ ACCOUNT = re.compile(r"[0-9]{12}")
 _IMAGE = re.compile(
     r"(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repository>[^:@]+)[:@].*"
 )
-_REPOSITORY_ARN = re.compile(r"arn:aws[a-z-]*:ecr:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):repository/(?P<name>.+)")
+_REPOSITORY_ARN = re.compile(
+    r"arn:aws[a-z-]*:ecr:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):repository/(?P<name>.+)"
+)
 
 
 def problems(fields: Iterable[Field], values: Mapping[str, Any], settings: Settings) -> list[tuple[str, str]]:
@@ -107,10 +109,8 @@ def _image(value: str, settings: Settings) -> str | None:
         return None
     if match["region"] == settings.region and match["account"] in images.aws_image_accounts(settings.region):
         return None
-    allowed = ", ".join(
-        [f"{settings.account_id}.dkr.ecr.{settings.region}.amazonaws.com/{settings.ecr_repo_name}"]
-        + list(settings.allowed_image_repositories)
-    )
+    own_uri = f"{settings.account_id}.dkr.ecr.{settings.region}.amazonaws.com/{settings.ecr_repo_name}"
+    allowed = ", ".join([own_uri, *settings.allowed_image_repositories])
     return (
         f"must be an image of the orchestrator's repository ({allowed}; AllowedImageRepositories adds others) or of "
         f"AWS's SageMaker image accounts in {settings.region}; repository {match['repository']} of account "

@@ -9,6 +9,7 @@ from typing import Any
 
 from lambdas.shared.errors import BadRequest, FieldError, ValidationFailed
 
+from . import perimeter
 from .catalogue import (
     ALL_FIELDS,
     CATALOGUE,
@@ -16,7 +17,6 @@ from .catalogue import (
     NON_REGISTRY_ONLY,
     stack_base_name,
 )
-from . import perimeter
 from .model_cards import OPERATIONS
 from .rules import IGNORED_KEYS, NAME_PATTERN, RuleBroken, note_under
 from .settings import STAGES, Settings

@@ -34,6 +34,9 @@ COMMON_PARAMETERS = [
     "CodeConnectionArn",
     "CodeConnectionRepository",
     "CodeConnectionBranch",
+    # The data perimeter's allow-lists (new; empty keeps the predecessor's behaviour for buckets).
+    "AllowedDataBuckets",
+    "AllowedImageRepositories",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",

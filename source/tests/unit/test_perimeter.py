@@ -45,7 +45,11 @@ def with_(pipeline_type: str, **changes):
         ("byom_realtime_builtin", "model_package_name", f"arn:aws:sagemaker:{REGION}:{FOREIGN}:model-package/g/1"),
         ("byom_realtime_custom", "custom_image_uri", f"{FOREIGN}.dkr.ecr.{REGION}.amazonaws.com/loot:latest"),
         ("byom_batch_custom", "custom_image_uri", f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/payments-service:1"),
-        ("byom_batch_custom", "custom_image_uri", f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/mlops-custom-algorithms:1"),
+        (
+            "byom_batch_custom",
+            "custom_image_uri",
+            f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/mlops-custom-algorithms:1",
+        ),
     ],
 )
 def test_a_value_of_another_account_or_repository_is_refused_naming_the_field(pipeline_type, field, value):
@@ -98,9 +102,10 @@ def test_images_of_the_orchestrators_repository_aws_and_the_listed_repositories_
         assert validate(with_("byom_batch_custom", custom_image_uri=image), settings).values["custom_image_uri"]
     # An AWS image account of another region is not one of this region's.
     elsewhere = "683313688378.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-    assert "eu-west-1 is outside" in errors_of(with_("byom_realtime_custom", custom_image_uri=elsewhere))[
-        "custom_image_uri"
-    ]
+    assert (
+        "eu-west-1 is outside"
+        in errors_of(with_("byom_realtime_custom", custom_image_uri=elsewhere))["custom_image_uri"]
+    )
 
 
 def test_the_aws_image_accounts_are_the_tables_registries():
@@ -136,9 +141,7 @@ def test_offline_validation_without_an_account_judges_no_account():
 
 
 def test_every_perimeter_kind_a_rule_declares_has_a_judge():
-    declared = {
-        spec.rule.reaches for pipeline in CATALOGUE.values() for spec in pipeline.fields if spec.rule.reaches
-    }
+    declared = {spec.rule.reaches for pipeline in CATALOGUE.values() for spec in pipeline.fields if spec.rule.reaches}
     assert declared == set(JUDGES)
     assert Rule().reaches == ""
 
