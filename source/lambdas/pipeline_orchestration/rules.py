@@ -84,7 +84,8 @@ class Text(Rule):
             text = text.lower()
         if not self.min_len <= len(text) <= self.max_len:
             raise RuleBroken(f"must be {self.min_len} to {self.max_len} characters long, got {len(text)}")
-        if self.pattern and not re.fullmatch(self.pattern, text):
+        # ASCII, as the published schema's ECMA-262 patterns: \d takes no Arabic-Indic digit, \w no accented letter.
+        if self.pattern and not re.fullmatch(self.pattern, text, re.ASCII):
             raise RuleBroken(self.pattern_hint or f"must match {self.pattern}")
         return text
 
@@ -309,7 +310,7 @@ class Pattern(Rule):
 
     def normalize(self, value: Any) -> Any:
         text = _text(value)
-        if not re.fullmatch(self.pattern, text):
+        if not re.fullmatch(self.pattern, text, re.ASCII):  # as the published schema: see Text
             raise RuleBroken(self.hint or f"must match {self.pattern}")
         return text
 

@@ -79,6 +79,31 @@ def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
     return deepest
 
 
+# A body's size and key count are bounded before it is parsed and validated: no request of ours comes near them,
+# and a body of many thousands of unknown keys would otherwise cost seconds and an answer of megabytes.
+MAX_BODY_BYTES = 256 * 1024
+MAX_KEYS = 2000
+
+
+def key_count(value: Any, limit: int = MAX_KEYS) -> int:
+    """How many object keys `value` holds at every depth (counted without recursion), stopping past `limit`."""
+    count, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            if count > limit:
+                return count
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+    return count
+
+
+def too_many_keys(count: int) -> BadRequest:
+    return BadRequest(f"Bad request. The request body holds {count} or more keys in all; at most {MAX_KEYS} are read.")
+
+
 def too_deep() -> ValidationFailed:
     return ValidationFailed([FieldError("(body)", f"nests objects or lists more than {MAX_NESTING} levels deep")])
 
