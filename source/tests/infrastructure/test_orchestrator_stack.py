@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from lambdas.pipeline_orchestration.index import ROUTES as API_ROUTES
-from lambdas.pipeline_orchestration.settings import Settings
+from lambdas.pipeline_orchestration.settings import PERIMETER_SETTINGS, Settings
 
 pytestmark = pytest.mark.synth
 
@@ -165,7 +165,9 @@ def test_console_groups_and_labels_every_parameter(synthesized, stack):
     assert [g["Label"]["default"] for g in groups] == [
         "MLOps Framework Settings",
         "VPC of the pipelines' containers (Optional)",
+        "Data perimeter (Optional)",
     ]
+    assert groups[2]["Parameters"] == ["AllowedDataBuckets", "AllowedImageRepositories"]
     grouped = [name for group in groups for name in group["Parameters"]]
     assert sorted(grouped) == sorted(template["Parameters"]) and len(grouped) == len(set(grouped))
     assert all("SubnetIds" in n or "SecurityGroupIds" in n or n == "VpcId" for n in groups[1]["Parameters"])
@@ -351,6 +353,7 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
         "VPC_ID",
         "LOG_LEVEL",
         "SOLUTION_VERSION",
+        *(variable for _, variable, _ in PERIMETER_SETTINGS),
     }
     if stack == MULTI:
         expected |= {"IS_DELEGATED_ADMIN"} | {
