@@ -165,3 +165,16 @@ def test_a_dry_run_outside_the_perimeter_is_a_400_naming_the_field(aws_scene):
     response = index.handle(event, service)
     assert response["statusCode"] == 400
     assert [e["field"] for e in json.loads(response["body"])["errors"]] == ["custom_image_uri"]
+
+
+def test_a_shap_baseline_file_is_a_key_of_the_assets_bucket():
+    def shap(baseline):
+        config = {**example("byom_model_explainability_monitor")["shap_config"], "baseline": baseline}
+        return with_("byom_model_explainability_monitor", shap_config=config)
+
+    assert "s3://other-bucket" not in str(validate(shap(f"s3://{ASSETS}/shap/base.csv"), SINGLE).values)
+    errors = errors_of(shap("s3://other-bucket/shap/base.csv"))
+    assert list(errors) == ["shap_config.baseline"] and f"assets bucket ({ASSETS})" in errors["shap_config.baseline"]
+    assert "'..'" in errors_of(shap("../other/base.csv"))["shap_config"]
+    # Inline rows are no file: the role reads no object for them.
+    assert validate(shap([[1, 2, 3]]), SINGLE).values["shap_config"]["baseline"] == [[1, 2, 3]]
