@@ -17,6 +17,7 @@ from constructs import Construct
 
 from infrastructure.blueprints.functions import (
     BlueprintFunction,
+    in_own_account,
     kms_grant_through_sagemaker,
     s3_arn,
     s3_uri,
@@ -46,16 +47,19 @@ class BatchTransformStack(Stack):
                         "Effect": "Allow",
                         "Action": "s3:ListBucket",
                         "Resource": s3_arn(p["BatchInputBucket"].value_as_string),
+                        "Condition": in_own_account(),
                     },
                     {
                         "Effect": "Allow",
                         "Action": "s3:GetObject",
                         "Resource": s3_arn(Fn.join("", [p["BatchInferenceData"].value_as_string, "*"])),
+                        "Condition": in_own_account(),
                     },
                     {
                         "Effect": "Allow",
                         "Action": "s3:PutObject",
                         "Resource": s3_arn(Fn.join("", [p["BatchOutputLocation"].value_as_string, "/*"])),
+                        "Condition": in_own_account(),
                     },
                 ],
             },

@@ -48,6 +48,20 @@ def s3_uri(path: str) -> str:
     return Fn.join("", ["s3://", path])
 
 
+def in_own_account() -> dict[str, Any]:
+    """The condition of S3 grants on locations a request chooses: buckets of the account the role lives in (the
+    orchestrator's, or in multi-account mode the stage account), whatever bucket name the request gave.
+    AWS's data perimeter guidance: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+    (s3:ResourceAccount, https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html)."""
+    return {"StringEquals": {"s3:ResourceAccount": Aws.ACCOUNT_ID}}
+
+
+def kms_via_services(*services: str) -> dict[str, Any]:
+    """The condition of grants on a key a request chooses: used only by the services that encrypt for the role
+    (kms:ViaService, https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service)."""
+    return {"StringEquals": {"kms:ViaService": [f"{service}.{Aws.REGION}.amazonaws.com" for service in services]}}
+
+
 def sagemaker_arn(resource: str) -> str:
     return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
 
@@ -75,12 +89,14 @@ def if_provided(condition: CfnCondition, value: Any) -> Any:
 def kms_policy(
     scope: Construct, construct_id: str, role: iam.IRole, key_arn: str, condition: CfnCondition, actions: list[str]
 ) -> iam.Policy:
-    """A policy on the given KMS key that exists only when a key is given."""
+    """A policy on the given KMS key that exists only when a key is given, used through SageMaker and S3 only."""
     policy = iam.Policy(
         scope,
         construct_id,
         roles=[role],
-        statements=[iam.PolicyStatement(actions=actions, resources=[key_arn])],
+        statements=[
+            iam.PolicyStatement(actions=actions, resources=[key_arn], conditions=kms_via_services("sagemaker", "s3"))
+        ],
     )
     policy.node.default_child.cfn_options.condition = condition  # type: ignore[union-attr]
     return policy

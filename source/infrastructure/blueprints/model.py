@@ -10,7 +10,14 @@ from aws_cdk import Aws, CfnCondition, CfnParameter, CfnResource, CfnTag, Fn, St
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 
-from infrastructure.blueprints.functions import KMS_FOR_JOBS, provided, s3_arn, s3_uri, sagemaker_arn
+from infrastructure.blueprints.functions import (
+    KMS_FOR_JOBS,
+    kms_via_services,
+    provided,
+    s3_arn,
+    s3_uri,
+    sagemaker_arn,
+)
 from infrastructure.blueprints.network import declare_network
 from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
@@ -136,6 +143,7 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
                     "Effect": "Allow",
                     "Action": KMS_FOR_JOBS,
                     "Resource": p["KmsKeyArn"].value_as_string,
+                    "Condition": kms_via_services("sagemaker", "s3"),
                 }
             ],
         ),

@@ -20,6 +20,7 @@ from infrastructure.blueprints.functions import (
     JobResource,
     allow_job_logs,
     if_provided,
+    in_own_account,
     kms_policy,
     provided,
     s3_arn,
@@ -247,23 +248,32 @@ class ModelMonitorStack(Stack):
     def _sagemaker_role(self) -> iam.Role:
         p = self.p
         role = sagemaker_role(self, "MonitorRole", f"Runs the {self.monitor_type} baseline and monitoring jobs")
-        read = [
-            s3_arn(f"{p['AssetsBucket']}/{p['BaselineData']}"),
-            s3_arn(f"{p['DataCaptureLocation']}/*"),
-            s3_arn(f"{p['BaselineJobOutputLocation']}/*"),
-        ]
-        buckets = [p["AssetsBucket"], p["DataCaptureBucket"], p["BaselineOutputBucket"], self._monitoring_bucket()]
+        # The baseline data is a key of the orchestrator's assets bucket (in multi-account mode another account's);
+        # every other location is the request's, and read or written only in the role's own account.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[s3_arn(f"{p['AssetsBucket']}/{p['BaselineData']}")]
+            )
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[s3_arn(p["AssetsBucket"])]))
+        read = [s3_arn(f"{p['DataCaptureLocation']}/*"), s3_arn(f"{p['BaselineJobOutputLocation']}/*")]
+        buckets = [p["DataCaptureBucket"], p["BaselineOutputBucket"], self._monitoring_bucket()]
         if self.ground_truth:
             read.append(s3_arn(f"{p['MonitorGroundTruthInput']}/*"))
             buckets.append(p["GroundTruthBucket"])
-        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=read))
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=read, conditions=in_own_account()))
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:PutObject"],
                 resources=[s3_arn(f"{p['BaselineJobOutputLocation']}/*"), s3_arn(f"{p['MonitoringOutputLocation']}/*")],
+                conditions=in_own_account(),
             )
         )
-        role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[s3_arn(b) for b in buckets]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[s3_arn(b) for b in buckets], conditions=in_own_account()
+            )
+        )
         allow_job_logs(role, "ProcessingJobs")
         if self.clarify:
             # Clarify computes its analysis on a temporary shadow endpoint of the monitored model.
@@ -370,6 +380,7 @@ class ModelMonitorStack(Stack):
                         s3_arn(f"{p['BaselineJobOutputLocation']}/analysis_config.json"),
                         s3_arn(f"{p['BaselineJobOutputLocation']}/monitor/analysis_config.json"),
                     ],
+                    conditions=in_own_account(),
                 )
             )
             starter.add_to_policy(
@@ -400,11 +411,14 @@ class ModelMonitorStack(Stack):
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[s3_arn(f"{p['BaselineJobOutputLocation']}/{name}") for name in self.baseline_files],
+                conditions=in_own_account(),
             )
         )
         # Without ListBucket a missing constraints file reads as 403 rather than 404.
         poller.add_to_policy(
-            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[s3_arn(p["BaselineOutputBucket"])])
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[s3_arn(p["BaselineOutputBucket"])], conditions=in_own_account()
+            )
         )
         self.baseline.depend_on(
             kms_policy(self, "PollerKms", poller, p["KmsKeyArn"], self.kms, ["kms:Decrypt", "kms:DescribeKey"])
@@ -491,17 +505,21 @@ class ModelExplainabilityMonitorStack(ClarifyMonitorStack):
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        # A SHAP baseline given as a key lives somewhere in the assets bucket; its key is inside SHAPConfig.
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[s3_arn(f"{self.p['AssetsBucket']}/*")])
+        # A SHAP baseline given as a file: the role reads that one object of the assets bucket (ShapBaselineKey).
+        baseline = provided(self, "ShapBaselineProvided", self.p["ShapBaselineKey"])
+        policy = iam.Policy(
+            self,
+            "ShapBaselineRead",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"],
+                    resources=[s3_arn(f"{self.p['AssetsBucket']}/{self.p['ShapBaselineKey']}")],
+                )
+            ],
         )
-        acknowledge(
-            self.role,
-            (
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<AssetsBucket>/*]",
-                "The SHAP baseline file is named inside the SHAPConfig JSON, which the template cannot parse",
-            ),
-        )
+        policy.node.default_child.cfn_options.condition = baseline  # type: ignore[union-attr]
+        self.baseline.depend_on(policy)
 
     def baseline_properties(self) -> dict[str, Any]:
         p = self.p

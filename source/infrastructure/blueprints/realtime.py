@@ -20,7 +20,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from infrastructure.blueprints.deploy_role import OWNER_TAG
-from infrastructure.blueprints.functions import BlueprintFunction, provided, s3_arn, s3_uri
+from infrastructure.blueprints.functions import BlueprintFunction, in_own_account, provided, s3_arn, s3_uri
 from infrastructure.blueprints.model import (
     after_policies,
     conditional_policy,
@@ -125,6 +125,7 @@ class RealtimeInferenceStack(Stack):
                     "Effect": "Allow",
                     "Action": ["s3:PutObject"],
                     "Resource": s3_arn(Fn.join("", [p["DataCaptureLocation"].value_as_string, "/*"])),
+                    "Condition": in_own_account(),
                 }
             ],
         )
@@ -138,6 +139,7 @@ class RealtimeInferenceStack(Stack):
                     "Effect": "Allow",
                     "Action": ["s3:GetObject", "s3:PutObject"],
                     "Resource": s3_arn(Fn.join("", [p["AsyncOutputLocation"].value_as_string, "/*"])),
+                    "Condition": in_own_account(),
                 }
             ],
         )
@@ -355,7 +357,14 @@ class RealtimeInferenceStack(Stack):
             "AsyncRequestStaging",
             function.role,
             c["async"],
-            [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": s3_arn(Fn.join("", [async_requests, "/*"]))}],
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Resource": s3_arn(Fn.join("", [async_requests, "/*"])),
+                    "Condition": in_own_account(),
+                }
+            ],
         )
         acknowledge(
             staging,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.pipeline_orchestration.catalogue import CATALOGUE, COMMON_OPTIONS
-from lambdas.pipeline_orchestration.index import PIPELINE_NAME, ROUTES
+from lambdas.pipeline_orchestration.index import BODY_ROUTE_ERRORS, BODY_ROUTES, PIPELINE_NAME, ROUTES
 from lambdas.pipeline_orchestration.lifecycle import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATES
 from lambdas.pipeline_orchestration.model_cards import OPERATIONS
 from lambdas.pipeline_orchestration.rules import Rule
@@ -228,7 +228,13 @@ def _json(schema: str, description: str) -> dict[str, Any]:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    words = {400: "Invalid request", 404: "Unknown pipeline", 409: "The pipeline is running", 500: "Server error"}
+    words = {
+        400: "Invalid request",
+        404: "Unknown pipeline",
+        409: "The pipeline is running",
+        413: "The body is over 256 KiB",
+        500: "Server error",
+    }
     return {str(s): _json("Error", words[s]) for s in (*statuses, 500)}
 
 
@@ -348,10 +354,11 @@ def build_document() -> dict[str, Any]:
     schemas.update(_ANSWERS)
     paths: dict[str, dict[str, Any]] = {}
     for method, resource in ROUTES:
-        paths.setdefault(resource, {})[method.lower()] = {
-            **ROUTE_DOCS[(method, resource)],
-            "security": [{"sigv4": []}],
-        }
+        doc = ROUTE_DOCS[(method, resource)]
+        if (method, resource) in BODY_ROUTES:
+            limits = _errors(*BODY_ROUTE_ERRORS)
+            doc = {**doc, "responses": dict(sorted({**doc["responses"], **limits}.items()))}
+        paths.setdefault(resource, {})[method.lower()] = {**doc, "security": [{"sigv4": []}]}
     return {
         "openapi": "3.1.0",
         "info": {

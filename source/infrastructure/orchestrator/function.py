@@ -93,6 +93,8 @@ class OrchestratorFunction(Construct):
             "VPC_ID": parameters.vpc_id.value_as_string,
             "LOG_LEVEL": "INFO",
             "SOLUTION_VERSION": version,
+            # The data perimeter's allow-lists (settings.PERIMETER_SETTINGS).
+            **{variable: p.value_as_string for variable, p in parameters.perimeter.by_variable.items()},
         }
         if parameters.delegated_admin is not None and parameters.stages is not None:
             settings["IS_DELEGATED_ADMIN"] = parameters.delegated_admin.value_as_string

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aws_cdk import CfnCondition, CfnParameter, CfnRule, CfnRuleAssertion, Fn, Stack
 
 from lambdas.pipeline_orchestration.catalogue import parameters as blueprint_parameters
+from lambdas.pipeline_orchestration.settings import PERIMETER_SETTINGS
 
 EMAIL_PATTERN = r"^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$"
 CODECOMMIT_PATTERN = (
@@ -225,6 +226,52 @@ class ImageParameters:
         ]
 
 
+# ---------------------------------------------------------------------------------------------------------
+# The data perimeter: one stack parameter per setting of PERIMETER_SETTINGS, named after its field.
+
+PERIMETER_LABEL = "Data perimeter (Optional)"
+PERIMETER_PARAMETERS = {
+    "allowed_data_buckets": (
+        r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9](,[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])*)?$",
+        "Comma-separated names of the buckets a request may read and write besides the assets bucket (its "
+        "locations are refused otherwise). Leave empty for any bucket of the account the pipeline's roles live in.",
+        "Buckets requests may name (Optional)",
+    ),
+}
+
+
+def perimeter_parameter_name(field: str) -> str:
+    """The stack parameter of a perimeter setting: allowed_data_buckets -> AllowedDataBuckets."""
+    return "".join(part.capitalize() for part in field.split("_"))
+
+
+@dataclass
+class PerimeterParameters:
+    """The perimeter's stack parameters, by the environment variable the orchestrator reads each from."""
+
+    by_variable: dict[str, CfnParameter]
+    labels: list[tuple[CfnParameter, str]]
+
+    @classmethod
+    def declare(cls, stack: Stack) -> PerimeterParameters:
+        by_variable, labels = {}, []
+        for field, variable, _ in PERIMETER_SETTINGS:
+            pattern, description, label = PERIMETER_PARAMETERS[field]
+            parameter = CfnParameter(
+                stack,
+                perimeter_parameter_name(field),
+                type="String",
+                default="",
+                allowed_pattern=pattern,
+                constraint_description="a comma-separated list without spaces",
+                max_length=4096,
+                description=description,
+            )
+            by_variable[variable] = parameter
+            labels.append((parameter, label))
+        return cls(by_variable, labels)
+
+
 @dataclass
 class OrchestratorParameters:
     notification_email: CfnParameter
@@ -241,6 +288,7 @@ class OrchestratorParameters:
     vpc_id: CfnParameter
     connection: ConnectionParameters
     images: ImageParameters
+    perimeter: PerimeterParameters
     delegated_admin: CfnParameter | None = None
     stages: dict[str, StageParameters] | None = None
 
@@ -337,6 +385,7 @@ class OrchestratorParameters:
             ),
             connection=ConnectionParameters.declare(stack),
             images=ImageParameters.declare(stack),
+            perimeter=PerimeterParameters.declare(stack),
         )
         # The image builder's CodeBuild project names the VPC of the default subnets.
         CfnRule(
@@ -422,8 +471,15 @@ class OrchestratorParameters:
             "ParameterGroups": [
                 {"Label": {"default": GROUP_LABEL}, "Parameters": [parameter.logical_id for parameter, _ in labels]},
                 {"Label": {"default": NETWORK_LABEL}, "Parameters": [parameter.logical_id for parameter, _ in network]},
+                {
+                    "Label": {"default": PERIMETER_LABEL},
+                    "Parameters": [parameter.logical_id for parameter, _ in self.perimeter.labels],
+                },
             ],
-            "ParameterLabels": {parameter.logical_id: {"default": label} for parameter, label in (*labels, *network)},
+            "ParameterLabels": {
+                parameter.logical_id: {"default": label}
+                for parameter, label in (*labels, *network, *self.perimeter.labels)
+            },
         }
 
 

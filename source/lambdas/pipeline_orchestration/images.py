@@ -42,6 +42,11 @@ def _uri(entry: list[Any], region: str, what: str) -> str:
     return f"{registry[region]}.dkr.ecr.{region}.{_domain(region)}/{repository_and_tag}"
 
 
+def aws_image_accounts(region: str) -> frozenset[str]:
+    """The accounts whose ECR registries hold AWS's SageMaker images in `region` (the table's registries)."""
+    return frozenset(registry[region] for registry in _table()["registries"] if region in registry)
+
+
 def frameworks(scope: str = "inference") -> dict[str, list[str]]:
     """Every framework with its versions, for error messages and docs."""
     return {name: sorted(scopes[scope]) for name, scopes in sorted(_table()["images"].items()) if scope in scopes}

@@ -9,14 +9,14 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from lambdas.shared.errors import BadRequest, FieldError, NotFound, ValidationFailed
+from lambdas.shared.errors import BadRequest, BodyTooLarge, FieldError, NotFound, ValidationFailed
 from lambdas.shared.logging import get_logger
 
 from . import responses
 from .monitoring import is_monitoring_event
 from .service import OrchestratorService
 from .settings import Settings
-from .validation import MAX_NESTING, nesting_depth, too_deep
+from .validation import MAX_BODY_BYTES, MAX_KEYS, MAX_NESTING, key_count, nesting_depth, too_deep, too_many_keys
 
 logger = get_logger(__name__)
 
@@ -33,6 +33,11 @@ def _body(event: dict[str, Any]) -> Any:
         import base64
 
         raw = base64.b64decode(raw)
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > MAX_BODY_BYTES:
+        raise BodyTooLarge(
+            f"Bad request. The request body is {size} bytes; at most {MAX_BODY_BYTES} (256 KiB) are read."
+        )
     try:
         body = json.loads(raw)
     except RecursionError:
@@ -41,6 +46,9 @@ def _body(event: dict[str, Any]) -> Any:
         raise BadRequest(f"Bad request. The request body is not valid JSON: {error}") from None
     if nesting_depth(body) > MAX_NESTING:
         raise too_deep()
+    count = key_count(body)
+    if count > MAX_KEYS:
+        raise too_many_keys(count)
     return body
 
 
@@ -85,6 +93,8 @@ BODY_ROUTES = {
     ("POST", "/pipelinestatus"),
     ("POST", "/pipelines/{pipeline_name}/approval"),
 }
+# What a body route may answer besides its route's own statuses: a body over MAX_BODY_BYTES is refused unread.
+BODY_ROUTE_ERRORS = (BodyTooLarge.http_status,)
 
 
 @cache

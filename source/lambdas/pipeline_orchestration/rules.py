@@ -36,9 +36,14 @@ def _is_blank(value: Any) -> bool:
 
 @dataclass(eq=False, repr=False)
 class Rule:
-    """Base: accepts any value. `allow_empty` lets "" (and null) through as ""."""
+    """Base: accepts any value. `allow_empty` lets "" (and null) through as "".
+
+    `reaches` names what a value points at outside the request (perimeter.py checks it against the
+    orchestrator's accounts and allow-lists): "bucket", "kms_key", "sns_topic", "model_package" or "image".
+    """
 
     allow_empty: bool = field(default=False, kw_only=True)
+    reaches: str = field(default="", kw_only=True)
 
     def check(self, value: Any) -> Any:
         if _is_blank(value):
@@ -79,7 +84,8 @@ class Text(Rule):
             text = text.lower()
         if not self.min_len <= len(text) <= self.max_len:
             raise RuleBroken(f"must be {self.min_len} to {self.max_len} characters long, got {len(text)}")
-        if self.pattern and not re.fullmatch(self.pattern, text):
+        # ASCII, as the published schema's ECMA-262 patterns: \d takes no Arabic-Indic digit, \w no accented letter.
+        if self.pattern and not re.fullmatch(self.pattern, text, re.ASCII):
             raise RuleBroken(self.pattern_hint or f"must match {self.pattern}")
         return text
 
@@ -204,6 +210,8 @@ class AssetKey(Rule):
 class BucketPath(Rule):
     """`bucket/prefix` (no s3:// prefix): the first segment must be a legal bucket name."""
 
+    reaches: str = field(default="bucket", kw_only=True)
+
     def normalize(self, value: Any) -> Any:
         path = _text(value).rstrip("/")
         problem = _path_problems(path)
@@ -302,7 +310,7 @@ class Pattern(Rule):
 
     def normalize(self, value: Any) -> Any:
         text = _text(value)
-        if not re.fullmatch(self.pattern, text):
+        if not re.fullmatch(self.pattern, text, re.ASCII):  # as the published schema: see Text
             raise RuleBroken(self.hint or f"must match {self.pattern}")
         return text
 
@@ -314,14 +322,17 @@ KMS_KEY_ARN = Pattern(
     pattern=r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[a-zA-Z0-9/_-]+",
     hint="must be a KMS key ARN such as arn:aws:kms:<region>:<account>:key/<key-id>",
     allow_empty=True,
+    reaches="kms_key",
 )
 MODEL_PACKAGE_ARN = Pattern(
     pattern=r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/\d+",
     hint="must be a model package version ARN: arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>",
+    reaches="model_package",
 )
 ECR_IMAGE_URI = Pattern(
     pattern=r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9]+([._/-][a-z0-9]+)*(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})",
     hint="must be an ECR image URI such as <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>",
+    reaches="image",
 )
 ECR_REPO_NAME = Pattern(
     pattern=r"(?=.{2,256}$)([a-z0-9]+([._-][a-z0-9]+)*/)*[a-z0-9]+([._-][a-z0-9]+)*",

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 STAGES = ("dev", "staging", "prod")
@@ -46,6 +46,8 @@ class Settings:
     allowed_image_repositories: tuple[str, ...] = ()
     # The ECR repository prefix of the stack's Docker Hub pull-through cache rule; empty: the stack has none.
     docker_hub_cache_prefix: str = ""
+    # The data perimeter (PERIMETER_SETTINGS): what a request may name beyond the orchestrator's own account.
+    allowed_data_buckets: tuple[str, ...] = ()  # empty: any bucket of the account the role lives in
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,7 +87,13 @@ class Settings:
             vpc_id=env.get("VPC_ID", ""),
             allowed_image_repositories=_ids(env.get("ALLOWED_IMAGE_REPOSITORIES", "")),
             docker_hub_cache_prefix=env.get("DOCKER_HUB_CACHE_PREFIX", ""),
+            **{name: parse(env.get(variable, "")) for name, variable, parse in PERIMETER_SETTINGS},
         )
+
+    def accounts(self) -> tuple[str, ...]:
+        """The orchestrator's account and its stage accounts: where a request's keys, topics and packages may live."""
+        stages = [target.account_id for target in (self.stage_targets or {}).values()]
+        return tuple(dict.fromkeys(account for account in (self.account_id, *stages) if account))
 
     def network(self, stage: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The default subnets and security groups of a deployment: the stage account's, or this account's."""
@@ -103,6 +111,15 @@ class Settings:
 def _ids(text: str) -> tuple[str, ...]:
     """A stack parameter's comma-separated ids."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The data perimeter's settings, declared once: (Settings field, environment variable, parser). The Lambda
+# reads them here; the orchestrator stack writes each variable from the stack parameter of the same name
+# (infrastructure/orchestrator/parameters.py, PerimeterParameters).
+PERIMETER_SETTINGS: tuple[tuple[str, str, Callable[[str], tuple[str, ...]]], ...] = (
+    ("allowed_data_buckets", "ALLOWED_DATA_BUCKETS", _ids),
+)
 
 
 def _account_from_arn(arn: str) -> str:

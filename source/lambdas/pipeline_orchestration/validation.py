@@ -9,6 +9,7 @@ from typing import Any
 
 from lambdas.shared.errors import BadRequest, FieldError, ValidationFailed
 
+from . import perimeter
 from .catalogue import (
     ALL_FIELDS,
     CATALOGUE,
@@ -76,6 +77,31 @@ def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
                 return deepest
             level += [(child, depth) for child in (item.values() if isinstance(item, dict) else item)]
     return deepest
+
+
+# A body's size and key count are bounded before it is parsed and validated: no request of ours comes near them,
+# and a body of many thousands of unknown keys would otherwise cost seconds and an answer of megabytes.
+MAX_BODY_BYTES = 256 * 1024
+MAX_KEYS = 2000
+
+
+def key_count(value: Any, limit: int = MAX_KEYS) -> int:
+    """How many object keys `value` holds at every depth (counted without recursion), stopping past `limit`."""
+    count, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            if count > limit:
+                return count
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+    return count
+
+
+def too_many_keys(count: int) -> BadRequest:
+    return BadRequest(f"Bad request. The request body holds {count} or more keys in all; at most {MAX_KEYS} are read.")
 
 
 def too_deep() -> ValidationFailed:
@@ -320,6 +346,11 @@ def _check_field(
     return result if len(result) == len(STAGES) else MISSING
 
 
+def _staged(field: str, stage: str | None, request: ValidRequest) -> str:
+    """The field's name, with the stage when its value was a dev/staging/prod object."""
+    return f"{field}.{stage}" if stage and request._is_staged_field(field) else field
+
+
 def _cross_checks(request: ValidRequest, settings: Settings, names_too: bool) -> list[FieldError]:
     """Rules across fields; derived names are checked only once every field is valid on its own."""
     import re
@@ -331,6 +362,8 @@ def _cross_checks(request: ValidRequest, settings: Settings, names_too: bool) ->
         for check in request.pipeline.checks:
             for field, message in check(values, settings):
                 found[(field, message)] = None
+        for field, message in perimeter.problems(request.pipeline.fields, values, settings):
+            found[(_staged(field, stage, request), message)] = None
         if not names_too:
             continue
         for key, (name, limit, source) in request.pipeline.names(values).items():

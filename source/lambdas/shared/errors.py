@@ -47,6 +47,13 @@ class ValidationFailed(BadRequest):
         self.warnings = list(warnings)
 
 
+class BodyTooLarge(BadRequest):
+    """The request body is larger than the orchestrator reads; it was not parsed."""
+
+    http_status = 413
+    summary = "Payload too large"
+
+
 class NotFound(OrchestratorError):
     """The pipeline (or route) asked for does not exist."""
 

@@ -315,7 +315,7 @@ def test_image_builder_builds_and_pushes_the_requested_tag(synthesized):
     project = one(resolved, "AWS::CodeBuild::Project")
     assert project["Environment"]["PrivilegedMode"] is True
     variables = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
-    assert variables["IMAGE_URI"] == f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/mlops-custom-algos:sklearn-v4"
+    assert variables["IMAGE_URI"] == f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/mlops-custom-algorithms:sklearn-v4"
     spec = json.loads(project["Source"]["BuildSpec"])
     assert spec["phases"]["post_build"]["commands"] == ["docker push $IMAGE_URI"]
     source, build = _stages(resolved)
@@ -323,4 +323,4 @@ def test_image_builder_builds_and_pushes_the_requested_tag(synthesized):
     assert build["Actions"][0]["ActionTypeId"]["Provider"] == "CodeBuild"
     assert resolved["Outputs"]["CustomAlgorithmImageURI"] == variables["IMAGE_URI"]
     push = json.dumps(resolved["Resources"])
-    assert f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/mlops-custom-algos" in push
+    assert f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/mlops-custom-algorithms" in push

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from lambdas.pipeline_orchestration.index import ROUTES as API_ROUTES
-from lambdas.pipeline_orchestration.settings import Settings
+from lambdas.pipeline_orchestration.settings import PERIMETER_SETTINGS, Settings
 
 pytestmark = pytest.mark.synth
 
@@ -37,6 +37,8 @@ COMMON_PARAMETERS = [
     # Images
     "AllowedImageRepositories",
     "DockerHubCredentialArn",
+    # The data perimeter's allow-list of buckets (new; empty keeps the predecessor's behaviour).
+    "AllowedDataBuckets",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",
@@ -166,7 +168,9 @@ def test_console_groups_and_labels_every_parameter(synthesized, stack):
     assert [g["Label"]["default"] for g in groups] == [
         "MLOps Framework Settings",
         "VPC of the pipelines' containers (Optional)",
+        "Data perimeter (Optional)",
     ]
+    assert groups[2]["Parameters"] == ["AllowedDataBuckets", "AllowedImageRepositories"]
     grouped = [name for group in groups for name in group["Parameters"]]
     assert sorted(grouped) == sorted(template["Parameters"]) and len(grouped) == len(set(grouped))
     assert all("SubnetIds" in n or "SecurityGroupIds" in n or n == "VpcId" for n in groups[1]["Parameters"])
@@ -354,6 +358,7 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
         "SOLUTION_VERSION",
         "ALLOWED_IMAGE_REPOSITORIES",
         "DOCKER_HUB_CACHE_PREFIX",
+        *(variable for _, variable, _ in PERIMETER_SETTINGS),
     }
     if stack == MULTI:
         expected |= {"IS_DELEGATED_ADMIN"} | {

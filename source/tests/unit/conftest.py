@@ -47,8 +47,8 @@ def make_settings(multi_account: bool = False, model_registry: bool = False, **o
         assets_bucket=ASSETS,
         blueprint_bucket=BLUEPRINTS,
         cfn_role_arn=f"arn:aws:iam::{ACCOUNT}:role/mlops-cloudformation",
-        ecr_repo_name="mlops-custom-algos",  # the repository the image builder example names
-        ecr_repo_arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mlops-custom-algos",
+        ecr_repo_name="mlops-custom-algorithms",  # the repository the image builder example names
+        ecr_repo_arn=f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/mlops-custom-algorithms",
         sns_topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:mlops-notifications",
         multi_account=multi_account,
         model_registry=model_registry,

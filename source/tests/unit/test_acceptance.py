@@ -70,7 +70,7 @@ def _run(run_id: str = "abc123") -> acceptance.Run:
         api=ApiClient("http://127.0.0.1:9"),
         clients=lambda service: None,
         assets_bucket="mlops-assets-123456789012",
-        ecr_repo_name="mlops-custom-algos",
+        ecr_repo_name="mlops-custom-algorithms",
         account_id="123456789012",
         region="us-east-1",
         local=False,
@@ -99,7 +99,7 @@ def test_monitors_watch_the_runs_endpoint_and_the_data_quality_one_retrains_with
         assert run.bodies[name]["endpoint_name"] == endpoint
     assert run.bodies["byom_data_quality_monitor"]["retrain_pipeline_name"] == run.outcomes[acceptance.TRAINING].name
     image = run.bodies["byom_realtime_custom"]["custom_image_uri"]
-    assert image == "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-custom-algos:acc-abc123-image"
+    assert image == "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-custom-algorithms:acc-abc123-image"
 
 
 def test_the_table_prices_what_ran_and_says_the_figures_are_approximate():

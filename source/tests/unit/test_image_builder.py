@@ -29,7 +29,7 @@ def _refusal(service: OrchestratorService, body: dict) -> dict[str, str]:
 def test_a_dry_run_naming_another_repository_is_refused_naming_the_field(service):
     errors = _refusal(service, {**example("byom_image_builder"), "ecr_repo_name": "payments-service"})
     assert set(errors) == {"ecr_repo_name"}
-    assert "mlops-custom-algos" in errors["ecr_repo_name"] and "AllowedImageRepositories" in errors["ecr_repo_name"]
+    assert "mlops-custom-algorithms" in errors["ecr_repo_name"] and "AllowedImageRepositories" in errors["ecr_repo_name"]
 
 
 def test_a_repository_the_operator_lists_is_accepted_and_granted(aws_scene):
@@ -57,7 +57,7 @@ def test_a_tag_that_exists_is_refused_with_the_reason_before_anything_is_written
     )
     errors = _refusal(service, body)
     assert set(errors) == {"image_tag"}
-    assert "mlops-custom-algos:sklearn-v4 exists already" in errors["image_tag"]
+    assert "mlops-custom-algorithms:sklearn-v4 exists already" in errors["image_tag"]
     assert "tags are immutable" in errors["image_tag"] and "choose a new image_tag" in errors["image_tag"]
     with pytest.raises(ValidationFailed):
         service.provision(body)

@@ -53,7 +53,7 @@ def test_stack_names_are_the_predecessors(pipeline_type):
 def test_parameters_are_exactly_those_the_blueprint_declares(pipeline_type, settings):
     body = example(pipeline_type)
     if settings.model_registry and "model_artifact_location" in body:
-        body["model_package_name"] = "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-models/3"
+        body["model_package_name"] = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/3"
     result = plan_pipeline(validate(body, settings), settings)
     declared = set(CATALOGUE[pipeline_type].blueprint.parameters)
     for stage in result.stages:
@@ -117,7 +117,7 @@ def test_image_builder_is_a_direct_stack():
         "NotificationsSNSTopicArn": SINGLE.sns_topic_arn,
         "AssetsBucket": SINGLE.assets_bucket,
         "CustomImage": "containers/sklearn_serving.zip",
-        "ECRRepoName": "mlops-custom-algos",
+        "ECRRepoName": "mlops-custom-algorithms",
         "ImageTag": "sklearn-v4",
         # What the build may push to, from the settings: never the request's name alone.
         "ImageRepositoryArns": SINGLE.ecr_repo_arn,
@@ -133,7 +133,7 @@ def test_image_builder_is_a_direct_stack():
 def test_registry_mode_derives_the_package_group():
     settings = make_settings(model_registry=True)
     body = example("byom_batch_builtin")
-    body["model_package_name"] = "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-models/3"
+    body["model_package_name"] = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/3"
     (stage,) = plan_pipeline(validate(body, settings), settings).stages
     assert stage.parameters["ModelPackageGroupName"] == "churn-models"
     assert stage.parameters["ImageUri"] == "" and stage.parameters["ModelArtifactLocation"] == ""

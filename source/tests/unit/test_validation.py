@@ -236,7 +236,7 @@ def test_value_rules(pipeline_type, field, value, message):
 
 
 def test_a_model_package_is_honoured_without_the_registry_too():
-    arn = "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-models/3"
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/3"
     request = validate(with_("byom_realtime_builtin", model_package_name=arn), SINGLE)
     assert request.values["model_package_name"] == arn and request.warnings == ()
     parameters = plan_pipeline(request, SINGLE).stages[0].parameters
@@ -244,7 +244,7 @@ def test_a_model_package_is_honoured_without_the_registry_too():
 
 
 def test_without_the_registry_the_model_fields_stay_required_beside_a_package():
-    arn = "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-models/3"
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/3"
     body = with_("byom_realtime_builtin", model_package_name=arn)
     del body["model_framework"]
     assert set(errors_of(body)) == {"model_framework"}
@@ -254,7 +254,7 @@ def test_registry_mode_requires_the_model_package_instead_of_model_fields():
     body = example("byom_realtime_builtin")
     errors = errors_of(body, REGISTRY)
     assert errors == {"model_package_name": "is required when the orchestrator uses the model registry"}
-    body["model_package_name"] = "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-models/3"
+    body["model_package_name"] = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/3"
     request = validate(body, REGISTRY)
     assert "model_framework" not in request.values
     assert any("model_framework is not used" in w for w in request.warnings)
@@ -293,7 +293,7 @@ def test_optional_stage_field_may_omit_stages():
     body = with_(
         "byom_realtime_builtin", endpoint_name={"dev": "churn-dev", "staging": "churn-stg", "prod": "churn-prd"}
     )
-    body["kms_key_arn"] = {"prod": "arn:aws:kms:us-east-1:111122223333:key/abc"}
+    body["kms_key_arn"] = {"prod": "arn:aws:kms:us-east-1:123456789012:key/abc"}
     request = validate(body, MULTI)
     assert request.stage_values("dev")["kms_key_arn"] == ""
     assert request.stage_values("prod")["kms_key_arn"].endswith("key/abc")
@@ -418,7 +418,7 @@ def test_a_registry_request_without_the_registry_says_how_to_use_it():
     body = example("byom_realtime_builtin")
     for key in ("model_framework", "model_framework_version", "model_artifact_location"):
         del body[key]
-    body["model_package_name"] = "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-models/3"
+    body["model_package_name"] = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/3"
     errors = errors_of(body)
     assert "model_artifact_location" in errors
     assert "only when the orchestrator uses the model registry" in errors["model_package_name"]

@@ -9,7 +9,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import images
-from ..rules import AssetKey, Attribute, BucketPath, Cron, Fraction, InstanceType, Integer, JsonObject, Name
+from ..rules import (
+    AssetKey,
+    Attribute,
+    BucketPath,
+    Cron,
+    Fraction,
+    InstanceType,
+    Integer,
+    JsonObject,
+    Name,
+    RuleBroken,
+)
 from ..settings import Settings
 from ..spec import Blueprint, Creates, Field, NameDeriver, PipelineType, Reads, StageView
 from . import parameters as P
@@ -268,12 +279,48 @@ def build_model_bias(view: StageView) -> dict[str, str]:
     }
 
 
+def shap_baseline_key(shap_config: Any, assets_bucket: str) -> str:
+    """The assets-bucket key of a SHAP baseline given as a file (a key, or an s3:// URI of the assets bucket)."""
+    baseline = shap_config.get("baseline") if isinstance(shap_config, dict) else None
+    if not isinstance(baseline, str):
+        return ""
+    return baseline.removeprefix(f"s3://{assets_bucket}/")
+
+
+def _shap_baseline_in_assets(shap_config: Mapping[str, Any]) -> list[str]:
+    """A baseline file is a key of the assets bucket (or its s3:// URI): the role reads that object only."""
+    baseline = shap_config.get("baseline")
+    if not isinstance(baseline, str):
+        return []
+    if baseline.startswith("s3://"):
+        return []  # judged against the assets bucket by _check_shap_baseline, which sees the settings
+    try:
+        AssetKey().check(baseline)
+    except RuleBroken as broken:
+        return [f"baseline {broken}"]
+    return []
+
+
+def _check_shap_baseline(values: Mapping[str, Any], settings: Settings) -> list[tuple[str, str]]:
+    config = values.get("shap_config")
+    baseline = config.get("baseline") if isinstance(config, dict) else None
+    inside = f"s3://{settings.assets_bucket}/"
+    if not isinstance(baseline, str) or not baseline.startswith("s3://") or baseline.startswith(inside):
+        return []
+    message = (
+        f"must be a key in the assets bucket ({settings.assets_bucket}) or its s3:// URI: the monitor's role reads "
+        "that object only"
+    )
+    return [("shap_config.baseline", message)]
+
+
 def build_model_explainability(view: StageView) -> dict[str, str]:
     scores = view.get("model_scores")
     return {
         **_monitor_common(view, images.clarify_image(view.settings.region)),
         **_problem_attributes(view),
         "SHAPConfig": view.text("shap_config"),
+        P.SHAP_BASELINE_KEY.name: shap_baseline_key(view.get("shap_config"), view.settings.assets_bucket),
         "ExplainabilityModelScores": json.dumps(scores) if scores != "" else "",
         "FeaturesAttribute": view.text("features_attribute"),
     }
@@ -339,7 +386,14 @@ MODEL_BIAS = Blueprint(
 )
 MODEL_EXPLAINABILITY = Blueprint(
     "byom_model_explainability_monitor.yaml",
-    (*_MONITOR_PARAMETERS, *_PROBLEM_PARAMETERS, P.SHAP_CONFIG, P.EXPLAINABILITY_MODEL_SCORES, P.FEATURES_ATTRIBUTE),
+    (
+        *_MONITOR_PARAMETERS,
+        *_PROBLEM_PARAMETERS,
+        P.SHAP_CONFIG,
+        P.EXPLAINABILITY_MODEL_SCORES,
+        P.FEATURES_ATTRIBUTE,
+        P.SHAP_BASELINE_KEY,
+    ),
     (MONITORING_SCHEDULE, _job_definition("ModelExplainability")),
 )
 
@@ -466,6 +520,7 @@ TYPES = (
                                 "features_to_explain",
                             )
                         ),
+                        _shap_baseline_in_assets,
                     )
                 ),
                 True,
@@ -482,7 +537,7 @@ TYPES = (
             CLARIFY_ISOLATION,
         ),
         build_model_explainability,
-        (check_network,),
+        (check_network, _check_shap_baseline),
         description="Clarify explainability (SHAP) baseline and monitoring schedule.",
         reads=MONITOR_READS,
         endpoint="monitors",

@@ -389,6 +389,11 @@ MODEL_PREDICTED_LABEL_CONFIG = Parameter(
 )
 BIAS_CONFIG = Parameter("BiasConfig", "Clarify BiasConfig as JSON", min_length=2)
 SHAP_CONFIG = Parameter("SHAPConfig", "Clarify SHAPConfig as JSON", min_length=2)
+# The one object of the assets bucket the explainability role reads besides the baseline data: no role reads the
+# whole bucket.
+SHAP_BASELINE_KEY = Parameter(
+    "ShapBaselineKey", "Key in the assets bucket of the SHAPConfig baseline file; empty for inline rows", default=""
+)
 EXPLAINABILITY_MODEL_SCORES = Parameter(
     "ExplainabilityModelScores", "Index or JSONPath (as JSON) of the score to explain", default=""
 )

@@ -59,6 +59,7 @@ SNS_TOPIC_ARN = Pattern(
     pattern=r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?",
     hint="must be an SNS topic ARN such as arn:aws:sns:<region>:<account>:<topic>",
     allow_empty=True,
+    reaches="sns_topic",
 )
 # The defaults the parameter builder fills in when a feature is on and the field was left out.
 AUTOSCALING_DEFAULTS = {"autoscaling_min_instances": "1", "autoscaling_target_invocations": "70"}
