@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalogue import BOUNDARY_PARAMETER, MULTI_ACCOUNT_PIPELINE, SINGLE_ACCOUNT_PIPELINE
+from .rules import BLUEPRINTS_PREFIX, PROVISIONED_PREFIX
 from .settings import STAGES, Settings
 from .spec import PipelineType, StageView
 from .validation import WRAPPER_SUFFIX, ValidRequest
 
-PROVISIONED_PREFIX = "mlops_provisioned_pipelines"
-BLUEPRINTS_PREFIX = "blueprints"
 SINGLE_PARAMS_FILE = "template_params.json"
 REQUEST_FILE, TEMPLATE_FILE = "request.json", "template.zip"
 

@@ -41,6 +41,8 @@ class Settings:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     vpc_id: str = ""
+    # -- Where the wrapper pipelines keep CodePipeline's artifacts: a bucket only their own roles write.
+    artifact_bucket: str = "mlops-pipeline-artifacts"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +80,7 @@ class Settings:
             subnet_ids=_ids(env.get("SUBNET_IDS", "")),
             security_group_ids=_ids(env.get("SECURITY_GROUP_IDS", "")),
             vpc_id=env.get("VPC_ID", ""),
+            artifact_bucket=env.get("ARTIFACT_BUCKET", ""),
         )
 
     def network(self, stage: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
