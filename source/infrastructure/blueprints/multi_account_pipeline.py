@@ -98,6 +98,7 @@ class MultiAccountPipelineStack(Stack):
             self, "UseDelegatedAdmin", expression=Fn.condition_equals(p["DelegatedAdminAccount"].value_as_string, "Yes")
         )
         assets = s3.Bucket.from_bucket_name(self, "Assets", p["AssetsBucket"].value_as_string)
+        artifacts = s3.Bucket.from_bucket_name(self, "Artifacts", p["ArtifactBucket"].value_as_string)
         blueprints = s3.Bucket.from_bucket_name(self, "Blueprints", p["BlueprintBucket"].value_as_string)
         topic = sns.Topic.from_topic_arn(self, "Notifications", p["NotificationsSNSTopicArn"].value_as_string)
         template_file = p["TemplateFileName"].value_as_string
@@ -162,6 +163,7 @@ class MultiAccountPipelineStack(Stack):
             p["TemplateZipFileName"].value_as_string,
             p["NotificationsSNSTopicArn"].value_as_string,
             stages=stages,
+            artifacts=artifacts,
         )
         acknowledge(
             pipeline,

@@ -69,6 +69,7 @@ class OrchestratorFunction(Construct):
         ecr_repo_arn: str,
         topic: sns.ITopic,
         index_table: dynamodb.ITable,
+        artifact_bucket_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         log_group = logs.LogGroup(self, "OrchestratorLogGroup", retention=logs.RetentionDays.ONE_YEAR)
@@ -93,6 +94,8 @@ class OrchestratorFunction(Construct):
             "VPC_ID": parameters.vpc_id.value_as_string,
             "LOG_LEVEL": "INFO",
             "SOLUTION_VERSION": version,
+            # -- Where the wrapper pipelines keep their artifacts
+            "ARTIFACT_BUCKET": artifact_bucket_name,
         }
         if parameters.delegated_admin is not None and parameters.stages is not None:
             settings["IS_DELEGATED_ADMIN"] = parameters.delegated_admin.value_as_string

@@ -152,6 +152,7 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
         "TemplateZipFileName": artifact_key,
         "TemplateFileName": pipeline.blueprint.template,
         "AssetsBucket": settings.assets_bucket,
+        "ArtifactBucket": settings.artifact_bucket,
         "StackName": base,
         "NotificationsSNSTopicArn": settings.sns_topic_arn,
         BOUNDARY_PARAMETER: settings.permissions_boundary_arn,
