@@ -294,6 +294,15 @@ def blueprint_pipeline(
     pipeline_outcome_notification(scope, "PipelineOutcome", pipeline.pipeline_name, topic_arn)
     only_policy_dependencies(pipeline.node.default_child, pipeline.role)
     acknowledge_pipeline(pipeline)
+    if artifacts is not None:
+        acknowledge(
+            pipeline,
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<ArtifactBucket>/*]",
+                "The pipeline keeps its artifacts in the orchestrator's artifact bucket (encrypted, versioned, "
+                "access-logged, and written only by the wrapper pipelines' own roles); CodePipeline names the objects",
+            ),
+        )
     return pipeline
 
 
