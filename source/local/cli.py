@@ -47,6 +47,7 @@ def _settings(args: argparse.Namespace):
         account_id="<orchestrator-account-id>",
         assets_bucket="<assets-bucket>",
         blueprint_bucket="<blueprints-bucket>",
+        artifact_bucket="<pipeline-artifacts-bucket>",
         ecr_repo_arn=f"arn:aws:ecr:{args.region}:<orchestrator-account-id>:repository/<ecr-repository>",
         sns_topic_arn=f"arn:aws:sns:{args.region}:<orchestrator-account-id>:<notifications-topic>",
         multi_account=args.multi_account,

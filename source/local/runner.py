@@ -100,6 +100,7 @@ class Execution:
     source_version: str = ""
     started: datetime = field(default_factory=now)
     artifacts: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (bucket, key)
+    revisions: dict[str, str] = field(default_factory=dict)  # artifact name -> the S3 source's object version
     continuations: dict[str, str] = field(default_factory=dict)
 
 
@@ -536,7 +537,8 @@ class PipelineRunner:
         s3 = client("s3")
         where = f"s3://{config['S3Bucket']}/{config['S3ObjectKey']}"
         try:
-            body = s3.get_object(Bucket=config["S3Bucket"], Key=config["S3ObjectKey"])["Body"].read()
+            source = s3.get_object(Bucket=config["S3Bucket"], Key=config["S3ObjectKey"])
+            body = source["Body"].read()
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             message = error.response.get("Error", {}).get("Message", str(error))
@@ -547,6 +549,8 @@ class PipelineRunner:
             key = f"{pipeline.name[:20]}/{output['Name'][:20]}/{execution.id}.zip"
             s3.put_object(Bucket=store, Key=key, Body=body)
             execution.artifacts[output["Name"]] = (store, key)
+            if source.get("VersionId"):  # CodePipeline pins the version it copied as the artifact's revision
+                execution.revisions[output["Name"]] = source["VersionId"]
         action.set("Succeeded", where)
 
     def _source_connection(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
@@ -663,6 +667,8 @@ class PipelineRunner:
             entry = {"name": artifact["Name"], "location": location}
             if artifact["Name"] in from_connection:  # CodePipeline gives a source artifact's commit as its revision
                 entry["revision"] = execution.source_version
+            elif artifact["Name"] in execution.revisions:  # and an S3 source artifact's object version
+                entry["revision"] = execution.revisions[artifact["Name"]]
             inputs.append(entry)
         data: dict[str, Any] = {
             "actionConfiguration": {

@@ -92,7 +92,8 @@ class LocalPipelines(Pipelines):
 def create_resources(templates: Path, multi_account: bool, model_registry: bool) -> Settings:
     s3 = client("s3")
     assets, blueprints = f"mlops-assets-{ACCOUNT}", f"mlops-blueprints-{ACCOUNT}"
-    for bucket in (assets, blueprints):
+    artifacts = f"mlops-pipeline-artifacts-{ACCOUNT}"  # the orchestrator stack's PipelineArtifactsBucket
+    for bucket in (assets, blueprints, artifacts):
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     upload_blueprints(templates, blueprints)
@@ -125,6 +126,7 @@ def create_resources(templates: Path, multi_account: bool, model_registry: bool)
         model_registry=model_registry,
         delegated_admin=False,
         stage_targets=create_organization() if multi_account else None,
+        artifact_bucket=artifacts,
     )
 
 

@@ -11,7 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnCondition, CfnParameter, CfnResource, CustomResource, Duration, Fn, RemovalPolicy, Stack
+import jsii
+from aws_cdk import (
+    Aspects,
+    Aws,
+    CfnCondition,
+    CfnParameter,
+    CfnResource,
+    CustomResource,
+    Duration,
+    Fn,
+    IAspect,
+    RemovalPolicy,
+    Stack,
+)
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -24,6 +37,7 @@ from constructs import Construct
 
 from infrastructure.distribution import blueprint_lambdas_key
 from infrastructure.nag import acknowledge
+from lambdas.pipeline_orchestration.catalogue import ARTIFACT_WRITERS_PATH
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
@@ -260,25 +274,51 @@ def console_url(pipeline_name: str) -> str:
     )
 
 
+@jsii.implements(IAspect)
+class _ArtifactWriters:
+    """Puts the roles of a wrapper pipeline (its own and its actions') on the path that the artifact bucket's
+    policy lets write: no other role, whatever its name, writes what the pipeline's stages deploy."""
+
+    def visit(self, node: Any) -> None:
+        if isinstance(node, iam.CfnRole):
+            node.path = ARTIFACT_WRITERS_PATH
+
+
 def blueprint_pipeline(
-    scope: Construct, assets: s3.IBucket, source_key: str, topic_arn: str, stages: list[codepipeline.StageProps]
+    scope: Construct,
+    assets: s3.IBucket,
+    source_key: str,
+    topic_arn: str,
+    stages: list[codepipeline.StageProps],
+    artifacts: s3.IBucket | None = None,
 ) -> codepipeline.Pipeline:
-    """A blueprint pipeline (V2, artifacts in the assets bucket) with what every one has: it starts when its
-    source object changes, reports its outcome to SNS, depends on its role's policy only, and carries the
-    acknowledgments CDK's pipeline construct needs."""
+    """A blueprint pipeline (V2) with what every one has: artifacts written only by the pipeline's own roles (in
+    `artifacts`, the orchestrator's artifact bucket; else under the assets bucket's reserved `mlops-pipeline`
+    prefix), it starts when its source object in the assets bucket changes, reports its outcome to SNS, depends
+    on its role's policy only, and carries the acknowledgments CDK's pipeline construct needs."""
     pipeline = codepipeline.Pipeline(
         scope,
         "Pipeline",
-        artifact_bucket=assets,
+        artifact_bucket=artifacts or assets,
         cross_account_keys=False,
         restart_execution_on_update=False,
         pipeline_type=codepipeline.PipelineType.V2,
         stages=stages,
     )
+    Aspects.of(pipeline).add(_ArtifactWriters())
     s3_source_trigger(scope, "SourceChanged", assets.bucket_name, source_key, pipeline.pipeline_arn)
     pipeline_outcome_notification(scope, "PipelineOutcome", pipeline.pipeline_name, topic_arn)
     only_policy_dependencies(pipeline.node.default_child, pipeline.role)
     acknowledge_pipeline(pipeline)
+    if artifacts is not None:
+        acknowledge(
+            pipeline,
+            (
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<ArtifactBucket>/*]",
+                "The pipeline keeps its artifacts in the orchestrator's artifact bucket (encrypted, versioned, "
+                "access-logged, and written only by the wrapper pipelines' own roles); CodePipeline names the objects",
+            ),
+        )
     return pipeline
 
 

@@ -85,6 +85,13 @@ def _rendered_if(resource: str) -> str:
     )
 
 
+def source_version_read(assets_bucket: str, template_zip: str) -> iam.PolicyStatement:
+    """Reading one version's metadata (HeadObject with a VersionId) is s3:GetObjectVersion."""
+    return iam.PolicyStatement(
+        actions=["s3:GetObjectVersion"], resources=[f"arn:{Aws.PARTITION}:s3:::{assets_bucket}/{template_zip}"]
+    )
+
+
 class MultiAccountPipelineStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(
@@ -98,6 +105,7 @@ class MultiAccountPipelineStack(Stack):
             self, "UseDelegatedAdmin", expression=Fn.condition_equals(p["DelegatedAdminAccount"].value_as_string, "Yes")
         )
         assets = s3.Bucket.from_bucket_name(self, "Assets", p["AssetsBucket"].value_as_string)
+        artifacts = s3.Bucket.from_bucket_name(self, "Artifacts", p["ArtifactBucket"].value_as_string)
         blueprints = s3.Bucket.from_bucket_name(self, "Blueprints", p["BlueprintBucket"].value_as_string)
         topic = sns.Topic.from_topic_arn(self, "Notifications", p["NotificationsSNSTopicArn"].value_as_string)
         template_file = p["TemplateFileName"].value_as_string
@@ -110,7 +118,10 @@ class MultiAccountPipelineStack(Stack):
             description="Creates or updates a stage's StackSet and follows it to the end",
             environment={"CALL_AS": Token.as_string(Fn.condition_if(delegated.logical_id, "DELEGATED_ADMIN", "SELF"))},
             timeout=Duration.minutes(5),
-            statements=self._stackset_statements(delegated, p["BlueprintBucket"].value_as_string),
+            statements=[
+                *self._stackset_statements(delegated, p["BlueprintBucket"].value_as_string),
+                source_version_read(p["AssetsBucket"].value_as_string, p["TemplateZipFileName"].value_as_string),
+            ],
         )
         self._acknowledge_deployer(deployer)
 
@@ -132,6 +143,9 @@ class MultiAccountPipelineStack(Stack):
                         "account_ids": [p[f"{title}AccountId"].value_as_string],
                         "org_ids": [p[f"{title}OrgId"].value_as_string],
                         "regions": [Aws.REGION],
+                        # The deployer checks the artifact against the template.zip version the source pinned.
+                        "source_bucket": p["AssetsBucket"].value_as_string,
+                        "source_key": p["TemplateZipFileName"].value_as_string,
                         "template_url": Fn.join(
                             "",
                             [
@@ -162,6 +176,7 @@ class MultiAccountPipelineStack(Stack):
             p["TemplateZipFileName"].value_as_string,
             p["NotificationsSNSTopicArn"].value_as_string,
             stages=stages,
+            artifacts=artifacts,
         )
         acknowledge(
             pipeline,

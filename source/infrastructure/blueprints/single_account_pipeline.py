@@ -43,6 +43,7 @@ class SingleAccountPipelineStack(Stack):
         )
         p = declare(self, SINGLE_ACCOUNT_PIPELINE)
         assets = s3.Bucket.from_bucket_name(self, "Assets", p["AssetsBucket"].value_as_string)
+        artifacts = s3.Bucket.from_bucket_name(self, "Artifacts", p["ArtifactBucket"].value_as_string)
 
         artifact, source = source_stage(self, assets, p["TemplateZipFileName"].value_as_string)
         deploy_role = blueprint_deploy_role(self, "DeployRole")
@@ -65,6 +66,7 @@ class SingleAccountPipelineStack(Stack):
                 codepipeline.StageProps(stage_name="Source", actions=[source]),
                 codepipeline.StageProps(stage_name="DeployCloudFormation", actions=[deploy]),
             ],
+            artifacts=artifacts,
         )
         # The deploy action passes its deployment role to CloudFormation, and to nothing else.
         Aspects.of(pipeline).add(PassRolesOnlyTo("cloudformation.amazonaws.com"))

@@ -69,6 +69,7 @@ class OrchestratorFunction(Construct):
         ecr_repo_arn: str,
         topic: sns.ITopic,
         index_table: dynamodb.ITable,
+        artifact_bucket_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         log_group = logs.LogGroup(self, "OrchestratorLogGroup", retention=logs.RetentionDays.ONE_YEAR)
@@ -95,6 +96,8 @@ class OrchestratorFunction(Construct):
             "SOLUTION_VERSION": version,
             # The data perimeter's allow-lists (settings.PERIMETER_SETTINGS).
             **{variable: p.value_as_string for variable, p in parameters.perimeter.by_variable.items()},
+            # -- Where the wrapper pipelines keep their artifacts
+            "ARTIFACT_BUCKET": artifact_bucket_name,
         }
         if parameters.delegated_admin is not None and parameters.stages is not None:
             settings["IS_DELEGATED_ADMIN"] = parameters.delegated_admin.value_as_string

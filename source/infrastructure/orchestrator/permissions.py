@@ -21,7 +21,7 @@ from infrastructure.boundary import with_boundary
 from infrastructure.distribution import BLUEPRINT_LAMBDAS_PATTERN
 from infrastructure.iam_actions import LAMBDA_FUNCTION_ACTIONS
 from infrastructure.nag import acknowledge
-from lambdas.pipeline_orchestration.catalogue import PIPELINE_PREFIX
+from lambdas.pipeline_orchestration.catalogue import ARTIFACT_WRITERS_PATH, PIPELINE_PREFIX
 from lambdas.pipeline_orchestration.monitoring import NAMESPACE, VIOLATIONS_FILE
 from lambdas.pipeline_orchestration.spec import SAGEMAKER_KINDS
 
@@ -304,6 +304,8 @@ def cloudformation_role_statements(*, topic_arn: str, boundary_arn: str = "") ->
     so the orchestrator's stack names (`mlops-pipeline-...`) carry over to them.
     """
     role = arn("iam", f"role/{PIPELINE_PREFIX}*", region="")
+    # The wrapper pipelines' own roles live on the path that alone may write pipeline artifacts.
+    roles = [role, arn("iam", f"role{ARTIFACT_WRITERS_PATH}{PIPELINE_PREFIX}*", region="")]
     policy = arn("iam", f"policy/{PIPELINE_PREFIX}*", region="")
     grants = [
         statement(
@@ -318,17 +320,17 @@ def cloudformation_role_statements(*, topic_arn: str, boundary_arn: str = "") ->
                 "iam:ListRolePolicies",
                 "iam:ListAttachedRolePolicies",
             ],
-            [role],
+            roles,
         ),
         statement(
             # A pipeline stack's role gets permissions only with the boundary attached: never more than it.
             ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
-            [role],
+            roles,
             conditions=with_boundary(boundary_arn),
         ),
         statement(
             ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
-            [role],
+            roles,
             # Only the stacks' own managed policies: never AdministratorAccess or any AWS managed policy.
             conditions={"ArnLike": {"iam:PolicyARN": policy}, **with_boundary(boundary_arn)},
         ),
@@ -346,7 +348,7 @@ def cloudformation_role_statements(*, topic_arn: str, boundary_arn: str = "") ->
         ),
         statement(
             ["iam:PassRole"],
-            [role],
+            roles,
             conditions={
                 "StringEquals": {
                     "iam:PassedToService": [

@@ -106,6 +106,7 @@ class OrchestratorStack(Stack):
             ecr_repo_arn=images.repository_arn,
             topic=notifications.topic,
             index_table=index.table,
+            artifact_bucket_name=storage.artifact_bucket.bucket_name,
         )
         storage.reserve_pipeline_objects(orchestrator_role_arn=orchestrator.role.role_arn)
         # Images: the repositories builds may push to besides the orchestrator's, and the Docker Hub cache.

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
+from lambdas.pipeline_orchestration.catalogue import ARTIFACT_WRITERS_PATH
 from lambdas.pipeline_orchestration.planner import PROVISIONED_PREFIX
 
 from . import permissions
@@ -40,9 +41,19 @@ def secure_bucket(scope: Construct, construct_id: str, **kwargs) -> s3.Bucket:
     )
 
 
+def artifact_writers() -> str:
+    """The wrapper pipelines' own roles (their IAM path), the only principals that write pipeline artifacts.
+
+    `aws:PrincipalArn` is the role's ARN, path included, for a request signed with the role's session
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns)."""
+    return permissions.arn("iam", f"role{ARTIFACT_WRITERS_PATH}*", region="")
+
+
 class Storage(StackLevel):
     """The access-logs bucket, the assets bucket (created when `create_assets_bucket` holds, else
-    `existing_assets_bucket`) and the blueprints bucket; `stage_accounts` may read assets and blueprints."""
+    `existing_assets_bucket`), the blueprints bucket and the pipelines' artifact bucket; `stage_accounts` may read
+    assets and blueprints."""
 
     def __init__(
         self,
@@ -105,6 +116,25 @@ class Storage(StackLevel):
             server_access_logs_prefix="blueprint_repository_bucket_access_logs/",
         )
 
+        # -- CodePipeline's artifacts: a bucket of their own, created whatever ExistingS3Bucket says, so that its
+        # policy (below) is always the solution's and no request-scoped grant on the assets bucket reaches it.
+        self.artifact_bucket = secure_bucket(
+            self,
+            "PipelineArtifactsBucket",
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="pipeline_artifacts_bucket_access_logs/",
+        )
+        self.artifact_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ArtifactsOnlyByPipelineRoles",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(PIPELINE_OBJECT_WRITES),
+                resources=[self.artifact_bucket.arn_for_objects("*")],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": artifact_writers()}},
+            )
+        )
+
         if stage_accounts:
             stage_principals = [iam.AccountPrincipal(account) for account in stage_accounts]
             for bucket in (created_assets, self.blueprints_bucket):
@@ -134,7 +164,8 @@ class Storage(StackLevel):
         )
         self.created_assets.add_to_resource_policy(
             iam.PolicyStatement(
-                # CodePipeline keeps artifacts under the first 20 characters of the pipeline's name.
+                # CodePipeline keeps artifacts under the first 20 characters of the pipeline's name (the image
+                # builder's, and pipelines created before the artifact bucket existed).
                 sid="PipelineArtifactsOnlyByPipelines",
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
@@ -142,10 +173,8 @@ class Storage(StackLevel):
                 resources=[self.created_assets.arn_for_objects(f"{permissions.PIPELINE_PREFIX}*")],
                 conditions={
                     "ArnNotLike": {
-                        "aws:PrincipalArn": [
-                            orchestrator_role_arn,
-                            permissions.arn("iam", f"role/{permissions.PIPELINE_PREFIX}*", region=""),
-                        ]
+                        # Not `role/mlops-pipeline*`: the pipelines' job roles match that too.
+                        "aws:PrincipalArn": [orchestrator_role_arn, artifact_writers()]
                     }
                 },
             )

@@ -5,10 +5,15 @@ First invocation: create the stage's StackSet (service-managed, Organizations ta
 deploy its instance; the job then continues with a continuation token. Each continuation polls the
 StackSet operation until it succeeds or fails; a failure fails the job with StackSets' own reason.
 CodePipeline's own StackSet action cannot act as a delegated administrator, hence this Lambda.
+
+Before anything is deployed, the artifact must be what the orchestrator wrote: its SHA-256 must equal the one the
+orchestrator recorded (object metadata) on the version of template.zip that the source stage pinned. Versions
+are immutable and that prefix is written by the orchestrator alone, so a rewritten artifact fails the stage.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -16,12 +21,25 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
 logger = get_logger(__name__)
 
-REQUIRED_PARAMETERS = ("stackset_name", "artifact", "template_file", "stage_params_file", "org_ids", "regions")
+REQUIRED_PARAMETERS = (
+    "stackset_name",
+    "artifact",
+    "template_file",
+    "stage_params_file",
+    "org_ids",
+    "regions",
+    "source_bucket",
+    "source_key",
+)
+# The metadata in which the orchestrator records template.zip's SHA-256 (the provisioner writes it).
+CONTENT_HASH_METADATA = "content-sha256"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 # CreateStackSet takes a template body of at most 51,200 bytes; larger templates go by URL.
 TEMPLATE_BODY_LIMIT = 51_200
@@ -52,6 +70,9 @@ class StageRequest:
     org_ids: tuple[str, ...]
     regions: tuple[str, ...]
     template_url: str = ""
+    # template.zip as the orchestrator wrote it (the source stage's object), which the artifact must match.
+    source_bucket: str = ""
+    source_key: str = ""
 
     @classmethod
     def from_user_parameters(cls, text: str) -> StageRequest:
@@ -73,6 +94,8 @@ class StageRequest:
             org_ids=tuple(o for o in _as_list(raw["org_ids"]) if o),
             regions=tuple(_as_list(raw["regions"])),
             template_url=raw.get("template_url", ""),
+            source_bucket=raw["source_bucket"],
+            source_key=raw["source_key"],
         )
 
 
@@ -105,6 +128,7 @@ def read_artifact(job_data: dict[str, Any], request: StageRequest) -> tuple[str,
         aws_session_token=credentials["sessionToken"],
     ).client("s3", region_name=os.environ.get("AWS_REGION"))
     body = s3.get_object(Bucket=location["bucketName"], Key=location["objectKey"])["Body"].read()
+    verify_artifact(body, artifact.get("revision", ""), request)
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         names = set(archive.namelist())
         for wanted in (request.template_file, request.stage_params_file):
@@ -117,6 +141,36 @@ def read_artifact(job_data: dict[str, Any], request: StageRequest) -> tuple[str,
     ):
         raise DeployFailed(f"{request.stage_params_file} must be a list of {{ParameterKey, ParameterValue}} objects")
     return template, parameters
+
+
+def verify_artifact(body: bytes, revision: str, request: StageRequest) -> None:
+    """Fail unless `body` is the template.zip version the source stage pinned, as the orchestrator wrote it.
+
+    For an S3 source, CodePipeline gives the object's version id as the input artifact's `revision`
+    (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_Artifact.html); a version's content and
+    metadata never change (https://docs.aws.amazon.com/AmazonS3/latest/userguide/versioning-workflows.html)."""
+    where = f"s3://{request.source_bucket}/{request.source_key}"
+    if not revision:
+        raise DeployFailed(f"The source stage pinned no version of {where}: the artifact cannot be verified")
+    try:
+        head = client("s3").head_object(Bucket=request.source_bucket, Key=request.source_key, VersionId=revision)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        raise DeployFailed(
+            f"Version {revision} of {where} cannot be read ({code}): the artifact cannot be verified"
+        ) from None
+    recorded = (head.get("Metadata") or {}).get(CONTENT_HASH_METADATA, "")
+    if not recorded:
+        raise DeployFailed(
+            f"Version {revision} of {where} carries no {CONTENT_HASH_METADATA} recorded by the orchestrator: "
+            "provision the pipeline again"
+        )
+    actual = hashlib.sha256(body).hexdigest()
+    if actual != recorded:
+        raise DeployFailed(
+            f"The artifact's SHA-256 {actual} is not the {recorded} the orchestrator recorded for version "
+            f"{revision} of {where}: it was changed after the orchestrator wrote it, and is not deployed"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalogue import BOUNDARY_PARAMETER, MULTI_ACCOUNT_PIPELINE, SINGLE_ACCOUNT_PIPELINE
+from .rules import BLUEPRINTS_PREFIX, PROVISIONED_PREFIX
 from .settings import STAGES, Settings
 from .spec import PipelineType, StageView
 from .validation import WRAPPER_SUFFIX, ValidRequest
 
-PROVISIONED_PREFIX = "mlops_provisioned_pipelines"
-BLUEPRINTS_PREFIX = "blueprints"
 SINGLE_PARAMS_FILE = "template_params.json"
 REQUEST_FILE, TEMPLATE_FILE = "request.json", "template.zip"
 
@@ -153,6 +152,7 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
         "TemplateZipFileName": artifact_key,
         "TemplateFileName": pipeline.blueprint.template,
         "AssetsBucket": settings.assets_bucket,
+        "ArtifactBucket": settings.artifact_bucket,
         "StackName": base,
         "NotificationsSNSTopicArn": settings.sns_topic_arn,
         BOUNDARY_PARAMETER: settings.permissions_boundary_arn,

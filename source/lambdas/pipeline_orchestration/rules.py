@@ -18,6 +18,51 @@ from typing import Any
 IGNORED_KEYS: ContextVar[list[tuple[str, str]] | None] = ContextVar("ignored_keys", default=None)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Locations no request may name: what the orchestrator and CodePipeline write, which its stages deploy.
+PROVISIONED_PREFIX = "mlops_provisioned_pipelines"  # each pipeline's template.zip and request.json
+BLUEPRINTS_PREFIX = "blueprints"  # the templates the orchestrator creates stacks from
+# CodePipeline keeps a pipeline's artifacts under the first 20 characters of its name (pipelines created before
+# the orchestrator had an artifact bucket keep them in the assets bucket).
+ARTIFACTS_PREFIX = "mlops-pipeline"
+RESERVED_KEY_PREFIXES = (f"{PROVISIONED_PREFIX}/", f"{BLUEPRINTS_PREFIX}/", ARTIFACTS_PREFIX)
+# IAM matches `*` and `?` in a resource ARN as wildcards and expands `${...}` as a policy variable
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html): a location
+# holding one would grant far more than the location.
+POLICY_WILDCARDS = ("*", "?", "${")
+
+
+@dataclass(frozen=True)
+class ReservedLocations:
+    """The orchestrator's own buckets, set while a request is validated; unknown (empty) otherwise."""
+
+    assets_bucket: str = ""
+    reserved_buckets: tuple[str, ...] = ()  # buckets no request may name at all (artifacts, blueprints)
+
+    def problem(self, bucket: str, key: str) -> str | None:
+        """Why the location `bucket/key` (bucket "": a key of the assets bucket), which a role may be granted as a
+        prefix (`<location>*`), reaches what the orchestrator or CodePipeline write; None when it does not."""
+        for name in self.reserved_buckets:
+            if name and (bucket == name or (bucket and not key and name.startswith(bucket))):
+                return f"must not be in the orchestrator's bucket {name}, which its pipelines deploy from"
+        if bucket and bucket != self.assets_bucket:
+            if not key and self.assets_bucket.startswith(bucket):
+                return f"must not cover the orchestrator's assets bucket {self.assets_bucket}"
+            return None
+        for prefix in RESERVED_KEY_PREFIXES:
+            if key.startswith(prefix) or prefix.startswith(key):
+                where = f"{bucket}/{prefix}" if bucket else prefix
+                return f"must not be in or cover {where}, which only the orchestrator and its pipelines write"
+        return None
+
+
+RESERVED_LOCATIONS: ContextVar[ReservedLocations | None] = ContextVar("reserved_locations", default=None)
+
+
+def _reserved_problem(bucket: str, key: str) -> str | None:
+    return (RESERVED_LOCATIONS.get() or ReservedLocations()).problem(bucket, key)
+
+
 class RuleBroken(ValueError):
     """Raised by a rule with a message naming the rule that was broken.
 
@@ -182,6 +227,8 @@ def _path_problems(path: str) -> str | None:
         return "must not contain an empty path segment ('//')"
     if any(ord(c) < 32 for c in path):
         return "must not contain control characters"
+    if any(mark in path for mark in POLICY_WILDCARDS):
+        return "must not hold IAM wildcards or policy variables ('*', '?', '${')"
     return None
 
 
@@ -200,6 +247,9 @@ class AssetKey(Rule):
             raise RuleBroken("must be a key in the assets bucket, without a leading '/'")
         if len(key) > self.max_len:
             raise RuleBroken(f"must be at most {self.max_len} characters long, got {len(key)}")
+        problem = _reserved_problem("", key)
+        if problem:
+            raise RuleBroken(problem)
         return key
 
     def schema(self) -> dict[str, Any]:
@@ -222,6 +272,10 @@ class BucketPath(Rule):
             raise RuleBroken(problem)
         if len(path) > 1024:
             raise RuleBroken(f"must be at most 1024 characters long, got {len(path)}")
+        bucket, _, key = path.partition("/")
+        problem = _reserved_problem(bucket, key)
+        if problem:
+            raise RuleBroken(problem)
         return path
 
     def schema(self) -> dict[str, Any]:

@@ -48,6 +48,8 @@ class Settings:
     docker_hub_cache_prefix: str = ""
     # The data perimeter (PERIMETER_SETTINGS): what a request may name beyond the orchestrator's own account.
     allowed_data_buckets: tuple[str, ...] = ()  # empty: any bucket of the account the role lives in
+    # -- Where the wrapper pipelines keep CodePipeline's artifacts: a bucket only their own roles write.
+    artifact_bucket: str = "mlops-pipeline-artifacts"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +90,7 @@ class Settings:
             allowed_image_repositories=_ids(env.get("ALLOWED_IMAGE_REPOSITORIES", "")),
             docker_hub_cache_prefix=env.get("DOCKER_HUB_CACHE_PREFIX", ""),
             **{name: parse(env.get(variable, "")) for name, variable, parse in PERIMETER_SETTINGS},
+            artifact_bucket=env.get("ARTIFACT_BUCKET", ""),
         )
 
     def accounts(self) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from .catalogue import (
     stack_base_name,
 )
 from .model_cards import OPERATIONS
-from .rules import IGNORED_KEYS, NAME_PATTERN, RuleBroken, note_under
+from .rules import IGNORED_KEYS, NAME_PATTERN, RESERVED_LOCATIONS, ReservedLocations, RuleBroken, note_under
 from .settings import STAGES, Settings
 from .spec import Field, Operation, PipelineType
 
@@ -189,12 +189,22 @@ def _lenient_fields(
     """The fields' values; unknown keys inside objects are warned about and dropped, unless strict."""
     ignored: list[tuple[str, str]] | None = None if settings.strict_validation else []
     token = IGNORED_KEYS.set(ignored)
+    reserved = RESERVED_LOCATIONS.set(reserved_locations(settings))
     try:
         values = _field_values(kind, body, known, staged, settings, errors)
     finally:
+        RESERVED_LOCATIONS.reset(reserved)
         IGNORED_KEYS.reset(token)
     warnings += [f"{path} {message}" for path, message in ignored or []]
     return values
+
+
+def reserved_locations(settings: Settings) -> ReservedLocations:
+    """The orchestrator's buckets as the location rules judge them."""
+    return ReservedLocations(
+        assets_bucket=settings.assets_bucket,
+        reserved_buckets=tuple(b for b in (settings.artifact_bucket, settings.blueprint_bucket) if b),
+    )
 
 
 def _dry_run(body: Mapping[str, Any], errors: list[FieldError]) -> bool:

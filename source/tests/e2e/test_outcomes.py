@@ -172,3 +172,27 @@ def test_the_multi_account_demo_approves_each_stage_and_ends_active(multi_accoun
     for stage in ("dev", "staging", "prod"):
         assert f"{stage}: StackSet mlops-pipeline-sample-xgb-byompipelinerealtimebuiltin-{stage}-" in out
     delete_until_gone(multi_account, "mlops-pipeline-sample-xgb-byompipelinerealtimebuiltin")
+
+
+def test_an_artifact_rewritten_after_the_source_stage_fails_the_stage_and_the_pipeline(
+    multi_account: LocalScene, monkeypatch
+):
+    """A role that reached the artifact store rewrites the artifact between the source stage and the deploy:
+    the deployer refuses it, and every surface says why."""
+    from lambdas.shared.aws import client
+    from local.runner import PipelineRunner
+
+    copy_source = PipelineRunner._source_s3
+
+    def then_rewrite(self, pipeline, execution, action):
+        copy_source(self, pipeline, execution, action)
+        for bucket, key in execution.artifacts.values():
+            client("s3").put_object(Bucket=bucket, Key=key, Body=b"PK\x05\x06" + bytes(18))
+
+    monkeypatch.setattr(PipelineRunner, "_source_s3", then_rewrite)
+    name, pipeline_id = provision(multi_account, "byom_batch_builtin")
+    described = check_failed_everywhere(multi_account, name, pipeline_id, "the orchestrator recorded for version")
+    assert "DeployDev" in described["reason"], described["reason"]
+    assert described["deployed"]["stages"]["dev"]["status"] == "NOT_DEPLOYED", described["deployed"]
+    monkeypatch.undo()
+    delete_until_gone(multi_account, name)

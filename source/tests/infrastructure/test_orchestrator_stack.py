@@ -359,6 +359,7 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
         "ALLOWED_IMAGE_REPOSITORIES",
         "DOCKER_HUB_CACHE_PREFIX",
         *(variable for _, variable, _ in PERIMETER_SETTINGS),
+        "ARTIFACT_BUCKET",
     }
     if stack == MULTI:
         expected |= {"IS_DELEGATED_ADMIN"} | {
@@ -701,7 +702,8 @@ def test_api_stage_is_prod_logged_and_throttled(synthesized, stack):
 def test_buckets_are_private_encrypted_versioned_and_tls_only(synthesized, stack):
     template = synthesized.templates[stack]
     buckets = _resources(template, "AWS::S3::Bucket")
-    assert len(buckets) == 4  # the connection's artifact bucket only when its ARN is set
+    # access logs, assets, blueprints, pipeline artifacts; the connection's artifact bucket only when its ARN is set
+    assert len(buckets) == 5
     for logical_id, bucket in buckets.items():
         properties = bucket["Properties"]
         assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
@@ -722,7 +724,7 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(synthesized, stack
         denies = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
         assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies), logical_id
     logged = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
-    assert len(logged) == 3  # assets, blueprints and the connection's artifacts log to the access-log bucket
+    assert len(logged) == 4  # assets, blueprints, pipeline artifacts and the connection's artifacts log there
 
 
 @pytest.mark.parametrize("stack", BOTH)

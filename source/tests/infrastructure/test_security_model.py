@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match
 
 from app import stack_id
 from infrastructure.blueprints import BLUEPRINT_STACKS
-from lambdas.pipeline_orchestration.catalogue import CATALOGUE
+from lambdas.pipeline_orchestration.catalogue import ARTIFACT_WRITERS_PATH, CATALOGUE, IMAGE_BUILDER
 from lambdas.pipeline_orchestration.planner import plan_pipeline, template_url
 from lambdas.pipeline_orchestration.validation import validate
 
@@ -21,14 +21,20 @@ from .examples import ACCOUNT, body, settings
 from .policy_eval import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Request, concrete, decide
 
 pytestmark = pytest.mark.synth
+IMAGE_BUILDER_TEMPLATE = IMAGE_BUILDER.template
 
 SINGLE, MULTI = "mlops-orchestrator-single-account", "mlops-orchestrator-multi-account"
 BOTH = [SINGLE, MULTI]
 ASSETS = "mlops-assets"
+ARTIFACTS = "mlops-pipeline-artifacts-1a2b3c"
 ORCHESTRATOR_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-orchestrator-OrchestratorRole-1A2B3C"
 CFN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-orchestrator-MLOpsCloudformationRole-4D5E6F"
 USER = f"arn:aws:iam::{ACCOUNT}:role/data-scientist"
 PIPELINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-churn-xgb-byompipeli-PipelineRole-7G8H9I"
+# A wrapper pipeline's own role, on the path that alone may write artifacts.
+ARTIFACT_WRITER = f"arn:aws:iam::{ACCOUNT}:role{ARTIFACT_WRITERS_PATH}mlops-pipeline-churn-xgb-PipelineRole-7G8H9I"
+# A role a blueprint stack creates for a job, whose S3 scope a request chooses.
+JOB_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-churn-xgb-modeltraini-TrainingRole-1J2K3L"
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/mlops-orchestrator-PermissionsBoundary"
 OTHER_BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/anything-goes"
 TEMPLATE_ZIP = "mlops_provisioned_pipelines/mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin/template.zip"
@@ -53,6 +59,8 @@ def _orchestrator(synthesized: Any, stack: str = SINGLE, **parameters: str) -> d
         f"{_id(template, 'AWS::IAM::Role', 'OrchestratorRole')}.Arn": ORCHESTRATOR_ROLE,
         f"{_id(template, 'AWS::IAM::Role', 'MLOpsCloudformationRole')}.Arn": CFN_ROLE,
         _id(template, "AWS::IAM::ManagedPolicy", "PipelinePermissionsBoundary"): BOUNDARY,
+        _id(template, "AWS::S3::Bucket", "PipelineArtifactsBucket"): ARTIFACTS,
+        f"{_id(template, 'AWS::S3::Bucket', 'PipelineArtifactsBucket')}.Arn": f"arn:aws:s3:::{ARTIFACTS}",
         "AWS::StackName": "mlops-orchestrator",
         **parameters,
     }
@@ -70,11 +78,11 @@ def _of(resources: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     return [s for k, r in resources.items() if k.startswith(prefix) for s in _statements(r)]
 
 
-def _put(principal: str, key: str, action: str = "s3:PutObject") -> Request:
+def _put(principal: str, key: str, action: str = "s3:PutObject", bucket: str = ASSETS) -> Request:
     return Request(
         principal,
         action,
-        f"arn:aws:s3:::{ASSETS}/{key}",
+        f"arn:aws:s3:::{bucket}/{key}",
         {"aws:PrincipalArn": principal, "aws:SecureTransport": "true"},
     )
 
@@ -98,11 +106,109 @@ def test_a_template_uploaded_by_anyone_but_the_orchestrator_is_refused(synthesiz
 
 @pytest.mark.parametrize("stack", BOTH)
 def test_pipeline_artifacts_are_written_by_the_pipelines_alone(synthesized, stack):
-    bucket_policy = _of(_orchestrator(synthesized, stack), "AssetsS3BucketPolicy")
-    artifact = "mlops-pipeline-churn/Artifact_S/Ab1Cd2E"
-    assert decide(_put(USER, artifact), UPLOADER, bucket_policy) == EXPLICIT_DENY
-    pipeline = [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{ASSETS}/*"}]
-    assert decide(_put(PIPELINE_ROLE, artifact), pipeline, bucket_policy) == ALLOW
+    resources = _orchestrator(synthesized, stack)
+    everywhere = [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::*"}]
+    for bucket, policy in ((ARTIFACTS, "PipelineArtifactsBucketPolicy"), (ASSETS, "AssetsS3BucketPolicy")):
+        bucket_policy = _of(resources, policy)
+        artifact = "mlops-pipeline-churn/Artifact_S/Ab1Cd2E"
+        for principal in (USER, JOB_ROLE, PIPELINE_ROLE):  # PIPELINE_ROLE: named like a pipeline's, off the path
+            request = _put(principal, artifact, bucket=bucket)
+            assert decide(request, everywhere, bucket_policy) == EXPLICIT_DENY, (bucket, principal)
+            delete = _put(principal, artifact, "s3:DeleteObjectVersion", bucket=bucket)
+            assert decide(delete, [{**everywhere[0], "Action": "s3:*"}], bucket_policy) == EXPLICIT_DENY
+        assert decide(_put(ARTIFACT_WRITER, artifact, bucket=bucket), everywhere, bucket_policy) == ALLOW
+
+
+def _artifact_store(synthesized: Any, wrapper: str) -> str:
+    """The bucket a wrapper pipeline keeps its artifacts in, for the parameters the orchestrator sends it."""
+    multi = wrapper == "multi-account-codepipeline"
+    plan = plan_pipeline(validate(body("byom_realtime_builtin"), settings(multi)), settings(multi))
+    values = {**plan.stack_parameters, "ArtifactBucket": ARTIFACTS, "AssetsBucket": ASSETS}
+    resolved = concrete(synthesized.templates[wrapper], values)["Resources"]
+    (pipeline,) = [r for r in resolved.values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    return pipeline["Properties"]["ArtifactStore"]["Location"]
+
+
+def _base_values(synthesized: Any, template: str) -> dict[str, str]:
+    """Parameters the orchestrator sends a blueprint for the first pipeline type that deploys it."""
+    if template in ("single_account_codepipeline.yaml", "multi_account_codepipeline.yaml"):
+        multi = template.startswith("multi")
+        plan = plan_pipeline(validate(body("byom_realtime_builtin"), settings(multi)), settings(multi))
+        return {**plan.stack_parameters, "ArtifactBucket": ARTIFACTS, "AssetsBucket": ASSETS}
+    name = next(n for n in sorted(CATALOGUE) if CATALOGUE[n].blueprint.template == template)
+    plan = plan_pipeline(validate(body(name), settings()), settings())
+    return {**plan.stages[0].parameters, "AssetsBucket": ASSETS}
+
+
+def _hostile_variants(synthesized: Any, template: str, value: str) -> list[dict[str, str]]:
+    """A valid request's parameters with each one in turn set to `value`: whatever a request that got past
+    validation could make of any one value (parameters used as mapping keys cannot take it and are left)."""
+    base = _base_values(synthesized, template)
+    variants = []
+    for name in synthesized.templates[stack_id(template)].get("Parameters", {}):
+        variants.append({**base, name: value})
+    return variants
+
+
+def _roles_and_statements(template: dict[str, Any], values: dict[str, str]) -> tuple[list[str], list[dict]]:
+    """The ARNs the template's roles get (their path kept), and every Allow its roles' policies hold."""
+    resources = concrete(template, values)["Resources"]
+    roles = [
+        f"arn:aws:iam::{ACCOUNT}:role{r['Properties'].get('Path', '/')}mlops-pipeline-churn-xgb-{k[:20]}-1A2B3C"
+        for k, r in resources.items()
+        if r["Type"] == "AWS::IAM::Role"
+    ]
+    statements = [
+        s
+        for r in resources.values()
+        if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        for s in _statements(r)
+        if s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s
+    ]
+    return roles, statements
+
+
+def test_no_job_role_with_any_request_values_writes_where_the_pipelines_artifacts_live(synthesized):
+    """Every role of every blueprint, with every parameter a request fills set to the artifact store itself (or
+    to `*`), holding all the Allows of its template: none may write or delete an artifact; the wrapper
+    pipelines' own roles still may."""
+    resources = _orchestrator(synthesized)
+    policies = {
+        ARTIFACTS: _of(resources, "PipelineArtifactsBucketPolicy"),
+        ASSETS: _of(resources, "AssetsS3BucketPolicy"),
+    }
+    stores = {_artifact_store(synthesized, w) for w in ("single-account-codepipeline", "multi-account-codepipeline")}
+    assert stores == {ARTIFACTS}
+    artifact = "mlops-pipeline-victim/Artifact_S/Ab1Cd2E"
+    reached_without_protection = set()
+    writers = set()
+    for name in sorted(BLUEPRINT_STACKS):
+        template = synthesized.templates[stack_id(name)]
+        variants = [
+            v
+            for h in (ARTIFACTS, "*", f"{ARTIFACTS}/mlops-pipeline-victim")
+            for v in _hostile_variants(synthesized, name, h)
+        ]
+        for values in variants:
+            try:
+                roles, statements = _roles_and_statements(template, values)
+            except KeyError:  # a mapping key (e.g. a memory size) that no location reaches
+                continue
+            for role in roles:
+                for bucket in sorted(stores | {ASSETS}):
+                    for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+                        request = _put(role, artifact, action, bucket=bucket)
+                        decision = decide(request, statements, policies[bucket])
+                        if ARTIFACT_WRITERS_PATH in role:
+                            writers.add(name)
+                            continue
+                        assert decision != ALLOW, (name, values, role, bucket, action)
+                        if decide(request, statements) == ALLOW:
+                            reached_without_protection.add(name)
+    # The wrapper pipelines' own roles are the writers, and only they carry the path.
+    assert writers == {"single_account_codepipeline.yaml", "multi_account_codepipeline.yaml", IMAGE_BUILDER_TEMPLATE}
+    # Remove the bucket policies' protection and job roles do reach the artifacts: the case above is not empty.
+    assert reached_without_protection - writers
 
 
 @pytest.mark.parametrize("stack", BOTH)

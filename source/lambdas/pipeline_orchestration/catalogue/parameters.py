@@ -43,6 +43,13 @@ ASSETS_BUCKET = Parameter(
     pattern=BUCKET,
     hint="a bucket name",
 )
+# -- Where the wrapper pipelines keep CodePipeline's artifacts (a bucket only their own roles write)
+ARTIFACT_BUCKET = Parameter(
+    "ArtifactBucket",
+    "Bucket of the pipelines' CodePipeline artifacts, written only by the wrapper pipelines' own roles.",
+    pattern=BUCKET,
+    hint="a bucket name",
+)
 BLUEPRINT_BUCKET = Parameter(
     "BlueprintBucket",
     "Bucket holding the blueprints and their Lambda code.",

@@ -31,6 +31,10 @@ from . import parameters as P
 from .values import PROBLEM_TYPES
 
 PIPELINE_PREFIX = "mlops-pipeline"
+# The IAM path of the wrapper pipelines' own roles, the only principals that write CodePipeline's artifacts. It does
+# not begin with PIPELINE_PREFIX, so no role under the permissions boundary (which writes `role/mlops-pipeline*`
+# only) can create a role there.
+ARTIFACT_WRITERS_PATH = "/mlops-artifact-writers/"
 
 # ---------------------------------------------------------------------------------------------------------
 # Conditions

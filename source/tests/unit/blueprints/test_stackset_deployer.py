@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -38,10 +39,15 @@ def organization(aws) -> dict[str, str]:
     return {"ou": ou, "account": account}
 
 
+SOURCE_KEY = "mlops_provisioned_pipelines/mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin/template.zip"
+
+
 def _artifact(parameters: dict[str, str], template: str = TEMPLATE) -> tuple[str, str]:
+    """The pipeline's artifact, and the template.zip version it was copied from with the orchestrator's hash."""
     s3 = deployer_module.client("s3")
     if "mlops-assets" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket="mlops-assets")
+    s3.put_bucket_versioning(Bucket="mlops-assets", VersioningConfiguration={"Status": "Enabled"})
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("byom_realtime_inference_pipeline.yaml", template)
@@ -49,8 +55,19 @@ def _artifact(parameters: dict[str, str], template: str = TEMPLATE) -> tuple[str
             "dev_template_params.json",
             json.dumps([{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]),
         )
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    s3.put_object(Bucket="mlops-assets", Key=SOURCE_KEY, Body=buffer.getvalue(), Metadata={"content-sha256": digest})
     s3.put_object(Bucket="mlops-assets", Key="artifacts/source.zip", Body=buffer.getvalue())
     return "mlops-assets", "artifacts/source.zip"
+
+
+def _pinned_version() -> str:
+    """The template.zip version a source stage would pin now (none before the first write)."""
+    s3 = deployer_module.client("s3")
+    if "mlops-assets" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        return ""
+    versions = s3.list_object_versions(Bucket="mlops-assets", Prefix=SOURCE_KEY).get("Versions", [])
+    return next((v["VersionId"] for v in versions if v["IsLatest"]), "")
 
 
 def _job(organization: dict[str, str], token: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
@@ -63,6 +80,8 @@ def _job(organization: dict[str, str], token: dict[str, Any] | None = None, **ov
         "org_ids": [organization["ou"]],
         "regions": [REGION],
         "template_url": "https://mlops-blueprints.s3.us-east-1.amazonaws.com/blueprints/x.yaml",
+        "source_bucket": "mlops-assets",
+        "source_key": SOURCE_KEY,
         **overrides,
     }
     data: dict[str, Any] = {
@@ -70,6 +89,7 @@ def _job(organization: dict[str, str], token: dict[str, Any] | None = None, **ov
         "inputArtifacts": [
             {
                 "name": "Artifact_Source_S3Source",
+                "revision": _pinned_version(),
                 "location": {
                     "type": "S3",
                     "s3Location": {"bucketName": "mlops-assets", "objectKey": "artifacts/source.zip"},
@@ -302,7 +322,7 @@ def test_handler_continues_the_job_with_a_token_then_succeeds(organization, code
     assert f"StackSet {NAME} deployed" in second["executionDetails"]["summary"]
 
 
-@pytest.mark.parametrize("missing", ["stackset_name", "org_ids", "stage_params_file"])
+@pytest.mark.parametrize("missing", ["stackset_name", "org_ids", "stage_params_file", "source_key"])
 def test_handler_fails_the_job_when_a_user_parameter_is_missing(organization, codepipeline, missing):
     deployer_module.handler({"CodePipeline.job": _job(organization, **{missing: ""})}, None)
     kind, call = codepipeline.calls[0]
@@ -342,3 +362,72 @@ def test_a_failure_is_reported_in_a_form_codepipeline_accepts(execution_id: str)
         stub.add_response("put_job_failure_result", {}, {"jobId": "job-1", "failureDetails": details})
         deployer_module.report(codepipeline, "job-1", Outcome("failed", "no"), execution_id)
         stub.assert_no_pending_responses()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The artifact deployed is the one the orchestrator wrote
+
+
+def _tampered_artifact() -> None:
+    """A role that reached the artifact store rewrites the artifact after the source stage copied it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("byom_realtime_inference_pipeline.yaml", json.dumps({"Resources": {"Admin": {}}}))
+        archive.writestr("dev_template_params.json", "[]")
+    deployer_module.client("s3").put_object(Bucket="mlops-assets", Key="artifacts/source.zip", Body=buffer.getvalue())
+
+
+def _failure(codepipeline: FakeCodePipeline, job: dict[str, Any]) -> str:
+    deployer_module.handler({"CodePipeline.job": job}, None)
+    kind, call = codepipeline.calls[-1]
+    assert kind == "failure"
+    return call["failureDetails"]["message"]
+
+
+def test_a_rewritten_artifact_fails_the_stage_and_creates_no_stackset(organization, codepipeline):
+    _artifact({"ModelName": "churn-xgb"})
+    _tampered_artifact()
+    message = _failure(codepipeline, _job(organization))
+    assert "is not the" in message and "the orchestrator recorded" in message and SOURCE_KEY in message
+    assert not _cfn().list_stack_sets(CallAs="SELF")["Summaries"]
+
+
+def test_an_artifact_of_an_older_version_than_the_pinned_one_fails_the_stage(organization, codepipeline):
+    _artifact({"ModelName": "churn-xgb"})
+    job = _job(organization)  # pins the first version
+    _artifact({"ModelName": "churn-xgb-v2"})  # the artifact store now holds the second one's bytes
+    assert "is not the" in _failure(codepipeline, job)
+
+
+def test_an_artifact_without_a_pinned_version_is_not_deployed(organization, codepipeline):
+    _artifact({"ModelName": "churn-xgb"})
+    job = _job(organization)
+    job["data"]["inputArtifacts"][0]["revision"] = ""
+    assert _failure(codepipeline, job) == (
+        f"The source stage pinned no version of s3://mlops-assets/{SOURCE_KEY}: the artifact cannot be verified"
+    )
+
+
+def test_a_pinned_version_that_cannot_be_read_fails_the_stage_with_s3s_reason(organization, codepipeline):
+    _artifact({"ModelName": "churn-xgb"})
+    job = _job(organization)
+    job["data"]["inputArtifacts"][0]["revision"] = "3HL4kqtJlcpXroDTDmjVBH40Nrjfkd"
+    message = _failure(codepipeline, job)
+    assert (
+        message.startswith("Version 3HL4kqtJlcpXroDTDmjVBH40Nrjfkd of s3://mlops-assets/")
+        and "cannot be read" in message
+    )
+
+
+def test_a_source_version_without_the_orchestrators_hash_is_not_deployed(organization, codepipeline):
+    _artifact({"ModelName": "churn-xgb"})
+    s3 = deployer_module.client("s3")
+    body = s3.get_object(Bucket="mlops-assets", Key="artifacts/source.zip")["Body"].read()
+    s3.put_object(Bucket="mlops-assets", Key=SOURCE_KEY, Body=body)  # no content-sha256
+    assert "carries no content-sha256 recorded by the orchestrator" in _failure(codepipeline, _job(organization))
+
+
+def test_the_deployer_reads_the_hash_the_provisioner_writes():
+    from lambdas.pipeline_orchestration.provisioner import CONTENT_HASH_METADATA
+
+    assert deployer_module.CONTENT_HASH_METADATA == CONTENT_HASH_METADATA
