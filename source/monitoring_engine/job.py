@@ -164,6 +164,8 @@ def _data_quality(spec: dict[str, Any], s3: Any, index: int, count: int) -> dict
     baseline_statistics: DatasetStatistics | None = None
     constraints: dict[str, Any] = {}
     names = list(config.get("headers") or [])
+    if mode == "analysis" and not {"statistics_uri", "constraints_uri"} <= set(spec.get("baseline") or {}):
+        raise JobError("a data quality analysis needs baseline.statistics_uri and baseline.constraints_uri")
     if mode in ("analysis", "merge") and spec.get("baseline"):
         baseline_statistics = DatasetStatistics.from_report(s3io.read_json(s3, spec["baseline"]["statistics_uri"]))
         constraints = s3io.read_json(s3, spec["baseline"]["constraints_uri"])
