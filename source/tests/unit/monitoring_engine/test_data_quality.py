@@ -112,8 +112,16 @@ def test_sharded_statistics_equal_unsharded(s3: Any) -> None:
     assert _checks(outcome) == _checks(whole) != set()  # the KLL merge is approximate: the distances differ a little
     assert outcome["rows"] == whole["rows"] == 3000
     sharded = s3io.read_json(s3, outcome["reports"]["statistics"])
-    job.run_job(spec("data_quality", "analysis", "whole", capture={"uri": CAPTURE, "start": HOUR[0], "end": HOUR[1]},
-                     baseline=baseline), s3)
+    job.run_job(
+        spec(
+            "data_quality",
+            "analysis",
+            "whole",
+            capture={"uri": CAPTURE, "start": HOUR[0], "end": HOUR[1]},
+            baseline=baseline,
+        ),
+        s3,
+    )
     unsharded = s3io.read_json(s3, f"s3://{BUCKET}/whole/statistics.json")
     for ours, theirs in zip(sharded["features"], unsharded["features"], strict=True):
         for key in ("mean", "sum", "std_dev", "min", "max"):
