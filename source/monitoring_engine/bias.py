@@ -3,7 +3,8 @@
 
 Formulas: SageMaker Developer Guide, "Pre-training Bias Metrics" (clarify-measure-data-bias) and "Post-training Data
 and Model Bias Metrics" (clarify-measure-post-training-bias). Facet d is the sensitive group (rows whose facet value
-is one of `facet_values_or_threshold`, or above it when the facet is continuous); a is every other row. n_x counts
+is one of `facet_values_or_threshold`, or above it when the facet is continuous: numeric, one value given, more
+than two distinct values making at least 5% of its rows, Clarify's uniqueness rule); a is every other row. n_x counts
 rows of group x, n_x(1) positive labels, n̂_x(1) positive predicted labels; q_x = n_x(1)/n_x, q̂_x = n̂_x(1)/n_x.
 
 Pre-training: CI = (n_a - n_d)/n; DPL = q_a - q_d; KL = Σ_y P_a(y) ln(P_a(y)/P_d(y)); JS = ½[KL(P_a‖P) + KL(P_d‖P)]
@@ -19,7 +20,7 @@ A ratio 0/0 is 0 and x/0 is ±infinity (Clarify's convention).
 `analysis.json` (Clarify's bias report, "Bias reports"): `pre_training_bias_metrics` / `post_training_bias_metrics`,
 each `{"label", "label_value_or_threshold", "facets": {facet: [{"value_or_threshold", "metrics": [{"name",
 "description", "value"}]}]}}`. Drift ("Bias drift violations"): a metric violates when it is further from 0 than
-the baseline's value; the violation carries `facet`, `facet_value`, `metric_name`, `constraint_check_type`
+the baseline's value (DI, whose neutral value is 1, by its distance from 1); the violation carries `facet`, `facet_value`, `metric_name`, `constraint_check_type`
 (`bias_drift_check`) and `description`.
 """
 
@@ -69,8 +70,8 @@ def divide(a: float, b: float) -> float:
 def _is_continuous(series: pd.Series, values: list[Any]) -> bool:
     if len(values) != 1 or not pd.api.types.is_numeric_dtype(series):
         return False
-    count = series.count()
-    return bool(count) and series.nunique() / count >= UNIQUENESS_THRESHOLD
+    count, distinct = series.count(), series.nunique()
+    return bool(count) and distinct > 2 and distinct / count >= UNIQUENESS_THRESHOLD
 
 
 def membership(series: pd.Series, values: list[Any]) -> np.ndarray:
@@ -242,7 +243,8 @@ def drift_violations(current: dict[str, Any], baseline: dict[str, Any], toleranc
                 limits = {metric["name"]: _number(metric["value"]) for metric in reference["metrics"]}
                 for metric in group["metrics"]:
                     value, limit = _number(metric["value"]), limits.get(metric["name"])
-                    if limit is None or math.isnan(value) or abs(value) <= abs(limit) + tolerance:
+                    neutral = 1.0 if metric["name"] == "DI" else 0.0
+                    if limit is None or math.isnan(value) or abs(value - neutral) <= abs(limit - neutral) + tolerance:
                         continue
                     found.append(
                         {
