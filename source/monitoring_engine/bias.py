@@ -20,8 +20,8 @@ A ratio 0/0 is 0 and x/0 is ±infinity (Clarify's convention).
 `analysis.json` (Clarify's bias report, "Bias reports"): `pre_training_bias_metrics` / `post_training_bias_metrics`,
 each `{"label", "label_value_or_threshold", "facets": {facet: [{"value_or_threshold", "metrics": [{"name",
 "description", "value"}]}]}}`. Drift ("Bias drift violations"): a metric violates when it is further from 0 than
-the baseline's value (DI, whose neutral value is 1, by its distance from 1); the violation carries `facet`, `facet_value`, `metric_name`, `constraint_check_type`
-(`bias_drift_check`) and `description`.
+the baseline's value (DI, whose neutral value is 1, by its distance from 1); the violation carries `facet`,
+`facet_value`, `metric_name`, `constraint_check_type` (`bias_drift_check`) and `description`.
 """
 
 from __future__ import annotations

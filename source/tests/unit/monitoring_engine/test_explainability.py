@@ -22,7 +22,7 @@ class LinearEndpoint:
         self.weights = np.asarray(weights)
         self.calls = 0
 
-    def invoke_endpoint(self, EndpointName: str, ContentType: str, Accept: str, Body: bytes) -> dict[str, Any]:  # noqa: N803
+    def invoke_endpoint(self, EndpointName: str, ContentType: str, Accept: str, Body: bytes) -> dict[str, Any]:
         self.calls += 1
         rows = np.atleast_2d(np.loadtxt(io.StringIO(Body.decode()), delimiter=","))
         scores = rows @ self.weights
