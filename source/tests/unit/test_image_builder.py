@@ -29,7 +29,9 @@ def _refusal(service: OrchestratorService, body: dict) -> dict[str, str]:
 def test_a_dry_run_naming_another_repository_is_refused_naming_the_field(service):
     errors = _refusal(service, {**example("byom_image_builder"), "ecr_repo_name": "payments-service"})
     assert set(errors) == {"ecr_repo_name"}
-    assert "mlops-custom-algorithms" in errors["ecr_repo_name"] and "AllowedImageRepositories" in errors["ecr_repo_name"]
+    assert (
+        "mlops-custom-algorithms" in errors["ecr_repo_name"] and "AllowedImageRepositories" in errors["ecr_repo_name"]
+    )
 
 
 def test_a_repository_the_operator_lists_is_accepted_and_granted(aws_scene):
