@@ -170,7 +170,7 @@ def test_console_groups_and_labels_every_parameter(synthesized, stack):
         "VPC of the pipelines' containers (Optional)",
         "Data perimeter (Optional)",
     ]
-    assert groups[2]["Parameters"] == ["AllowedDataBuckets", "AllowedImageRepositories"]
+    assert groups[2]["Parameters"] == ["AllowedDataBuckets"]
     grouped = [name for group in groups for name in group["Parameters"]]
     assert sorted(grouped) == sorted(template["Parameters"]) and len(grouped) == len(set(grouped))
     assert all("SubnetIds" in n or "SecurityGroupIds" in n or n == "VpcId" for n in groups[1]["Parameters"])

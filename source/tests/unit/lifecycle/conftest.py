@@ -57,7 +57,7 @@ BATCH = {
     "pipeline_type": "byom_batch_custom",
     "model_name": "fraud",
     "inference_instance": "ml.m5.large",
-    "custom_image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud:1",
+    "custom_image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-custom-algorithms:fraud-1",
     "model_artifact_location": "models/fraud.tar.gz",
     "batch_inference_data": "data-bucket/fraud/input.csv",
     "batch_job_output_location": "data-bucket/fraud/output",
