@@ -446,6 +446,8 @@ class PipelineRunner:
     def _advance(self, pipeline: LocalPipeline, execution: Execution) -> None:
         for stage in execution.stages:
             for action in stage.actions:
+                if execution.status != "InProgress":  # stopped while an action ran
+                    return
                 if action.status == "Succeeded":
                     continue
                 if action.status == "Failed":
@@ -775,6 +777,26 @@ class PipelineRunner:
                 raise PermissionError(f"the approval {stage_name}/{action_name} of {name} is not waiting on this token")
             action.set("Succeeded" if approved else "Failed", comment or ("Approved" if approved else "Rejected"))
             action.token = ""
+
+    def stop_execution(self, name: str, execution_id: str, reason: str) -> None:
+        """StopPipelineExecution with abandon: the execution ends Stopped, its actions in progress Abandoned."""
+        with self._lock:
+            pipeline = self.pipelines.get(name)
+            execution = next((e for e in pipeline.executions if e.id == execution_id), None) if pipeline else None
+            if pipeline is None or execution is None:
+                raise LookupError(f"pipeline {name} has no execution {execution_id}")
+            if execution.status != "InProgress":
+                raise PermissionError(f"execution {execution_id} of {name} is {execution.status}: it cannot be stopped")
+            for stage in execution.stages:
+                for action in stage.actions:
+                    if action.status == "InProgress":
+                        action.set("Abandoned", reason)
+                        action.token = ""
+                        stage.status = "Stopped"
+            execution.status = "Stopped"
+        self.record(name, "", "pipeline", f"execution {execution_id} stopped: {reason}")
+        progress.info("%s: execution stopped", pipeline.label)
+        self._deliver_pipeline_event(pipeline, execution, "STOPPED")
 
     def wait(self, name: str, until: str = "Succeeded", timeout: float = 120) -> dict[str, Any]:
         """Block until the latest execution of `name` reaches a status or waits for an approval."""

@@ -22,7 +22,7 @@ from .answers import (
 )
 from .exits import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_OK
 from .renderers import pipeline_outcome, render, render_monitoring, render_state, table
-from .watch import approval_hint, execution_before, pipeline_name, watch
+from .watch import WATCH_SECONDS, approval_hint, execution_before, pipeline_name, watch
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -110,7 +110,28 @@ def cmd_delete(args: argparse.Namespace) -> int:
         refused = confirm_delete(args.name)
         if refused is not None:
             return refused
-    return answer(args, api_client(args).call("DELETE", f"/pipelines/{args.name}"))
+    client = api_client(args)
+    if not args.stop_execution:
+        return answer(args, client.call("DELETE", f"/pipelines/{args.name}"))
+    return stop_then_delete(args, client)
+
+
+def stop_then_delete(args: argparse.Namespace, client: Any) -> int:
+    """--stop-execution: stop the running execution (if any), then delete once nothing runs any more (a deploy
+    under way finishes or fails on its own first), within --timeout seconds."""
+    import time
+
+    stopped = client.call("POST", f"/pipelines/{args.name}/stop", {})
+    if stopped.ok:
+        print(stopped.body.get("message", ""), file=sys.stderr if args.json else sys.stdout, flush=True)
+    elif stopped.status != 409:  # 409: nothing in progress to stop; the delete says whether anything else runs
+        return answer(args, stopped)
+    deadline = time.monotonic() + args.timeout
+    while True:
+        response = client.call("DELETE", f"/pipelines/{args.name}")
+        if response.status != 409 or time.monotonic() >= deadline:
+            return answer(args, response)
+        time.sleep(WATCH_SECONDS)
 
 
 def confirm_delete(name: str) -> int | None:
@@ -132,8 +153,25 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    response = api_client(args).call("POST", f"/pipelines/{args.name}/rollback", {})
-    return answer(args, response, response.body.get("message") if response.ok else None)
+    return change_then_watch(args, "rollback")
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    return change_then_watch(args, "retry")
+
+
+def change_then_watch(args: argparse.Namespace, change: str) -> int:
+    """POST /pipelines/{name}/<change>; with --watch, follow the execution the change starts (not the one before)."""
+    client = api_client(args)
+    before = ""
+    if args.watch:
+        status = status_by_name(client, args.name)
+        before = str(status.body.get("execution_id") or "") if status.ok else ""
+    response = client.call("POST", f"/pipelines/{args.name}/{change}", {})
+    code = answer(args, response, response.body.get("message") if response.ok else None)
+    if code == EXIT_OK and args.watch:
+        return watch(args, str(response.body.get("pipeline_id") or args.name), superseded=before)
+    return code
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from .commands import (
     cmd_notifications,
     cmd_plan,
     cmd_provision,
+    cmd_retry,
     cmd_rollback,
     cmd_simulate_violation,
     cmd_status,
@@ -88,12 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
         ("describe", cmd_describe, "request, plan, state and deployed resources of a pipeline"),
         ("delete", cmd_delete, "tear a pipeline down (user data is kept); asks first unless --yes"),
         ("rollback", cmd_rollback, "re-deploy the request of the last successful run before the current one"),
+        ("retry", cmd_retry, "run the current request again: a new execution (after a failure or a rejection)"),
         ("logs", cmd_logs, "a pipeline's events: stage transitions, its functions' log lines, stack events"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("name", help="pipeline name, e.g. mlops-pipeline-churn-byompipelinerealtimebuiltin")
         sub.set_defaults(run=run)
     commands.choices["delete"].add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    commands.choices["delete"].add_argument(
+        "--stop-execution", action="store_true", help="stop the running execution first, then delete"
+    )
+    commands.choices["delete"].add_argument(
+        "--timeout", type=float, default=600, help="seconds --stop-execution waits for the run to end"
+    )
+    for name in ("rollback", "retry"):
+        commands.choices[name].add_argument("--watch", action="store_true", help="follow the execution it starts")
+        commands.choices[name].add_argument("--timeout", type=float, default=3600, help="seconds --watch waits")
     logs = commands.choices["logs"]
     logs.add_argument("--stage", help="only this stage's events (a part of its name: dev, staging, prod, Source...)")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
@@ -112,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     approve.set_defaults(run=cmd_approve)
     for sub in (provision, status, listing, approve, upload, *(commands.choices[n] for n in ("describe", "delete"))):
         _add_api_options(sub)
-    for name in ("rollback", "logs"):
+    for name in ("rollback", "retry", "logs"):
         _add_api_options(commands.choices[name])
 
     local = commands.add_parser("local", help="run the orchestrator on this machine (emulated AWS)")
