@@ -520,7 +520,7 @@ class PipelineRunner:
                 handler(pipeline, execution, action)
         except Exception as error:  # an action failure fails the execution with its reason, as CodePipeline does
             logger.exception("action %s of %s failed", action.name, pipeline.name)
-            action.set("Failed", f"{type(error).__name__}: {error}")
+            action.set("Failed", failure_reason(error))
         if (action.status, action.summary) != before:
             self.record(pipeline.name, stage, "action", f"{action.name}: {action.status} {action.summary}".strip())
             if action.status != before[0]:
@@ -844,6 +844,20 @@ class PipelineRunner:
             self.pipelines.update(snapshot.get("pipelines", {}))
             self.journal.update(snapshot.get("journal", {}))
             self._stack_statuses.update(snapshot.get("stack_statuses", {}))
+
+
+def failure_reason(error: Exception) -> str:
+    """An action's failure as its reason says it: never a raw answer (an HTML error page, XML the client could not
+    parse) that the emulator gave in place of an AWS answer; that one's traceback is in the log."""
+    from botocore.exceptions import ResponseParserError
+
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, ResponseParserError) or "<html" in text.lower() or "<!doctype" in text.lower():
+        return (
+            f"{type(error).__name__}: the AWS emulator failed to answer the call (an internal error, not an AWS "
+            "answer); its traceback is in local mode's log"
+        )
+    return text
 
 
 class _FunctionLog(logging.Handler):

@@ -29,9 +29,8 @@ def retry_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
     pipeline = lifecycle.find(name, aws)
     if pipeline.direct:
         raise BadRequest(
-            f"Bad request. {pipeline.name} is a {pipeline.pipeline_type} pipeline: its stack is the pipeline and "
-            "has no CodePipeline execution to run again; post its request again to update it, or delete it and "
-            "provision it anew."
+            f"Bad request. {pipeline.name} is a {pipeline.pipeline_type} pipeline: it runs again when its source "
+            "zip (custom_algorithm_docker) is uploaded again, e.g. with mlops upload."
         )
     reason = lifecycle.running(pipeline, aws)
     if reason:

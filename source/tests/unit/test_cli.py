@@ -70,7 +70,7 @@ def test_plan_prints_stack_name_template_and_parameters(capsys):
     assert plan["stack_name"] == "mlops-pipeline-fraud-sklearn-byompipelinerealtimecustom-codepipeline"
     assert plan["template"] == "byom_realtime_inference_pipeline.yaml"
     assert (
-        plan["parameters"]["ImageUri"] == "111122223333.dkr.ecr.eu-west-1.amazonaws.com/mlops-custom-algos:sklearn-v4"
+        plan["parameters"]["ImageUri"] == "111122223333.dkr.ecr.us-east-1.amazonaws.com/mlops-custom-algos:sklearn-v4"
     )
 
 

@@ -17,7 +17,7 @@ SETTINGS = Settings()
 BASE = {
     "pipeline_type": "byom_realtime_custom",
     "model_name": "fraud-sklearn",
-    "custom_image_uri": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/mlops-custom-algos:sklearn-v4",
+    "custom_image_uri": "111122223333.dkr.ecr.us-east-1.amazonaws.com/mlops-custom-algos:sklearn-v4",
     "model_artifact_location": "models/fraud/model.tar.gz",
     "inference_instance": "ml.c5.large",
     "data_capture_location": "my-assets-bucket/datacapture/fraud",
