@@ -849,7 +849,7 @@ class PipelineRunner:
 def failure_reason(error: Exception) -> str:
     """An action's failure as its reason says it: never a raw answer (an HTML error page, XML the client could not
     parse) that the emulator gave in place of an AWS answer; that one's traceback is in the log."""
-    from botocore.exceptions import ResponseParserError
+    from botocore.parsers import ResponseParserError
 
     text = f"{type(error).__name__}: {error}"
     if isinstance(error, ResponseParserError) or "<html" in text.lower() or "<!doctype" in text.lower():

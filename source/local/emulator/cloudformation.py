@@ -58,14 +58,19 @@ def sagemaker_endpoints_keep_their_names() -> None:
     replace(FakeEndpoint, "cloudformation_name_type", staticmethod(lambda: "EndpointName"))
 
     def update_from_cloudformation_json(
-        cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region: str
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
     ) -> Any:
         if original_resource is not None:
-            cls.delete_from_cloudformation_json(original_resource.arn, cloudformation_json, account_id, region)
+            cls.delete_from_cloudformation_json(original_resource.arn, cloudformation_json, account_id, region_name)
         name = cloudformation_json.get("Properties", {}).get("EndpointName") or (
             original_resource.endpoint_name if original_resource is not None else new_resource_name
         )
-        return cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region)
+        return cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)
 
     replace(FakeEndpoint, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json))
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):

@@ -12,7 +12,6 @@ from local.examples import pipeline_name
 from tests.e2e.conftest import LocalScene
 
 REALTIME = "byom_realtime_builtin"
-MONITOR = "byom_data_quality_monitor"
 
 
 def _cli(scene: LocalScene, *argv: str) -> int:
@@ -81,28 +80,6 @@ def _cli_provision(scene: LocalScene, body: dict) -> int:
     return _cli(scene, "provision", request.name, "--watch", "--timeout", "60")
 
 
-def test_a_failed_pipeline_answers_how_to_retry_and_a_retry_runs_its_request_again(single_account: LocalScene, capsys):
-    scene = single_account
-    body = scene.request(MONITOR)
-    body["baseline_job_output_location"] = "bucket-made-later/baselines"
-    name = pipeline_name(body)
-    assert scene.call("POST", "/provisionpipeline", body).status == 200
-    failed = scene.wait(name)
-    assert failed["state"] == "FAILED" and "NoSuchBucket" in failed["reason"], failed
-
-    again = scene.call("POST", "/provisionpipeline", body)
-    assert again.status == 200 and again.body["state"] == "FAILED", again.body
-    assert f"mlops retry {name}" in again.body["message"]
-
-    scene.aws("s3").create_bucket(Bucket="bucket-made-later")
-    capsys.readouterr()
-    assert _cli(scene, "retry", name, "--watch", "--timeout", "60") == EXIT_OK
-    assert f"Retrying {name}" in capsys.readouterr().out
-    retried = _described(scene, name)
-    assert retried["state"] == "ACTIVE" and retried["execution_id"] != failed["execution_id"], retried
-    _gone(scene, name)
-
-
 def test_delete_with_stop_execution_stops_the_run_and_deletes(single_account: LocalScene, capsys):
     scene = single_account
     body = {**scene.request(REALTIME), "endpoint_name": "stopped-endpoint"}
@@ -122,3 +99,31 @@ def test_delete_with_stop_execution_stops_the_run_and_deletes(single_account: Lo
     events = scene.call("GET", f"/pipelines/{name}/events").body.get("events", [])
     assert any("stopped" in e["message"] for e in events), events
     _gone(scene, name)
+
+
+def test_a_rejected_run_answers_how_to_retry_and_a_retry_runs_the_request_again(multi_account: LocalScene, capsys):
+    scene = multi_account
+    body = scene.request(REALTIME)
+    name = pipeline_name(body)
+    assert scene.call("POST", "/provisionpipeline", body).status == 200
+    waiting = scene.wait(name, until="Approval")
+    assert waiting["state"] == "WAITING_APPROVAL", waiting
+    assert _cli(scene, "approve", name, "staging", "--reject") == EXIT_OK
+    rejected = scene.wait(name)
+    assert rejected["state"] == "FAILED", rejected
+
+    again = scene.call("POST", "/provisionpipeline", body)
+    assert again.status == 200 and again.body["state"] == "FAILED", again.body
+    assert "No updates are to be performed" in again.body["message"]
+    assert f"POST /pipelines/{name}/retry (mlops retry {name})" in again.body["message"]
+
+    capsys.readouterr()
+    assert _cli(scene, "retry", name, "--watch", "--timeout", "60") == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"Retrying {name}" in out and f"mlops approve {name} staging" in out, out
+    retried = _described(scene, name)
+    assert retried["state"] == "WAITING_APPROVAL" and retried["execution_id"] != rejected["execution_id"], retried
+    versions = scene.aws("s3").list_object_versions(
+        Bucket=scene.settings.assets_bucket, Prefix=f"mlops_provisioned_pipelines/{name}/request.json"
+    )
+    assert len(versions["Versions"]) == 2  # recorded as any change
