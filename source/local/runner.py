@@ -448,6 +448,8 @@ class PipelineRunner:
     def _advance(self, pipeline: LocalPipeline, execution: Execution) -> None:
         for stage in execution.stages:
             for action in stage.actions:
+                if execution.status != "InProgress":  # stopped while an action ran
+                    return
                 if action.status == "Succeeded":
                     continue
                 if action.status == "Failed":
@@ -520,7 +522,7 @@ class PipelineRunner:
                 handler(pipeline, execution, action)
         except Exception as error:  # an action failure fails the execution with its reason, as CodePipeline does
             logger.exception("action %s of %s failed", action.name, pipeline.name)
-            action.set("Failed", f"{type(error).__name__}: {error}")
+            action.set("Failed", failure_reason(error))
         if (action.status, action.summary) != before:
             self.record(pipeline.name, stage, "action", f"{action.name}: {action.status} {action.summary}".strip())
             if action.status != before[0]:
@@ -819,6 +821,26 @@ class PipelineRunner:
             action.set("Succeeded" if approved else "Failed", comment or ("Approved" if approved else "Rejected"))
             action.token = ""
 
+    def stop_execution(self, name: str, execution_id: str, reason: str) -> None:
+        """StopPipelineExecution with abandon: the execution ends Stopped, its actions in progress Abandoned."""
+        with self._lock:
+            pipeline = self.pipelines.get(name)
+            execution = next((e for e in pipeline.executions if e.id == execution_id), None) if pipeline else None
+            if pipeline is None or execution is None:
+                raise LookupError(f"pipeline {name} has no execution {execution_id}")
+            if execution.status != "InProgress":
+                raise PermissionError(f"execution {execution_id} of {name} is {execution.status}: it cannot be stopped")
+            for stage in execution.stages:
+                for action in stage.actions:
+                    if action.status == "InProgress":
+                        action.set("Abandoned", reason)
+                        action.token = ""
+                        stage.status = "Stopped"
+            execution.status = "Stopped"
+        self.record(name, "", "pipeline", f"execution {execution_id} stopped: {reason}")
+        progress.info("%s: execution stopped", pipeline.label)
+        self._deliver_pipeline_event(pipeline, execution, "STOPPED")
+
     def wait(self, name: str, until: str = "Succeeded", timeout: float = 120) -> dict[str, Any]:
         """Block until the latest execution of `name` reaches a status or waits for an approval."""
         deadline = time.monotonic() + timeout
@@ -865,6 +887,20 @@ class PipelineRunner:
             self.pipelines.update(snapshot.get("pipelines", {}))
             self.journal.update(snapshot.get("journal", {}))
             self._stack_statuses.update(snapshot.get("stack_statuses", {}))
+
+
+def failure_reason(error: Exception) -> str:
+    """An action's failure as its reason says it: never a raw answer (an HTML error page, XML the client could not
+    parse) that the emulator gave in place of an AWS answer; that one's traceback is in the log."""
+    from botocore.parsers import ResponseParserError
+
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, ResponseParserError) or "<html" in text.lower() or "<!doctype" in text.lower():
+        return (
+            f"{type(error).__name__}: the AWS emulator failed to answer the call (an internal error, not an AWS "
+            "answer); its traceback is in local mode's log"
+        )
+    return text
 
 
 class _FunctionLog(logging.Handler):

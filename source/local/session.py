@@ -73,6 +73,23 @@ class LocalPipelines(Pipelines):
             raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 404}}, operation)
         return found
 
+    def stop(self, name: str, execution_id: str, reason: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.runner.stop_execution(name, execution_id, reason)
+        except (LookupError, PermissionError) as error:
+            # CodePipeline's answers to an unknown execution, and to one that has already ended.
+            code = (
+                "PipelineExecutionNotFoundException"
+                if isinstance(error, LookupError)
+                else "PipelineExecutionNotStoppableException"
+            )
+            raise ClientError(
+                {"Error": {"Code": code, "Message": str(error)}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+                "StopPipelineExecution",
+            ) from None
+
     def put_approval(
         self, name: str, stage_name: str, action_name: str, token: str, approved: bool, comment: str
     ) -> None:

@@ -218,6 +218,19 @@ _ANSWERS: dict[str, Any] = {
             "stacks": {"type": "array", "items": {"type": "object"}},
             "plan": {"type": "object"},
             "warnings": {"type": "array", "items": {"type": "string"}},
+            "state": {"type": "string", "description": "An unchanged re-post: the state of the pipeline posted."},
+            "previous_execution": {
+                "type": "object",
+                "description": "A retry: the execution that was the latest before it; a watch follows the next one.",
+            },
+        },
+    },
+    "Stop": {
+        "type": "object",
+        "properties": {
+            "message": {"type": "string"},
+            "pipeline_name": {"type": "string"},
+            "execution_id": {"type": "string", "description": "The execution being stopped."},
         },
     },
 }
@@ -314,6 +327,16 @@ ROUTE_DOCS: dict[tuple[str, str], dict[str, Any]] = {
         "summary": "Re-deploy the previous successful request of a real-time or batch pipeline.",
         "parameters": [_NAME],
         "responses": {"200": _json("ProvisionAnswer", "Rollback started"), **_errors(400, 404, 409)},
+    },
+    ("POST", "/pipelines/{pipeline_name}/retry"): {
+        "summary": "Run the pipeline's current request again: a new execution, recorded as any change is.",
+        "parameters": [_NAME],
+        "responses": {"200": _json("ProvisionAnswer", "Retry started"), **_errors(400, 404, 409)},
+    },
+    ("POST", "/pipelines/{pipeline_name}/stop"): {
+        "summary": "Stop the pipeline's running execution (its actions in progress are abandoned), e.g. to delete it.",
+        "parameters": [_NAME],
+        "responses": {"202": _json("Stop", "Stopping the execution"), **_errors(400, 404, 409)},
     },
     ("POST", "/pipelines/{pipeline_name}/approval"): {
         "summary": "Approve or reject the manual approval waiting before a multi-account pipeline's next stage.",

@@ -167,6 +167,11 @@ def orchestrator_statements(
             "The pipelines of the orchestrator's stacks, named after their mlops-pipeline-* stack.",
         ),
         statement(
+            ["codepipeline:StopPipelineExecution"],
+            [arn("codepipeline", f"{PIPELINE_PREFIX}*")],
+            "POST /pipelines/{name}/stop stops the running execution of a pipeline of the orchestrator's stacks.",
+        ),
+        statement(
             ["codepipeline:PutApprovalResult"],
             [arn("codepipeline", f"{PIPELINE_PREFIX}*/*/*")],
             "POST /pipelines/{name}/approval answers the manual approval action of a pipeline stage.",

@@ -249,6 +249,12 @@ class Pipelines:
                 jobId=job_id, failureDetails={"type": "JobFailed", "message": message[:5000]}
             )
 
+    def stop(self, name: str, execution_id: str, reason: str) -> None:
+        """Stop an execution, abandoning its actions in progress (StopPipelineExecution with abandon)."""
+        client("codepipeline").stop_pipeline_execution(
+            pipelineName=name, pipelineExecutionId=execution_id, abandon=True, reason=reason[:200]
+        )
+
     def executions(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
         """The pipeline's most recent executions, newest first (status and S3 source revisions)."""
         paginator = client("codepipeline").get_paginator("list_pipeline_executions")

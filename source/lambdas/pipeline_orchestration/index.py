@@ -84,9 +84,16 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/pipelines/{pipeline_name}/rollback"): lambda service, event: service.rollback_pipeline(
         _path(event, "pipeline_name")
     ),
+    ("POST", "/pipelines/{pipeline_name}/retry"): lambda service, event: service.retry_pipeline(
+        _path(event, "pipeline_name")
+    ),
+    ("POST", "/pipelines/{pipeline_name}/stop"): lambda service, event: service.stop_execution(
+        _path(event, "pipeline_name")
+    ),
 }
-# Routes that answer other than 200 OK: a DELETE starts a teardown that stack events carry on (202 Accepted).
-ROUTE_STATUS = {("DELETE", "/pipelines/{pipeline_name}"): 202}
+# Routes that answer other than 200 OK: a DELETE starts a teardown that stack events carry on, a stop asks
+# CodePipeline to stop an execution, which it does a moment later (202 Accepted).
+ROUTE_STATUS = {("DELETE", "/pipelines/{pipeline_name}"): 202, ("POST", "/pipelines/{pipeline_name}/stop"): 202}
 # The routes whose request carries a JSON body (API Gateway checks that it is an object).
 BODY_ROUTES = {
     ("POST", "/provisionpipeline"),

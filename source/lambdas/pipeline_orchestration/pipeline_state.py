@@ -323,8 +323,39 @@ def observe(stack: Mapping[str, Any], settings: Settings, aws: Aws) -> Observati
     deployment = readings.deployed(dict(stack), settings, aws) if execution else {}
     monitoring = _latest_monitoring(deployment, aws)
     jobs = _started_jobs(stack, deployment, aws)
-    state = derive(stack, execution, codepipeline, deployment, monitoring, jobs)
+    state = _change_not_started(stack, execution, settings, aws) or derive(
+        stack, execution, codepipeline, deployment, monitoring, jobs
+    )
     return Observation(name, codepipeline, execution, deployment, state)
+
+
+# The wrapper stack's parameter naming the pipeline's source object (template.zip in the assets bucket).
+SOURCE_PARAMETER = "TemplateZipFileName"
+
+
+def _change_not_started(
+    stack: Mapping[str, Any], execution: Mapping[str, Any] | None, settings: Settings, aws: Aws
+) -> PipelineState | None:
+    """PROVISIONING while a change (an update, a rollback, a retry) has written a template.zip version that no
+    execution has taken yet: the pipeline starts on that object's event, a moment later, and until then the
+    previous execution's outcome is not the change's."""
+    if execution is None or execution.get("status") in _EXECUTION_BUSY:
+        return None
+    key = next(
+        (p.get("ParameterValue") for p in stack.get("Parameters", []) if p["ParameterKey"] == SOURCE_PARAMETER), ""
+    )
+    taken = next((r.get("revisionId") for r in execution.get("sourceRevisions", []) if r.get("revisionId")), "")
+    if not key or not taken:
+        return None
+    head = _read_or_none(aws.storage.head, settings.assets_bucket, key)
+    version = (head or {}).get("VersionId")
+    if not version or version in ("null", taken):
+        return None
+    return PipelineState(
+        PROVISIONING,
+        f"a change (version {version} of {key}) waits for its execution to start; the last execution, "
+        f"{execution.get('pipelineExecutionId', '')}, is {execution.get('status', '')}",
+    )
 
 
 def _started_jobs(stack: Mapping[str, Any], deployment: Mapping[str, Any], aws: Aws) -> list[dict[str, str]]:

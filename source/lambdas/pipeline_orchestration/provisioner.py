@@ -113,6 +113,13 @@ def provision(plan: Plan, settings: Settings, aws: Aws) -> dict[str, Any]:
     return {"message": CREATED, "pipeline_id": stack_id}
 
 
+def rerun(plan: Plan, settings: Settings, aws: Aws) -> None:
+    """Write the plan's request history and template.zip again, unchanged: the new template.zip version starts the
+    pipeline's next execution through its usual trigger (a retry)."""
+    blueprint = aws.storage.get(settings.blueprint_bucket, f"{BLUEPRINTS_PREFIX}/{plan.template}")
+    _write_artifacts(plan, settings, aws, template_zip(plan, blueprint), again=True)
+
+
 def _content_hash(content: bytes) -> str:
     import hashlib
 
@@ -120,13 +127,13 @@ def _content_hash(content: bytes) -> str:
 
 
 def _write_artifacts(
-    plan: Plan, settings: Settings, aws: Aws, artifact: bytes, attempts: int = 3
+    plan: Plan, settings: Settings, aws: Aws, artifact: bytes, attempts: int = 3, again: bool = False
 ) -> list[tuple[str, str | None]]:
-    """Write the request history and template.zip, unless template.zip already holds this plan; returns what was
-    written, for undo (nothing when the plan is unchanged)."""
+    """Write the request history and template.zip, unless template.zip already holds this plan (and it is not
+    written `again`); returns what was written, for undo (nothing when the plan is unchanged)."""
     digest = _content_hash(artifact)
     current = aws.storage.head(settings.assets_bucket, plan.artifact_key)
-    if current and (current.get("Metadata") or {}).get(CONTENT_HASH_METADATA) == digest:
+    if not again and current and (current.get("Metadata") or {}).get(CONTENT_HASH_METADATA) == digest:
         return []
     written: list[tuple[str, str | None]] = []
     history = json.dumps(plan.request, indent=2, sort_keys=True).encode()
@@ -150,7 +157,7 @@ def _write_artifacts(
         left = _undo(settings, aws, written)
         lost_race = is_client_error(error) and error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict")
         if lost_race and attempts > 1 and not left:
-            return _write_artifacts(plan, settings, aws, artifact, attempts - 1)
+            return _write_artifacts(plan, settings, aws, artifact, attempts - 1, again)
         raise ProvisioningFailed(
             f"Could not write {plan.artifact_key} to the assets bucket: {aws_reason(error)}."
             + (f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."),

@@ -13,7 +13,7 @@ from typing import Any
 from lambdas.shared.errors import FieldError, ValidationFailed
 from lambdas.shared.logging import get_logger
 
-from . import approval, image_tags, lifecycle, monitoring, pipeline_state, provisioner, status, triggers
+from . import approval, image_tags, lifecycle, monitoring, pipeline_state, provisioner, runs, status, triggers
 from .adapters import Aws
 from .planner import plan_pipeline
 from .settings import Settings
@@ -60,7 +60,9 @@ class OrchestratorService:
                 "plan": plan.as_dict(),
             }
         else:
-            answer = provisioner.provision(plan, self.settings, self.aws)
+            answer = runs.explain_unchanged(
+                plan, provisioner.provision(plan, self.settings, self.aws), self.settings, self.aws
+            )
             try:
                 lifecycle.index_pipeline(plan.pipeline_name, self.settings, self.aws)
             except Exception:  # the stack exists; its next status-change event writes the index item
@@ -99,6 +101,12 @@ class OrchestratorService:
 
     def rollback_pipeline(self, name: str) -> dict[str, Any]:
         return lifecycle.rollback_pipeline(name, self.settings, self.aws, self.provision)
+
+    def retry_pipeline(self, name: str) -> dict[str, Any]:
+        return runs.retry_pipeline(name, self.settings, self.aws)
+
+    def stop_execution(self, name: str) -> dict[str, Any]:
+        return runs.stop_execution(name, self.settings, self.aws)
 
     def on_stack_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         return lifecycle.on_stack_event(event, self.settings, self.aws, self._settle)

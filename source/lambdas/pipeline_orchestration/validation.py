@@ -9,7 +9,7 @@ from typing import Any
 
 from lambdas.shared.errors import BadRequest, FieldError, ValidationFailed
 
-from . import perimeter
+from . import perimeter, regions
 from .catalogue import (
     ALL_FIELDS,
     CATALOGUE,
@@ -125,13 +125,23 @@ def validate(body: Any, settings: Settings) -> ValidRequest:
     known = {f.name for f in pipeline.fields}
     _unknown_keys(body, known, pipeline.name, settings, errors, warnings)
 
-    # The registry setting decides which model fields are required. A model_package_name is deployed in either
-    # mode, as the predecessor did; with the registry, the image and artifact fields have no use.
+    # The registry setting decides which model fields are required. With the registry, the image and artifact
+    # fields have no use; without it, the artifact is deployed (below).
     if settings.model_registry and not pipeline.own_account_only:
         for key in NON_REGISTRY_ONLY:
             if key in known and key in body:
                 warnings.append(f"{key} is not used when the orchestrator runs with the model registry; it was ignored")
             known.discard(key)
+
+    # Drop-in: without the registry, the predecessor deployed model_artifact_location when a body gave both it and
+    # a model_package_name (it sent an empty ModelPackageGroupName); so does this orchestrator, and says so.
+    both = {"model_package_name", "model_artifact_location"} <= known & set(body)
+    if both and not settings.model_registry and body.get("model_artifact_location"):
+        warnings.append(
+            "model_package_name was ignored: without the model registry, a request that gives "
+            "model_artifact_location deploys that artifact (as the predecessor did)"
+        )
+        known.discard("model_package_name")
 
     dry_run = _dry_run(body, errors)
     values = _lenient_fields(pipeline, body, known, staged, settings, errors, warnings)
@@ -374,6 +384,8 @@ def _cross_checks(request: ValidRequest, settings: Settings, names_too: bool) ->
                 found[(field, message)] = None
         for field, message in perimeter.problems(request.pipeline.fields, values, settings):
             found[(_staged(field, stage, request), message)] = None
+        for field, message in regions.other_region(values, settings.region):
+            found[(field, message)] = None
         if not names_too:
             continue
         for key, (name, limit, source) in request.pipeline.names(values).items():

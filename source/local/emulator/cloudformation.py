@@ -48,11 +48,31 @@ def sagemaker_models_keep_their_network_isolation() -> None:
 
 def sagemaker_endpoints_keep_their_names() -> None:
     """moto's CloudFormation generates a SageMaker endpoint's name even when the template names it; SageMaker
-    keeps the EndpointName given (`endpoint_name`), which monitors and callers then find."""
+    keeps the EndpointName given (`endpoint_name`), which monitors and callers then find. An update that changes
+    EndpointName replaces the endpoint (the property's "Update requires: Replacement"); moto's update keeps the
+    old name.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-sagemaker-endpoint.html"""
     from moto.cloudformation import parsing
     from moto.sagemaker.models import FakeEndpoint
 
     replace(FakeEndpoint, "cloudformation_name_type", staticmethod(lambda: "EndpointName"))
+
+    def update_from_cloudformation_json(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        if original_resource is not None:
+            cls.delete_from_cloudformation_json(original_resource.arn, cloudformation_json, account_id, region_name)
+        name = cloudformation_json.get("Properties", {}).get("EndpointName") or (
+            original_resource.endpoint_name if original_resource is not None else new_resource_name
+        )
+        return cls.create_from_cloudformation_json(name, cloudformation_json, account_id, region_name)
+
+    replace(FakeEndpoint, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json))
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
 

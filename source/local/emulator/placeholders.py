@@ -97,7 +97,14 @@ def _placeholder_model(base: type, resource_type: str, name_property: str) -> ty
         def update_from_cloudformation_json(
             cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
         ):  # type: ignore[no-untyped-def]
-            return cls(original_resource.name, cloudformation_json.get("Properties", {}), account_id, region_name)
+            # A resource moto did not keep (None) is created; a changed name replaces the resource, as
+            # CloudFormation replaces one whose name property changes; otherwise it keeps its name.
+            properties = cloudformation_json.get("Properties", {})
+            renamed = original_resource is None or (name_property and name_property in properties)
+            name = new_resource_name if renamed else original_resource.name
+            if original_resource is not None and original_resource.name != name:
+                original_resource.delete(account_id, region_name)
+            return cls(name, properties, account_id, region_name)
 
         @classmethod
         def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):  # type: ignore[no-untyped-def]

@@ -52,7 +52,7 @@ def test_a_failing_type_is_reported_with_its_reason_and_a_non_zero_exit(scene: L
     # The whole command, `--local`; the image builder's source has no Dockerfile.
     monkeypatch.setattr("local.session.LocalOrchestrator", SharedOrchestrator(scene))
     monkeypatch.setattr(acceptance, "docker_context", no_dockerfile)
-    monkeypatch.setattr("local.cli.quiet_terminal", lambda state_dir: "local.log")
+    monkeypatch.setattr("local.cli.process.quiet_terminal", lambda state_dir: "local.log")
     code = main(["acceptance", "--local", "--types", "byom_batch_custom"])
     out = capsys.readouterr().out
     assert code == 1, out

@@ -154,7 +154,7 @@ def test_plan_is_human_unless_json(capsys):
 
 
 def test_an_error_answer_names_each_problem_once():
-    from local.cli import error_text
+    from local.cli.renderers import error_text
 
     body = {
         "message": "A BadRequest exception occurred",
@@ -212,7 +212,7 @@ def test_local_with_the_connection_source_needs_a_repository(capsys):
 
 
 def test_a_monitors_executions_print_as_a_table_with_their_violations():
-    from local.cli import render_monitoring
+    from local.cli.renderers import render_monitoring
 
     text = render_monitoring(
         {
@@ -247,6 +247,6 @@ def test_a_monitors_executions_print_as_a_table_with_their_violations():
 
 @pytest.mark.parametrize(("state", "code"), [("VIOLATIONS", 5), ("MONITORING_FAILED", 5), ("FAILED", 1), ("ACTIVE", 0)])
 def test_status_exits_5_on_a_monitor_alert(state, code):
-    from local.cli import _state_exit_code
+    from local.cli.answers import state_exit_code
 
-    assert _state_exit_code({"state": state}) == code
+    assert state_exit_code({"state": state}) == code

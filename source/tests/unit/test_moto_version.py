@@ -64,7 +64,7 @@ def test_mlops_local_on_another_moto_exits_1_before_starting_anything(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
 ):
     monkeypatch.setattr(moto_version.metadata, "version", _installed("5.0.0"))
-    monkeypatch.setattr("local.cli.quiet_terminal", lambda state_dir: tmp_path / "local.log")
+    monkeypatch.setattr("local.cli.process.quiet_terminal", lambda state_dir: tmp_path / "local.log")
     assert main(["local", "--in-memory"]) == EXIT_FAILED
     err = capsys.readouterr().err
     assert err.startswith("error: local mode needs moto ") and "but moto 5.0.0 is installed" in err

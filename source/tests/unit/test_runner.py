@@ -393,3 +393,16 @@ def test_a_new_pipeline_runs_at_once_but_a_removed_source_starts_nothing(scene):
     runner._maybe_start(pipeline)
 
     assert (len(pipeline.executions), pipeline.latest.status) == (2, "Succeeded")
+
+
+def test_an_action_failure_never_quotes_a_raw_emulator_answer():
+    from botocore.parsers import ResponseParserError
+
+    from local.runner import failure_reason
+
+    page = ResponseParserError(
+        "Unable to parse response: b'<!doctype html>\\n<title>500 Internal Server Error</title>'"
+    )
+    reason = failure_reason(page)
+    assert "<" not in reason and "internal error, not an AWS answer" in reason and "log" in reason
+    assert failure_reason(ValueError("stack x: CREATE_FAILED")) == "ValueError: stack x: CREATE_FAILED"

@@ -235,12 +235,35 @@ def test_value_rules(pipeline_type, field, value, message):
     assert field in errors and message in errors[field], errors
 
 
-def test_a_model_package_is_honoured_without_the_registry_too():
+def test_without_the_registry_an_artifact_beside_a_package_is_deployed_as_the_predecessor_did():
     arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/3"
     request = validate(with_("byom_realtime_builtin", model_package_name=arn), SINGLE)
-    assert request.values["model_package_name"] == arn and request.warnings == ()
+    assert "model_package_name" not in request.values
+    assert request.warnings == (
+        "model_package_name was ignored: without the model registry, a request that gives model_artifact_location "
+        "deploys that artifact (as the predecessor did)",
+    )
     parameters = plan_pipeline(request, SINGLE).stages[0].parameters
-    assert (parameters["ModelPackageName"], parameters["ModelPackageGroupName"]) == (arn, "churn-models")
+    assert (parameters["ModelPackageName"], parameters["ModelPackageGroupName"]) == ("", "")
+    assert parameters["ModelArtifactLocation"] == request.values["model_artifact_location"]
+
+
+def test_another_regions_image_key_or_model_package_is_refused_naming_both_regions():
+    body = with_(
+        "byom_batch_custom",
+        custom_image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-custom-algorithms:1",
+        kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+    )
+    errors = errors_of(body)
+    for field, what in (("custom_image_uri", "the image"), ("kms_key_arn", "the KMS key")):
+        assert errors[field].startswith(f"{what} is in eu-west-1, but the orchestrator runs in us-east-1"), errors
+    package = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn-models/3"
+    errors = errors_of({**example("byom_realtime_builtin"), "model_package_name": package}, REGISTRY)
+    assert errors["model_package_name"].startswith("the model package is in eu-west-1"), errors
+    # The same values in the orchestrator's region are valid.
+    assert validate(
+        {**body, **{k: v.replace("eu-west-1", "us-east-1") for k, v in body.items() if "eu-west-1" in str(v)}}, SINGLE
+    )
 
 
 def test_without_the_registry_the_model_fields_stay_required_beside_a_package():

@@ -167,7 +167,8 @@ def _common(view: StageView) -> dict[str, str]:
 
 
 def _model_source(view: StageView, image_uri: str) -> dict[str, str]:
-    # A model package given is deployed in either mode (the blueprint prefers it to the image and artifact).
+    # Without the registry, validation drops a model package given beside the artifact (the predecessor deployed
+    # the artifact); the blueprint prefers a package it is given to the image and artifact.
     package_arn = view.text("model_package_name")
     group = package_arn.split("/", 1)[1].rsplit("/", 1)[0] if "/" in package_arn else ""
     if view.settings.model_registry:

@@ -126,6 +126,12 @@ class FakePipelines(Pipelines):
     def executions(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
         return self.runs.get(name, [])[:limit]
 
+    def stop(self, name: str, execution_id: str, reason: str) -> None:
+        for run in self.runs.get(name, []):
+            if run["pipelineExecutionId"] == execution_id:
+                run["status"] = "Stopped"
+                run["stopTrigger"] = {"reason": reason}
+
     def state(self, name: str) -> dict[str, Any]:
         latest = self.runs.get(name, [{}])[0]
         status = latest.get("status", "NOT_RUN")
@@ -225,6 +231,8 @@ def _buckets() -> None:
     for name, parameters in templates.items():
         s3.put_object(Bucket=BLUEPRINTS, Key=f"{BLUEPRINTS_PREFIX}/{name}", Body=stand_in_template(parameters))
     create_index_table(SINGLE.index_table)
+    # The orchestrator's repository, which image-builder requests push to.
+    client("ecr").create_repository(repositoryName=SINGLE.ecr_repo_name, imageTagMutability="IMMUTABLE")
 
 
 @pytest.fixture

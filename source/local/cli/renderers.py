@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Human output: answers as indented `key: value` lines, tables, a pipeline's state, a monitor's executions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def render(data: Any, indent: int = 0) -> str:
+    """Human output of an answer: one `key: value` line per scalar, nested objects and lists indented."""
+    pad = "  " * indent
+    if isinstance(data, dict):
+        lines = []
+        for key, value in data.items():
+            if isinstance(value, dict | list) and value:
+                lines += [f"{pad}{key}:", render(value, indent + 1)]
+            else:
+                lines.append(f"{pad}{key}: {scalar(value)}")
+        return "\n".join(lines)
+    if isinstance(data, list):
+        lines = []
+        for item in data:
+            if isinstance(item, dict | list) and item:
+                inner = render(item, indent + 1).lstrip()
+                lines.append(f"{pad}- {inner}")
+            else:
+                lines.append(f"{pad}- {scalar(item)}")
+        return "\n".join(lines)
+    return f"{pad}{scalar(data)}"
+
+
+def scalar(value: Any) -> str:
+    if value is None or value == "" or value == {} or value == []:
+        return "-"
+    return str(value)
+
+
+def table(header: list[str], rows: list[list[Any]]) -> str:
+    """Rows under a header, in columns as wide as their widest cell."""
+    cells = [header, *[[scalar(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+
+
+def render_state(state: dict[str, Any]) -> str:
+    """The pipeline's state and reason, then one part per stage with its status and what waits for approval."""
+    parts = []
+    for stage in state.get("stageStates", []):
+        status = stage.get("latestExecution", {}).get("status", "-")
+        waiting = [
+            a["actionName"]
+            for a in stage.get("actionStates", [])
+            if a.get("latestExecution", {}).get("token") and a["latestExecution"].get("status") == "InProgress"
+        ]
+        parts.append(
+            f"{stage['stageName']}: {status}" + (f" (approval {', '.join(waiting)} waiting)" if waiting else "")
+        )
+    stages = " | ".join(parts) or state.get("message", "")
+    if not state.get("state"):
+        return stages
+    head = state["state"] + (f": {state['reason']}" if state.get("reason") else "")
+    return f"{head}\n  {stages}" if stages else head
+
+
+def pipeline_outcome(state: dict[str, Any]) -> str:
+    """The pipeline's state as /pipelinestatus derives it (PROVISIONING when it says none yet)."""
+    return str(state.get("state") or "PROVISIONING")
+
+
+def render_monitoring(section: dict[str, Any]) -> str:
+    """A monitor's schedule, then its last executions as a table, each violation on a line below."""
+    if "schedule" not in section:
+        return f"monitoring: {section.get('message', '')}"
+    head = f"monitoring: schedule {section['schedule']} is {section.get('status', 'UNKNOWN')}"
+    head += f" ({section['error']})" if section.get("error") else ""
+    head += f"; alarm {section.get('alarm')} at {section.get('violation_threshold')} violations"
+    if section.get("retrain_pipeline_name"):
+        head += f"; retrains {section['retrain_pipeline_name']}"
+    executions = section.get("executions") or []
+    if not executions:
+        return f"{head}\n  no executions yet"
+    rows = [
+        [
+            e.get("scheduled_time", ""),
+            e.get("status", ""),
+            e.get("violations_count", "-") if "violations_count" in e else "-",
+            e.get("failure_reason") or e.get("report", ""),
+        ]
+        for e in executions
+    ]
+    lines = [head, table(["SCHEDULED", "STATUS", "VIOLATIONS", "REPORT OR FAILURE"], rows)]
+    for e in executions:
+        for v in e.get("violations", []):
+            lines.append(f"  {e.get('scheduled_time', '')}: {v['feature']} {v['check']}: {v['description']}")
+    return "\n".join(lines)
+
+
+def error_text(status: int, body: dict[str, Any]) -> str:
+    """An error answer, each problem once: the field list when there is one, else the detailed message."""
+    errors = body.get("errors") or []
+    if errors:
+        lines = [f"error {status}: {len(errors)} problem{'s' if len(errors) != 1 else ''}"]
+        lines += [f"  {e.get('field') or '(body)'}: {e.get('message', '')}" for e in errors]
+        return "\n".join(lines + [f"warning: {w}" for w in body.get("warnings", [])])
+    return f"error {status}: {body.get('detailedMessage') or body.get('message', '')}"
