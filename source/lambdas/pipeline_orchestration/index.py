@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from lambdas.shared.aws import refill_retry_budgets
 from lambdas.shared.errors import BadRequest, FieldError, NotFound, ValidationFailed
 from lambdas.shared.logging import get_logger
 
@@ -105,6 +106,7 @@ def handle_api(event: dict[str, Any], svc: OrchestratorService) -> dict[str, Any
 
 
 def handle(event: Any, svc: OrchestratorService) -> Any:
+    refill_retry_budgets()  # each request (or event) starts with the SDK's full retry budget
     if isinstance(event, dict) and "httpMethod" in event:
         return handle_api(event, svc)
     if isinstance(event, dict) and event.get("source") == "aws.codecommit":

@@ -62,7 +62,7 @@ def _budget_per_request(made: Any) -> None:
         def acquire_retry_quota(self, context: Any) -> bool:
             granted = bool(super().acquire_retry_quota(context))
             if not granted:
-                logger.warning("retry budget of this request spent: %s is not retried", context.operation_name)
+                logger.warning("retry budget of this request spent: %s is not retried", context.operation_model.name)
             return granted
 
         def refill(self) -> None:
@@ -147,11 +147,11 @@ class Unavailable:
 
 def operation_of(error: BaseException) -> str:
     """`service:Operation` of the AWS call that failed ("" when unknown)."""
-    named = getattr(error, "aws_operation", "") or (
+    named = str(getattr(error, "aws_operation", "")) or (
         (getattr(error, "response", None) or {}).get("ResponseMetadata", {}).get("Operation", "")
     )
-    if not named and getattr(error, "operation_name", ""):
-        named = str(error.operation_name)  # type: ignore[attr-defined]
+    if not named:
+        named = str(getattr(error, "operation_name", None) or "")
     return str(named)
 
 
@@ -181,13 +181,15 @@ def unavailable(error: BaseException) -> Unavailable | None:
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         if code not in THROTTLING_CODES and status < 500:
             return None
-        what = "throttled" if code in THROTTLING_CODES else "failed on AWS's side"
         message = str(error.response.get("Error", {}).get("Message", ""))[:200]
-        detail = f"{code or status}: {message}" if message and "<" not in message else str(code or status)
+        if "<" in message or not message.isprintable():
+            message = "the service's answer could not be read"
+        said = f"{code or status}: {message}" if message else str(code or status)
+        what = "throttled" if code in THROTTLING_CODES else "failed on its side during"
         return Unavailable(
             SERVICE_UNAVAILABLE,
             RETRY_AFTER_SECONDS,
-            f"AWS {what} {operation} ({detail}){attempts_note(error)}; try again later",
+            f"AWS {what} {operation} ({said}){attempts_note(error)}; try again later",
         )
     if isinstance(error, ReadTimeoutError | ConnectTimeoutError):
         return Unavailable(
