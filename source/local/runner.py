@@ -244,9 +244,9 @@ class PipelineRunner:
                     statuses[stack["StackId"]] = (stack["StackName"], stack["StackStatus"])
                 if not stack["StackName"].startswith(PIPELINE_PREFIX) or stack["StackStatus"] not in TERMINAL_OK:
                     continue
-                seen.add(stack["StackName"])
-                with self._lock:
-                    known = next((p for p in self.pipelines.values() if p.stack_name == stack["StackName"]), None)
+                seen.add(stack["StackId"])
+                with self._lock:  # by stack id: a stack deleted and created again under its name is another stack
+                    known = next((p for p in self.pipelines.values() if p.context.stack_id == stack["StackId"]), None)
                 # Read a stack's template again only when the stack is new or was updated since.
                 if (
                     known
@@ -256,7 +256,7 @@ class PipelineRunner:
                     continue
                 self._register(stack, known)
         with self._lock:
-            for name in [n for n, p in self.pipelines.items() if p.deployed and p.stack_name not in seen]:
+            for name in [n for n, p in self.pipelines.items() if p.deployed and p.context.stack_id not in seen]:
                 del self.pipelines[name]  # the stack was deleted: so is its pipeline
         return statuses
 
