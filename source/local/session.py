@@ -361,6 +361,7 @@ class LocalOrchestrator:
             self.service = OrchestratorService(settings, aws)
             self.runner.on_stack_event = self.service.on_stack_event
             self.runner.on_pipeline_event = self.service.on_pipeline_event
+            self.runner.on_reconcile = self.service.reconcile
             if connection:
                 assert self.git_repository is not None
                 service = self.service

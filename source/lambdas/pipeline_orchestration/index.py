@@ -22,6 +22,8 @@ from .validation import MAX_NESTING, nesting_depth, too_deep
 logger = get_logger(__name__)
 
 Route = Callable[[OrchestratorService, dict[str, Any]], Any]
+# EventBridge's scheduled rule that invokes the reconciliation of the pipeline index.
+SCHEDULED = ("aws.events", "Scheduled Event")
 # A pipeline name in a path: what stack names allow (so no control character reaches an AWS call).
 PIPELINE_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 
@@ -117,6 +119,12 @@ def handle(event: Any, svc: OrchestratorService) -> Any:
         return svc.on_stack_event(event)
     if isinstance(event, dict) and event.get("source") == "aws.codepipeline":
         return svc.on_pipeline_event(event)
+    if (
+        isinstance(event, dict)
+        and event.get("detail-type") == "Scheduled Event"
+        and event.get("source") == "aws.events"
+    ):
+        return svc.reconcile()
     if is_monitoring_event(event):
         return svc.on_monitoring_event(event)
     records = event.get("Records") if isinstance(event, dict) else None
