@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 logger = logging.getLogger(__name__)
-# The orchestrator stack's rule targets carry the same numbers (infrastructure: EVENT_RETRY_ATTEMPTS).
-RETRY_ATTEMPTS = 4
+# As many retries as the orchestrator stack's rule targets (infrastructure/orchestrator/pipeline_events.py), with
+# a backoff shortened to the runner's clock.
+RETRY_ATTEMPTS = 2
 FIRST_BACKOFF_SECONDS = 0.5
 
 
