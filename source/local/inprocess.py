@@ -16,39 +16,98 @@ import os
 import re
 import threading
 import traceback
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from .emulator import replace
 
-# A function's environment variables are process-wide while it runs. The lock guards only setting and restoring
-# them, not the call: a function may invoke another (through the emulator, on another thread), which then
-# sets and restores its own variables on top.
-ENV_LOCK = threading.Lock()
 PROJECT_PACKAGE = "lambdas."
 # The account of the function running on each thread: its requests to the emulator are made in that account.
 _CALLER = threading.local()
 ACCOUNT_HEADER = "x-moto-account-id"  # moto's way to name the account of an (unsigned) request
 
 
+class FunctionEnvironment(MutableMapping[str, str]):
+    """`os.environ` as each function sees it: the process's variables under the variables of the function running
+    on this thread. Functions run at once on several threads (one may invoke another); each reads its own
+    variables, and none is restored under another's feet."""
+
+    def __init__(self, process: MutableMapping[str, str]) -> None:
+        self.process = process
+        self._local = threading.local()
+
+    @property
+    def layer(self) -> dict[str, str | None] | None:
+        return getattr(self._local, "layer", None)
+
+    @layer.setter
+    def layer(self, value: dict[str, str | None] | None) -> None:
+        self._local.layer = value
+
+    def __getitem__(self, key: str) -> str:
+        layer = self.layer
+        if layer is not None and key in layer:
+            value = layer[key]
+            if value is None:
+                raise KeyError(key)
+            return value
+        return self.process[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        layer = self.layer
+        if layer is None:
+            self.process[key] = value
+        else:
+            layer[key] = str(value)
+
+    def __delitem__(self, key: str) -> None:
+        layer = self.layer
+        if layer is None:
+            del self.process[key]
+        else:
+            self[key]
+            layer[key] = None
+
+    def _merged(self) -> dict[str, str]:
+        merged = dict(self.process)
+        for key, value in (self.layer or {}).items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        return merged
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._merged())
+
+    def __len__(self) -> int:
+        return len(self._merged())
+
+    def copy(self) -> dict[str, str]:
+        return self._merged()
+
+
+def isolate_function_environments() -> FunctionEnvironment:
+    """Give each in-process function its own environment variables (idempotent)."""
+    if not isinstance(os.environ, FunctionEnvironment):
+        os.environ = FunctionEnvironment(os.environ)  # type: ignore[assignment]  # noqa: B003 - a view, not a clear
+    return os.environ  # type: ignore[return-value]
+
+
 def call_handler(handler: str, environment: dict[str, str], event: Any, account_id: str = "") -> Any:
     """Import `package.module.function` and call it with the event, under the function's environment and,
     when given, in the function's account."""
     module_name, _, attribute = handler.rpartition(".")
-    with ENV_LOCK:
-        saved = {k: os.environ.get(k) for k in environment}
-        os.environ.update({k: str(v) for k, v in environment.items()})
+    variables = isolate_function_environments()
+    outer = variables.layer
+    variables.layer = {**(outer or {}), **{k: str(v) for k, v in environment.items()}}
     caller = getattr(_CALLER, "account", "")
     _CALLER.account = account_id
     try:
         return getattr(importlib.import_module(module_name), attribute)(event, None)
     finally:
         _CALLER.account = caller
-        with ENV_LOCK:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        variables.layer = outer
 
 
 _EMULATOR = {"endpoint": ""}  # the running emulator's URL (a later emulator in this process replaces it)

@@ -28,6 +28,57 @@ class StateUnusable(Exception):
     """The state directory holds state this local mode cannot load (other versions, other mode)."""
 
 
+# --- one process per state directory ----------------------------------------------------------------------
+LOCK_FILE = "lock"
+
+
+class StateDirInUse(Exception):
+    """Another `mlops local` holds the state directory (both would run the schedules and overwrite the state)."""
+
+
+@dataclass
+class StateDirLock:
+    """An exclusive lock of a state directory for the life of this process (the kernel drops it if the process
+    dies); the lock file names the holder's pid and API, for the refusal of a second process."""
+
+    path: Path
+    _file: Any = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the life of the process
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "a process whose pid is not known yet"
+            handle.close()
+            raise StateDirInUse(
+                f"the state directory {self.path.parent} is in use by another mlops local ({holder}): stop it, "
+                "or give this one another --state-dir"
+            ) from None
+        self._file = handle
+        self.describe_holder()
+
+    def describe_holder(self, api: str = "") -> None:
+        """Write who holds the lock: this process's pid and, once it serves, its API."""
+        if self._file is not None:
+            self._file.seek(0)
+            self._file.truncate()
+            self._file.write(f"pid {os.getpid()}" + (f", API {api}" if api else ""))
+            self._file.flush()
+
+    def release(self) -> None:
+        if self._file is not None:
+            import fcntl
+
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
 def _fresh_lock() -> Any:
     return threading.RLock()
 

@@ -41,6 +41,7 @@ from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
 from .emulator import JOB_RESULTS, fail_stack
+from .event_delivery import EventDelivery
 from .git_trigger import git
 from .inprocess import call_handler
 from .template_resolver import StackContext
@@ -49,6 +50,7 @@ logger = get_logger(__name__)
 # The concise lines `mlops local` shows on its terminal: executions starting and ending, actions changing state.
 progress = get_logger("mlops.progress")
 JOURNAL_LIMIT = 5000  # events kept per pipeline, newest
+RECONCILE_SECONDS = 30.0  # the index's reconciliation, on the runner's clock (every 15 minutes on AWS)
 TERMINAL_OK = STACK_COMPLETE
 TERMINAL_FAILED = {
     "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED",
@@ -189,6 +191,12 @@ class PipelineRunner:
         # ... and CodePipeline's execution, stage and approval state changes, as EventBridge delivers them.
         self.on_pipeline_event = on_pipeline_event
         self._stack_statuses: dict[str, tuple[str, str]] = {}  # stack id -> (name, status)
+        # EventBridge's delivery: retries with backoff, then a dead-letter list.
+        self.delivery = EventDelivery()
+        # The scheduled reconciliation of the index with the stacks and executions (the orchestrator's own code).
+        self.on_reconcile: Callable[[], Any] | None = None
+        self.reconcile_seconds = RECONCILE_SECONDS
+        self._reconciled_at = time.monotonic()
         self._operations_told: set[str] = set()  # StackSet operations whose end was delivered
         # What happened to each pipeline, oldest first (served by `mlops logs`): stage and action transitions,
         # and the log lines of the Lambda actions' functions.
@@ -220,11 +228,24 @@ class PipelineRunner:
         """One step: discover pipelines, start executions for new sources, advance running executions."""
         self._deliver_status_changes(self.discover())
         self._deliver_stack_set_operations()
+        self.delivery.retry_due()
+        self._maybe_reconcile()
         for pipeline in list(self.pipelines.values()):
             self._maybe_start(pipeline)
             execution = pipeline.latest
             if execution and execution.status == "InProgress":
                 self._advance(pipeline, execution)
+
+    def _maybe_reconcile(self) -> None:
+        """Every `reconcile_seconds`, bring the index in line with the stacks and executions, as the scheduled
+        invocation does on AWS: what a lost event left wrong is mended."""
+        if self.on_reconcile is None or time.monotonic() - self._reconciled_at < self.reconcile_seconds:
+            return
+        self._reconciled_at = time.monotonic()
+        try:
+            self.on_reconcile()
+        except Exception:  # the next period tries again
+            logger.exception("reconciliation of the pipeline index failed")
 
     # --- discovery --------------------------------------------------------------------------------------
     def discover(self) -> dict[str, tuple[str, str]]:
@@ -246,9 +267,9 @@ class PipelineRunner:
                     statuses[stack["StackId"]] = (stack["StackName"], stack["StackStatus"])
                 if not stack["StackName"].startswith(PIPELINE_PREFIX) or stack["StackStatus"] not in TERMINAL_OK:
                     continue
-                seen.add(stack["StackName"])
-                with self._lock:
-                    known = next((p for p in self.pipelines.values() if p.stack_name == stack["StackName"]), None)
+                seen.add(stack["StackId"])
+                with self._lock:  # by stack id: a stack deleted and created again under its name is another stack
+                    known = next((p for p in self.pipelines.values() if p.context.stack_id == stack["StackId"]), None)
                 # Read a stack's template again only when the stack is new or was updated since.
                 if (
                     known
@@ -258,7 +279,7 @@ class PipelineRunner:
                     continue
                 self._register(stack, known)
         with self._lock:
-            for name in [n for n, p in self.pipelines.items() if p.deployed and p.stack_name not in seen]:
+            for name in [n for n, p in self.pipelines.items() if p.deployed and p.context.stack_id not in seen]:
                 del self.pipelines[name]  # the stack was deleted: so is its pipeline
         return statuses
 
@@ -281,10 +302,7 @@ class PipelineRunner:
                 "resources": [stack_id],
                 "detail": {"stack-id": stack_id, "status-details": {"status": status}},
             }
-            try:
-                self.on_stack_event(event)
-            except Exception:  # one failed delivery must not stop the others; EventBridge would retry it
-                logger.exception("status change of %s (%s) was not handled", name, status)
+            self.delivery.deliver(self.on_stack_event, event, f"status change of {name} ({status})")
 
     def _deliver_stack_set_operations(self) -> None:
         """EventBridge's "CloudFormation StackSet Operation Status Change" for each operation on a mlops-pipeline
@@ -338,10 +356,7 @@ class PipelineRunner:
                 "status-details": {"status": status},
             },
         }
-        try:
-            self.on_stack_event(event)
-        except Exception:  # one failed delivery must not stop the others; EventBridge would retry it
-            logger.exception("StackSet operation %s (%s) was not handled", operation_id, status)
+        self.delivery.deliver(self.on_stack_event, event, f"StackSet operation {operation_id} ({status})")
 
     def _register(self, stack: dict[str, Any], known: LocalPipeline | None) -> None:
         cloudformation = client("cloudformation")
@@ -497,10 +512,7 @@ class PipelineRunner:
             "resources": [f"arn:aws:codepipeline:{self.region}:{self.account_id}:{pipeline.name}"],
             "detail": detail,
         }
-        try:
-            self.on_pipeline_event(event)
-        except Exception:  # one failed delivery must not stop the pipeline; EventBridge would retry it
-            logger.exception("%s event of %s (%s) was not handled", kind.lower(), pipeline.name, state)
+        self.delivery.deliver(self.on_pipeline_event, event, f"{kind.lower()} event of {pipeline.name} ({state})")
 
     def _step(self, pipeline: LocalPipeline, execution: Execution, action: ActionRun) -> None:
         type_id = action.definition["ActionTypeId"]
@@ -880,10 +892,12 @@ class PipelineRunner:
                 "pipelines": dict(self.pipelines),
                 "journal": {k: list(v) for k, v in self.journal.items()},
                 "stack_statuses": dict(self._stack_statuses),
+                "dead_letters": list(self.delivery.dead_letters),
             }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         with self._lock:
+            self.delivery.dead_letters.extend(snapshot.get("dead_letters", []))
             self.pipelines.update(snapshot.get("pipelines", {}))
             self.journal.update(snapshot.get("journal", {}))
             self._stack_statuses.update(snapshot.get("stack_statuses", {}))

@@ -335,6 +335,9 @@ class LocalOrchestrator:
     restored: bool = False  # whether start() brought back a kept state
     _saver: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
+    # One process per state directory, and one state write at a time (the saver, an acknowledged change).
+    _lock: persistence.StateDirLock | None = None
+    _save_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def mode(self) -> str:
@@ -345,9 +348,16 @@ class LocalOrchestrator:
         return self.state_dir / persistence.STATE_FILE if self.state_dir else None
 
     def start(self) -> str:
+        if self.state_dir:
+            self._lock = persistence.StateDirLock(self.state_dir / persistence.LOCK_FILE)
+            self._lock.acquire()  # before anything is read or reset: the holder keeps its state
         if self.reset and self.state_file and self.state_file.exists():
             self.state_file.unlink()
-        endpoint = self.emulator.start()
+        try:
+            endpoint = self.emulator.start()
+        except BaseException:
+            self._release_lock()
+            raise
         run_project_lambdas_in_process(endpoint)
         try:
             saved = persistence.load(self.state_file, self.mode) if self.state_file else None
@@ -380,6 +390,7 @@ class LocalOrchestrator:
             self.service = OrchestratorService(settings, aws)
             self.runner.on_stack_event = self.service.on_stack_event
             self.runner.on_pipeline_event = self.service.on_pipeline_event
+            self.runner.on_reconcile = self.service.reconcile
             if connection:
                 assert self.git_repository is not None
                 service = self.service
@@ -394,6 +405,8 @@ class LocalOrchestrator:
                 self.git_watcher.start()
             self.server = LocalApiServer(self.handle, [*index.ROUTES, *LOCAL_ROUTES], self.port)
             url = self.server.start()
+            if self._lock:
+                self._lock.describe_holder(url)
             if self.state_file:
                 self.save()
                 self._saver = threading.Thread(target=self._save_often, name="local-state", daemon=True)
@@ -421,7 +434,16 @@ class LocalOrchestrator:
         answer = index.handle(event, self.service)
         if route == ("GET", "/pipelines/{pipeline_name}") and answer.get("statusCode") == 200:
             answer["body"] = json.dumps(without_unreachable_urls(json.loads(answer["body"])))
+        if route[0] in MUTATING_METHODS and route != ("POST", "/pipelinestatus") and answer["statusCode"] < 500:
+            self._save_before_answering()
         return answer
+
+    def _save_before_answering(self) -> None:
+        """A change the API acknowledges survives a kill -9: the state is written before the answer is sent."""
+        try:
+            self.save()
+        except Exception:  # the periodic saver writes it later; the answer still says what happened
+            logger.exception("local state not saved after a change")
 
     def about(self) -> dict[str, Any]:
         """What a client of local mode needs beside the API: the emulator, the assets bucket, the state."""
@@ -495,7 +517,8 @@ class LocalOrchestrator:
     def save(self) -> None:
         """Write the state to the state directory (nothing without one)."""
         if self.state_file and self.runner and self.service:
-            persistence.dump(self.state_file, self.mode, self.service.settings, self.runner.snapshot())
+            with self._save_lock:
+                persistence.dump(self.state_file, self.mode, self.service.settings, self.runner.snapshot())
 
     def _save_often(self) -> None:
         while not self._stopping.wait(self.save_seconds):
@@ -519,6 +542,12 @@ class LocalOrchestrator:
         if save and self.emulator._server is not None:
             self.save()
         self.emulator.stop()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> LocalOrchestrator:
         self.start()
@@ -529,6 +558,7 @@ class LocalOrchestrator:
 
 
 MAX_SIMULATED_VIOLATIONS = 1000
+MUTATING_METHODS = ("POST", "DELETE")
 
 
 def _violations_asked(body: Any) -> int | None:

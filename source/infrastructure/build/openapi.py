@@ -20,6 +20,7 @@ from lambdas.pipeline_orchestration.catalogue import CATALOGUE, COMMON_OPTIONS
 from lambdas.pipeline_orchestration.index import BODY_ROUTE_ERRORS, BODY_ROUTES, PIPELINE_NAME, ROUTES
 from lambdas.pipeline_orchestration.lifecycle import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATES
 from lambdas.pipeline_orchestration.model_cards import OPERATIONS
+from lambdas.pipeline_orchestration.pipeline_state import UNKNOWN
 from lambdas.pipeline_orchestration.rules import Rule
 from lambdas.pipeline_orchestration.service import PIPELINE_ID_PATTERN
 from lambdas.pipeline_orchestration.settings import STAGES
@@ -144,7 +145,7 @@ _PIPELINE_SUMMARY = {
         "pipeline_name": {"type": "string"},
         "pipeline_type": {"type": "string", "enum": sorted(CATALOGUE)},
         "mode": {"type": "string", "enum": ["single-account", "multi-account"]},
-        "state": {"type": "string", "enum": list(STATES)},
+        "state": {"type": "string", "enum": [*STATES, UNKNOWN]},
         "reason": {
             "type": "string",
             "description": "Why the pipeline is in its state: where it failed, waits or runs.",
@@ -240,6 +241,17 @@ def _json(schema: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before sending the request again.", "schema": {"type": "integer"}}
+}
+# AWS was busy or silent: the request may succeed when sent again (lambdas/shared/aws.py decides which).
+_TRY_AGAIN = {
+    502: "The connection to AWS was lost during a call (named in detailedMessage); send the request again",
+    503: "AWS throttled a call or failed on its side (named in detailedMessage); send the request again",
+    504: "An AWS call did not answer in time (named in detailedMessage); send the request again",
+}
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     words = {
         400: "Invalid request",
@@ -248,7 +260,9 @@ def _errors(*statuses: int) -> dict[str, Any]:
         413: "The body is over 256 KiB",
         500: "Server error",
     }
-    return {str(s): _json("Error", words[s]) for s in (*statuses, 500)}
+    answers = {str(s): _json("Error", words[s]) for s in (*statuses, 500)}
+    answers.update({str(s): {**_json("Error", w), "headers": _RETRY_AFTER} for s, w in _TRY_AGAIN.items()})
+    return answers
 
 
 _NAME = {

@@ -5,6 +5,7 @@ and monitor alarms close the monitoring loop."""
 
 from __future__ import annotations
 
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as aws_lambda
@@ -16,6 +17,8 @@ from lambdas.pipeline_orchestration.monitoring import PROCESSING_JOB_EVENT, TERM
 
 from . import permissions
 from .logical_ids import StackLevel
+
+RECONCILE_MINUTES = 15  # local mode reconciles on its own, shorter clock (local/runner.py: RECONCILE_SECONDS)
 
 
 class PipelineEvents(StackLevel):
@@ -119,5 +122,17 @@ class PipelineEvents(StackLevel):
                     "state": {"value": ["ALARM"]},
                 },
             ),
+            targets=[target],
+        )
+
+        # The index heals: a scheduled reconciliation rewrites the items that disagree with the stacks and
+        # executions (an event lost after its retries lands in `dead_letters`). The orchestrator recognises the
+        # documented "Scheduled Event" (source aws.events):
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html
+        events.Rule(
+            self,
+            "IndexReconciliation",
+            description="Every 15 minutes, the pipeline index is reconciled with the stacks and executions",
+            schedule=events.Schedule.rate(Duration.minutes(RECONCILE_MINUTES)),
             targets=[target],
         )

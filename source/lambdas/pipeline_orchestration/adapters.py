@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lambdas.shared.aws import client, error_code, is_not_found
+from lambdas.shared.aws import client, error_code, is_not_found, unavailable
 from lambdas.shared.errors import DeletionFailed
 from lambdas.shared.logging import get_logger
 
@@ -23,6 +23,9 @@ logger = get_logger(__name__)
 def aws_reason(error: Exception) -> str:
     """What an AWS call's failure says, fit for an answer: the error code and the service's message, never a raw
     body the client could not parse (XML, HTML) nor an internal exception's text."""
+    busy = unavailable(error)
+    if busy:  # throttled, failed on AWS's side or unanswered: named, with what to do
+        return busy.reason
     if not is_client_error(error):  # type: ignore[arg-type]
         return f"{type(error).__name__} (the details are in the orchestrator's log)"
     message = str((getattr(error, "response", None) or {}).get("Error", {}).get("Message", "")).strip()

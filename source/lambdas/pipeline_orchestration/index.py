@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from lambdas.shared.aws import refill_retry_budgets
 from lambdas.shared.errors import BadRequest, BodyTooLarge, FieldError, NotFound, ValidationFailed
 from lambdas.shared.logging import get_logger
 
@@ -21,6 +22,8 @@ from .validation import MAX_BODY_BYTES, MAX_KEYS, MAX_NESTING, key_count, nestin
 logger = get_logger(__name__)
 
 Route = Callable[[OrchestratorService, dict[str, Any]], Any]
+# EventBridge's scheduled rule that invokes the reconciliation of the pipeline index.
+SCHEDULED = ("aws.events", "Scheduled Event")
 # A pipeline name in a path: what stack names allow (so no control character reaches an AWS call).
 PIPELINE_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 
@@ -122,6 +125,7 @@ def handle_api(event: dict[str, Any], svc: OrchestratorService) -> dict[str, Any
 
 
 def handle(event: Any, svc: OrchestratorService) -> Any:
+    refill_retry_budgets()  # each request (or event) starts with the SDK's full retry budget
     if isinstance(event, dict) and "httpMethod" in event:
         return handle_api(event, svc)
     if isinstance(event, dict) and event.get("source") == "aws.codecommit":
@@ -132,6 +136,12 @@ def handle(event: Any, svc: OrchestratorService) -> Any:
         return svc.on_stack_event(event)
     if isinstance(event, dict) and event.get("source") == "aws.codepipeline":
         return svc.on_pipeline_event(event)
+    if (
+        isinstance(event, dict)
+        and event.get("detail-type") == "Scheduled Event"
+        and event.get("source") == "aws.events"
+    ):
+        return svc.reconcile()
     if is_monitoring_event(event):
         return svc.on_monitoring_event(event)
     records = event.get("Records") if isinstance(event, dict) else None

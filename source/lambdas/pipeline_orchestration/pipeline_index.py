@@ -31,7 +31,16 @@ def position(created: datetime, name: str) -> str:
 
 
 def item_of(summary: Mapping[str, str], created: datetime) -> dict[str, str]:
-    return {**summary, PARTITION: LISTING, SORT: position(created, summary["pipeline_name"])}
+    """The index item of a pipeline's summary, with `observed_at`: when its sources were read."""
+    observed = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return {**summary, "observed_at": observed, PARTITION: LISTING, SORT: position(created, summary["pipeline_name"])}
+
+
+def is_complete(summary: Mapping[str, str]) -> bool:
+    """A summary read in full: one whose state is known may be written to the index (never a partial read)."""
+    from .pipeline_state import UNKNOWN
+
+    return summary.get("state") != UNKNOWN
 
 
 def summary_of(item: Mapping[str, str]) -> dict[str, str]:
@@ -39,7 +48,10 @@ def summary_of(item: Mapping[str, str]) -> dict[str, str]:
 
 
 def put(item: Mapping[str, str], settings: Settings, aws: Aws) -> None:
-    aws.index.put(settings.index_table, item)
+    """Write a pipeline's item; one whose state could not be read is not written (the index keeps the last
+    state read in full)."""
+    if is_complete(item):
+        aws.index.put(settings.index_table, item)
 
 
 def remove(name: str, settings: Settings, aws: Aws) -> None:

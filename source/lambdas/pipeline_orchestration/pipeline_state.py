@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lambdas.shared.aws import error_code, is_not_found, operation_of
+
 from . import status as readings  # a module reference: status shows this module's state in turn
-from .adapters import Aws, is_client_error
+from .adapters import Aws, aws_reason, is_client_error
 from .catalogue import CATALOGUE, type_named
 from .settings import STAGES, Settings
 from .spec import SAGEMAKER_KINDS
@@ -31,6 +33,9 @@ DELETING = "DELETING"
 # A monitor deployed as asked whose latest monitoring execution found constraint violations, or failed.
 VIOLATIONS = "VIOLATIONS"
 MONITORING_FAILED = "MONITORING_FAILED"
+# A source could not be read (AWS throttled or failed the read): the state is not known, and the answer says why.
+# It is never written to the index, which keeps the last state read in full.
+UNKNOWN = "UNKNOWN"
 STATES = (
     PROVISIONING,
     RUNNING,
@@ -302,31 +307,64 @@ class Observation:
         return started if isinstance(started, datetime) else None
 
 
+# AWS's answers that a pipeline, execution or resource is not there (yet, or any more).
+_ABSENT = frozenset(
+    {
+        "PipelineNotFoundException",
+        "PipelineExecutionNotFoundException",
+        "StackSetNotFoundException",
+        "StackInstanceNotFoundException",
+    }
+)
+
+
+class Unreadable(Exception):
+    """A source of the state could not be read: "could not read" is not "absent"."""
+
+    def __init__(self, error: Exception) -> None:
+        operation = operation_of(error)
+        super().__init__(f"could not read {operation or 'a source'}: {aws_reason(error)}")
+
+
 def _read_or_none(read: Any, *args: Any) -> Any:
+    """The read's answer; None when AWS says the thing is not there; Unreadable for any other failure."""
     try:
         return read(*args)
-    except Exception as error:  # a pipeline deleted or not created yet between two reads
-        if not is_client_error(error):
-            raise
-        return None
+    except Exception as error:
+        if is_client_error(error) and (error_code(error) in _ABSENT or is_not_found(error)):
+            return None  # a pipeline deleted or not created yet between two reads
+        raise Unreadable(error) from error
 
 
 def observe(stack: Mapping[str, Any], settings: Settings, aws: Aws) -> Observation:
-    """Read the pipeline's latest execution and deployment, and derive its state."""
+    """Read the pipeline's latest execution and deployment, and derive its state (UNKNOWN, with the reason, when
+    a source could not be read)."""
     decided = _from_stack(stack)
     if decided:  # the stack is created, updated, deleted or failed: nothing else to read
         return Observation(None, None, None, {}, decided)
-    name = readings.codepipeline_name(dict(stack), aws)
-    codepipeline = _read_or_none(aws.pipelines.state, name) if name else None
-    executions = _read_or_none(aws.pipelines.executions, name, 1) if name else None
-    execution = executions[0] if executions else None
-    deployment = readings.deployed(dict(stack), settings, aws) if execution else {}
-    monitoring = _latest_monitoring(deployment, aws)
-    jobs = _started_jobs(stack, deployment, aws)
-    state = _change_not_started(stack, execution, settings, aws) or derive(
-        stack, execution, codepipeline, deployment, monitoring, jobs
-    )
+    try:
+        name = readings.codepipeline_name(dict(stack), aws)
+        codepipeline = _read_or_none(aws.pipelines.state, name) if name else None
+        executions = _read_or_none(aws.pipelines.executions, name, 1) if name else None
+        execution = executions[0] if executions else None
+        deployment = readings.deployed(dict(stack), settings, aws) if execution else {}
+        monitoring = _latest_monitoring(deployment, aws)
+        jobs = _started_jobs(stack, deployment, aws)
+        not_started = _change_not_started(stack, execution, settings, aws)
+    except Exception as error:
+        if not isinstance(error, Unreadable) and not is_client_error(error) and not _unanswered(error):
+            raise
+        reason = str(error) if isinstance(error, Unreadable) else str(Unreadable(error))
+        return Observation(None, None, None, {}, PipelineState(UNKNOWN, reason + "; the state is not known"))
+    state = not_started or derive(stack, execution, codepipeline, deployment, monitoring, jobs)
     return Observation(name, codepipeline, execution, deployment, state)
+
+
+def _unanswered(error: Exception) -> bool:
+    from botocore.exceptions import ConnectionError as NoConnection
+    from botocore.exceptions import HTTPClientError
+
+    return isinstance(error, NoConnection | HTTPClientError)
 
 
 # The wrapper stack's parameter naming the pipeline's source object (template.zip in the assets bucket).

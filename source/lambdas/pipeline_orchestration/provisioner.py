@@ -13,6 +13,7 @@ import json
 import zipfile
 from typing import Any
 
+from lambdas.shared.aws import unavailable
 from lambdas.shared.errors import Conflict, ProvisioningFailed
 from lambdas.shared.logging import get_logger
 
@@ -30,6 +31,9 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 REQUEST_VERSION_METADATA = "request-version"
 # S3 metadata of a template.zip version: the SHA-256 of its bytes (an ETag is no content hash under SSE-KMS).
 CONTENT_HASH_METADATA = "content-sha256"
+# S3 metadata of an object version the orchestrator wrote: a token of the request that wrote it, so that a write
+# whose answer was lost is recognised as our own when the SDK's retry meets PreconditionFailed.
+WRITER_METADATA = "writer"
 # Fixed timestamp for zip entries: the same plan always gives the same bytes (and S3 ETag).
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 
@@ -98,17 +102,33 @@ def provision(plan: Plan, settings: Settings, aws: Aws) -> dict[str, Any]:
     answer = updating(plan.stack_name) if written else unchanged(plan.stack_name)
     if existing:
         return {"message": answer, "pipeline_id": existing["StackId"]}
+    return _create_stack(plan, settings, aws, written, answer)
+
+
+def _create_stack(
+    plan: Plan, settings: Settings, aws: Aws, written: list[tuple[str, str | None]], answer: str
+) -> dict[str, Any]:
+    """CreateStack with a ClientRequestToken, so that the SDK's retry of a create whose answer was lost is the
+    same request to CloudFormation; a stack found after an ambiguous failure is ours when it holds our plan."""
+    arguments = {**_stack_arguments(plan, settings), "OnFailure": "DELETE", "ClientRequestToken": _token()}
     try:
-        stack_id = aws.stacks.create(**_stack_arguments(plan, settings), OnFailure="DELETE")
+        stack_id = aws.stacks.create(**arguments)
     except Exception as error:
-        if is_client_error(error) and error_code(error) == "AlreadyExistsException":
+        found = _stack_after_failed_create(plan, aws, error)
+        if found is not None:
+            if written and _holds_plan(found, plan):  # ours: the answer of our create was lost on the way
+                logger.info("stack %s was created although CreateStack's answer was lost", plan.stack_name)
+                return {"message": CREATED, "pipeline_id": found["StackId"]}
             # A concurrent request created it between our look-up and our create: ours becomes an update.
-            winner = aws.stacks.describe(plan.stack_name)
-            return {"message": answer, "pipeline_id": winner["StackId"] if winner else ""}
-        left = _undo(settings, aws, written)
+            return {"message": answer, "pipeline_id": found["StackId"]}
+        busy = unavailable(error)
+        left = [] if busy else _undo(settings, aws, written)
         detail = f"Could not create stack {plan.stack_name}: {aws_reason(error)}."
-        detail += f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."
-        raise ProvisioningFailed(detail, http_status(error), left) from error
+        if busy:  # the object versions written stay: a repeat of the request finds them and carries on
+            detail += " The request's objects are kept; post the request again."
+        else:
+            detail += f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."
+        raise ProvisioningFailed(*_failure(error, detail), left) from error
     logger.info("created stack %s for pipeline %s", stack_id, plan.pipeline_name)
     return {"message": CREATED, "pipeline_id": stack_id}
 
@@ -120,50 +140,160 @@ def rerun(plan: Plan, settings: Settings, aws: Aws) -> None:
     _write_artifacts(plan, settings, aws, template_zip(plan, blueprint), again=True)
 
 
+def _token() -> str:
+    import uuid
+
+    return f"mlops-{uuid.uuid4().hex}"
+
+
+def _stack_after_failed_create(plan: Plan, aws: Aws, error: Exception) -> dict[str, Any] | None:
+    """The stack a failed CreateStack may have created anyway (AlreadyExists, or no answer); None otherwise."""
+    if not (is_client_error(error) and error_code(error) == "AlreadyExistsException") and not unavailable(error):
+        return None
+    try:
+        return aws.stacks.describe(plan.stack_name)
+    except Exception:  # cannot tell: reported with the create's own failure
+        logger.exception("could not read stack %s after its create failed", plan.stack_name)
+        return None
+
+
+def _holds_plan(stack: dict[str, Any], plan: Plan) -> bool:
+    found = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    return all(found.get(k) == v for k, v in plan.stack_parameters.items())
+
+
+def _failure(error: Exception, detail: str) -> tuple[str, int | None]:
+    """The detail and the status of an answer about a failed AWS call (503/502/504 when it may be tried again)."""
+    busy = unavailable(error)
+    return detail, busy.status if busy else http_status(error)
+
+
+def _retry_after(error: Exception) -> int | None:
+    busy = unavailable(error)
+    return busy.retry_after if busy else None
+
+
 def _content_hash(content: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(content).hexdigest()
 
 
+class _LostRace(Exception):
+    """Another request wrote a different object between our read and our conditional write."""
+
+
+class _Unknown(Exception):
+    """A write failed without a clear answer and the object could not be read back: it may have landed."""
+
+
+def _put_once(
+    aws: Aws, bucket: str, key: str, body: bytes, content_type: str, metadata: dict[str, str], force: bool = False
+) -> tuple[str | None, bool]:
+    """Write `body` as a new version of `key` unless the current version already holds it (or `force`: a retry
+    writes a new version of the same bytes); returns the version id that holds it and whether this call wrote it.
+
+    The write is conditional on the version read. When its answer is lost and the SDK sends it again, the
+    retry meets PreconditionFailed: the object then holds our own bytes (our writer token), which is success."""
+    digest, writer = _content_hash(body), _token()
+    current = aws.storage.head(bucket, key)
+    if not force and current and _holds(current, digest, aws, bucket, key):
+        return current.get("VersionId"), False
+    tagged = {**metadata, CONTENT_HASH_METADATA: digest, WRITER_METADATA: writer}
+    try:
+        version = aws.storage.put(bucket, key, body, content_type, tagged, if_match=current["ETag"] if current else "")
+        return version, True
+    except Exception as error:
+        conflict = is_client_error(error) and error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict")
+        if not (conflict or unavailable(error)):
+            raise
+        try:
+            now = aws.storage.head(bucket, key)
+        except Exception:
+            raise _Unknown(key) from error
+        if now and (now.get("Metadata") or {}).get(WRITER_METADATA) == writer:
+            return now.get("VersionId"), True  # our write landed; only its answer was lost
+        if now and conflict and _holds(now, digest, aws, bucket, key):
+            return now.get("VersionId"), False  # a twin wrote the same bytes first
+        if conflict:
+            raise _LostRace(key) from error
+        raise
+
+
+def _cause(error: Exception) -> Exception:
+    """The AWS failure behind a write whose outcome is unknown (the error itself otherwise)."""
+    return error.__cause__ if isinstance(error, _Unknown) and isinstance(error.__cause__, Exception) else error
+
+
+def _holds(head: dict[str, Any], digest: str, aws: Aws, bucket: str, key: str) -> bool:
+    """The object version holds the bytes whose SHA-256 is `digest` (read when it was written without the hash)."""
+    recorded = (head.get("Metadata") or {}).get(CONTENT_HASH_METADATA)
+    if recorded:
+        return bool(recorded == digest)
+    if key.endswith(".zip"):  # written before hashes were recorded: a plan written anew is harmless
+        return False
+    return _content_hash(aws.storage.get(bucket, key, head.get("VersionId"))) == digest
+
+
 def _write_artifacts(
     plan: Plan, settings: Settings, aws: Aws, artifact: bytes, attempts: int = 3, again: bool = False
 ) -> list[tuple[str, str | None]]:
     """Write the request history and template.zip, unless template.zip already holds this plan (and it is not
-    written `again`); returns what was written, for undo (nothing when the plan is unchanged)."""
-    digest = _content_hash(artifact)
-    current = aws.storage.head(settings.assets_bucket, plan.artifact_key)
-    if not again and current and (current.get("Metadata") or {}).get(CONTENT_HASH_METADATA) == digest:
+    written `again`, a retry); returns what this request wrote, for undo (nothing when the plan is unchanged).
+
+    Crash-safe: a request.json version is removed again only when template.zip was certainly not written with it,
+    and an identical request.json is not written twice (the current version is linked instead)."""
+    bucket = settings.assets_bucket
+    current = aws.storage.head(bucket, plan.artifact_key)
+    if not again and current and (current.get("Metadata") or {}).get(CONTENT_HASH_METADATA) == _content_hash(artifact):
         return []
-    written: list[tuple[str, str | None]] = []
     history = json.dumps(plan.request, indent=2, sort_keys=True).encode()
-    request_version = aws.storage.put(settings.assets_bucket, plan.history_key, history, "application/json")
-    written.append((plan.history_key, request_version))
-    # The pipeline runs from a template.zip version; this link finds the request it came from (rollback).
-    metadata = {CONTENT_HASH_METADATA: digest}
-    if request_version:
-        metadata[REQUEST_VERSION_METADATA] = request_version
     try:
-        # Conditional on the object read above: of concurrent requests, one writes; the others see its plan.
-        version = aws.storage.put(
-            settings.assets_bucket,
-            plan.artifact_key,
-            artifact,
-            "application/zip",
-            metadata,
-            if_match=current["ETag"] if current else "",
+        request_version, wrote_request = _put_once(
+            aws, bucket, plan.history_key, history, "application/json", {}, force=again
         )
+    except _LostRace:
+        if attempts > 1:
+            return _write_artifacts(plan, settings, aws, artifact, attempts - 1, again)
+        raise Conflict(f"{plan.history_key} is being written by another request; post again.") from None
     except Exception as error:
+        detail, status = _failure(
+            error, f"Could not write {plan.history_key} to the assets bucket: {aws_reason(error)}."
+        )
+        raise ProvisioningFailed(detail + " Nothing was left behind.", status, [], _retry_after(error)) from error
+    written: list[tuple[str, str | None]] = [(plan.history_key, request_version)] if wrote_request else []
+    # The pipeline runs from a template.zip version; this link finds the request it came from (rollback).
+    metadata = {REQUEST_VERSION_METADATA: request_version} if request_version else {}
+    try:
+        version, wrote_zip = _put_once(
+            aws, bucket, plan.artifact_key, artifact, "application/zip", metadata, force=again
+        )
+    except _LostRace:  # a different plan was written first: our request.json version is certainly unused
         left = _undo(settings, aws, written)
-        lost_race = is_client_error(error) and error_code(error) in ("PreconditionFailed", "ConditionalRequestConflict")
-        if lost_race and attempts > 1 and not left:
+        if attempts > 1 and not left:
             return _write_artifacts(plan, settings, aws, artifact, attempts - 1, again)
         raise ProvisioningFailed(
-            f"Could not write {plan.artifact_key} to the assets bucket: {aws_reason(error)}."
+            f"Could not write {plan.artifact_key}: another request changed it at the same time."
             + (f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."),
-            http_status(error),
+            409,
             left,
-        ) from error
+        ) from None
+    except Exception as error:
+        cause = _cause(error)
+        # Whether the write landed is unknown only when it could not be read back: then nothing is removed.
+        unknown = isinstance(error, _Unknown)
+        left = [] if unknown else _undo(settings, aws, written)
+        detail, status = _failure(
+            cause, f"Could not write {plan.artifact_key} to the assets bucket: {aws_reason(cause)}."
+        )
+        if unknown and written:
+            kept = ", ".join(f"s3://{bucket}/{key}?versionId={v}" for key, v in written)
+            detail += f" Kept: {kept} (whether the write landed is not known); post the request again."
+        else:
+            detail += f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."
+        raise ProvisioningFailed(detail, status, left, _retry_after(cause)) from cause
+    if not wrote_zip:  # a twin request wrote this very plan first
+        return []
     written.append((plan.artifact_key, version))
     return written
 
@@ -185,31 +315,23 @@ def _provision_direct_stack(plan: Plan, settings: Settings, aws: Aws) -> dict[st
     existing = aws.stacks.describe(plan.stack_name)
     _check_usable(plan, existing)
     arguments = _stack_arguments(plan, settings)
-    # The request history (describe shows it; the image builder has no template.zip to carry it).
+    # The request history (describe shows it; the image builder has no template.zip to carry it). An identical
+    # re-post links the current version rather than writing another.
     history = json.dumps(plan.request, indent=2, sort_keys=True).encode()
-    written = [
-        (plan.history_key, aws.storage.put(settings.assets_bucket, plan.history_key, history, "application/json"))
-    ]
+    try:
+        version, wrote = _put_once(aws, settings.assets_bucket, plan.history_key, history, "application/json", {})
+    except _LostRace:
+        raise Conflict(f"{plan.history_key} is being written by another request; post again.") from None
+    written = [(plan.history_key, version)] if wrote else []
     if not existing:
-        try:
-            return {"message": CREATED, "pipeline_id": aws.stacks.create(**arguments, OnFailure="DELETE")}
-        except Exception as error:
-            if not (is_client_error(error) and error_code(error) == "AlreadyExistsException"):
-                left = _undo(settings, aws, written)
-                detail = f"Could not create stack {plan.stack_name}: {aws_reason(error)}."
-                detail += f" Left behind: {', '.join(left)}." if left else " Nothing was left behind."
-                raise ProvisioningFailed(detail, http_status(error), left) from error
-            existing = aws.stacks.describe(plan.stack_name)
-    stack_id = existing["StackId"] if existing else plan.stack_name
+        return _create_stack(plan, settings, aws, written, updating(plan.stack_name))
+    stack_id = existing["StackId"]
     try:
         aws.stacks.update(**arguments)
     except Exception as error:
         text = str(error)
         if is_client_error(error) and "No updates are to be performed" in text:
-            return {
-                "message": f"Pipeline {plan.stack_name} is already provisioned. No updates are to be performed.",
-                "pipeline_id": stack_id,
-            }
+            return {"message": unchanged(plan.stack_name), "pipeline_id": stack_id}
         if is_client_error(error) and "IN_PROGRESS state" in text:
             raise Conflict(
                 f"Stack {plan.stack_name} is being changed right now; post again once it has finished."

@@ -7,7 +7,8 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from lambdas.shared.errors import OrchestratorError
+from lambdas.shared.aws import operation_of, unavailable
+from lambdas.shared.errors import OrchestratorError, TryAgain
 from lambdas.shared.logging import get_logger
 
 from .adapters import aws_reason, http_status, is_client_error
@@ -33,6 +34,11 @@ def ok(body: Any, status: int = 200) -> dict[str, Any]:
 def error(exc: BaseException, detailed: bool) -> dict[str, Any]:
     """Map any exception to a response; a 500 never carries a stack trace."""
     body: dict[str, Any]
+    headers = dict(HEADERS)
+    busy = None if isinstance(exc, OrchestratorError) else unavailable(exc)
+    if busy:  # AWS throttled, failed on its side or did not answer: the caller may try again
+        logger.error("AWS unavailable: %s", exc)
+        exc = TryAgain(busy.reason, busy.status, busy.retry_after)
     if isinstance(exc, OrchestratorError):
         status, body = exc.http_status, {"message": exc.summary}
         if detailed:
@@ -42,17 +48,20 @@ def error(exc: BaseException, detailed: bool) -> dict[str, Any]:
             body["warnings"] = list(exc.warnings)  # type: ignore[attr-defined]
         if getattr(exc, "left_behind", None):
             body["left_behind"] = exc.left_behind  # type: ignore[attr-defined]
+        if exc.retry_after:
+            headers["Retry-After"] = str(exc.retry_after)
         if status >= 500:
             logger.error("%s: %s", type(exc).__name__, exc.detail)
     elif is_client_error(exc):  # type: ignore[arg-type]
         status = http_status(exc) or 500  # type: ignore[arg-type]
         body = {"message": "A boto3 ClientError occurred", "errors": []}
         if detailed:
-            body["detailedMessage"] = aws_reason(exc)  # type: ignore[arg-type]
+            operation = operation_of(exc)
+            body["detailedMessage"] = (f"{operation}: " if operation else "") + aws_reason(exc)  # type: ignore[arg-type]
         logger.error("AWS error: %s", exc)
     else:
         status, body = 500, {"message": "An Unexpected Server side exception occurred", "errors": []}
         if detailed:
             body["detailedMessage"] = "An internal error occurred; the orchestrator's log has its details."
         logger.exception("unexpected error")
-    return {"statusCode": status, "headers": HEADERS, "body": to_json(body), "isBase64Encoded": False}
+    return {"statusCode": status, "headers": headers, "body": to_json(body), "isBase64Encoded": False}

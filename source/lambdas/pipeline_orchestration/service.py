@@ -122,6 +122,12 @@ class OrchestratorService:
         """A pipeline's state was derived anew: a config trigger's report hears its final outcome."""
         triggers.report_outcome(pipeline_name, seen, self.settings, self.aws)
 
+    def reconcile(self) -> dict[str, Any]:
+        """The scheduled reconciliation of the pipeline index with the stacks and executions."""
+        from . import reconciliation
+
+        return reconciliation.reconcile(self.settings, self.aws)
+
     def on_s3_upload(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         return triggers.on_s3_upload(event, self.provision, self.settings, self.aws)
 

@@ -36,6 +36,8 @@ def pipeline_status(pipeline_id: str, settings: Settings, aws: Aws) -> dict[str,
     }
     if stack.get("StackStatusReason"):
         answer["stack_status_reason"] = stack["StackStatusReason"]
+    if seen.state.state == pipeline_state.UNKNOWN:  # a source could not be read: say so rather than read again
+        return answer
     pipeline = seen.codepipeline_name or codepipeline_name(stack, aws)
     if pipeline is None:
         return {"message": NOT_YET, **answer}

@@ -22,6 +22,7 @@ class OrchestratorError(Exception):
 
     http_status = 500
     summary = "An Unexpected Server side exception occurred"
+    retry_after: int | None = None  # seconds: the answer asks the caller to try again (the Retry-After header)
 
     def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail)
@@ -74,11 +75,30 @@ class ProvisioningFailed(OrchestratorError):
     http_status = 500
     summary = "Provisioning failed"
 
-    def __init__(self, detail: str, aws_status: int | None = None, left_behind: list[str] | None = None):
+    def __init__(
+        self,
+        detail: str,
+        aws_status: int | None = None,
+        left_behind: list[str] | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(detail)
         if aws_status and 400 <= aws_status < 600:
             self.http_status = aws_status
         self.left_behind = left_behind or []
+        self.retry_after = retry_after
+
+
+class TryAgain(OrchestratorError):
+    """AWS throttled a call, failed on its side or did not answer: the request may succeed when sent again
+    (503 with Retry-After; 502 when the connection was lost, 504 when no answer came in time)."""
+
+    summary = "AWS is unavailable for the moment; try again"
+
+    def __init__(self, detail: str, status: int = 503, retry_after: int | None = 5) -> None:
+        super().__init__(detail)
+        self.http_status = status
+        self.retry_after = retry_after
 
 
 class DeletionFailed(OrchestratorError):

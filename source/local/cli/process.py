@@ -17,7 +17,7 @@ DEFAULT_STATE_DIR = Path.home() / ".mlops" / "local"
 def cmd_local(args: argparse.Namespace) -> int:
     from local.emulator import Emulator
     from local.moto_version import MotoUnsuitable
-    from local.persistence import StateUnusable
+    from local.persistence import StateDirInUse, StateUnusable
     from local.session import DEFAULT_TEMPLATES, LocalOrchestrator
 
     if args.git_source == "connection" and not args.git_repo:
@@ -51,7 +51,7 @@ def cmd_local(args: argparse.Namespace) -> int:
             f"error: {error}: start with the options it was made with, or with --reset to start afresh", file=sys.stderr
         )
         return EXIT_FAILED
-    except (FileNotFoundError, MotoUnsuitable) as error:
+    except (FileNotFoundError, MotoUnsuitable, StateDirInUse) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     pipelines = len(orchestrator.runner.pipelines) if orchestrator.runner else 0

@@ -83,3 +83,33 @@ def test_state_of_another_mode_is_refused_with_the_way_out(built_templates, tmp_
     stopped(started(built_templates, tmp_path))
     with pytest.raises(StateUnusable, match="single-account mode, not multi-account"):
         started(built_templates, tmp_path, multi_account=True)
+
+
+def test_a_pipeline_acknowledged_just_before_a_kill_is_there_after_the_restart(built_templates, tmp_path):
+    """The state is written before a change is acknowledged, not only every `save_seconds`."""
+    scene = started(built_templates, tmp_path, save_seconds=3600)
+    answer = scene.call("POST", "/provisionpipeline", scene.request("byom_realtime_builtin"))
+    assert answer.ok, answer.body
+    _RUNNING.remove(scene.orchestrator)
+    scene.orchestrator.stop(save=False)  # as kill -9: nothing is written at the stop
+
+    again = started(built_templates, tmp_path)
+    described = again.call("GET", f"/pipelines/{NAME}")
+    assert described.ok, described.body
+    assert described.body["request"]["model_name"] == "churn-xgb"
+    stopped(again)
+
+
+def test_a_second_local_mode_on_the_same_state_dir_is_refused_naming_the_holder(built_templates, tmp_path):
+    import os
+
+    from local.persistence import StateDirInUse
+
+    scene = started(built_templates, tmp_path)
+    second = LocalOrchestrator(templates=built_templates, state_dir=tmp_path)
+    with pytest.raises(StateDirInUse, match=rf"in use by another mlops local \(pid {os.getpid()}, API http://127"):
+        second.start()
+    assert scene.call("GET", "/pipelines").ok  # the holder carries on
+    stopped(scene)
+    third = started(built_templates, tmp_path)  # released at the stop
+    stopped(third)

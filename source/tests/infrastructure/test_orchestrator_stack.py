@@ -282,10 +282,21 @@ def test_unconditional_resources_never_reference_conditional_ones(synthesized, s
 
 
 @pytest.mark.parametrize("stack", BOTH)
+def test_the_index_is_reconciled_every_15_minutes_with_retries_and_a_dead_letter_queue(synthesized, stack):
+    template = synthesized.templates[stack]
+    rules = [r["Properties"] for r in _resources(template, "AWS::Events::Rule").values()]
+    scheduled = [r for r in rules if "ScheduleExpression" in r]
+    assert [r["ScheduleExpression"] for r in scheduled] == ["rate(15 minutes)"]
+    target = scheduled[0]["Targets"][0]
+    assert target["Arn"] == {"Fn::GetAtt": [next(iter(_orchestrator_ids(template))), "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2 and "DeadLetterConfig" in target
+
+
+@pytest.mark.parametrize("stack", BOTH)
 def test_codecommit_rule_watches_pushes_to_main_of_the_named_repository(synthesized, stack):
     template = synthesized.templates[stack]
     rules = _resources(template, "AWS::Events::Rule").values()
-    rule = next(r for r in rules if r["Properties"]["EventPattern"]["source"] == ["aws.codecommit"])
+    rule = next(r for r in rules if r["Properties"].get("EventPattern", {}).get("source") == ["aws.codecommit"])
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["detail-type"] == ["CodeCommit Repository State Change"]
     assert pattern["detail"] == {

@@ -163,7 +163,8 @@ def test_an_aws_answer_that_could_not_be_read_is_not_shown(service, monkeypatch)
 
     monkeypatch.setattr(OrchestratorService, "provision", unreadable)
     status, body = call(service, "/provisionpipeline", example("byom_realtime_builtin"))
-    assert status == 500 and "<" not in body["detailedMessage"] and "could not be read" in body["detailedMessage"]
+    # AWS's own 5xx: the caller may try again (503), and the raw answer stays in the log.
+    assert status == 503 and "<" not in body["detailedMessage"] and "could not be read" in body["detailedMessage"]
 
 
 @pytest.mark.parametrize("path", ["/provisionpipeline", "/pipelinestatus", "/pipelines/{pipeline_name}/approval"])

@@ -406,3 +406,38 @@ def test_an_action_failure_never_quotes_a_raw_emulator_answer():
     reason = failure_reason(page)
     assert "<" not in reason and "internal error, not an AWS answer" in reason and "log" in reason
     assert failure_reason(ValueError("stack x: CREATE_FAILED")) == "ValueError: stack x: CREATE_FAILED"
+
+
+def test_a_stack_deleted_and_created_again_under_its_name_is_registered_once(scene, monkeypatch):
+    """Pipelines are keyed by stack id: the recreated stack's pipeline replaces the deleted one's, and discovery
+    does not register it again (with no executions) on every tick."""
+    runner, _ = scene
+    cloudformation = boto3.client("cloudformation")
+
+    def create(pipeline_name: str) -> None:
+        body = {
+            "Resources": {
+                "Pipeline": {
+                    "Type": "AWS::CodePipeline::Pipeline",
+                    "Properties": {"Name": pipeline_name, "Stages": deploy_pipeline().definition["Stages"]},
+                }
+            }
+        }
+        cloudformation.create_stack(StackName="mlops-pipeline-churn-codepipeline", TemplateBody=json.dumps(body))
+
+    create("churn-pipeline-1")
+    runner.discover()
+    cloudformation.delete_stack(StackName="mlops-pipeline-churn-codepipeline")
+    create("churn-pipeline-2")  # its physical name differs, as a generated one would
+    registrations: list[str] = []
+    register = runner._register
+
+    def counted(stack, known):
+        registrations.append(stack["StackId"])
+        register(stack, known)
+
+    monkeypatch.setattr(runner, "_register", counted)
+    for _ in range(3):
+        runner.discover()
+    assert len(registrations) == 1
+    assert list(runner.pipelines) == ["churn-pipeline-2"]
