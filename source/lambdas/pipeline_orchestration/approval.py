@@ -12,8 +12,8 @@ from typing import Any
 from lambdas.shared.errors import Conflict, FieldError, NotFound, ValidationFailed
 
 from .adapters import Aws, error_code, is_client_error
+from .deployment import codepipeline_name
 from .pipeline_state import APPROVAL_STAGES, approval_action, approval_stage
-from .status import codepipeline_name
 from .validation import WRAPPER_SUFFIX
 
 # CodePipeline's answers when the token no longer belongs to a waiting approval (answered a moment ago).

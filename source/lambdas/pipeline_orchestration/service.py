@@ -13,7 +13,7 @@ from typing import Any
 from lambdas.shared.errors import FieldError, ValidationFailed
 from lambdas.shared.logging import get_logger
 
-from . import approval, lifecycle, monitoring, pipeline_state, provisioner, status, triggers
+from . import approval, lifecycle, monitoring, pipeline_state, provisioner, rollback, status, teardown, triggers
 from .adapters import Aws
 from .planner import plan_pipeline
 from .settings import Settings
@@ -92,10 +92,10 @@ class OrchestratorService:
         return answer
 
     def delete_pipeline(self, name: str) -> dict[str, Any]:
-        return lifecycle.delete_pipeline(name, self.settings, self.aws)
+        return teardown.delete_pipeline(name, self.settings, self.aws)
 
     def rollback_pipeline(self, name: str) -> dict[str, Any]:
-        return lifecycle.rollback_pipeline(name, self.settings, self.aws, self.provision)
+        return rollback.rollback_pipeline(name, self.settings, self.aws, self.provision)
 
     def on_stack_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         return lifecycle.on_stack_event(event, self.settings, self.aws, self._settle)
