@@ -266,7 +266,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    query = {"pipeline_type": args.type, "state": args.state, "next_token": args.next_token}
+    query = {"pipeline_type": args.type, "state": args.state, "owner": args.owner, "next_token": args.next_token}
     response = _client(args).call("GET", "/pipelines", query=query)
     rows = response.body.get("pipelines", []) if response.ok else []
     text = table(
@@ -279,11 +279,60 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_describe(args: argparse.Namespace) -> int:
     response = _client(args).call("GET", f"/pipelines/{args.name}")
-    if not response.ok or not isinstance(response.body.get("monitoring"), dict):
+    if not response.ok:
         return _answer(args, response)
     body = dict(response.body)
-    section = body.pop("monitoring")
-    return _answer(args, response, f"{render(body)}\n{render_monitoring(section)}")
+    section = body.pop("monitoring", None)
+    text = f"{render_who(body)}\n{render(body)}"
+    if isinstance(section, dict):
+        text += f"\n{render_monitoring(section)}"
+    return _answer(args, response, text)
+
+
+def principal_text(principal: Any) -> str:
+    """A principal as one line: its ARN, the role session, and whether AWS verified it."""
+    if not isinstance(principal, dict):
+        return "-"
+    text = str(principal.get("arn", "?")) + (f" (session {principal['session']})" if principal.get("session") else "")
+    return text + (" (unverified)" if principal.get("verified") is False else "")
+
+
+def render_who(body: dict[str, Any]) -> str:
+    """Who owns the pipeline, who provisioned and last updated it, and who decided each approval."""
+    owner = principal_text(body.get("owner")) if body.get("owner") else "not recorded (created before owners were)"
+    lines = [f"owner:          {owner}" + (f" (team {body['owner_team']})" if body.get("owner_team") else "")]
+    for key in ("provisioned_by", "updated_by"):
+        if isinstance(body.get(key), dict):
+            lines.append(f"{key + ':':<15} {principal_text(body[key])} at {body[key].get('at', '?')}")
+    for stage, decision in (body.get("approvals") or {}).items():
+        verdict = "approved_by" if "approved_by" in decision else "rejected_by"
+        line = f"{stage} {verdict.replace('_', ' ')} {principal_text(decision.get(verdict))} at {decision.get('at')}"
+        lines.append(line + (f": {decision['comment']}" if decision.get("comment") else ""))
+    waiting = body.get("pending_approval")
+    if isinstance(waiting, dict):
+        lines.append(
+            f"{waiting.get('action')} waits for approval (asked by {principal_text(waiting.get('requested_by'))}): "
+            f"mlops approve {body.get('pipeline_name')} {waiting.get('action')}"
+        )
+    return "\n".join(lines)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    response = _client(args).call("GET", f"/pipelines/{args.name}/history")
+    if not response.ok:
+        return _answer(args, response)
+    rows = [
+        [
+            e.get("at", ""),
+            e.get("action", "") + (f" {e['stage']}" if e.get("stage") else ""),
+            principal_text(e.get("principal")),
+            e.get("outcome", ""),
+            (e.get("request_hash") or "")[:12],
+        ]
+        for e in response.body.get("history", [])
+    ]
+    text = table(["AT", "ACTION", "PRINCIPAL", "OUTCOME", "REQUEST"], rows) if rows else "no history"
+    return _answer(args, response, text)
 
 
 def render_monitoring(section: dict[str, Any]) -> str:
@@ -518,6 +567,8 @@ def cmd_local(args: argparse.Namespace) -> int:
         emulator=Emulator(port=args.emulator_port),
         state_dir=state_dir,
         reset=args.reset,
+        admin_principal_arns=tuple(args.admin or ()),
+        allow_self_approval=args.allow_self_approval,
     )
     try:
         url = orchestrator.start()
@@ -767,6 +818,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="the pipelines this orchestrator manages")
     listing.add_argument("--type", help="only this pipeline_type")
     listing.add_argument("--state", help="only pipelines in this state")
+    listing.add_argument("--owner", help="only pipelines this principal ARN (or team) owns")
     listing.add_argument("--next-token", help="the next page")
     listing.set_defaults(run=cmd_list)
     for name, run, text in (
@@ -774,6 +826,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("delete", cmd_delete, "tear a pipeline down (user data is kept); asks first unless --yes"),
         ("rollback", cmd_rollback, "re-deploy the request of the last successful run before the current one"),
         ("logs", cmd_logs, "a pipeline's events: stage transitions, its functions' log lines, stack events"),
+        ("history", cmd_history, "who did what to a pipeline: provisions, updates, approvals, rollbacks, deletes"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("name", help="pipeline name, e.g. mlops-pipeline-churn-byompipelinerealtimebuiltin")
@@ -791,13 +844,15 @@ def build_parser() -> argparse.ArgumentParser:
     upload.set_defaults(run=cmd_upload)
     approve = commands.add_parser("approve", help="approve (or --reject) a pipeline's pending stage")
     approve.add_argument("name", help="pipeline name")
-    approve.add_argument("stage", help="the stage waiting for approval: staging or prod")
+    approve.add_argument(
+        "stage", help="what waits for approval: the stage staging or prod, or a teardown or rollback of the pipeline"
+    )
     approve.add_argument("--reject", action="store_true", help="reject instead of approve")
     approve.add_argument("--comment", default="", help="a note kept with the decision")
     approve.set_defaults(run=cmd_approve)
     for sub in (provision, status, listing, approve, upload, *(commands.choices[n] for n in ("describe", "delete"))):
         _add_api_options(sub)
-    for name in ("rollback", "logs"):
+    for name in ("rollback", "logs", "history"):
         _add_api_options(commands.choices[name])
 
     local = commands.add_parser("local", help="run the orchestrator on this machine (emulated AWS)")
@@ -825,6 +880,17 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--reset", action="store_true", help="forget the kept state and start from an empty AWS")
     local.add_argument("--in-memory", action="store_true", help="keep nothing on disk: state ends with the process")
     local.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the start as JSON")
+    local.add_argument(
+        "--admin",
+        action="append",
+        metavar="ARN",
+        help="a principal that may change any owner's pipeline (repeatable), as the stack parameter AdminPrincipalArns",
+    )
+    local.add_argument(
+        "--allow-self-approval",
+        action="store_true",
+        help="let the principal who asked approve it too, as the stack parameter AllowSelfApproval=Yes",
+    )
     local.set_defaults(run=cmd_local)
     acceptance = commands.add_parser(
         "acceptance",

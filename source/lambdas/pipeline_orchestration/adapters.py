@@ -435,6 +435,16 @@ def _strings(item: Mapping[str, Any]) -> dict[str, str]:
     return {key: value["S"] for key, value in item.items() if "S" in value}
 
 
+class Identities:
+    """IAM's answers about principals: a role's tags (API Gateway passes no principal tags)."""
+
+    def role_tags(self, role_name: str) -> dict[str, str]:
+        tags: dict[str, str] = {}
+        for page in client("iam").get_paginator("list_role_tags").paginate(RoleName=role_name):
+            tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
+        return tags
+
+
 @dataclass
 class Aws:
     """Every adapter the service needs, replaceable one by one."""
@@ -447,3 +457,4 @@ class Aws:
     notifier: Notifier = field(default_factory=Notifier)
     codecommit: CodeCommitPort = field(default_factory=CodeCommit)
     index: Index = field(default_factory=Index)
+    identities: Identities = field(default_factory=Identities)

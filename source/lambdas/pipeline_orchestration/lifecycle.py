@@ -32,6 +32,7 @@ from .pipelines import (  # noqa: F401  (monitoring and triggers reach a pipelin
     index_pipeline,
     lookup,
     lookup_base,
+    owner_fields,
     read_json,
     teardown_key,
 )
@@ -43,7 +44,7 @@ from .validation import WRAPPER_SUFFIX, suggest, validate
 logger = get_logger(__name__)
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 100
-LIST_PARAMETERS = ("pipeline_type", "state", "limit", "next_token")
+LIST_PARAMETERS = ("pipeline_type", "state", "owner", "limit", "next_token")
 TOKEN_VERSION = 2
 
 
@@ -69,9 +70,16 @@ def _decode_token(token: str, filters: Mapping[str, str]) -> tuple[str, str]:
         ) from None
     if raw.get("filters") != dict(filters):
         raise ValidationFailed(
-            [FieldError("next_token", "was issued for other filters; send the same pipeline_type and state")]
+            [FieldError("next_token", "was issued for other filters; send the same pipeline_type, state and owner")]
         )
     return position, name
+
+
+def _matches(item: Mapping[str, str], key: str, value: str) -> bool:
+    """`owner` matches the owner's ARN or its team; the other filters their attribute."""
+    if key == "owner":
+        return value in (item.get("owner"), item.get("owner_team"))
+    return item.get(key) == value
 
 
 def list_pipelines(query: Mapping[str, str] | None, settings: Settings, aws: Aws) -> dict[str, Any]:
@@ -91,7 +99,7 @@ def list_pipelines(query: Mapping[str, str] | None, settings: Settings, aws: Aws
         FieldError(key, "must not be empty") for key in LIST_PARAMETERS if key in query and not query[key].strip()
     ]
     # Filters accept any case: pipeline types are lower case, states upper case.
-    filters = {key: query[key] for key in ("pipeline_type", "state") if (query.get(key) or "").strip()}
+    filters = {key: query[key].strip() for key in ("pipeline_type", "state", "owner") if (query.get(key) or "").strip()}
     if "pipeline_type" in filters:
         filters["pipeline_type"] = filters["pipeline_type"].lower()
     if "pipeline_type" in filters and filters["pipeline_type"] not in CATALOGUE:
@@ -116,7 +124,7 @@ def list_pipelines(query: Mapping[str, str] | None, settings: Settings, aws: Aws
 
     fill_index(settings, aws)
     page, more = pipeline_index.newest_first(
-        lambda item: all(item.get(key) == value for key, value in filters.items()),
+        lambda item: all(_matches(item, key, value) for key, value in filters.items()),
         after,
         limit,
         bool(filters),
@@ -231,7 +239,8 @@ def describe_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]
     seen = pipeline_state.observe(pipeline.stack, settings, aws)
     answer = pipeline.summary(seen.state)
     try:  # the pipeline was just read: the list shows what describe shows
-        pipeline_index.put(pipeline_index.item_of(answer, pipeline.created), settings, aws)
+        item = {**answer, **owner_fields(pipeline.name, settings, aws)}
+        pipeline_index.put(pipeline_index.item_of(item, pipeline.created), settings, aws)
     except Exception:  # the index trails until the pipeline's next event; describe answers all the same
         logger.exception("could not index pipeline %s", pipeline.name)
     request = current_request(pipeline, settings, aws)

@@ -111,8 +111,18 @@ def scan(aws: Aws) -> Iterator[Pipeline]:
 def record(pipeline: Pipeline, settings: Settings, aws: Aws) -> pipeline_state.Observation:
     """Derive the pipeline's state and write its summary to the pipeline index; answers what was observed."""
     seen = pipeline_state.observe(pipeline.stack, settings, aws)
-    pipeline_index.put(pipeline_index.item_of(pipeline.summary(seen.state), pipeline.created), settings, aws)
+    summary = {**pipeline.summary(seen.state), **owner_fields(pipeline.name, settings, aws)}
+    pipeline_index.put(pipeline_index.item_of(summary, pipeline.created), settings, aws)
     return seen
+
+
+def owner_fields(name: str, settings: Settings, aws: Aws) -> dict[str, str]:
+    """The index's owner attributes (what GET /pipelines?owner= filters on): the owner's ARN and team."""
+    from . import ownership
+
+    found = ownership.read(name, settings, aws) or {}
+    fields = {"owner": str((found.get("owner") or {}).get("arn", "")), "owner_team": str(found.get("owner_team", ""))}
+    return {key: value for key, value in fields.items() if value}
 
 
 def index_pipeline(name: str, settings: Settings, aws: Aws) -> pipeline_state.Observation | None:

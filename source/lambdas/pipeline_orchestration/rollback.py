@@ -10,7 +10,7 @@ from lambdas.shared.errors import BadRequest, Conflict
 
 from .adapters import Aws
 from .catalogue import CATALOGUE
-from .pipelines import artifact_key, codepipeline_name, find, history_key, read_json, running
+from .pipelines import Pipeline, artifact_key, codepipeline_name, find, history_key, read_json, running
 from .provisioner import REQUEST_VERSION_METADATA
 from .settings import Settings
 
@@ -35,11 +35,9 @@ def _request_of(base: str, zip_version: str, settings: Settings, aws: Aws) -> tu
     return (request, version) if request is not None else None
 
 
-def rollback_pipeline(
-    name: str, settings: Settings, aws: Aws, provision: Callable[[Any], dict[str, Any]]
-) -> dict[str, Any]:
-    """Re-provision the request of the last successful execution before the current one."""
-    pipeline = find(name, aws)
+def check_rollback(pipeline: Pipeline, settings: Settings, aws: Aws) -> str:
+    """Refuse a rollback that cannot run (a type without one, a run in progress, no CodePipeline yet); answers the
+    pipeline's CodePipeline."""
     declared = CATALOGUE.get(pipeline.pipeline_type)
     if declared is None or not declared.rollback:
         rollback_types = ", ".join(t.name for t in CATALOGUE.values() if t.rollback)
@@ -53,6 +51,15 @@ def rollback_pipeline(
     codepipeline = codepipeline_name(pipeline, aws)
     if codepipeline is None:
         raise Conflict(f"Pipeline {pipeline.name} has not created its CodePipeline yet; nothing to roll back.")
+    return codepipeline
+
+
+def rollback_pipeline(
+    name: str, settings: Settings, aws: Aws, provision: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """Re-provision the request of the last successful execution before the current one."""
+    pipeline = find(name, aws)
+    codepipeline = check_rollback(pipeline, settings, aws)
     current = aws.storage.head(settings.assets_bucket, artifact_key(pipeline.name))
     current_version = current.get("VersionId") if current else None
     for execution in aws.pipelines.executions(codepipeline):

@@ -41,6 +41,10 @@ class Settings:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     vpc_id: str = ""
+    # Who may do what (stack parameters AllowSelfApproval, AdminPrincipalArns, TeamTagKey).
+    allow_self_approval: bool = False  # the principal who asked may approve; off: another principal must
+    admin_principal_arns: tuple[str, ...] = ()  # may change, delete and roll back any owner's pipeline
+    team_tag_key: str = ""  # the principal tag naming a role's team; "" leaves owner_team unchecked
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +82,10 @@ class Settings:
             subnet_ids=_ids(env.get("SUBNET_IDS", "")),
             security_group_ids=_ids(env.get("SECURITY_GROUP_IDS", "")),
             vpc_id=env.get("VPC_ID", ""),
+            # Who may do what.
+            allow_self_approval=env.get("ALLOW_SELF_APPROVAL", "No") == "Yes",
+            admin_principal_arns=_ids(env.get("ADMIN_PRINCIPAL_ARNS", "")),
+            team_tag_key=env.get("TEAM_TAG_KEY", "").strip(),
         )
 
     def network(self, stage: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -47,6 +47,13 @@ class ValidationFailed(BadRequest):
         self.warnings = list(warnings)
 
 
+class Forbidden(OrchestratorError):
+    """The caller may not do this: another principal owns the pipeline, or must approve what this one asked for."""
+
+    http_status = 403
+    summary = "Forbidden"
+
+
 class NotFound(OrchestratorError):
     """The pipeline (or route) asked for does not exist."""
 
