@@ -77,9 +77,11 @@ def append(
     try:
         aws.index.put(settings.index_table, item)
     except Exception as error:
+        from botocore.exceptions import BotoCoreError
+
         from .adapters import is_client_error
 
-        if not is_client_error(error):
+        if not (is_client_error(error) or isinstance(error, BotoCoreError)):
             raise
         logger.error("audit entry not written for %s: %s %s", pipeline_name, action, entry)
         entry["recorded"] = False

@@ -90,9 +90,11 @@ def may_change(record: dict[str, Any] | None, principal: Principal, settings: Se
     if record is None or principal.type == ORCHESTRATOR or is_admin(principal, settings):
         return True
     owner = Principal.from_dict(record.get("owner"))
+    team = record.get("owner_team")
+    if owner is None and not team:  # nobody owns it yet: the first principal who changes it will
+        return True
     if owner is not None and principal.same_as(owner):
         return True
-    team = record.get("owner_team")
     return bool(team) and bool(settings.team_tag_key) and team_of(principal, settings, aws) == team
 
 
@@ -131,12 +133,14 @@ def record_change(
     """After a provision: the first principal becomes the owner (and provisioned_by); later ones updated_by."""
     at = now()
     stamp = {**principal.as_dict(), "at": at}
+    # The orchestrator's own changes (a monitor's retraining) are recorded, but never make it an owner.
+    owner = {"owner": principal.as_dict()} if principal.type != ORCHESTRATOR else {}
     if record is None:
-        record = {"owner": principal.as_dict(), "provisioned_by": stamp}
+        record = {**owner, "provisioned_by": stamp}
     else:
-        record = dict(record)
-        record.setdefault("owner", principal.as_dict())  # recorded before owners were: the first to change it
-        record["updated_by"] = stamp
+        # A pipeline recorded without an owner (created before owners were, or by the orchestrator itself) is owned
+        # by the first principal who changes it.
+        record = {**owner, **record, "updated_by": stamp}
     if owner_team:
         record["owner_team"] = owner_team
     write(pipeline_name, record, settings, aws)

@@ -28,6 +28,7 @@ from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import Settings, StageTarget
 from lambdas.shared.aws import client
 from local.session import create_index_table
+from tests.callers import ALICE, context
 
 ASSETS, BLUEPRINTS = "mlops-assets", "mlops-blueprints"
 DEV, STAGING, PROD = "111111111111", "222222222222", "333333333333"
@@ -154,10 +155,17 @@ class Scene:
         return self.settings.multi_account
 
     def call(
-        self, method: str, resource: str, body: Any = None, path: dict[str, str] | None = None, query: Any = None
+        self,
+        method: str,
+        resource: str,
+        body: Any = None,
+        path: dict[str, str] | None = None,
+        query: Any = None,
+        caller: str = ALICE,
     ) -> tuple[int, Any]:
-        """Invoke the handler with an API Gateway proxy event built by hand; answers (status, parsed body)."""
+        """Invoke the handler with an API Gateway proxy event built by hand, as `caller`; answers (status, body)."""
         event = {
+            "requestContext": context(caller),
             "httpMethod": method,
             "resource": resource,
             "path": resource.format_map({"pipeline_name": "", **(path or {})}),
