@@ -358,10 +358,22 @@ class CodeCommitPort(Protocol):
     def get_file(self, repository: str, commit: str, path: str) -> bytes | None: ...
     def changed_paths(self, repository: str, before: str | None, after: str) -> set[str]: ...
     def post_comment(self, repository: str, before: str | None, after: str, content: str) -> None: ...
+    def author(self, repository: str, commit: str) -> tuple[str, str] | None: ...
 
 
 class CodeCommit:
     """The CodeCommit calls the config-file trigger needs."""
+
+    def author(self, repository: str, commit: str) -> tuple[str, str] | None:
+        """(name, e-mail) of the commit's author, as the commit says it (git lets its maker write anything)."""
+        try:
+            found = client("codecommit").get_commit(repositoryName=repository, commitId=commit)["commit"]
+        except Exception as error:
+            if not is_client_error(error):
+                raise
+            return None
+        author = found.get("author") or {}
+        return str(author.get("name", "")), str(author.get("email", ""))
 
     def get_file(self, repository: str, commit: str, path: str) -> bytes | None:
         try:

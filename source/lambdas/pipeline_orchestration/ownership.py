@@ -135,12 +135,9 @@ def record_change(
     stamp = {**principal.as_dict(), "at": at}
     # The orchestrator's own changes (a monitor's retraining) are recorded, but never make it an owner.
     owner = {"owner": principal.as_dict()} if principal.type != ORCHESTRATOR else {}
-    if record is None:
-        record = {**owner, "provisioned_by": stamp}
-    else:
-        # A pipeline recorded without an owner (created before owners were, or by the orchestrator itself) is owned
-        # by the first principal who changes it.
-        record = {**owner, **record, "updated_by": stamp}
+    # A pipeline recorded without an owner (created before owners were, or by the orchestrator itself) is owned by
+    # the first principal who changes it.
+    record = {**owner, "provisioned_by": stamp} if record is None else {**owner, **record, "updated_by": stamp}
     if owner_team:
         record["owner_team"] = owner_team
     write(pipeline_name, record, settings, aws)

@@ -14,8 +14,8 @@ from lambdas.pipeline_orchestration.catalogue import CATALOGUE
 from lambdas.pipeline_orchestration.model_cards import OPERATIONS
 from lambdas.pipeline_orchestration.validation import ValidOperation, ValidRequest, validate_request
 from lambdas.shared.errors import BadRequest
-from tests.unit.conftest import example, make_settings
 from tests.callers import as_caller
+from tests.unit.conftest import example, make_settings
 
 SETTINGS = [make_settings(), make_settings(multi_account=True), make_settings(model_registry=True)]
 TYPES = sorted([*CATALOGUE, *OPERATIONS])
