@@ -76,14 +76,8 @@ def append(
     }
     try:
         aws.index.put(settings.index_table, item)
-    except Exception as error:
-        from botocore.exceptions import BotoCoreError
-
-        from .adapters import is_client_error
-
-        if not (is_client_error(error) or isinstance(error, BotoCoreError)):
-            raise
-        logger.error("audit entry not written for %s: %s %s", pipeline_name, action, entry)
+    except Exception:  # the action it records has happened: a lost entry is logged whole, the answer stands
+        logger.exception("audit entry not written for %s: %s", pipeline_name, json.dumps(entry, sort_keys=True))
         entry["recorded"] = False
     return entry
 
