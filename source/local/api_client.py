@@ -43,6 +43,8 @@ class ApiClient:
         headers = {"Content-Type": "application/json"} if data is not None else {}
         if not is_local(self.endpoint):
             headers = self._signed_headers(method, url, data, headers)
+        else:
+            headers = self._local_headers(method, url, data, headers)
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -50,21 +52,50 @@ class ApiClient:
         except urllib.error.HTTPError as error:
             return ApiResponse(error.code, _decode(error.read()))
 
-    def _signed_headers(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
+    def _local_headers(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
+        """Local mode names the caller by the access key id a request is signed with, as the credential chain gives
+        it (`AWS_ACCESS_KEY_ID=alice` acts as alice; a key id without a secret signs too, the signature is not
+        checked locally); with no credentials at all the request goes unsigned, as the anonymous user."""
+        import os
+
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            return self._signed_headers(method, url, data, headers, region="us-east-1")
+        except (PermissionError, BotoCoreError):
+            key_id = os.environ.get("AWS_ACCESS_KEY_ID")
+            if not key_id:
+                return headers
+            from botocore.credentials import Credentials
+
+            return _sign(
+                Credentials(key_id, "local-mode-does-not-check-signatures"), method, url, data, headers, "us-east-1"
+            )
+
+    def _signed_headers(
+        self, method: str, url: str, data: bytes | None, headers: dict[str, str], region: str | None = None
+    ) -> dict[str, str]:
         """SigV4 for execute-api, with credentials from the standard AWS chain (profile, env, SSO, role...)."""
         import boto3
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
 
         session = boto3.Session(profile_name=self.profile, region_name=self.region)
         credentials = session.get_credentials()
         if credentials is None:
             raise PermissionError("no AWS credentials found: set a profile (--profile) or the standard AWS variables")
         # The API's own region signs its requests: --aws-region, else the URL's, else the profile's.
-        region = self.region or _region_from_url(url) or session.region_name or "us-east-1"
-        request = AWSRequest(method=method, url=url, data=data, headers=headers)
-        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
-        return dict(request.headers.items())
+        region = region or self.region or _region_from_url(url) or session.region_name or "us-east-1"
+        return _sign(credentials.get_frozen_credentials(), method, url, data, headers, region)
+
+
+def _sign(
+    credentials: Any, method: str, url: str, data: bytes | None, headers: dict[str, str], region: str
+) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    request = AWSRequest(method=method, url=url, data=data, headers=headers)
+    SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    return dict(request.headers.items())
 
 
 def _region_from_url(url: str) -> str | None:

@@ -49,6 +49,16 @@ class LocalGitCodeCommit:
             return set(git(self.repository, "diff", "--name-only", before, after).splitlines())
         return set(git(self.repository, "ls-tree", "-r", "--name-only", after).splitlines())
 
+    def author(self, repository: str, commit: str) -> tuple[str, str] | None:
+        result = subprocess.run(
+            ["git", "-C", str(self.repository), "log", "-1", "--format=%an%x00%ae", commit],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        name, _, email = result.stdout.strip().partition("\x00")
+        return (name, email) if result.returncode == 0 and name else None
+
     def post_comment(self, repository: str, before: str | None, after: str, content: str) -> None:
         git(self.repository, "notes", "--ref", NOTES_REF, "add", "--force", "--file", "-", after, input_text=content)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 import zipfile
@@ -20,7 +21,7 @@ from lambdas.shared.aws import client
 from lambdas.shared.errors import BadRequest, Conflict
 from lambdas.shared.logging import get_logger
 
-from . import persistence
+from . import callers, persistence
 from .api_server import LocalApiServer
 from .emulator import MONITORING_RUNS, NOTIFICATIONS, Emulator, MonitoringClock, simulate_violation
 from .examples import seed_examples
@@ -332,6 +333,9 @@ class LocalOrchestrator:
     state_dir: Path | None = None  # where the state is kept across restarts; None keeps it in memory
     reset: bool = False  # start from an empty AWS, forgetting the state kept in state_dir
     save_seconds: float = 10.0  # how often the state is written while running (and once at stop)
+    # Who may do what, as the stack parameters AdminPrincipalArns and AllowSelfApproval say it on AWS.
+    admin_principal_arns: tuple[str, ...] = ()
+    allow_self_approval: bool = False
     restored: bool = False  # whether start() brought back a kept state
     _saver: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -369,6 +373,12 @@ class LocalOrchestrator:
                 if self.seed_examples:
                     seed_examples(endpoint, settings)
             self.restored = saved is not None
+            # Who may do what is this start's choice, also over a kept state.
+            settings = dataclasses.replace(
+                settings,
+                admin_principal_arns=tuple(self.admin_principal_arns),
+                allow_self_approval=self.allow_self_approval,
+            )
             if self.git_source not in GIT_SOURCES:
                 raise ValueError(f"git_source must be one of {', '.join(GIT_SOURCES)}, not {self.git_source!r}")
             connection = self.git_source == "connection" and self.git_repository is not None
@@ -431,7 +441,10 @@ class LocalOrchestrator:
                 return responses.error(error, self.service.settings.detailed_errors)  # type: ignore[union-attr]
         if route in LOCAL_ROUTES:
             return self._events_answer(event)
-        answer = index.handle(event, self.service)
+        # API Gateway's IAM authorization names the caller; here the SigV4 header does (see local/callers.py).
+        context = dict(event.get("requestContext") or {})
+        context["identity"] = callers.identity(event.get("headers") or {}, self.service.settings.account_id)  # type: ignore[union-attr]
+        answer = index.handle({**event, "requestContext": context}, self.service)
         if route == ("GET", "/pipelines/{pipeline_name}") and answer.get("statusCode") == 200:
             answer["body"] = json.dumps(without_unreachable_urls(json.loads(answer["body"])))
         if route[0] in MUTATING_METHODS and route != ("POST", "/pipelinestatus") and answer["statusCode"] < 500:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.pipeline_orchestration.catalogue import CATALOGUE, COMMON_OPTIONS
+from lambdas.pipeline_orchestration.catalogue.approvals import APPROVAL_BODY
 from lambdas.pipeline_orchestration.index import BODY_ROUTE_ERRORS, BODY_ROUTES, PIPELINE_NAME, ROUTES
 from lambdas.pipeline_orchestration.lifecycle import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, STATES
 from lambdas.pipeline_orchestration.model_cards import OPERATIONS
@@ -98,6 +99,12 @@ def request_schema(kind: PipelineType | Operation) -> dict[str, Any]:
         "dry_run": {"type": "boolean", "default": False, "description": "Validate and plan; change nothing."},
     }
     pipeline = isinstance(kind, PipelineType)
+    if pipeline:
+        properties["owner_team"] = {
+            "type": "string",
+            "maxLength": 256,
+            "description": "The team that owns the pipeline (with TeamTagKey: the caller role's tag of that key).",
+        }
     properties.update({spec.name: field_schema(spec, nullable=pipeline) for spec in kind.fields})
     schema: dict[str, Any] = {
         "type": "object",
@@ -255,6 +262,7 @@ _TRY_AGAIN = {
 def _errors(*statuses: int) -> dict[str, Any]:
     words = {
         400: "Invalid request",
+        403: "Another principal owns the pipeline, or must approve",
         404: "Unknown pipeline",
         409: "The pipeline is running",
         413: "The body is over 256 KiB",
@@ -323,6 +331,12 @@ ROUTE_DOCS: dict[tuple[str, str], dict[str, Any]] = {
                 "in": "query",
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
             },
+            {
+                "name": "owner",
+                "in": "query",
+                "description": "Only pipelines this principal ARN (or team) owns.",
+                "schema": {"type": "string", "minLength": 1},
+            },
             {"name": "next_token", "in": "query", "schema": {"type": "string", "minLength": 1}},
         ],
         "responses": {"200": _json("PipelineList", "One page of pipelines"), **_errors(400)},
@@ -335,12 +349,23 @@ ROUTE_DOCS: dict[tuple[str, str], dict[str, Any]] = {
     ("DELETE", "/pipelines/{pipeline_name}"): {
         "summary": "Tear the pipeline down (deployed stacks, then its CodePipeline stack, then its objects).",
         "parameters": [_NAME],
-        "responses": {"202": _json("Teardown", "Teardown started or continued"), **_errors(400, 404, 409)},
+        "responses": {
+            "202": _json("Teardown", "Teardown started, continued, or waiting for another principal's approval"),
+            **_errors(400, 403, 404, 409),
+        },
     },
     ("POST", "/pipelines/{pipeline_name}/rollback"): {
         "summary": "Re-deploy the previous successful request of a real-time or batch pipeline.",
         "parameters": [_NAME],
-        "responses": {"200": _json("ProvisionAnswer", "Rollback started"), **_errors(400, 404, 409)},
+        "responses": {
+            "200": _json("ProvisionAnswer", "Rollback started, or waiting for another principal's approval"),
+            **_errors(400, 403, 404, 409),
+        },
+    },
+    ("GET", "/pipelines/{pipeline_name}/history"): {
+        "summary": "Who did what: every provision, update, approval, rejection, rollback and delete, oldest first.",
+        "parameters": [_NAME],
+        "responses": {"200": {"description": "The pipeline's audit trail"}, **_errors(400, 404)},
     },
     ("POST", "/pipelines/{pipeline_name}/retry"): {
         "summary": "Run the pipeline's current request again: a new execution, recorded as any change is.",
@@ -353,29 +378,10 @@ ROUTE_DOCS: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {"202": _json("Stop", "Stopping the execution"), **_errors(400, 404, 409)},
     },
     ("POST", "/pipelines/{pipeline_name}/approval"): {
-        "summary": "Approve or reject the manual approval waiting before a multi-account pipeline's next stage.",
+        "summary": "Approve or reject what waits: a multi-account pipeline's next stage, a teardown or a rollback.",
         "parameters": [_NAME],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "stage": {
-                                "type": "string",
-                                "pattern": r"\S",
-                                "description": "the stage waiting: staging or prod",
-                            },
-                            "approved": {"type": "boolean", "default": True},
-                            "comment": {"type": "string", "maxLength": 512},
-                        },
-                        "required": ["stage"],
-                    }
-                }
-            },
-        },
-        "responses": {"200": {"description": "The approval was answered"}, **_errors(400, 404, 409)},
+        "requestBody": {"required": True, "content": {"application/json": {"schema": APPROVAL_BODY.schema()}}},
+        "responses": {"200": {"description": "The approval was answered"}, **_errors(400, 403, 404, 409)},
     },
 }
 

@@ -99,6 +99,10 @@ class OrchestratorFunction(Construct):
             # -- Where the wrapper pipelines keep their artifacts
             "ARTIFACT_BUCKET": artifact_bucket_name,
         }
+        if parameters.access is not None:  # who may do what
+            settings["ALLOW_SELF_APPROVAL"] = parameters.access.allow_self_approval.value_as_string
+            settings["ADMIN_PRINCIPAL_ARNS"] = parameters.access.admin_principal_arns.value_as_string
+            settings["TEAM_TAG_KEY"] = parameters.access.team_tag_key.value_as_string
         if parameters.delegated_admin is not None and parameters.stages is not None:
             settings["IS_DELEGATED_ADMIN"] = parameters.delegated_admin.value_as_string
             for stage, target in parameters.stages.items():

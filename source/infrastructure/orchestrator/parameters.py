@@ -272,6 +272,56 @@ class PerimeterParameters:
         return cls(by_variable, labels)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Who may do what (separation of duties, ownership)
+
+_PRINCIPAL_ARN = r"arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:[\w+=.@/-]+"
+PRINCIPAL_ARNS_PATTERN = rf"^({_PRINCIPAL_ARN})?(,{_PRINCIPAL_ARN})*$"
+TAG_KEY_PATTERN = r"^[\w.:/=+@ -]{0,128}$"
+
+
+@dataclass
+class AccessParameters:
+    allow_self_approval: CfnParameter
+    admin_principal_arns: CfnParameter
+    team_tag_key: CfnParameter
+
+    @classmethod
+    def declare(cls, stack: Stack) -> AccessParameters:
+        return cls(
+            allow_self_approval=_yes_no(
+                stack,
+                "AllowSelfApproval",
+                "No",
+                "Yes: the principal who provisioned or updated a pipeline (or asked for its teardown or rollback) may "
+                "approve it too; No: another principal must (separation of duties).",
+            ),
+            admin_principal_arns=_optional_name(
+                stack,
+                "AdminPrincipalArns",
+                PRINCIPAL_ARNS_PATTERN,
+                4096,
+                "Comma-separated IAM user or role ARNs that may update, delete and roll back any owner's pipeline "
+                "(a role ARN admits every session of the role). Leave empty for none.",
+            ),
+            team_tag_key=_optional_name(
+                stack,
+                "TeamTagKey",
+                TAG_KEY_PATTERN,
+                128,
+                "Tag key naming a caller role's team: a request's owner_team must equal it, and the team's roles "
+                "may change the pipelines it owns. Leave empty to take owner_team as given.",
+            ),
+        )
+
+    def labels(self) -> list[tuple[CfnParameter, str]]:
+        return [
+            (self.allow_self_approval, "May a principal approve what they asked for themselves?"),
+            (self.admin_principal_arns, "Administrators: principals that may change any owner's pipeline (Optional)"),
+            (self.team_tag_key, "Principal tag key naming a caller's team (Optional)"),
+        ]
+
+
 @dataclass
 class OrchestratorParameters:
     notification_email: CfnParameter
@@ -291,6 +341,7 @@ class OrchestratorParameters:
     perimeter: PerimeterParameters
     delegated_admin: CfnParameter | None = None
     stages: dict[str, StageParameters] | None = None
+    access: AccessParameters | None = None  # who may do what
 
     @classmethod
     def declare(cls, stack: Stack, multi_account: bool) -> OrchestratorParameters:
@@ -387,6 +438,7 @@ class OrchestratorParameters:
             images=ImageParameters.declare(stack),
             perimeter=PerimeterParameters.declare(stack),
         )
+        parameters.access = AccessParameters.declare(stack)
         # The image builder's CodeBuild project names the VPC of the default subnets.
         CfnRule(
             stack,
@@ -447,6 +499,7 @@ class OrchestratorParameters:
             (self.strict_validation, "Do you want unknown request keys refused rather than warned about?"),
             *self.connection.labels(),
             *self.images.labels(),
+            *(self.access.labels() if self.access else []),
         ]
         if self.delegated_admin is not None and self.stages is not None:
             labels.append(

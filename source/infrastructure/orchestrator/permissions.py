@@ -183,6 +183,12 @@ def orchestrator_statements(
         ),
         statement(["sns:Publish"], [topic_arn]),
         statement(
+            ["iam:ListRoleTags"],
+            [f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/*"],
+            "With TeamTagKey, a caller role's team is its tag: API Gateway passes no principal tags, so the "
+            "orchestrator reads them, once per role, from the roles of this account that call its API.",
+        ),
+        statement(
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
             [pipeline_index_arn, f"{pipeline_index_arn}/index/{pipeline_index_gsi}"],
         ),

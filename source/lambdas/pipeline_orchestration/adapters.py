@@ -367,10 +367,22 @@ class CodeCommitPort(Protocol):
     def get_file(self, repository: str, commit: str, path: str) -> bytes | None: ...
     def changed_paths(self, repository: str, before: str | None, after: str) -> set[str]: ...
     def post_comment(self, repository: str, before: str | None, after: str, content: str) -> None: ...
+    def author(self, repository: str, commit: str) -> tuple[str, str] | None: ...
 
 
 class CodeCommit:
     """The CodeCommit calls the config-file trigger needs."""
+
+    def author(self, repository: str, commit: str) -> tuple[str, str] | None:
+        """(name, e-mail) of the commit's author, as the commit says it (git lets its maker write anything)."""
+        try:
+            found = client("codecommit").get_commit(repositoryName=repository, commitId=commit)["commit"]
+        except Exception as error:
+            if not is_client_error(error):
+                raise
+            return None
+        author = found.get("author") or {}
+        return str(author.get("name", "")), str(author.get("email", ""))
 
     def get_file(self, repository: str, commit: str, path: str) -> bytes | None:
         try:
@@ -459,6 +471,16 @@ class Images:
         return details[0]
 
 
+class Identities:
+    """IAM's answers about principals: a role's tags (API Gateway passes no principal tags)."""
+
+    def role_tags(self, role_name: str) -> dict[str, str]:
+        tags: dict[str, str] = {}
+        for page in client("iam").get_paginator("list_role_tags").paginate(RoleName=role_name):
+            tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
+        return tags
+
+
 @dataclass
 class Aws:
     """Every adapter the service needs, replaceable one by one."""
@@ -472,3 +494,4 @@ class Aws:
     codecommit: CodeCommitPort = field(default_factory=CodeCommit)
     index: Index = field(default_factory=Index)
     images: Images = field(default_factory=Images)
+    identities: Identities = field(default_factory=Identities)

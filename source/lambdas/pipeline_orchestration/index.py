@@ -10,10 +10,11 @@ from functools import cache
 from typing import Any
 
 from lambdas.shared.aws import refill_retry_budgets
-from lambdas.shared.errors import BadRequest, BodyTooLarge, FieldError, NotFound, ValidationFailed
+from lambdas.shared.errors import BadRequest, BodyTooLarge, FieldError, Forbidden, NotFound, ValidationFailed
 from lambdas.shared.logging import get_logger
 
 from . import responses
+from .identity import Principal, from_api_event
 from .monitoring import is_monitoring_event
 from .service import OrchestratorService
 from .settings import Settings
@@ -21,7 +22,7 @@ from .validation import MAX_BODY_BYTES, MAX_KEYS, MAX_NESTING, key_count, nestin
 
 logger = get_logger(__name__)
 
-Route = Callable[[OrchestratorService, dict[str, Any]], Any]
+Route = Callable[[OrchestratorService, dict[str, Any], Principal], Any]
 # EventBridge's scheduled rule that invokes the reconciliation of the pipeline index.
 SCHEDULED = ("aws.events", "Scheduled Event")
 # A pipeline name in a path: what stack names allow (so no control character reaches an AWS call).
@@ -70,28 +71,31 @@ def _query(event: dict[str, Any]) -> dict[str, str]:
     return dict(event.get("queryStringParameters") or {})
 
 
-# (method, API Gateway resource) -> route.
+# (method, API Gateway resource) -> route; each hears the caller API Gateway authenticated.
 ROUTES: dict[tuple[str, str], Route] = {
-    ("POST", "/provisionpipeline"): lambda service, event: service.provision(_body(event)),
-    ("POST", "/pipelinestatus"): lambda service, event: service.status(_body(event)),
-    ("POST", "/pipelines/{pipeline_name}/approval"): lambda service, event: service.approve(
-        _path(event, "pipeline_name"), _body(event)
+    ("POST", "/provisionpipeline"): lambda service, event, caller: service.provision(_body(event), caller),
+    ("POST", "/pipelinestatus"): lambda service, event, caller: service.status(_body(event)),
+    ("POST", "/pipelines/{pipeline_name}/approval"): lambda service, event, caller: service.approve(
+        _path(event, "pipeline_name"), _body(event), caller
     ),
-    ("GET", "/pipelines"): lambda service, event: service.list_pipelines(_query(event)),
-    ("GET", "/pipelines/{pipeline_name}"): lambda service, event: service.describe_pipeline(
+    ("GET", "/pipelines"): lambda service, event, caller: service.list_pipelines(_query(event)),
+    ("GET", "/pipelines/{pipeline_name}"): lambda service, event, caller: service.describe_pipeline(
         _path(event, "pipeline_name")
     ),
-    ("DELETE", "/pipelines/{pipeline_name}"): lambda service, event: service.delete_pipeline(
+    ("DELETE", "/pipelines/{pipeline_name}"): lambda service, event, caller: service.delete_pipeline(
+        _path(event, "pipeline_name"), caller
+    ),
+    ("POST", "/pipelines/{pipeline_name}/rollback"): lambda service, event, caller: service.rollback_pipeline(
+        _path(event, "pipeline_name"), caller
+    ),
+    ("GET", "/pipelines/{pipeline_name}/history"): lambda service, event, caller: service.pipeline_history(
         _path(event, "pipeline_name")
     ),
-    ("POST", "/pipelines/{pipeline_name}/rollback"): lambda service, event: service.rollback_pipeline(
-        _path(event, "pipeline_name")
+    ("POST", "/pipelines/{pipeline_name}/retry"): lambda service, event, caller: service.retry_pipeline(
+        _path(event, "pipeline_name"), caller
     ),
-    ("POST", "/pipelines/{pipeline_name}/retry"): lambda service, event: service.retry_pipeline(
-        _path(event, "pipeline_name")
-    ),
-    ("POST", "/pipelines/{pipeline_name}/stop"): lambda service, event: service.stop_execution(
-        _path(event, "pipeline_name")
+    ("POST", "/pipelines/{pipeline_name}/stop"): lambda service, event, caller: service.stop_execution(
+        _path(event, "pipeline_name"), caller
     ),
 }
 # Routes that answer other than 200 OK: a DELETE starts a teardown that stack events carry on, a stop asks
@@ -115,11 +119,20 @@ def service() -> OrchestratorService:
 def handle_api(event: dict[str, Any], svc: OrchestratorService) -> dict[str, Any]:
     key = (event.get("httpMethod", ""), event.get("resource") or event.get("path", ""))
     try:
+        caller = from_api_event(event)
+        if caller is None:
+            # IAM authorization gives every API request an identity: this event was made by hand and invoked the
+            # function directly, past the API. It is refused, and said in the log for whoever watches it.
+            logger.warning("refused an API event without a caller identity: %s %s", key[0], key[1])
+            raise Forbidden(
+                "Requests are served through the orchestrator's API (IAM authorization names the caller); "
+                "this event carries no requestContext.identity.userArn and was refused."
+            )
         route = ROUTES.get(key)
         if route is None:
             paths = ", ".join(sorted({f"{m} {p}" for m, p in ROUTES}))
             raise NotFound(f"Unacceptable event path {key[0]} {key[1]}. Routes: {paths}")
-        return responses.ok(route(svc, event), ROUTE_STATUS.get(key, 200))
+        return responses.ok(route(svc, event, caller), ROUTE_STATUS.get(key, 200))
     except Exception as exc:  # the single error mapper decides the status; nothing escapes as a 502
         return responses.error(exc, svc.settings.detailed_errors)
 
@@ -148,11 +161,16 @@ def handle(event: Any, svc: OrchestratorService) -> Any:
     if records and records[0].get("eventSource") == "aws:s3":
         return svc.on_s3_upload(event)
     if isinstance(event, dict) and "pipeline_type" in event:
-        # The predecessor's git pipeline invoked the function with the raw mlops-config.json.
-        try:
-            return responses.ok(svc.provision(event))
-        except Exception as exc:
-            return responses.error(exc, svc.settings.detailed_errors)
+        # The predecessor's git pipeline invoked the function with the raw mlops-config.json: a request that names
+        # no caller. Config files reach the orchestrator through its config sources, which name who sent them.
+        logger.warning("refused a request invoking the function directly (pipeline_type %s)", event["pipeline_type"])
+        return responses.error(
+            Forbidden(
+                "A request invoking the function directly names no caller and is refused: send it to the API "
+                "(POST /provisionpipeline) or commit or upload it as mlops-config.json."
+            ),
+            svc.settings.detailed_errors,
+        )
     return responses.error(
         BadRequest(
             "Bad request format. Expected an API Gateway request, an S3 or CodeCommit event, a CodePipeline job, "

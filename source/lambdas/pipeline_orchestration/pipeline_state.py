@@ -16,7 +16,7 @@ from typing import Any
 
 from lambdas.shared.aws import error_code, is_not_found, operation_of
 
-from . import status as readings  # a module reference: status shows this module's state in turn
+from . import deployment as readings
 from .adapters import Aws, aws_reason, is_client_error
 from .catalogue import CATALOGUE, type_named
 from .settings import STAGES, Settings
@@ -231,7 +231,7 @@ def derive(
 ) -> PipelineState:
     """The pipeline's state from its stack, its latest execution (ListPipelineExecutions' summary), the
     CodePipeline's GetPipelineState answer (None before the pipeline exists), what it deployed
-    (`status.deployed`), the jobs its stack started ({kind, name, status, failure_reason}) and, for a monitor,
+    (`deployment.deployed`), the jobs its stack started ({kind, name, status, failure_reason}) and, for a monitor,
     its schedule's latest monitoring execution."""
     decided = _from_stack(stack)
     if decided:

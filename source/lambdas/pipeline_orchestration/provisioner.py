@@ -356,7 +356,7 @@ def _stack_action(existing: dict[str, Any] | None) -> str:
 
 def preview(plan: Plan, settings: Settings, aws: Aws) -> dict[str, Any]:
     """What `provision` would do with the plan, read from AWS without changing anything (dry-run)."""
-    from .status import stackset_name
+    from .deployment import stackset_name
 
     existing = aws.stacks.describe(plan.stack_name)
     stacks: list[dict[str, Any]] = [

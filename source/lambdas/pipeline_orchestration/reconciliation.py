@@ -17,7 +17,7 @@ from lambdas.shared.logging import get_logger
 
 from . import pipeline_index, pipeline_state
 from .adapters import Aws
-from .lifecycle import identify
+from .pipelines import identify
 from .settings import Settings
 
 logger = get_logger(__name__)

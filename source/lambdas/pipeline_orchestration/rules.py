@@ -623,3 +623,16 @@ class ListOf(Rule):
         if self.min_items:
             out["minItems"] = self.min_items
         return out
+
+
+@dataclass(eq=False, repr=False)
+class Flag(Rule):
+    """A JSON boolean, true or false (no strings: an approval's verdict is never guessed from text)."""
+
+    def normalize(self, value: Any) -> Any:
+        if not isinstance(value, bool):
+            raise RuleBroken(f"must be true or false, got {type(value).__name__}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}

@@ -13,7 +13,7 @@ from typing import Any
 
 from lambdas.shared.errors import BadRequest, Conflict
 
-from . import lifecycle, pipeline_state, provisioner
+from . import pipeline_state, pipelines, provisioner
 from .adapters import Aws
 from .planner import Plan, plan_pipeline
 from .settings import Settings
@@ -26,19 +26,19 @@ def retry_route(name: str) -> str:
 
 def retry_pipeline(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
     """Start a new execution of the pipeline's current request; answers {message, pipeline_id, ...}."""
-    pipeline = lifecycle.find(name, aws)
+    pipeline = pipelines.find(name, aws)
     if pipeline.direct:
         raise BadRequest(
             f"Bad request. {pipeline.name} is a {pipeline.pipeline_type} pipeline: it runs again when its source "
             "zip (custom_algorithm_docker) is uploaded again, e.g. with mlops upload."
         )
-    reason = lifecycle.running(pipeline, aws)
+    reason = pipelines.running(pipeline, aws)
     if reason:
         raise Conflict(f"Pipeline {pipeline.name} is running: {reason}. Retry once the run has finished.")
-    codepipeline = lifecycle.codepipeline_name(pipeline, aws)
+    codepipeline = pipelines.codepipeline_name(pipeline, aws)
     if codepipeline is None:
         raise Conflict(f"Pipeline {pipeline.name} has not created its CodePipeline yet; it runs once it has.")
-    request = lifecycle.current_request(pipeline, settings, aws)
+    request = pipelines.current_request(pipeline, settings, aws)
     if request is None:
         raise Conflict(
             f"Pipeline {pipeline.name} has no recorded request (created before the orchestrator kept one): post "
@@ -68,12 +68,12 @@ STOP_REASON = "stopped on request (POST /pipelines/{name}/stop)"
 def stop_execution(name: str, settings: Settings, aws: Aws) -> dict[str, Any]:
     """Stop the pipeline's running execution, abandoning its actions in progress (a deploy under way finishes or
     fails on its own; the pipeline goes no further); answers the execution stopped."""
-    pipeline = lifecycle.find(name, aws)
-    codepipeline = None if pipeline.direct else lifecycle.codepipeline_name(pipeline, aws)
+    pipeline = pipelines.find(name, aws)
+    codepipeline = None if pipeline.direct else pipelines.codepipeline_name(pipeline, aws)
     latest = aws.pipelines.executions(codepipeline, limit=1) if codepipeline else []
     execution = latest[0] if latest else {}
     if execution.get("status") != "InProgress":
-        busy = lifecycle.running(pipeline, aws)
+        busy = pipelines.running(pipeline, aws)
         raise Conflict(
             f"Pipeline {pipeline.name} has no execution in progress to stop"
             + (f" ({busy}; it ends on its own)." if busy else ".")

@@ -50,6 +50,10 @@ class Settings:
     allowed_data_buckets: tuple[str, ...] = ()  # empty: any bucket of the account the role lives in
     # -- Where the wrapper pipelines keep CodePipeline's artifacts: a bucket only their own roles write.
     artifact_bucket: str = "mlops-pipeline-artifacts"
+    # Who may do what (stack parameters AllowSelfApproval, AdminPrincipalArns, TeamTagKey).
+    allow_self_approval: bool = False  # the principal who asked may approve; off: another principal must
+    admin_principal_arns: tuple[str, ...] = ()  # may change, delete and roll back any owner's pipeline
+    team_tag_key: str = ""  # the principal tag naming a role's team; "" leaves owner_team unchecked
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +95,10 @@ class Settings:
             docker_hub_cache_prefix=env.get("DOCKER_HUB_CACHE_PREFIX", ""),
             **{name: parse(env.get(variable, "")) for name, variable, parse in PERIMETER_SETTINGS},
             artifact_bucket=env.get("ARTIFACT_BUCKET", ""),
+            # Who may do what.
+            allow_self_approval=env.get("ALLOW_SELF_APPROVAL", "No") == "Yes",
+            admin_principal_arns=_ids(env.get("ADMIN_PRINCIPAL_ARNS", "")),
+            team_tag_key=env.get("TEAM_TAG_KEY", "").strip(),
         )
 
     def accounts(self) -> tuple[str, ...]:

@@ -22,7 +22,9 @@ from urllib.parse import unquote_plus
 from lambdas.shared.errors import OrchestratorError
 from lambdas.shared.logging import get_logger
 
+from . import identity
 from .adapters import Aws, aws_reason, is_client_error
+from .notices import quoted
 from .pipeline_state import PROVISIONING, Observation
 from .planner import pipeline_key
 from .settings import Settings
@@ -38,10 +40,10 @@ TRIGGER_FILE = "trigger.json"  # beside the pipeline's request: where its outcom
 # the request was written still counts as the one the request started.
 CLOCK_SKEW = timedelta(seconds=2)
 
-Provisioner = Callable[[Any], dict[str, Any]]
+Provisioner = Callable[..., dict[str, Any]]
 
 
-def outcome(provision: Provisioner, read: Callable[[], bytes]) -> dict[str, Any]:
+def outcome(provision: Provisioner, read: Callable[[], bytes], principal: identity.Principal) -> dict[str, Any]:
     """Read, parse and provision; every failure becomes a reported outcome, never an exception."""
     try:
         content = read()
@@ -56,7 +58,7 @@ def outcome(provision: Provisioner, read: Callable[[], bytes]) -> dict[str, Any]
     except RecursionError:
         return {"status": "error", "message": f"{CONFIG_FILE} nests objects or lists too deeply"}
     try:
-        return {"status": "success", **provision(body)}
+        return {"status": "success", **provision(body, principal)}
     except OrchestratorError as error:
         result: dict[str, Any] = {"status": "error", "message": error.detail}
         if error.errors:
@@ -65,13 +67,16 @@ def outcome(provision: Provisioner, read: Callable[[], bytes]) -> dict[str, Any]
 
 
 def report_text(where: str, result: dict[str, Any]) -> str:
-    lines = [f"MLOps config {where}: {result['status']}", result.get("message", "")]
+    """The report people read (SNS e-mail, commit comment): what the request's author wrote is quoted on one line."""
+    lines = [f"MLOps config {where}: {result['status']}", quoted(result["message"]) if result.get("message") else ""]
+    if result.get("principal"):
+        lines.append(f"by: {quoted(result['principal'])}")
     if result.get("pipeline_id"):
         lines.append(f"pipeline_id: {result['pipeline_id']}")
     if result.get("state"):
         lines.append(f"state: {result['state']}" + (f" ({result['reason']})" if result.get("reason") else ""))
-    lines += [f"- {e['field']}: {e['message']}" for e in result.get("errors", [])]
-    lines += [f"warning: {w}" for w in result.get("warnings", [])]
+    lines += [f"- {quoted(e['field'])}: {quoted(e['message'])}" for e in result.get("errors", [])]
+    lines += [f"warning: {quoted(w)}" for w in result.get("warnings", [])]
     return "\n".join(line for line in lines if line)
 
 
@@ -84,7 +89,11 @@ def on_s3_upload(event: dict[str, Any], provision: Provisioner, settings: Settin
         if key != CONFIG_FILE:  # the notification filter is a prefix; only the exact file counts
             logger.info("ignoring s3://%s/%s", bucket, key)
             continue
-        result = outcome(provision, functools.partial(aws.storage.get, bucket, key))
+        uploader = identity.from_s3_principal(
+            str((record.get("userIdentity") or {}).get("principalId", "")), settings.account_id
+        )
+        result = outcome(provision, functools.partial(aws.storage.get, bucket, key), uploader)
+        result["principal"] = uploader.label
         where = f"s3://{bucket}/{key}"
         _await_outcome(result, {"kind": "s3", "source": where, "bucket": bucket}, settings, aws)
         _report_beside(bucket, where, result, settings, aws)
@@ -110,11 +119,13 @@ def on_codecommit_push(event: dict[str, Any], provision: Provisioner, settings: 
             raise FileNotFoundError(CONFIG_FILE)
         return content
 
+    principal = _pusher_or_author(detail, repository, after, aws)
     try:
-        result = outcome(provision, read)
+        result = outcome(provision, read, principal)
     except FileNotFoundError:
         result = {"status": "ignored", "message": f"{CONFIG_FILE} was deleted"}
         return result
+    result["principal"] = principal.label
     where = f"{repository}@{after[:8]}"
     origin = {"kind": "codecommit", "source": where, "repository": repository, "before": before, "after": after}
     _await_outcome(result, origin, settings, aws)
@@ -128,6 +139,19 @@ def on_codecommit_push(event: dict[str, Any], provision: Provisioner, settings: 
         result["report_error"] = f"could not comment on the commit: {error}"
     aws.notifier.publish(settings.sns_topic_arn, f"MLOps config {result['status']}", text)
     return result
+
+
+def _pusher_or_author(detail: dict[str, Any], repository: str, commit: str, aws: Aws) -> identity.Principal:
+    """Who a CodeCommit push acts as: the IAM principal who pushed (the event's `callerUserArn`, which AWS
+    authenticated), with the commit's author beside it; the author alone, unverified, when no pusher is named."""
+    author = aws.codecommit.author(repository, commit)
+    written = f"author {author[0]} <{author[1]}>" if author else ""
+    try:
+        pusher = identity.from_arn(str(detail.get("callerUserArn") or ""), source="codecommit")
+    except identity.NotAPrincipal:
+        name, email = author or ("unknown author", "")
+        return identity.commit_author(name, email, "codecommit")
+    return identity.Principal(pusher.arn, pusher.type, pusher.session, "codecommit", True, written)
 
 
 def _config_in_artifact(archive: bytes) -> bytes:
@@ -153,6 +177,19 @@ def _job_source(data: dict[str, Any]) -> tuple[str, str, str]:
     return location["bucketName"], location["objectKey"], f"{source.get('repository', 'the repository')}@{revision}"
 
 
+def _connection_author(data: dict[str, Any]) -> identity.Principal:
+    """The commit author the provider reports for a CodeConnections source (GitHub, GitLab, Bitbucket): AWS did
+    not authenticate it, so it is marked unverified. The action's configuration may carry it as `author`."""
+    user_parameters = data.get("actionConfiguration", {}).get("configuration", {}).get("UserParameters") or "{}"
+    try:
+        source = json.loads(user_parameters)
+    except ValueError:
+        source = {}
+    author = source.get("author") if isinstance(source, dict) else None
+    name = str(author or "unknown author (the provider's commit author)")
+    return identity.commit_author(name, "", "connection")
+
+
 def _report_beside(bucket: str, where: str, result: dict[str, Any], settings: Settings, aws: Aws) -> None:
     """The first answer of a config file: the result file beside it in its bucket, and the SNS topic."""
     body = json.dumps({"source": where, **result}, indent=2).encode()
@@ -176,8 +213,10 @@ def on_pipeline_job(job: dict[str, Any], provision: Provisioner, settings: Setti
         message = f"MLOps config error: the job names no readable source artifact ({error!r})"
         aws.pipelines.put_job_result(job_id, False, message)
         return {"status": "error", "message": message}
+    author = _connection_author(job.get("data", {}))
     try:
-        result = outcome(provision, lambda: _config_in_artifact(aws.storage.get(bucket, key)))
+        result = outcome(provision, lambda: _config_in_artifact(aws.storage.get(bucket, key)), author)
+        result["principal"] = author.label
     except FileNotFoundError as missing:
         result = {"status": "error", "message": f"Could not read {CONFIG_FILE}: {missing}"}
     _await_outcome(result, {"kind": "connection", "source": where, "bucket": bucket}, settings, aws)

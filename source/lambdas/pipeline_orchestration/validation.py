@@ -18,7 +18,7 @@ from .catalogue import (
     stack_base_name,
 )
 from .model_cards import OPERATIONS
-from .rules import IGNORED_KEYS, NAME_PATTERN, RESERVED_LOCATIONS, ReservedLocations, RuleBroken, note_under
+from .rules import IGNORED_KEYS, NAME_PATTERN, RESERVED_LOCATIONS, ReservedLocations, RuleBroken, Text, note_under
 from .settings import STAGES, Settings
 from .spec import Field, Operation, PipelineType
 
@@ -37,6 +37,7 @@ class ValidRequest:
     staged: bool
     warnings: tuple[str, ...] = ()
     dry_run: bool = False
+    owner_team: str = ""  # the team that owns the pipeline, if the request names one
 
     @property
     def infix(self) -> str:
@@ -144,12 +145,13 @@ def validate(body: Any, settings: Settings) -> ValidRequest:
         known.discard("model_package_name")
 
     dry_run = _dry_run(body, errors)
+    owner_team = _owner_team(body, errors)
     values = _lenient_fields(pipeline, body, known, staged, settings, errors, warnings)
     request = ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
     errors += _cross_checks(request, settings, names_too=not errors)
     if errors:
         raise ValidationFailed(errors + _registry_hint(body, settings, errors), warnings)
-    return ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run))
+    return ValidRequest(pipeline, values, staged, tuple(warnings), bool(dry_run), owner_team)
 
 
 def _registry_hint(body: Mapping[str, Any], settings: Settings, errors: list[FieldError]) -> list[FieldError]:
@@ -223,6 +225,24 @@ def _dry_run(body: Mapping[str, Any], errors: list[FieldError]) -> bool:
         errors.append(FieldError("dry_run", "must be true or false"))
         return False
     return dry_run
+
+
+# A team's name as IAM tag values allow it (the value of the caller role's TeamTagKey tag).
+OWNER_TEAM = Text(
+    max_len=256,
+    pattern=r"[\w.:/=+@ -]+",
+    pattern_hint="must be a team name: letters, digits, spaces and _ . : / = + - @ (an IAM tag value)",
+    numbers_ok=False,
+    allow_empty=True,
+)
+
+
+def _owner_team(body: Mapping[str, Any], errors: list[FieldError]) -> str:
+    try:
+        return str(OWNER_TEAM.check(body.get("owner_team")))
+    except RuleBroken as broken:
+        errors.append(FieldError("owner_team", str(broken)))
+        return ""
 
 
 def _field_values(

@@ -55,6 +55,13 @@ class BodyTooLarge(BadRequest):
     summary = "Payload too large"
 
 
+class Forbidden(OrchestratorError):
+    """The caller may not do this: another principal owns the pipeline, or must approve what this one asked for."""
+
+    http_status = 403
+    summary = "Forbidden"
+
+
 class NotFound(OrchestratorError):
     """The pipeline (or route) asked for does not exist."""
 

@@ -21,7 +21,7 @@ from .answers import (
     status_by_name,
 )
 from .exits import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_OK
-from .renderers import pipeline_outcome, render, render_monitoring, render_state, table
+from .renderers import pipeline_outcome, principal_text, render, render_monitoring, render_state, render_who, table
 from .watch import WATCH_SECONDS, approval_hint, execution_before, pipeline_name, watch
 
 
@@ -85,7 +85,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    query = {"pipeline_type": args.type, "state": args.state, "next_token": args.next_token}
+    query = {"pipeline_type": args.type, "state": args.state, "owner": args.owner, "next_token": args.next_token}
     response = api_client(args).call("GET", "/pipelines", query=query)
     rows = response.body.get("pipelines", []) if response.ok else []
     text = table(
@@ -98,11 +98,32 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_describe(args: argparse.Namespace) -> int:
     response = api_client(args).call("GET", f"/pipelines/{args.name}")
-    if not response.ok or not isinstance(response.body.get("monitoring"), dict):
+    if not response.ok:
         return answer(args, response)
     body = dict(response.body)
-    section = body.pop("monitoring")
-    return answer(args, response, f"{render(body)}\n{render_monitoring(section)}")
+    section = body.pop("monitoring", None)
+    text = f"{render_who(body)}\n{render(body)}"
+    if isinstance(section, dict):
+        text += f"\n{render_monitoring(section)}"
+    return answer(args, response, text)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    response = api_client(args).call("GET", f"/pipelines/{args.name}/history")
+    if not response.ok:
+        return answer(args, response)
+    rows = [
+        [
+            e.get("at", ""),
+            e.get("action", "") + (f" {e['stage']}" if e.get("stage") else ""),
+            principal_text(e.get("principal")),
+            e.get("outcome", ""),
+            (e.get("request_hash") or "")[:12],
+        ]
+        for e in response.body.get("history", [])
+    ]
+    text = table(["AT", "ACTION", "PRINCIPAL", "OUTCOME", "REQUEST"], rows) if rows else "no history"
+    return answer(args, response, text)
 
 
 def cmd_delete(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from .commands import (
     cmd_approve,
     cmd_delete,
     cmd_describe,
+    cmd_history,
     cmd_list,
     cmd_logs,
     cmd_notifications,
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="the pipelines this orchestrator manages")
     listing.add_argument("--type", help="only this pipeline_type")
     listing.add_argument("--state", help="only pipelines in this state")
+    listing.add_argument("--owner", help="only pipelines this principal ARN (or team) owns")
     listing.add_argument("--next-token", help="the next page")
     listing.set_defaults(run=cmd_list)
     for name, run, text in (
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("rollback", cmd_rollback, "re-deploy the request of the last successful run before the current one"),
         ("retry", cmd_retry, "run the current request again: a new execution (after a failure or a rejection)"),
         ("logs", cmd_logs, "a pipeline's events: stage transitions, its functions' log lines, stack events"),
+        ("history", cmd_history, "who did what to a pipeline: provisions, updates, approvals, rollbacks, deletes"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("name", help="pipeline name, e.g. mlops-pipeline-churn-byompipelinerealtimebuiltin")
@@ -117,13 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     upload.set_defaults(run=cmd_upload)
     approve = commands.add_parser("approve", help="approve (or --reject) a pipeline's pending stage")
     approve.add_argument("name", help="pipeline name")
-    approve.add_argument("stage", help="the stage waiting for approval: staging or prod")
+    approve.add_argument(
+        "stage", help="what waits for approval: the stage staging or prod, or a teardown or rollback of the pipeline"
+    )
     approve.add_argument("--reject", action="store_true", help="reject instead of approve")
     approve.add_argument("--comment", default="", help="a note kept with the decision")
     approve.set_defaults(run=cmd_approve)
     for sub in (provision, status, listing, approve, upload, *(commands.choices[n] for n in ("describe", "delete"))):
         _add_api_options(sub)
-    for name in ("rollback", "retry", "logs"):
+    for name in ("rollback", "retry", "logs", "history"):
         _add_api_options(commands.choices[name])
 
     local = commands.add_parser("local", help="run the orchestrator on this machine (emulated AWS)")
@@ -151,6 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--reset", action="store_true", help="forget the kept state and start from an empty AWS")
     local.add_argument("--in-memory", action="store_true", help="keep nothing on disk: state ends with the process")
     local.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the start as JSON")
+    local.add_argument(
+        "--admin",
+        action="append",
+        metavar="ARN",
+        help="a principal that may change any owner's pipeline (repeatable), as the stack parameter AdminPrincipalArns",
+    )
+    local.add_argument(
+        "--allow-self-approval",
+        action="store_true",
+        help="let the principal who asked approve it too, as the stack parameter AllowSelfApproval=Yes",
+    )
     local.set_defaults(run=cmd_local)
     acceptance = commands.add_parser(
         "acceptance",

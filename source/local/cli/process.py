@@ -43,6 +43,8 @@ def cmd_local(args: argparse.Namespace) -> int:
         emulator=Emulator(port=args.emulator_port),
         state_dir=state_dir,
         reset=args.reset,
+        admin_principal_arns=tuple(args.admin or ()),
+        allow_self_approval=args.allow_self_approval,
     )
     try:
         url = orchestrator.start()

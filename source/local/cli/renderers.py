@@ -67,6 +67,34 @@ def pipeline_outcome(state: dict[str, Any]) -> str:
     return str(state.get("state") or "PROVISIONING")
 
 
+def principal_text(principal: Any) -> str:
+    """A principal as one line: its ARN, the role session, and whether AWS verified it."""
+    if not isinstance(principal, dict):
+        return "-"
+    text = str(principal.get("arn", "?")) + (f" (session {principal['session']})" if principal.get("session") else "")
+    return text + (" (unverified)" if principal.get("verified") is False else "")
+
+
+def render_who(body: dict[str, Any]) -> str:
+    """Who owns the pipeline, who provisioned and last updated it, and who decided each approval."""
+    owner = principal_text(body.get("owner")) if body.get("owner") else "not recorded (created before owners were)"
+    lines = [f"owner:          {owner}" + (f" (team {body['owner_team']})" if body.get("owner_team") else "")]
+    for key in ("provisioned_by", "updated_by"):
+        if isinstance(body.get(key), dict):
+            lines.append(f"{key + ':':<15} {principal_text(body[key])} at {body[key].get('at', '?')}")
+    for stage, decision in (body.get("approvals") or {}).items():
+        verdict = "approved_by" if "approved_by" in decision else "rejected_by"
+        line = f"{stage} {verdict.replace('_', ' ')} {principal_text(decision.get(verdict))} at {decision.get('at')}"
+        lines.append(line + (f": {decision['comment']}" if decision.get("comment") else ""))
+    waiting = body.get("pending_approval")
+    if isinstance(waiting, dict):
+        lines.append(
+            f"{waiting.get('action')} waits for approval (asked by {principal_text(waiting.get('requested_by'))}): "
+            f"mlops approve {body.get('pipeline_name')} {waiting.get('action')}"
+        )
+    return "\n".join(lines)
+
+
 def render_monitoring(section: dict[str, Any]) -> str:
     """A monitor's schedule, then its last executions as a table, each violation on a line below."""
     if "schedule" not in section:

@@ -140,4 +140,13 @@ def single_account(built_templates):
 
 @pytest.fixture(scope="module")
 def multi_account(built_templates):
-    yield from _local(built_templates, multi_account=True)
+    """One caller plays every part, as with the predecessor: self-approval is allowed (AllowSelfApproval=Yes)."""
+    yield from _local(built_templates, multi_account=True, allow_self_approval=True)
+
+
+@pytest.fixture(scope="module")
+def separated_duties(built_templates):
+    """Multi-account as deployed by default (AllowSelfApproval=No), with one administrator (tests.callers.ADMIN)."""
+    from tests.callers import ADMIN
+
+    yield from _local(built_templates, multi_account=True, admin_principal_arns=(ADMIN,))

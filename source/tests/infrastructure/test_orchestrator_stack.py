@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +41,10 @@ COMMON_PARAMETERS = [
     "DockerHubCredentialArn",
     # The data perimeter's allow-list of buckets (new; empty keeps the predecessor's behaviour).
     "AllowedDataBuckets",
+    # Who may do what.
+    "AllowSelfApproval",
+    "AdminPrincipalArns",
+    "TeamTagKey",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",
@@ -371,6 +377,9 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
         "DOCKER_HUB_CACHE_PREFIX",
         *(variable for _, variable, _ in PERIMETER_SETTINGS),
         "ARTIFACT_BUCKET",
+        "ALLOW_SELF_APPROVAL",
+        "ADMIN_PRINCIPAL_ARNS",
+        "TEAM_TAG_KEY",
     }
     if stack == MULTI:
         expected |= {"IS_DELEGATED_ADMIN"} | {
@@ -383,6 +392,9 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
     assert variables["USE_MODEL_REGISTRY"] == {"Ref": "UseModelRegistry"}
     assert variables["ALLOW_DETAILED_ERROR_MESSAGE"] == {"Ref": "AllowDetailedErrorMessage"}
     assert variables["STRICT_VALIDATION"] == {"Ref": "StrictValidation"}
+    assert variables["ALLOW_SELF_APPROVAL"] == {"Ref": "AllowSelfApproval"}
+    assert variables["ADMIN_PRINCIPAL_ARNS"] == {"Ref": "AdminPrincipalArns"}
+    assert variables["TEAM_TAG_KEY"] == {"Ref": "TeamTagKey"}
     assert variables["ASSETS_BUCKET"]["Fn::If"][0] == "CreateS3Bucket"
     assert variables["ASSETS_BUCKET"]["Fn::If"][2] == {"Ref": "ExistingS3Bucket"}
 
@@ -655,6 +667,7 @@ def test_api_routes_are_iam_authorized_lambda_proxies_with_validation(synthesize
         ("DELETE", "/pipelines/{pipeline_name}"),
         ("POST", "/pipelines/{pipeline_name}/rollback"),
         ("POST", "/pipelines/{pipeline_name}/approval"),
+        ("GET", "/pipelines/{pipeline_name}/history"),
     }
     # API Gateway serves every route the handler serves: none answers "Missing Authentication Token".
     assert routes == set(API_ROUTES)
@@ -1168,3 +1181,58 @@ def test_the_monitoring_loops_grants_are_scoped(synthesized, stack):
     # IAM authorizes ListMonitoringExecutions on * only; CDK merges it with the other reads that take no resource.
     assert listing["Resource"] == "*" and "Condition" not in listing
     assert all(a.split(":")[1].startswith(("List", "Describe")) for a in listing["Action"])
+
+
+# The README's "Who may do what" embeds these policies: each names method ARNs of the orchestrator's API.
+IAM_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "iam"
+METHOD_ARN = re.compile(
+    r"arn:aws:execute-api:(?P<region>[^:]+):(?P<account>[^:]+):(?P<api>[^/]+)/(?P<stage>[^/]+)"
+    r"/(?P<method>[A-Z]+)(?P<path>/.*)"
+)
+PATH_PARAMETER = re.compile(r"\{[a-z_]+\}")
+
+
+def _method_arn_paths(route: tuple[str, str]) -> str:
+    """How a route appears in a method ARN: its path parameters are wildcards."""
+    method, path = route
+    return method + PATH_PARAMETER.sub("*", path)
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_the_readmes_iam_examples_name_the_apis_own_method_arns(synthesized, stack):
+    template = synthesized.templates[stack]
+    paths = {k: r["Properties"]["PathPart"] for k, r in _resources(template, "AWS::ApiGateway::Resource").items()}
+    served = {
+        _method_arn_paths((m["Properties"]["HttpMethod"], _path(template, m["Properties"]["ResourceId"]["Ref"], paths)))
+        for m in _resources(template, "AWS::ApiGateway::Method").values()
+    }
+    (stage,) = [s["Properties"]["StageName"] for s in _resources(template, "AWS::ApiGateway::Stage").values()]
+    named: dict[str, set[str]] = {}
+    for example in sorted(IAM_EXAMPLES.glob("*.json")):
+        policy = json.loads(example.read_text())
+        for statement in policy["Statement"]:
+            assert statement["Action"] == "execute-api:Invoke", example.name
+            for resource in statement["Resource"]:
+                found = METHOD_ARN.fullmatch(resource)
+                assert found and found["stage"] == stage, (example.name, resource)
+                named.setdefault(example.stem, set()).add(found["method"] + found["path"])
+    assert set(named) == {"data-scientist", "reviewer", "operator"}
+    for role, routes in named.items():
+        assert routes <= served, (role, routes - served)
+    # Together the three roles cover every route, and only the reviewer may approve.
+    assert set().union(*named.values()) >= served - {"POST/pipelinestatus"}
+    assert [role for role, routes in named.items() if "POST/pipelines/*/approval" in routes] == ["reviewer"]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_self_approval_is_off_by_default_and_admin_arns_are_checked(synthesized, stack):
+    parameters = synthesized.templates[stack]["Parameters"]
+    assert parameters["AllowSelfApproval"]["Default"] == "No"
+    pattern = re.compile(parameters["AdminPrincipalArns"]["AllowedPattern"])
+    ok = [
+        "",
+        "arn:aws:iam::123456789012:role/Admin",
+        "arn:aws:iam::123456789012:user/ops,arn:aws:sts::123456789012:assumed-role/Admin/ops1",
+    ]
+    assert all(pattern.fullmatch(value) for value in ok)
+    assert not any(pattern.fullmatch(v) for v in ("admin", "arn:aws:s3:::bucket", "arn:aws:iam::1:user/x,"))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from lambdas.pipeline_orchestration import index
 from lambdas.pipeline_orchestration.adapters import Aws, Pipelines
 from lambdas.pipeline_orchestration.service import OrchestratorService
+from tests.callers import ALICE, BOB, CAROL, context
 from tests.unit.conftest import example, make_settings
 from tests.unit.test_status import PIPELINE_NAME, StacksWithPipeline
 
@@ -51,8 +53,9 @@ def approval_service(aws_scene, monkeypatch):
     return service, pipelines, sent
 
 
-def post(service, name, body):
+def post(service, name, body, caller=BOB):
     event = {
+        "requestContext": context(caller),
         "httpMethod": "POST",
         "resource": "/pipelines/{pipeline_name}/approval",
         "pathParameters": {"pipeline_name": name},
@@ -71,7 +74,7 @@ def test_approving_the_waiting_stage(approval_service):
             "pipelineName": PIPELINE_NAME,
             "stageName": "DeployDev",
             "actionName": "DeployStaging",
-            "result": {"summary": "Approved", "status": "Approved"},
+            "result": {"summary": f"Approved by {BOB}", "status": "Approved"},
             "token": "tok-1",
         }
     ]
@@ -80,7 +83,10 @@ def test_approving_the_waiting_stage(approval_service):
 def test_rejecting_with_a_comment(approval_service):
     service, _, sent = approval_service
     status, _ = post(service, PIPELINE_NAME, {"stage": "staging", "approved": False, "comment": "metrics regressed"})
-    assert status == 200 and sent[0]["result"] == {"summary": "metrics regressed", "status": "Rejected"}
+    assert status == 200 and sent[0]["result"] == {
+        "summary": f"Rejected by {BOB}: metrics regressed",
+        "status": "Rejected",
+    }
 
 
 def test_approving_prod_while_staging_waits_is_refused_naming_the_waiting_stage(approval_service):
@@ -105,7 +111,7 @@ def test_a_stage_that_is_not_approvable_is_400_listing_the_valid_ones(approval_s
     status, answer = post(service, PIPELINE_NAME, {"stage": stage})
     assert status == 400 and sent == []
     assert answer["errors"] == [
-        {"field": "stage", "message": f"'{stage}' is not a stage that waits for approval: one of staging, prod"}
+        {"field": "stage", "message": f"must be one of staging, prod, teardown, rollback; got '{stage}'"}
     ]
 
 
@@ -135,3 +141,73 @@ def test_bad_approval_bodies_are_400(approval_service, body):
     service, _, _ = approval_service
     status, answer = post(service, PIPELINE_NAME, body)
     assert status == 400 and answer["errors"]
+
+
+def _provisioned_by(service, caller):
+    from lambdas.pipeline_orchestration.identity import from_arn
+
+    service.provision(example("byom_realtime_builtin"), from_arn(caller))
+
+
+def test_the_principal_who_provisioned_may_not_approve_and_nothing_is_sent(approval_service):
+    service, _, sent = approval_service
+    _provisioned_by(service, ALICE)
+    status, answer = post(service, PIPELINE_NAME, {"stage": "staging"}, caller=ALICE)
+    assert status == 403 and sent == []
+    assert ALICE in answer["detailedMessage"] and "AllowSelfApproval=Yes" in answer["detailedMessage"]
+
+
+def test_the_principal_who_last_updated_may_not_approve_either(approval_service):
+    service, _, sent = approval_service
+    _provisioned_by(service, ALICE)
+    service.settings = dataclasses.replace(service.settings, admin_principal_arns=(CAROL,))
+    _provisioned_by(service, CAROL)  # an admin updates alice's pipeline
+    status, _ = post(service, PIPELINE_NAME, {"stage": "staging"}, caller=CAROL)
+    assert status == 403 and sent == []
+    status, answer = post(service, PIPELINE_NAME, {"stage": "staging"}, caller=BOB)
+    assert status == 200 and answer["approved_by"]["arn"] == BOB
+
+
+def test_another_session_of_the_same_role_may_approve_but_the_same_session_may_not(approval_service):
+    service, _, sent = approval_service
+    role = "arn:aws:sts::123456789012:assumed-role/DataScience/alice@example.com"
+    _provisioned_by(service, role)
+    status, _ = post(service, PIPELINE_NAME, {"stage": "staging"}, caller=role)
+    assert status == 403
+    other = "arn:aws:sts::123456789012:assumed-role/DataScience/bob@example.com"
+    status, answer = post(service, PIPELINE_NAME, {"stage": "staging"}, caller=other)
+    assert status == 200 and answer["approved_by"]["session"] == "bob@example.com"
+    assert sent[0]["result"]["summary"] == (
+        "Approved by arn:aws:iam::123456789012:role/DataScience (session bob@example.com)"
+    )
+
+
+def test_the_provisioner_may_reject_their_own_request(approval_service):
+    service, _, sent = approval_service
+    _provisioned_by(service, ALICE)
+    status, answer = post(service, PIPELINE_NAME, {"stage": "staging", "approved": False}, caller=ALICE)
+    assert status == 200 and answer["rejected_by"]["arn"] == ALICE and sent[0]["result"]["status"] == "Rejected"
+
+
+def test_self_approval_is_allowed_when_the_operator_allows_it(approval_service):
+    service, _, sent = approval_service
+    service.settings = dataclasses.replace(service.settings, allow_self_approval=True)
+    _provisioned_by(service, ALICE)
+    status, _ = post(service, PIPELINE_NAME, {"stage": "staging"}, caller=ALICE)
+    assert status == 200 and len(sent) == 1
+
+
+def test_an_approval_is_in_the_history_with_its_principal_and_comment(approval_service):
+    service, _, _ = approval_service
+    _provisioned_by(service, ALICE)
+    post(service, PIPELINE_NAME, {"stage": "staging", "comment": "metrics fine"}, caller=BOB)
+    entries = service.pipeline_history(PIPELINE_NAME)["history"]
+    assert [(e["action"], e["principal"]["arn"]) for e in entries][-2:] == [("update", ALICE), ("approve", BOB)]
+    assert entries[-1]["stage"] == "staging" and entries[-1]["comment"] == "metrics fine"
+
+
+def test_a_long_comment_keeps_the_summary_within_codepipelines_512_characters(approval_service):
+    service, _, sent = approval_service
+    status, _ = post(service, PIPELINE_NAME, {"stage": "staging", "comment": "x" * 512})
+    assert status == 200 and len(sent[0]["result"]["summary"]) == 512
+    assert sent[0]["result"]["summary"].startswith(f"Approved by {BOB}: xxx")

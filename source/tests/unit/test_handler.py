@@ -10,12 +10,14 @@ import pytest
 from lambdas.pipeline_orchestration import index
 from lambdas.pipeline_orchestration.adapters import Aws
 from lambdas.pipeline_orchestration.service import OrchestratorService
+from tests.callers import as_caller
 from tests.unit.conftest import ASSETS, BLUEPRINTS, example, make_settings
 
 
 def api_event(path: str, body, method: str = "POST") -> dict:
     raw = body if isinstance(body, str) or body is None else json.dumps(body)
-    return {"httpMethod": method, "resource": path, "path": path, "body": raw, "isBase64Encoded": False}
+    event = {"httpMethod": method, "resource": path, "path": path, "body": raw, "isBase64Encoded": False}
+    return as_caller(event)
 
 
 def call(service, path, body, method="POST"):
@@ -115,9 +117,34 @@ def test_aws_errors_keep_their_status(aws_scene, monkeypatch):
     assert "NoSuchBucket" in body["detailedMessage"]
 
 
-def test_raw_config_event_of_the_predecessors_git_pipeline(service):
+def test_a_raw_config_event_invoking_the_function_directly_is_refused_and_creates_nothing(service, caplog):
     response = index.handle(example("byom_image_builder"), service)
-    assert response["statusCode"] == 200
+    assert response["statusCode"] == 403
+    assert "names no caller" in json.loads(response["body"])["detailedMessage"]
+    assert "refused a request invoking the function directly" in caplog.text
+    assert service.aws.stacks.page()[0] == []
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        None,
+        {},
+        {"identity": {"sourceIp": "10.0.0.1"}},  # no IAM authorization: no userArn
+        {"identity": {"userArn": "not-an-arn"}},
+        {"identity": {"userArn": "arn:aws:s3:::bucket"}},
+    ],
+)
+def test_a_hand_made_api_event_without_a_caller_is_refused_with_403_and_logged(service, context, caplog):
+    event = {"httpMethod": "POST", "resource": "/provisionpipeline", "path": "/provisionpipeline"}
+    event["body"] = json.dumps(example("byom_image_builder"))
+    if context is not None:
+        event["requestContext"] = context
+    response = index.handle(event, service)
+    assert response["statusCode"] == 403
+    assert "requestContext.identity.userArn" in json.loads(response["body"])["detailedMessage"]
+    assert "refused an API event without a caller identity" in caplog.text
+    assert service.aws.stacks.page()[0] == []
 
 
 def test_unrecognised_events_are_400(service):
@@ -158,7 +185,7 @@ def test_an_aws_answer_that_could_not_be_read_is_not_shown(service, monkeypatch)
 
     raw = "<?xml version='1.0'?><Error><Code>InternalError</Code><Message>x</Message></Error>"
 
-    def unreadable(self, body):
+    def unreadable(self, body, caller=None):
         raise ClientError({"Error": {"Code": "500", "Message": raw}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "Op")
 
     monkeypatch.setattr(OrchestratorService, "provision", unreadable)

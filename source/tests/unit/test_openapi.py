@@ -36,7 +36,8 @@ def test_every_request_type_has_its_fields_and_required_list() -> None:
 
     for kind in [*CATALOGUE.values(), *OPERATIONS.values()]:
         schema = schemas[kind.name]
-        assert set(schema["properties"]) == {"pipeline_type", "dry_run", *(f.name for f in kind.fields)}
+        options = {"pipeline_type", "dry_run", *(["owner_team"] if kind.name in CATALOGUE else [])}
+        assert set(schema["properties"]) == {*options, *(f.name for f in kind.fields)}
         assert set(schema["required"]) == {"pipeline_type", *(f.name for f in kind.fields if openapi._required(f))}
     realtime = schemas["byom_realtime_builtin"]["properties"]
     assert realtime["model_name"]["pattern"] == f"^{NAME_PATTERN}$"

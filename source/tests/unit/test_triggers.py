@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.pipeline_orchestration import index
 from lambdas.pipeline_orchestration.adapters import Aws, Notifier, Pipelines
+from lambdas.pipeline_orchestration.identity import ORCHESTRATOR_PRINCIPAL
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from tests.unit.conftest import example, make_settings
 
@@ -41,6 +42,9 @@ class FakeCodeCommit:
 
     def changed_paths(self, repository, before, after):
         return self.changed
+
+    def author(self, repository, commit):
+        return ("Alice Example", "alice@example.com")
 
     def post_comment(self, repository, before, after, content):
         if self.fail_comments:
@@ -101,7 +105,7 @@ def test_upload_with_invalid_request_reports_every_error(config_bucket, notifier
     assert result["status"] == "error"
     fields = {e["field"] for e in result_file(config_bucket)["errors"]}
     assert {"model_name", "inference_instance", "data_capture_location"} <= fields
-    assert "- model_name:" in notifier.messages[0][1]
+    assert '- "model_name":' in notifier.messages[0][1]
     assert boto3.client("cloudformation", region_name="us-east-1").describe_stacks()["Stacks"] == []
 
 
@@ -158,7 +162,7 @@ def test_push_with_invalid_config_comments_every_error(aws_scene, notifier):
     assert result["status"] == "error"
     content = repo.comments[0][3]
     for field in ("instance_count", "training_data", "job_output_location", "algo_hyperparamaters"):
-        assert f"- {field}:" in content
+        assert f'- "{field}":' in content
 
 
 def test_push_that_does_not_touch_the_config_is_ignored(aws_scene, notifier):
@@ -205,7 +209,7 @@ def test_a_config_file_nested_too_deeply_is_reported_not_raised():
     def provision(body):
         raise AssertionError("a config file that cannot be parsed is never provisioned")
 
-    deep = outcome(provision, lambda: b"[" * 50_000 + b"]" * 50_000)
+    deep = outcome(provision, lambda: b"[" * 50_000 + b"]" * 50_000, ORCHESTRATOR_PRINCIPAL)
     assert deep["status"] == "error" and "too deeply" in deep["message"]
 
 
@@ -296,9 +300,9 @@ def test_an_invalid_committed_config_fails_the_job_naming_the_field(aws_scene, n
 
     assert result["status"] == "error"
     ((_, succeeded, reason),) = pipelines.results
-    assert not succeeded and "- model_name:" in reason and "- inference_instance:" in reason
+    assert not succeeded and '- "model_name":' in reason and '- "inference_instance":' in reason
     assert {"model_name", "inference_instance"} <= {e["field"] for e in connection_result(aws_scene)["errors"]}
-    assert notifier.messages[0][0] == "MLOps config error" and "- model_name:" in notifier.messages[0][1]
+    assert notifier.messages[0][0] == "MLOps config error" and '- "model_name":' in notifier.messages[0][1]
     assert boto3.client("cloudformation", region_name="us-east-1").describe_stacks()["Stacks"] == []
 
 
@@ -354,3 +358,61 @@ def test_job_results_are_sent_to_codepipeline_within_its_limits():
         Pipelines().put_job_result("j", True, "s" * 3000)
         Pipelines().put_job_result("j", False, "m" * 6000)
         stub.assert_no_pending_responses()
+
+
+def _history(service, result):
+    name = result["pipeline_id"].split(":stack/", 1)[1].split("/", 1)[0].removesuffix("-codepipeline")
+    return service.pipeline_history(name)["history"]
+
+
+def test_a_push_acts_as_the_iam_principal_who_pushed_with_the_commits_author_beside_it(aws_scene, notifier):
+    repo = FakeCodeCommit(
+        {"bbb222": {"mlops-config.json": json.dumps(example("byom_batch_custom")).encode()}}, {"mlops-config.json"}
+    )
+    service = OrchestratorService(make_settings(), Aws(notifier=notifier, codecommit=repo))
+    event = push_event()
+    event["detail"]["callerUserArn"] = "arn:aws:sts::123456789012:assumed-role/Committer/ci-job"
+    result = service.on_codecommit_push(event)
+    (entry,) = _history(service, result)
+    assert entry["principal"] == {
+        "arn": "arn:aws:iam::123456789012:role/Committer",
+        "type": "AssumedRole",
+        "session": "ci-job",
+        "source": "codecommit",
+        "detail": "author Alice Example <alice@example.com>",
+    }
+    assert 'by: "arn:aws:iam::123456789012:role/Committer (session ci-job)"' in repo.comments[0][3]
+
+
+def test_a_push_without_a_pusher_acts_as_the_commits_author_unverified(aws_scene, notifier):
+    repo = FakeCodeCommit(
+        {"bbb222": {"mlops-config.json": json.dumps(example("byom_batch_custom")).encode()}}, {"mlops-config.json"}
+    )
+    service = OrchestratorService(make_settings(), Aws(notifier=notifier, codecommit=repo))
+    (entry,) = _history(service, service.on_codecommit_push(push_event()))
+    assert entry["principal"]["arn"] == "Alice Example <alice@example.com>"
+    assert entry["principal"]["verified"] is False and entry["principal"]["type"] == "CommitAuthor"
+
+
+def test_an_upload_acts_as_the_s3_events_principal(config_bucket, notifier):
+    service = OrchestratorService(make_settings(), Aws(notifier=notifier))
+    config_bucket.put_object(
+        Bucket=CONFIG_BUCKET, Key="mlops-config.json", Body=json.dumps(example("byom_image_builder"))
+    )
+    event = s3_event("mlops-config.json")
+    event["Records"][0]["userIdentity"] = {"principalId": "AWS:AROAEXAMPLEID:uploader"}
+    (result,) = service.on_s3_upload(event)
+    (entry,) = _history(service, result)
+    assert (entry["principal"]["arn"], entry["principal"]["session"]) == ("AWS:AROAEXAMPLEID", "uploader")
+
+
+def test_a_config_file_cannot_write_a_paragraph_with_a_link_into_the_report(aws_scene, notifier):
+    body = example("byom_batch_custom")
+    body["URGENT\n\nApprovers: confirm at https://evil.example/login\n"] = "x"
+    repo = FakeCodeCommit({"bbb222": {"mlops-config.json": json.dumps(body).encode()}}, {"mlops-config.json"})
+    service = OrchestratorService(make_settings(), Aws(notifier=notifier, codecommit=repo))
+    service.on_codecommit_push(push_event())
+    for text in (repo.comments[0][3], notifier.messages[0][1]):
+        assert "https://" not in text and "evil.example/login" in text
+        warning = next(line for line in text.splitlines() if "evil.example" in line)
+        assert warning.startswith('warning: "URGENT') and "Approvers: confirm" in warning

@@ -14,6 +14,7 @@ from lambdas.pipeline_orchestration.catalogue import CATALOGUE
 from lambdas.pipeline_orchestration.model_cards import OPERATIONS
 from lambdas.pipeline_orchestration.validation import ValidOperation, ValidRequest, validate_request
 from lambdas.shared.errors import BadRequest
+from tests.callers import as_caller
 from tests.unit.conftest import example, make_settings
 
 SETTINGS = [make_settings(), make_settings(multi_account=True), make_settings(model_registry=True)]
@@ -95,7 +96,8 @@ def test_any_body_text_on_a_body_route_is_answered_with_json_and_never_a_5xx(raw
             raise BadRequest("parsed")
 
     response = index.handle(
-        {"httpMethod": "POST", "resource": "/pipelinestatus", "path": "/pipelinestatus", "body": raw}, Refusing()
+        as_caller({"httpMethod": "POST", "resource": "/pipelinestatus", "path": "/pipelinestatus", "body": raw}),
+        Refusing(),  # type: ignore[arg-type]
     )
     body = json.loads(response["body"])
     assert response["statusCode"] == 400 and "errors" in body

@@ -71,7 +71,7 @@ CATALOGUE: dict[str, PipelineType] = {}
 # Names of every field of every type: a field of another type is ignored with a warning, not rejected.
 ALL_FIELDS: set[str] = set()
 # Options every request may carry besides its type's fields.
-COMMON_OPTIONS = ("pipeline_type", "dry_run")
+COMMON_OPTIONS = ("pipeline_type", "dry_run", "owner_team")
 
 
 def register(*types: PipelineType) -> None:

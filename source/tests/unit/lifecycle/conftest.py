@@ -28,6 +28,7 @@ from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import Settings, StageTarget
 from lambdas.shared.aws import client
 from local.session import create_index_table
+from tests.callers import ALICE, BOB, context
 
 ASSETS, BLUEPRINTS = "mlops-assets", "mlops-blueprints"
 DEV, STAGING, PROD = "111111111111", "222222222222", "333333333333"
@@ -160,10 +161,17 @@ class Scene:
         return self.settings.multi_account
 
     def call(
-        self, method: str, resource: str, body: Any = None, path: dict[str, str] | None = None, query: Any = None
+        self,
+        method: str,
+        resource: str,
+        body: Any = None,
+        path: dict[str, str] | None = None,
+        query: Any = None,
+        caller: str = ALICE,
     ) -> tuple[int, Any]:
-        """Invoke the handler with an API Gateway proxy event built by hand; answers (status, parsed body)."""
+        """Invoke the handler with an API Gateway proxy event built by hand, as `caller`; answers (status, body)."""
         event = {
+            "requestContext": context(caller),
             "httpMethod": method,
             "resource": resource,
             "path": resource.format_map({"pipeline_name": "", **(path or {})}),
@@ -173,6 +181,17 @@ class Scene:
         }
         response = index.handle(event, self.service)
         return response["statusCode"], json.loads(response["body"])
+
+    def delete(self, pipeline_name: str) -> tuple[int, Any]:
+        """DELETE as alice; in multi-account mode, where a deployed pipeline's teardown waits for another
+        principal, bob approves it. Answers the teardown's (status, body)."""
+        status, answer = self.call("DELETE", "/pipelines/{pipeline_name}", path={"pipeline_name": pipeline_name})
+        if status == 202 and answer.get("approval_stage") == "teardown":
+            approval = ("POST", "/pipelines/{pipeline_name}/approval", {"stage": "teardown"})
+            status, answer = self.call(*approval, path={"pipeline_name": pipeline_name}, caller=BOB)
+            assert status == 200, answer
+            return 202, answer
+        return status, answer
 
     def provision(self, body: dict[str, Any]) -> dict[str, Any]:
         status, answer = self.call("POST", "/provisionpipeline", body)

@@ -192,7 +192,7 @@ def test_delete_tears_down_in_order_keeps_user_data_and_answers_202(scene: Scene
     scene.deploy_blueprint(CHURN)
     prefix = f"mlops_provisioned_pipelines/{CHURN}/"
 
-    status, answer = scene.call("DELETE", ROUTE, path={"pipeline_name": CHURN})
+    status, answer = scene.delete(CHURN)
 
     assert status == 202
     assert answer["done"] is True
@@ -271,7 +271,7 @@ def test_delete_waits_for_the_deployed_stacks_and_is_continued_by_stack_events(
     real_instances = stacks.stack_instances
     monkeypatch.setattr(stacks, "delete_stack_instances", lambda name, *a: deletions.append(name) or "op")
 
-    status, answer = scene.call("DELETE", ROUTE, path={"pipeline_name": CHURN})
+    status, answer = scene.delete(CHURN)
 
     assert status == 202 and answer["done"] is False
     assert answer["waiting_for"] and any(f"{CHURN}-codepipeline" in r for r in answer["remaining"])
