@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambdas.pipeline_orchestration import lifecycle
+from lambdas.pipeline_orchestration import pipelines
 from lambdas.shared.aws import client
 from tests.unit.conftest import example
 
@@ -59,7 +59,7 @@ def test_retry_while_running_is_409_and_writes_nothing(scene: Scene) -> None:
 
 def test_retry_before_the_codepipeline_exists_is_409(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
     scene.provision(REALTIME)
-    monkeypatch.setattr(lifecycle, "codepipeline_name", lambda pipeline, aws: None)
+    monkeypatch.setattr(pipelines, "codepipeline_name", lambda pipeline, aws: None)
 
     status, answer = scene.call("POST", RETRY, path=CHURN_PATH)
 
