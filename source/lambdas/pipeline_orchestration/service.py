@@ -104,8 +104,18 @@ class OrchestratorService:
                     request_hash=digest,
                 )
                 raise
-            ownership.record_change(plan.pipeline_name, principal, request.owner_team, owned, self.settings, self.aws)
-            audit.append(plan.pipeline_name, action, principal, "started", self.settings, self.aws, request_hash=digest)
+            if answer.get("message", "").startswith(provisioner.unchanged(plan.stack_name)):
+                # An identical re-post writes nothing (not even who posted it): nothing changed hands.
+                audit.append(
+                    plan.pipeline_name, action, principal, "unchanged", self.settings, self.aws, request_hash=digest
+                )
+            else:
+                ownership.record_change(
+                    plan.pipeline_name, principal, request.owner_team, owned, self.settings, self.aws
+                )
+                audit.append(
+                    plan.pipeline_name, action, principal, "started", self.settings, self.aws, request_hash=digest
+                )
             try:
                 lifecycle.index_pipeline(plan.pipeline_name, self.settings, self.aws)
             except Exception:  # the stack exists; its next status-change event writes the index item

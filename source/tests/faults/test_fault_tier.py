@@ -21,6 +21,7 @@ from lambdas.pipeline_orchestration import index
 from lambdas.pipeline_orchestration.adapters import Aws
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.shared.aws import client
+from tests.callers import as_caller
 from tests.faults.injector import DROP, LOST_ANSWER, SERVER_ERROR, THROTTLE, Injector, Rule, injected
 from tests.unit.lifecycle.conftest import (
     ASSETS,
@@ -63,7 +64,7 @@ def call(service: OrchestratorService, method: str, resource: str, body: Any = N
         "queryStringParameters": None,
         "body": json.dumps(body) if body is not None else None,
     }
-    response = index.handle(event, service)
+    response = index.handle(as_caller(event), service)
     return response["statusCode"], json.loads(response["body"])
 
 

@@ -14,6 +14,7 @@ from lambdas.pipeline_orchestration import index
 from lambdas.pipeline_orchestration.adapters import Aws
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.shared.aws import ATTEMPTS_PER_CALL, client
+from tests.callers import as_caller
 from tests.faults.injector import DROP, LOST_ANSWER, SERVER_ERROR, THROTTLE, Injector, Rule, injected
 from tests.unit.conftest import ASSETS, example, make_settings
 
@@ -23,13 +24,13 @@ PREFIX = f"mlops_provisioned_pipelines/{REALTIME}/"
 
 def post(service: OrchestratorService, body: dict) -> tuple[int, dict, dict]:
     event = {"httpMethod": "POST", "resource": "/provisionpipeline", "body": json.dumps(body)}
-    response = index.handle(event, service)
+    response = index.handle(as_caller(event), service)
     return response["statusCode"], json.loads(response["body"]), response["headers"]
 
 
 def describe(service: OrchestratorService, name: str) -> dict:
     event = {"httpMethod": "GET", "resource": "/pipelines/{pipeline_name}", "pathParameters": {"pipeline_name": name}}
-    response = index.handle(event, service)
+    response = index.handle(as_caller(event), service)
     assert response["statusCode"] == 200, response["body"]
     return json.loads(response["body"])
 
@@ -59,7 +60,7 @@ def test_a_5xx_of_s3_on_the_request_write_is_a_503_and_leaves_nothing(service, a
 def test_a_dropped_connection_is_a_502_naming_the_service_and_call(service):
     with injected(Injector([Rule(DROP, "dynamodb")])):
         event = {"httpMethod": "GET", "resource": "/pipelines", "queryStringParameters": None}
-        response = index.handle(event, service)
+        response = index.handle(as_caller(event), service)
     body = json.loads(response["body"])
     assert response["statusCode"] == 502, body
     assert "dynamodb:" in body["detailedMessage"] and "ConnectionClosedError" in body["detailedMessage"]
@@ -131,4 +132,4 @@ def test_an_unchanged_service_setting_keeps_answers_for_other_failures(service):
     """A refusal that is the caller's (an unknown pipeline) stays a 4xx, untouched by the mapping."""
     service = OrchestratorService(make_settings(), Aws())
     event = {"httpMethod": "GET", "resource": "/pipelines/{pipeline_name}", "pathParameters": {"pipeline_name": "x"}}
-    assert index.handle(event, service)["statusCode"] == 404
+    assert index.handle(as_caller(event), service)["statusCode"] == 404

@@ -17,6 +17,7 @@ from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import Settings
 from lambdas.pipeline_orchestration.validation import validate
 from lambdas.shared.errors import ValidationFailed
+from tests.callers import as_caller
 from tests.unit.conftest import ACCOUNT, ASSETS, REGION, example, make_settings
 
 FOREIGN = "999988887777"
@@ -155,7 +156,9 @@ def test_the_perimeter_settings_are_read_from_the_environment():
 def test_a_dry_run_outside_the_perimeter_is_a_400_naming_the_field(aws_scene):
     service = OrchestratorService(make_settings(), Aws())
     body = with_("byom_realtime_custom", custom_image_uri=f"{FOREIGN}.dkr.ecr.{REGION}.amazonaws.com/x:1")
-    event = {"httpMethod": "POST", "resource": "/provisionpipeline", "body": json.dumps({**body, "dry_run": True})}
+    event = as_caller(
+        {"httpMethod": "POST", "resource": "/provisionpipeline", "body": json.dumps({**body, "dry_run": True})}
+    )
     response = index.handle(event, service)
     assert response["statusCode"] == 400
     assert [e["field"] for e in json.loads(response["body"])["errors"]] == ["custom_image_uri"]
