@@ -143,10 +143,11 @@ def test_bad_approval_bodies_are_400(approval_service, body):
     assert status == 400 and answer["errors"]
 
 
-def _provisioned_by(service, caller):
+def _provisioned_by(service, caller, instance="ml.c5.xlarge"):
+    """`caller` provisions the pipeline, or updates it to `instance` (an identical re-post changes nothing)."""
     from lambdas.pipeline_orchestration.identity import from_arn
 
-    service.provision(example("byom_realtime_builtin"), from_arn(caller))
+    service.provision({**example("byom_realtime_builtin"), "inference_instance": instance}, from_arn(caller))
 
 
 def test_the_principal_who_provisioned_may_not_approve_and_nothing_is_sent(approval_service):
@@ -161,7 +162,7 @@ def test_the_principal_who_last_updated_may_not_approve_either(approval_service)
     service, _, sent = approval_service
     _provisioned_by(service, ALICE)
     service.settings = dataclasses.replace(service.settings, admin_principal_arns=(CAROL,))
-    _provisioned_by(service, CAROL)  # an admin updates alice's pipeline
+    _provisioned_by(service, CAROL, "ml.m5.xlarge")  # an admin updates alice's pipeline
     status, _ = post(service, PIPELINE_NAME, {"stage": "staging"}, caller=CAROL)
     assert status == 403 and sent == []
     status, answer = post(service, PIPELINE_NAME, {"stage": "staging"}, caller=BOB)

@@ -76,7 +76,7 @@ def test_the_owner_updates_and_describe_shows_who_provisioned_and_updated(scene:
 def test_an_admin_may_update_another_owners_pipeline_and_the_owner_stays(scene: Scene) -> None:
     _settings(scene, admin_principal_arns=(ADMIN,))
     _provision(scene, ALICE)
-    assert _provision(scene, ADMIN)[0] == 200
+    assert _provision(scene, ADMIN, {**REALTIME, "inference_instance": "ml.m5.xlarge"})[0] == 200
     described = _call(scene, "GET", PIPELINE, CAROL)[1]
     assert described["owner"]["arn"] == ALICE and described["updated_by"]["arn"] == ADMIN
 
@@ -93,7 +93,7 @@ def test_a_pipeline_from_before_owners_is_owned_by_the_first_principal_who_chang
     _provision(scene, ALICE)
     client("s3").delete_object(Bucket=ASSETS, Key=ownership.owner_key(CHURN))  # as an upgraded orchestrator has it
     assert _call(scene, "GET", PIPELINE, CAROL)[1]["owner"] is None
-    assert _provision(scene, BOB)[0] == 200
+    assert _provision(scene, BOB, {**REALTIME, "inference_instance": "ml.m5.xlarge"})[0] == 200
     assert _call(scene, "GET", PIPELINE, CAROL)[1]["owner"]["arn"] == BOB
     assert _provision(scene, ALICE)[0] == 403
 
