@@ -212,6 +212,10 @@ class PipelineType:
     rollback: bool = False
     keeps: tuple[Kept, ...] = ()
     derive_names: NameDeriver | None = None
+    # A monitor: the kind its schedule is named with (`<endpoint>-<kind>-...`); "" for every other type.
+    monitor_kind: str = ""
+    # A training type that a monitor's violations alarm may re-provision (`retrain_pipeline_name`).
+    retrainable: bool = False
     # The example request, a file of source/examples/ (default `<name>.json`).
     example_file: str = ""
 

@@ -52,8 +52,10 @@ __all__ = [
     "TUNER",
     "blueprints",
     "derived_names",
+    "monitor_kinds",
     "register",
     "registered",
+    "retrainable_types",
     "short_hash",
     "stack_base_name",
 ]
@@ -109,6 +111,16 @@ def stack_base_name(pipeline: PipelineType, infix: str) -> str:
 
 
 register(*realtime.TYPES, *batch.TYPES, *monitors.TYPES, *image_builder.TYPES, *training.TYPES)
+
+
+def monitor_kinds() -> dict[str, str]:
+    """The monitor types and the kind each names its schedule with."""
+    return {t.name: t.monitor_kind for t in CATALOGUE.values() if t.monitor_kind}
+
+
+def retrainable_types() -> tuple[str, ...]:
+    """The training types a monitor may re-provision when its violations alarm fires."""
+    return tuple(t.name for t in CATALOGUE.values() if t.retrainable)
 
 
 def type_named(base: str) -> str:

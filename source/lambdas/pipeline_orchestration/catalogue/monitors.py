@@ -357,6 +357,7 @@ TYPES = (
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_data_quality_monitor"]),
+        monitor_kind=MONITOR_KINDS["byom_data_quality_monitor"],
     ),
     PipelineType(
         "byom_model_quality_monitor",
@@ -395,6 +396,7 @@ TYPES = (
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_model_quality_monitor"]),
+        monitor_kind=MONITOR_KINDS["byom_model_quality_monitor"],
     ),
     PipelineType(
         "byom_model_bias_monitor",
@@ -439,6 +441,7 @@ TYPES = (
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_model_bias_monitor"]),
+        monitor_kind=MONITOR_KINDS["byom_model_bias_monitor"],
     ),
     PipelineType(
         "byom_model_explainability_monitor",
@@ -488,5 +491,6 @@ TYPES = (
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_model_explainability_monitor"]),
+        monitor_kind=MONITOR_KINDS["byom_model_explainability_monitor"],
     ),
 )
