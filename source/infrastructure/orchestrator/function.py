@@ -21,6 +21,7 @@ from infrastructure.checkov import skip_checks
 from infrastructure.distribution import lambda_code
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration import pipeline_index
+from lambdas.pipeline_orchestration.settings import MONITORING_ENGINE_ENV
 
 from . import permissions
 from .parameters import OrchestratorParameters
@@ -93,6 +94,8 @@ class OrchestratorFunction(Construct):
             "VPC_ID": parameters.vpc_id.value_as_string,
             "LOG_LEVEL": "INFO",
             "SOLUTION_VERSION": version,
+            # --- Monitoring engine
+            MONITORING_ENGINE_ENV: parameters.monitoring_engine.value_as_string,
         }
         if parameters.delegated_admin is not None and parameters.stages is not None:
             settings["IS_DELEGATED_ADMIN"] = parameters.delegated_admin.value_as_string

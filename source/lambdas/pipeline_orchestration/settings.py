@@ -9,6 +9,15 @@ from dataclasses import dataclass
 
 STAGES = ("dev", "staging", "prod")
 
+# --- Monitoring engine --------------------------------------------------------------------------------------
+# The orchestrator stack's parameter `MonitoringEngine` (its allowed values, the default of a new stack) reaches
+# the Lambda as MONITORING_ENGINE; a monitor request's `monitoring_engine` names the same engines in its own
+# spelling. Declared here once: the CDK writes the variable from this table, the Lambda reads it.
+MONITORING_ENGINE_ENV = "MONITORING_ENGINE"
+MONITORING_ENGINES = {"Open": "open", "ModelMonitor": "model_monitor"}  # stack parameter value -> request value
+DEFAULT_MONITORING_ENGINE = "Open"
+OPEN_ENGINE, MODEL_MONITOR_ENGINE = MONITORING_ENGINES["Open"], MONITORING_ENGINES["ModelMonitor"]
+
 
 @dataclass(frozen=True)
 class StageTarget:
@@ -41,6 +50,8 @@ class Settings:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     vpc_id: str = ""
+    # --- Monitoring engine: a monitor request that names none runs on this one ("open" | "model_monitor").
+    monitoring_engine: str = OPEN_ENGINE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +89,7 @@ class Settings:
             subnet_ids=_ids(env.get("SUBNET_IDS", "")),
             security_group_ids=_ids(env.get("SECURITY_GROUP_IDS", "")),
             vpc_id=env.get("VPC_ID", ""),
+            monitoring_engine=monitoring_engine(env.get(MONITORING_ENGINE_ENV, DEFAULT_MONITORING_ENGINE)),
         )
 
     def network(self, stage: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -86,6 +98,13 @@ class Settings:
             target = self.stage_targets[stage]
             return target.subnet_ids, target.security_group_ids
         return self.subnet_ids, self.security_group_ids
+
+
+def monitoring_engine(parameter: str) -> str:
+    """The engine a stack parameter value names; a value the stack would refuse fails at cold start."""
+    if parameter not in MONITORING_ENGINES:
+        raise ValueError(f"{MONITORING_ENGINE_ENV} must be one of {', '.join(MONITORING_ENGINES)}, not '{parameter}'")
+    return MONITORING_ENGINES[parameter]
 
 
 def _ids(text: str) -> tuple[str, ...]:

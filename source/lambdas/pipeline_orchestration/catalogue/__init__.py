@@ -96,7 +96,8 @@ def blueprints(types: Iterable[PipelineType] | None = None) -> list[Blueprint]:
     """The distinct blueprints of the given types (default: every type), in catalogue order."""
     found: dict[str, Blueprint] = {}
     for pipeline_type in CATALOGUE.values() if types is None else types:
-        found.setdefault(pipeline_type.blueprint.template, pipeline_type.blueprint)
+        for blueprint in pipeline_type.all_blueprints:
+            found.setdefault(blueprint.template, blueprint)
     return list(found.values())
 
 

@@ -9,9 +9,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import images
-from ..rules import AssetKey, Attribute, BucketPath, Cron, Fraction, InstanceType, Integer, JsonObject, Name
-from ..settings import Settings
-from ..spec import Blueprint, Creates, Field, NameDeriver, PipelineType, Reads, StageView
+from ..rules import (
+    AssetKey,
+    Attribute,
+    BucketPath,
+    Choice,
+    Cron,
+    Fraction,
+    InstanceType,
+    Integer,
+    JsonObject,
+    Name,
+)
+from ..settings import MODEL_MONITOR_ENGINE, MONITORING_ENGINES, Settings
+from ..spec import Alternative, Blueprint, Creates, Field, NameDeriver, PipelineType, Reads, StageView
 from . import parameters as P
 from .shared import (
     DATA_CAPTURE,
@@ -91,6 +102,13 @@ MONITOR_COMMON = (
         Integer(5, 525600),
         default=60,
         doc="Minimum minutes between two retrainings this monitor starts.",
+    ),
+    Field(
+        "monitoring_engine",
+        Choice(values=tuple(MONITORING_ENGINES.values()), allow_empty=True),
+        doc="open: our own engine (SageMaker Processing on the scikit-learn image, EventBridge Scheduler), for "
+        "every account; model_monitor: SageMaker Model Monitor and Clarify, for accounts that have them. "
+        "Empty: the orchestrator's MonitoringEngine.",
     ),
 )
 # A Clarify job calls SageMaker to create and invoke a shadow endpoint of the model: it needs the network.
@@ -242,13 +260,29 @@ def _ground_truth(view: StageView) -> dict[str, str]:
     }
 
 
+def engine(values: Mapping[str, Any], settings: Settings) -> str:
+    """The engine a monitor runs on: the request's `monitoring_engine`, else the orchestrator's."""
+    return str(values.get("monitoring_engine") or settings.monitoring_engine)
+
+
+def on_open_engine(values: Mapping[str, Any], settings: Settings) -> bool:
+    return engine(values, settings) != MODEL_MONITOR_ENGINE
+
+
+def _image(view: StageView, model_monitor_image: str) -> str:
+    """Model Monitor's or Clarify's image, or the open engine's."""
+    if on_open_engine(view.values, view.settings):
+        return images.monitoring_engine_image(view.settings.region)
+    return model_monitor_image
+
+
 def build_data_quality(view: StageView) -> dict[str, str]:
-    return _monitor_common(view, images.model_monitor_image(view.settings.region))
+    return _monitor_common(view, _image(view, images.model_monitor_image(view.settings.region)))
 
 
 def build_model_quality(view: StageView) -> dict[str, str]:
     return {
-        **_monitor_common(view, images.model_monitor_image(view.settings.region)),
+        **_monitor_common(view, _image(view, images.model_monitor_image(view.settings.region))),
         "BaselineInferenceAttribute": view.text("baseline_inference_attribute"),
         "BaselineProbabilityAttribute": view.text("baseline_probability_attribute"),
         "BaselineGroundTruthAttribute": view.text("baseline_ground_truth_attribute"),
@@ -259,7 +293,7 @@ def build_model_quality(view: StageView) -> dict[str, str]:
 
 def build_model_bias(view: StageView) -> dict[str, str]:
     return {
-        **_monitor_common(view, images.clarify_image(view.settings.region)),
+        **_monitor_common(view, _image(view, images.clarify_image(view.settings.region))),
         **_problem_attributes(view),
         **_ground_truth(view),
         "ModelPredictedLabelConfig": view.text("model_predicted_label_config"),
@@ -271,7 +305,7 @@ def build_model_bias(view: StageView) -> dict[str, str]:
 def build_model_explainability(view: StageView) -> dict[str, str]:
     scores = view.get("model_scores")
     return {
-        **_monitor_common(view, images.clarify_image(view.settings.region)),
+        **_monitor_common(view, _image(view, images.clarify_image(view.settings.region))),
         **_problem_attributes(view),
         "SHAPConfig": view.text("shap_config"),
         "ExplainabilityModelScores": json.dumps(scores) if scores != "" else "",
@@ -343,6 +377,19 @@ MODEL_EXPLAINABILITY = Blueprint(
     (MONITORING_SCHEDULE, _job_definition("ModelExplainability")),
 )
 
+# The open engine's blueprints: the same parameters, a baseline job and an EventBridge Scheduler schedule of
+# analysis jobs instead of a job definition and a SageMaker monitoring schedule.
+OPEN_SUFFIX = "_open"
+
+
+def open_blueprint(blueprint: Blueprint) -> Blueprint:
+    """The open engine's blueprint of a Model Monitor / Clarify blueprint (it creates no SageMaker resource)."""
+    return Blueprint(blueprint.template.replace(".yaml", f"{OPEN_SUFFIX}.yaml"), blueprint.declared)
+
+
+def _open(blueprint: Blueprint, build: Any) -> Alternative:
+    return Alternative(open_blueprint(blueprint), build, on_open_engine)
+
 
 TYPES = (
     PipelineType(
@@ -358,6 +405,7 @@ TYPES = (
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_data_quality_monitor"]),
         monitor_kind=MONITOR_KINDS["byom_data_quality_monitor"],
+        alternative=_open(DATA_QUALITY, build_data_quality),
     ),
     PipelineType(
         "byom_model_quality_monitor",
@@ -397,6 +445,7 @@ TYPES = (
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_model_quality_monitor"]),
         monitor_kind=MONITOR_KINDS["byom_model_quality_monitor"],
+        alternative=_open(MODEL_QUALITY, build_model_quality),
     ),
     PipelineType(
         "byom_model_bias_monitor",
@@ -442,6 +491,7 @@ TYPES = (
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_model_bias_monitor"]),
         monitor_kind=MONITOR_KINDS["byom_model_bias_monitor"],
+        alternative=_open(MODEL_BIAS, build_model_bias),
     ),
     PipelineType(
         "byom_model_explainability_monitor",
@@ -492,5 +542,6 @@ TYPES = (
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_model_explainability_monitor"]),
         monitor_kind=MONITOR_KINDS["byom_model_explainability_monitor"],
+        alternative=_open(MODEL_EXPLAINABILITY, build_model_explainability),
     ),
 )
