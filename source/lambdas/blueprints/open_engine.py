@@ -82,9 +82,10 @@ class EngineJob:
             monitoring_output=props["MonitoringOutputLocation"].rstrip("/"),
             capture=props.get("DataCaptureLocation", "").rstrip("/"),
             ground_truth=props.get("MonitorGroundTruthInput", "").rstrip("/"),
-            analysis_max_runtime=int(props["MonitorMaxRuntimeSeconds"])
-            if props.get("MonitorMaxRuntimeSeconds")
-            else None,
+            analysis_max_runtime=int(runtime) if (runtime := props.get("MonitorMaxRuntimeSeconds")) else None,
+            endpoint_attributes={
+                request_name: props[prop] for prop, request_name in ENDPOINT_ATTRIBUTES.items() if props.get(prop)
+            },
         )
 
 
