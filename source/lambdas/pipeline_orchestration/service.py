@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdas.shared.errors import FieldError, ValidationFailed
+from lambdas.shared.errors import Conflict, FieldError, ValidationFailed
 from lambdas.shared.logging import get_logger
 
 from . import approval, lifecycle, monitoring, pipeline_state, provisioner, status, triggers
@@ -49,6 +49,10 @@ class OrchestratorService:
         unusable = monitoring.check_retrain_target(request.values, self.aws)
         if unusable:  # read before any write: a monitor that could never retrain is not created
             raise ValidationFailed([FieldError("retrain_pipeline_name", unusable)])
+        schedules = {n for stage in plan.stages if (n := stage.names.get("monitoring_schedule_name"))}
+        taken = monitoring.schedule_taken(plan.pipeline_name, schedules, self.settings, self.aws) if schedules else None
+        if taken:  # one schedule per endpoint and kind: a second monitor would take over the first's
+            raise Conflict(f"Monitor not created: {taken}")
         if request.dry_run:
             answer = {
                 "message": DRY_RUN,

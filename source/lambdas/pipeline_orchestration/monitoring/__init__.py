@@ -23,7 +23,16 @@ from .events import (
     schedule_of_job,
 )
 from .history import history
-from .monitors import ALARM_SUFFIX, Monitor, alarm_name, find_monitor, is_monitor_type, monitor_of, schedule_names
+from .monitors import (
+    ALARM_SUFFIX,
+    Monitor,
+    alarm_name,
+    find_monitor,
+    is_monitor_type,
+    monitor_of,
+    schedule_names,
+    schedule_taken,
+)
 from .reports import VIOLATIONS_FILE, Violations, execution_summary, read_violations, report_location
 from .retraining import check_retrain_target, last_retraining, retrain, retraining_request
 
@@ -58,4 +67,5 @@ __all__ = [
     "retraining_request",
     "schedule_names",
     "schedule_of_job",
+    "schedule_taken",
 ]

@@ -95,15 +95,16 @@ def monitor_of(pipeline: lifecycle.Pipeline, settings: Settings, aws: Aws) -> Mo
     return Monitor(pipeline, request, names.pop())
 
 
-def find_monitor(schedule: str, settings: Settings, aws: Aws) -> Monitor | None:
-    """The monitor pipeline whose request derives this schedule name, or None."""
+def _claimants(schedule: str, settings: Settings, aws: Aws) -> list[str]:
+    """The monitor pipelines of the index whose stored request derives this schedule name (any account mode)."""
     kinds = [t for t, kind in monitor_kinds().items() if f"-{kind}-" in schedule.lower()]
     if not kinds:
-        return None
+        return []
     lifecycle.fill_index(settings, aws)
     candidates, _ = pipeline_index.newest_first(
         lambda item: item.get("pipeline_type") in kinds, None, 1000, True, settings, aws
     )
+    found = []
     for item in candidates:
         # The stored request alone says whether this is the schedule's monitor: one read per candidate.
         raw = aws.storage.find(settings.assets_bucket, pipeline_key(item["pipeline_name"], REQUEST_FILE))
@@ -111,12 +112,33 @@ def find_monitor(schedule: str, settings: Settings, aws: Aws) -> Monitor | None:
             named = schedule_names(json.loads(raw), settings) if raw else set()
         except (OrchestratorError, ValueError):
             continue
-        if schedule.lower() not in {n.lower() for n in named}:
-            continue
-        pipeline = lifecycle.lookup(item["pipeline_name"], aws)
+        if schedule.lower() in {n.lower() for n in named}:
+            found.append(str(item["pipeline_name"]))
+    return found
+
+
+def find_monitor(schedule: str, settings: Settings, aws: Aws) -> Monitor | None:
+    """The monitor pipeline whose request derives this schedule name, or None."""
+    for name in _claimants(schedule, settings, aws):
+        pipeline = lifecycle.lookup(name, aws)
         monitor = monitor_of(pipeline, settings, aws) if pipeline else None
         if monitor and monitor.schedule.lower() == schedule.lower():
             return monitor
+    return None
+
+
+def schedule_taken(pipeline_name: str, schedules: set[str], settings: Settings, aws: Aws) -> str | None:
+    """Why a monitor cannot have these schedules: another monitor of this orchestrator already has one of them.
+
+    A schedule is named from the endpoint and the monitor kind, so a second monitor of one kind on one endpoint
+    would take over the first's schedule (and deleting it would leave the first with none): it is refused."""
+    for schedule in sorted(schedules):
+        others = [name for name in _claimants(schedule, settings, aws) if name != pipeline_name]
+        if others:
+            return (
+                f"the endpoint already has a monitor of this kind: {others[0]} owns the monitoring schedule "
+                f"{schedule}. Update {others[0]} (POST its request with your changes), or delete it first"
+            )
     return None
 
 

@@ -502,3 +502,26 @@ def test_a_multi_account_monitor_says_its_schedules_run_in_the_stage_accounts(mo
     }
     alarm = scene.service.on_monitoring_event(alarm_event(f"{MONITOR_NAME}-violations"))
     assert alarm["status"] == "ignored"
+
+
+def test_a_second_monitor_of_one_kind_on_one_endpoint_is_refused_with_the_owner(loop):
+    """Both would derive one schedule name: the second would take over the first's schedule."""
+    scene, _, _ = loop
+    schedule = provisioned_monitor(scene)
+    status, answer = scene.call("POST", "/provisionpipeline", {**MONITOR, "model_name": "churn-second"})
+    assert status == 409, answer
+    reason = answer["detailedMessage"]
+    assert MONITOR_NAME in reason and schedule in reason and "delete it first" in reason
+    assert monitoring.lifecycle.lookup("mlops-pipeline-churn-second-byomdataqualitymonitor", scene.service.aws) is None
+    # The owner itself may update its request (its schedule stays its own), and another kind is another schedule.
+    assert scene.call("POST", "/provisionpipeline", {**MONITOR, "violation_threshold": 3})[0] == 200
+    other_kind = {
+        **MONITOR,
+        "pipeline_type": "byom_model_quality_monitor",
+        "problem_type": "Regression",
+        "baseline_inference_attribute": "prediction",
+        "baseline_ground_truth_attribute": "label",
+        "monitor_inference_attribute": "0",
+        "monitor_ground_truth_input": "reports-bucket/ground-truth",
+    }
+    assert scene.call("POST", "/provisionpipeline", other_kind)[0] == 200
