@@ -22,8 +22,17 @@ from .. import lifecycle
 from ..adapters import Aws
 from ..catalogue import PIPELINE_PREFIX
 from ..settings import Settings
-from .monitors import ALARM_SUFFIX, find_monitor, monitor_of
-from .reports import execution_summary, job_output, violation_lines
+from .monitors import ALARM_SUFFIX, Monitor, find_monitor, monitor_of
+from .reports import (
+    ENGINE_SCHEDULE_ENV,
+    ENGINE_SCHEDULED_TIME_ENV,
+    EXECUTION_STATUSES,
+    execution_summary,
+    job_output,
+    read_result,
+    report_location,
+    violation_lines,
+)
 from .retraining import Provision, retrain
 
 logger = get_logger(__name__)
@@ -64,16 +73,22 @@ def on_execution(event: Mapping[str, Any], settings: Settings, aws: Aws) -> dict
     status = str(detail.get("ProcessingJobStatus", ""))
     if status not in TERMINAL_STATUSES:
         return _ignored(f"processing job {job} is {status}, not finished")
-    schedule_arn = schedule_of_job(detail, aws)
-    if not schedule_arn:
+    described: dict[str, Any] = {}
+    schedule_arn = schedule_of_job(detail, aws, described)
+    run = open_engine_run(described)
+    if not schedule_arn and run is None:
         return _ignored(f"processing job {job} is not a monitoring execution")
-    schedule = schedule_arn.rsplit("/", 1)[-1]
+    schedule = schedule_arn.rsplit("/", 1)[-1] if schedule_arn or run is None else run[0]
     monitor = find_monitor(schedule, settings, aws)
     if monitor is None:
         return _ignored(f"monitoring schedule {schedule} belongs to no pipeline of this orchestrator")
-    executions = aws.monitoring.executions(monitor.schedule, HISTORY)
     job_arn = detail.get("ProcessingJobArn")
-    execution = next((e for e in executions if job_arn and e.get("ProcessingJobArn") == job_arn), None)
+    execution: dict[str, Any] | None
+    if run is not None:  # the open engine's analysis: its own result says how it ended
+        execution = open_engine_execution(monitor, run[1], status, detail, aws)
+    else:
+        executions = aws.monitoring.executions(monitor.schedule, HISTORY)
+        execution = next((e for e in executions if job_arn and e.get("ProcessingJobArn") == job_arn), None)
     if execution is None:  # not listed yet: the processing job's own status and reason stand in
         execution = {"MonitoringExecutionStatus": status, "ProcessingJobArn": job_arn or job}
         if detail.get("FailureReason") or detail.get("ExitMessage"):
@@ -113,7 +128,7 @@ def on_execution(event: Mapping[str, Any], settings: Settings, aws: Aws) -> dict
     return answer
 
 
-def schedule_of_job(detail: Mapping[str, Any], aws: Aws) -> str:
+def schedule_of_job(detail: Mapping[str, Any], aws: Aws, described: dict[str, Any] | None = None) -> str:
     """The ARN of the monitoring schedule that ran a processing job, "" for a job no schedule ran.
 
     AWS's documented "SageMaker Processing Job State Change" event has no `MonitoringScheduleArn`
@@ -125,8 +140,42 @@ def schedule_of_job(detail: Mapping[str, Any], aws: Aws) -> str:
     job = str(detail.get("ProcessingJobName") or str(detail.get("ProcessingJobArn", "")).rsplit("/", 1)[-1])
     if not job:
         return ""
-    described = aws.sagemaker.describe("processing_job", job)
-    return str((described or {}).get("MonitoringScheduleArn") or "")
+    found = aws.sagemaker.describe("processing_job", job) or {}
+    if described is not None:  # the caller reads the job's environment too
+        described.update(found)
+    return str(found.get("MonitoringScheduleArn") or "")
+
+
+def open_engine_run(described: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(schedule, scheduled time) of an open-engine analysis job, from the environment its schedule gave it."""
+    environment = described.get("Environment") or {}
+    schedule, scheduled = environment.get(ENGINE_SCHEDULE_ENV), environment.get(ENGINE_SCHEDULED_TIME_ENV)
+    return (str(schedule), str(scheduled)) if schedule and scheduled else None
+
+
+def open_engine_execution(
+    monitor: Monitor, scheduled_time: str, job_status: str, detail: Mapping[str, Any], aws: Aws
+) -> dict[str, Any]:
+    """An open-engine analysis as a monitoring execution: a job that completed says how through the `result.json`
+    it wrote beside its reports (Completed, CompletedWithViolations or Failed, with the engine's message)."""
+    execution: dict[str, Any] = {
+        "ScheduledTime": scheduled_time,
+        "ProcessingJobArn": detail.get("ProcessingJobArn") or detail.get("ProcessingJobName", ""),
+        "MonitoringExecutionStatus": "Failed",
+    }
+    if job_status != "Completed":
+        execution["FailureReason"] = str(
+            detail.get("FailureReason") or detail.get("ExitMessage") or f"the analysis job {job_status.lower()}"
+        )
+        return execution
+    result = read_result(report_location(monitor, execution), aws)
+    if result.get("status") not in EXECUTION_STATUSES:
+        execution["FailureReason"] = str(result.get("error") or f"result.json says {result.get('status')!r}")
+        return execution
+    execution["MonitoringExecutionStatus"] = result["status"]
+    if result["status"] == "Failed":
+        execution["FailureReason"] = str(result.get("exit_message") or "the engine gave no reason")
+    return execution
 
 
 def on_alarm(event: Mapping[str, Any], settings: Settings, aws: Aws, provision: Provision) -> dict[str, Any]:

@@ -14,6 +14,10 @@ from .monitors import Monitor
 
 VIOLATIONS_FILE = "constraint_violations.json"
 SHOWN_VIOLATIONS = 5  # violations a notification or a describe lists; the report has them all
+RESULT_FILE = "result.json"  # the open engine's own outcome of an execution, beside its reports
+EXECUTION_STATUSES = ("Completed", "CompletedWithViolations", "Failed")
+# The environment the open engine's schedule gives each analysis job (lambdas/blueprints/open_engine.py).
+ENGINE_SCHEDULE_ENV, ENGINE_SCHEDULED_TIME_ENV = "MONITORING_SCHEDULE", "MONITORING_SCHEDULED_TIME"
 
 
 def report_location(monitor: Monitor, execution: Mapping[str, Any]) -> str:
@@ -79,6 +83,27 @@ def read_violations(location: str, aws: Aws) -> Violations:
         if isinstance(v, dict)
     )
     return Violations(len(found), shown)
+
+
+def read_result(location: str, aws: Aws) -> dict[str, Any]:
+    """The open engine's `result.json` under a report location; {"error": why} when it cannot be read."""
+    if not location.startswith("s3://"):
+        return {"error": "the execution's report location is not known"}
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    key = f"{prefix.rstrip('/')}/{RESULT_FILE}".lstrip("/")
+    try:
+        raw = aws.storage.find(bucket, key)
+    except Exception as error:
+        if not is_client_error(error):
+            raise
+        return {"error": f"s3://{bucket}/{key} could not be read: {aws_reason(error)}"}
+    if raw is None:
+        return {"error": f"the engine wrote no s3://{bucket}/{key}"}
+    try:
+        result = json.loads(raw)
+    except ValueError:
+        return {"error": f"s3://{bucket}/{key} is not JSON"}
+    return result if isinstance(result, dict) else {"error": f"s3://{bucket}/{key} is not a result"}
 
 
 def execution_summary(monitor: Monitor, execution: Mapping[str, Any], aws: Aws, location: str = "") -> dict[str, Any]:
