@@ -16,7 +16,7 @@ from lambdas.pipeline_orchestration import index, responses
 from lambdas.pipeline_orchestration.adapters import Aws, Pipelines
 from lambdas.pipeline_orchestration.planner import mode_name
 from lambdas.pipeline_orchestration.service import OrchestratorService
-from lambdas.pipeline_orchestration.settings import STAGES, Settings, StageTarget
+from lambdas.pipeline_orchestration.settings import MODEL_MONITOR_ENGINE, STAGES, Settings, StageTarget
 from lambdas.shared.aws import client
 from lambdas.shared.errors import BadRequest, Conflict
 from lambdas.shared.logging import get_logger
@@ -107,7 +107,9 @@ class LocalPipelines(Pipelines):
             ) from None
 
 
-def create_resources(templates: Path, multi_account: bool, model_registry: bool) -> Settings:
+def create_resources(
+    templates: Path, multi_account: bool, model_registry: bool, monitoring_engine: str = MODEL_MONITOR_ENGINE
+) -> Settings:
     s3 = client("s3")
     assets, blueprints = f"mlops-assets-{ACCOUNT}", f"mlops-blueprints-{ACCOUNT}"
     artifacts = f"mlops-pipeline-artifacts-{ACCOUNT}"  # the orchestrator stack's PipelineArtifactsBucket
@@ -145,6 +147,7 @@ def create_resources(templates: Path, multi_account: bool, model_registry: bool)
         delegated_admin=False,
         stage_targets=create_organization() if multi_account else None,
         artifact_bucket=artifacts,
+        monitoring_engine=monitoring_engine,
     )
 
 
@@ -317,6 +320,9 @@ class LocalOrchestrator:
     templates: Path = DEFAULT_TEMPLATES
     multi_account: bool = False
     model_registry: bool = False
+    # The engine of monitors that name none. The emulator runs Model Monitor's schedules; the open engine's
+    # stacks deploy, and its analyses run once the engine package is part of local mode.
+    monitoring_engine: str = MODEL_MONITOR_ENGINE
     port: int = 0
     git_repository: Path | None = None  # stands in for the config repository
     # What the repository stands in for: CodeCommit (pushes to main are events to the orchestrator), or a GitHub,
@@ -369,7 +375,9 @@ class LocalOrchestrator:
                 settings = saved.settings
                 upload_blueprints(self.templates, settings.blueprint_bucket)  # templates rebuilt since are used
             else:
-                settings = create_resources(self.templates, self.multi_account, self.model_registry)
+                settings = create_resources(
+                    self.templates, self.multi_account, self.model_registry, self.monitoring_engine
+                )
                 if self.seed_examples:
                     seed_examples(endpoint, settings)
             self.restored = saved is not None

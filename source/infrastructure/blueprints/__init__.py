@@ -12,6 +12,7 @@ from typing import Any
 from infrastructure.blueprints.batch import BatchTransformStack
 from infrastructure.blueprints.image_builder import ImageBuilderStack
 from infrastructure.blueprints.monitors import MONITOR_STACKS
+from infrastructure.blueprints.monitors_open import OPEN_MONITOR_STACKS
 from infrastructure.blueprints.multi_account_pipeline import MultiAccountPipelineStack
 from infrastructure.blueprints.realtime import RealtimeInferenceStack
 from infrastructure.blueprints.single_account_pipeline import SingleAccountPipelineStack
@@ -27,6 +28,7 @@ from lambdas.pipeline_orchestration.catalogue import (
 # template file name (catalogue Blueprint.template) -> CDK Stack class
 BLUEPRINT_STACKS: dict[str, Any] = {
     **MONITOR_STACKS,
+    **OPEN_MONITOR_STACKS,
     **TRAINING_STACKS,
     SINGLE_ACCOUNT_PIPELINE.template: SingleAccountPipelineStack,
     MULTI_ACCOUNT_PIPELINE.template: MultiAccountPipelineStack,

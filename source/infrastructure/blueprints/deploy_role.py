@@ -38,6 +38,7 @@ BLUEPRINT_ROLE_SERVICES = [
     "apigateway.amazonaws.com",
     "lambda.amazonaws.com",
     "sagemaker.amazonaws.com",
+    "scheduler.amazonaws.com",
     "states.amazonaws.com",
 ]
 
@@ -224,6 +225,18 @@ def blueprint_deploy_statements() -> list[iam.PolicyStatement]:
             resources=[_arn("events", f"rule/{prefix}")],
         ),
         iam.PolicyStatement(
+            # The open monitoring engine's schedule, in the default group, named as the catalogue names a monitor's
+            # schedule (<endpoint>-<kind>-<hash>); CloudFormation's handler reads it back after each change.
+            sid="MonitoringEngineSchedules",
+            actions=[
+                "scheduler:CreateSchedule",
+                "scheduler:UpdateSchedule",
+                "scheduler:GetSchedule",
+                "scheduler:DeleteSchedule",
+            ],
+            resources=[_arn("scheduler", "schedule/default/*")],
+        ),
+        iam.PolicyStatement(
             sid="EncryptionKeysThroughSageMaker",
             actions=["kms:CreateGrant", "kms:DescribeKey"],
             # The key is the request's (KmsKeyArn): Resource "*", only for calls SageMaker makes (kms:ViaService).
@@ -338,6 +351,10 @@ def acknowledge_deploy_role(role: iam.Role) -> None:
         (
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/mlops-pipeline*]",
             "Job notification rules get CloudFormation-generated names that start with the pipeline's stack name",
+        ),
+        (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/default/*]",
+            "An open-engine monitor's schedule is named from its endpoint, which the request chooses",
         ),
         *[
             (

@@ -67,11 +67,6 @@ class ModelMonitorStack(Stack):
         self.role = self._sagemaker_role()
         self.network = declare_network(self, p)
         vpc_access = self.network.grant(self.role, "MonitorVpcAccess")
-        encrypt = CfnCondition(
-            self,
-            "InterContainerTrafficEncrypted",
-            expression=Fn.condition_equals(p["EncryptInterContainerTraffic"], "True"),
-        )
         self.baseline = JobResource(
             self,
             "Baseline",
@@ -102,6 +97,53 @@ class ModelMonitorStack(Stack):
         self._grant_lambdas()
         # The baseline job runs with the role's policies in place (the role itself is referenced already).
         self.baseline.depend_on(self.role.node.find_child("DefaultPolicy"), self.role_kms, vpc_access)
+        self.definition_name: str | None = None
+        self.schedule_resources()
+        # The orchestrator publishes each execution's violations count; this alarm's change to ALARM reaches it
+        # through EventBridge (it notifies and, when asked, retrains), so the alarm needs no action of its own.
+        CfnResource(
+            self,
+            "ViolationsAlarm",
+            type="AWS::CloudWatch::Alarm",
+            properties={
+                "AlarmName": f"{Aws.STACK_NAME}{ALARM_SUFFIX}",
+                "AlarmDescription": "Constraint violations found by a monitoring execution of this monitor",
+                "Namespace": VIOLATIONS_NAMESPACE,
+                "MetricName": VIOLATIONS_METRIC,
+                "Dimensions": [{"Name": SCHEDULE_DIMENSION, "Value": p["MonitoringScheduleName"]}],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": p["ViolationThreshold"],
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        )
+        CfnOutput(self, "BaselineName", value=p["BaselineJobName"], description="Baseline processing job")
+        CfnOutput(self, "BaselineJobOutput", value=self.output_uri, description="Baseline job output")
+        CfnOutput(self, "MonitoringScheduleJobName", value=p["MonitoringScheduleName"], description="Schedule")
+        CfnOutput(self, "MonitoringScheduleType", value=self.monitor_type, description="Monitoring type")
+        if self.definition_name is not None:
+            CfnOutput(self, "MonitoringJobDefinitionName", value=self.definition_name, description="Job definition")
+        CfnOutput(
+            self,
+            "MonitoringScheduleOutput",
+            value=f"s3://{p['MonitoringOutputLocation']}/{p['EndpointName']}/{p['MonitoringScheduleName']}",
+            description="Where the monitoring reports are written",
+        )
+        CfnOutput(self, "MonitoredSagemakerEndpoint", value=p["EndpointName"], description="Monitored endpoint")
+        CfnOutput(self, "DataCaptureS3Location", value=f"s3://{p['DataCaptureLocation']}", description="Capture")
+
+    # -- per engine ----------------------------------------------------------------------------------------
+
+    def schedule_resources(self) -> None:
+        """Model Monitor's or Clarify's job definition and monitoring schedule."""
+        p = self.p
+        encrypt = CfnCondition(
+            self,
+            "InterContainerTrafficEncrypted",
+            expression=Fn.condition_equals(p["EncryptInterContainerTraffic"], "True"),
+        )
         definition = CfnResource(
             self,
             "JobDefinition",
@@ -157,7 +199,9 @@ class ModelMonitorStack(Stack):
         )
         # Only once the baseline has finished do its constraints exist for the definition to point at.
         definition.node.add_dependency(self.baseline.resource)
-        definition_name = Fn.select(1, Fn.split("/", definition.get_att("JobDefinitionArn").to_string()))
+        definition_name = self.definition_name = Fn.select(
+            1, Fn.split("/", definition.get_att("JobDefinitionArn").to_string())
+        )
         schedule = CfnResource(
             self,
             "MonitoringSchedule",
@@ -173,39 +217,6 @@ class ModelMonitorStack(Stack):
             },
         )
         schedule.node.add_dependency(self.role)
-        # The orchestrator publishes each execution's violations count; this alarm's change to ALARM reaches it
-        # through EventBridge (it notifies and, when asked, retrains), so the alarm needs no action of its own.
-        CfnResource(
-            self,
-            "ViolationsAlarm",
-            type="AWS::CloudWatch::Alarm",
-            properties={
-                "AlarmName": f"{Aws.STACK_NAME}{ALARM_SUFFIX}",
-                "AlarmDescription": "Constraint violations found by a monitoring execution of this monitor",
-                "Namespace": VIOLATIONS_NAMESPACE,
-                "MetricName": VIOLATIONS_METRIC,
-                "Dimensions": [{"Name": SCHEDULE_DIMENSION, "Value": p["MonitoringScheduleName"]}],
-                "Statistic": "Maximum",
-                "Period": 300,
-                "EvaluationPeriods": 1,
-                "Threshold": p["ViolationThreshold"],
-                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                "TreatMissingData": "notBreaching",
-            },
-        )
-        CfnOutput(self, "BaselineName", value=p["BaselineJobName"], description="Baseline processing job")
-        CfnOutput(self, "BaselineJobOutput", value=self.output_uri, description="Baseline job output")
-        CfnOutput(self, "MonitoringScheduleJobName", value=p["MonitoringScheduleName"], description="Schedule")
-        CfnOutput(self, "MonitoringScheduleType", value=self.monitor_type, description="Monitoring type")
-        CfnOutput(self, "MonitoringJobDefinitionName", value=definition_name, description="Job definition")
-        CfnOutput(
-            self,
-            "MonitoringScheduleOutput",
-            value=f"s3://{p['MonitoringOutputLocation']}/{p['EndpointName']}/{p['MonitoringScheduleName']}",
-            description="Where the monitoring reports are written",
-        )
-        CfnOutput(self, "MonitoredSagemakerEndpoint", value=p["EndpointName"], description="Monitored endpoint")
-        CfnOutput(self, "DataCaptureS3Location", value=f"s3://{p['DataCaptureLocation']}", description="Capture")
 
     # -- per monitor type -------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from infrastructure.checkov import skip_checks
 from infrastructure.distribution import lambda_code
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration import pipeline_index
+from lambdas.pipeline_orchestration.settings import MONITORING_ENGINE_ENV
 
 from . import permissions
 from .parameters import OrchestratorParameters
@@ -98,6 +99,8 @@ class OrchestratorFunction(Construct):
             **{variable: p.value_as_string for variable, p in parameters.perimeter.by_variable.items()},
             # -- Where the wrapper pipelines keep their artifacts
             "ARTIFACT_BUCKET": artifact_bucket_name,
+            # --- Monitoring engine
+            MONITORING_ENGINE_ENV: parameters.monitoring_engine.value_as_string,
         }
         if parameters.access is not None:  # who may do what
             settings["ALLOW_SELF_APPROVAL"] = parameters.access.allow_self_approval.value_as_string

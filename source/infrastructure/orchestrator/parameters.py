@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from aws_cdk import CfnCondition, CfnParameter, CfnRule, CfnRuleAssertion, Fn, Stack
 
 from lambdas.pipeline_orchestration.catalogue import parameters as blueprint_parameters
-from lambdas.pipeline_orchestration.settings import PERIMETER_SETTINGS
+from lambdas.pipeline_orchestration.settings import DEFAULT_MONITORING_ENGINE, MONITORING_ENGINES, PERIMETER_SETTINGS
 
 EMAIL_PATTERN = r"^[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$"
 CODECOMMIT_PATTERN = (
@@ -335,6 +335,8 @@ class OrchestratorParameters:
     permissions_boundary: CfnParameter
     strict_validation: CfnParameter
     network: NetworkParameters
+    # --- Monitoring engine
+    monitoring_engine: CfnParameter
     vpc_id: CfnParameter
     connection: ConnectionParameters
     images: ImageParameters
@@ -437,6 +439,17 @@ class OrchestratorParameters:
             connection=ConnectionParameters.declare(stack),
             images=ImageParameters.declare(stack),
             perimeter=PerimeterParameters.declare(stack),
+            # --- Monitoring engine
+            monitoring_engine=CfnParameter(
+                stack,
+                "MonitoringEngine",
+                type="String",
+                allowed_values=list(MONITORING_ENGINES),
+                default=DEFAULT_MONITORING_ENGINE,
+                description="Engine of the monitors whose request names none: Open (our own engine on SageMaker "
+                "Processing and EventBridge Scheduler, for every account) or ModelMonitor (SageMaker Model Monitor "
+                "and Clarify, for accounts that have them).",
+            ),
         )
         parameters.access = AccessParameters.declare(stack)
         # The image builder's CodeBuild project names the VPC of the default subnets.
@@ -497,6 +510,7 @@ class OrchestratorParameters:
             (self.allow_detailed_error_message, "Do you want to allow detailed error messages in the APIs response?"),
             (self.permissions_boundary, "Permissions boundary of the pipelines' roles (Optional)"),
             (self.strict_validation, "Do you want unknown request keys refused rather than warned about?"),
+            (self.monitoring_engine, "Which engine runs the monitors (Open, or ModelMonitor)?"),
             *self.connection.labels(),
             *self.images.labels(),
             *(self.access.labels() if self.access else []),

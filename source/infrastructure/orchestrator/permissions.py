@@ -219,7 +219,7 @@ def orchestrator_statements(
             "Model-card export status: card and export job names are the caller's.",
         ),
         statement(["sagemaker:ListModelCards"], ["*"], "ListModelCards takes no resource; IAM accepts only *."),
-        # The monitoring loop (monitoring.py): an execution's status, its violations report, the metric.
+        # The monitoring loop (the monitoring package): an execution's status, its violations report, the metric.
         statement(
             ["sagemaker:ListMonitoringExecutions"],
             ["*"],

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lambdas.blueprints import network
+from lambdas.blueprints import network, open_engine
 from lambdas.blueprints.custom_resource import JobFailed
 from lambdas.shared.aws import client, is_not_found
 
@@ -72,6 +72,8 @@ class BaselineSpec:
     vpc_config: dict[str, list[str]] | None = None
     network_isolation: bool = False
     encrypt_inter_container_traffic: bool = True
+    # The open engine's baseline (the scikit-learn image running our engine); None: Model Monitor's or Clarify's.
+    engine_job: open_engine.EngineJob | None = None
 
     @classmethod
     def from_properties(cls, props: dict[str, str]) -> BaselineSpec:
@@ -105,6 +107,9 @@ class BaselineSpec:
             vpc_config=network.vpc_config(props),
             network_isolation=network.flag(props, "EnableNetworkIsolation", False),
             encrypt_inter_container_traffic=network.flag(props, "EncryptInterContainerTraffic", True),
+            engine_job=open_engine.EngineJob.from_properties(props)
+            if props.get("Engine") == open_engine.OPEN
+            else None,
         )
 
     @property
@@ -430,8 +435,11 @@ def start_baseline(spec: BaselineSpec) -> str:
     sagemaker = client("sagemaker")
     if _existing_status(spec.job_name) is not None:
         return spec.job_name  # a retried or rolled-back request: the job is already there
-    request = processing_request(spec)
-    if spec.monitor_type in CLARIFY_TYPES:
+    if spec.engine_job is not None:
+        request = open_engine.start_baseline(spec, spec.engine_job)
+    else:
+        request = processing_request(spec)
+    if spec.monitor_type in CLARIFY_TYPES and spec.engine_job is None:
         baseline_config, monitor_config = clarify_analysis_configs(
             spec, read_header(spec), endpoint_model(spec.endpoint_name)
         )

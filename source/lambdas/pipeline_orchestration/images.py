@@ -80,5 +80,15 @@ def model_monitor_image(region: str) -> str:
     return _uri(_table()["images"]["model-monitor"]["processing"][""], region, "Model Monitor")
 
 
+# The scikit-learn framework image that SageMaker's SKLearnProcessor runs processing jobs on (the SDK retrieves
+# its training scope); every account can use it, and it already holds numpy, pandas, scipy and scikit-learn.
+ENGINE_FRAMEWORK, ENGINE_FRAMEWORK_VERSION = "sklearn", "1.2-1"
+
+
+def monitoring_engine_image(region: str) -> str:
+    """The image the open monitoring engine's baseline and analysis jobs run on."""
+    return framework_image(ENGINE_FRAMEWORK, ENGINE_FRAMEWORK_VERSION, region, "training")
+
+
 def clarify_image(region: str) -> str:
     return _uri(_table()["images"]["clarify"]["processing"]["1.0"], region, "Clarify")

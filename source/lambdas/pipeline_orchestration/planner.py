@@ -101,12 +101,13 @@ class Plan:
 
 def blueprint_parameters(pipeline: PipelineType, view: StageView) -> dict[str, str]:
     """The builder's parameters, exactly the names the blueprint declares (a template rejects any other)."""
-    built = pipeline.build_parameters(view)
-    declared = pipeline.blueprint.parameters
+    blueprint, build = pipeline.deploys(view.values, view.settings)
+    built = build(view)
+    declared = blueprint.parameters
     if set(built) != set(declared):
         extra, missing = sorted(set(built) - set(declared)), sorted(set(declared) - set(built))
         raise ValueError(
-            f"{pipeline.name}: the builder's parameters differ from {pipeline.blueprint.template}'s "
+            f"{pipeline.name}: the builder's parameters differ from {blueprint.template}'s "
             f"(not declared: {', '.join(extra) or 'none'}; not built: {', '.join(missing) or 'none'})"
         )
     return built
@@ -132,13 +133,15 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
             )
         )
 
+    # The engine field is no stage field: every stage deploys the blueprint the first one does.
+    template = pipeline.deploys(request.stage_values(stage_names[0]), settings)[0].template
     if pipeline.direct_stack:
         return Plan(
             pipeline.name,
             base,
             base,
-            pipeline.blueprint.template,
-            pipeline.blueprint.template,
+            template,
+            template,
             stages[0].parameters,
             tuple(stages),
             direct=True,
@@ -150,7 +153,7 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
     artifact_key = pipeline_key(base, TEMPLATE_FILE)
     common = {
         "TemplateZipFileName": artifact_key,
-        "TemplateFileName": pipeline.blueprint.template,
+        "TemplateFileName": template,
         "AssetsBucket": settings.assets_bucket,
         "ArtifactBucket": settings.artifact_bucket,
         "StackName": base,
@@ -175,7 +178,7 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
         pipeline.name,
         base,
         base + WRAPPER_SUFFIX,
-        pipeline.blueprint.template,
+        template,
         wrapper.template,
         wrapper_parameters,
         tuple(stages),

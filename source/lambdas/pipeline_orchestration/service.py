@@ -78,6 +78,10 @@ class OrchestratorService:
         target = request.values.get("retrain_pipeline_name")
         if target:
             ownership.check(str(target), principal, "retrain", self.settings, self.aws)
+        schedules = {n for stage in plan.stages if (n := stage.names.get("monitoring_schedule_name"))}
+        owner = monitoring.schedule_taken(plan.pipeline_name, schedules, self.settings, self.aws) if schedules else None
+        if owner:  # one schedule per endpoint and kind: a second monitor would take over the first's
+            raise Conflict(f"Monitor not created: {owner}")
         if request.dry_run:
             answer = {
                 "message": DRY_RUN,
@@ -104,7 +108,7 @@ class OrchestratorService:
                     request_hash=digest,
                 )
                 raise
-            if answer.get("message", "").startswith(provisioner.unchanged(plan.stack_name)):
+            if str(answer.get("message", "")).startswith(provisioner.unchanged(plan.stack_name)):
                 # An identical re-post writes nothing (not even who posted it): nothing changed hands.
                 audit.append(
                     plan.pipeline_name, action, principal, "unchanged", self.settings, self.aws, request_hash=digest

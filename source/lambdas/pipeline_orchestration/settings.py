@@ -9,6 +9,15 @@ from dataclasses import dataclass
 
 STAGES = ("dev", "staging", "prod")
 
+# --- Monitoring engine --------------------------------------------------------------------------------------
+# The orchestrator stack's parameter `MonitoringEngine` (its allowed values, the default of a new stack) reaches
+# the Lambda as MONITORING_ENGINE; a monitor request's `monitoring_engine` names the same engines in its own
+# spelling. Declared here once: the CDK writes the variable from this table, the Lambda reads it.
+MONITORING_ENGINE_ENV = "MONITORING_ENGINE"
+MONITORING_ENGINES = {"Open": "open", "ModelMonitor": "model_monitor"}  # stack parameter value -> request value
+DEFAULT_MONITORING_ENGINE = "Open"
+OPEN_ENGINE, MODEL_MONITOR_ENGINE = MONITORING_ENGINES["Open"], MONITORING_ENGINES["ModelMonitor"]
+
 
 @dataclass(frozen=True)
 class StageTarget:
@@ -54,6 +63,8 @@ class Settings:
     allow_self_approval: bool = False  # the principal who asked may approve; off: another principal must
     admin_principal_arns: tuple[str, ...] = ()  # may change, delete and roll back any owner's pipeline
     team_tag_key: str = ""  # the principal tag naming a role's team; "" leaves owner_team unchecked
+    # --- Monitoring engine: a monitor request that names none runs on this one ("open" | "model_monitor").
+    monitoring_engine: str = OPEN_ENGINE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +110,7 @@ class Settings:
             allow_self_approval=env.get("ALLOW_SELF_APPROVAL", "No") == "Yes",
             admin_principal_arns=_ids(env.get("ADMIN_PRINCIPAL_ARNS", "")),
             team_tag_key=env.get("TEAM_TAG_KEY", "").strip(),
+            monitoring_engine=monitoring_engine(env.get(MONITORING_ENGINE_ENV, DEFAULT_MONITORING_ENGINE)),
         )
 
     def accounts(self) -> tuple[str, ...]:
@@ -117,6 +129,13 @@ class Settings:
     def image_repositories(self) -> tuple[str, ...]:
         """The repositories of this account that builds push to: the orchestrator's, then the operator's."""
         return tuple(dict.fromkeys(name for name in (self.ecr_repo_name, *self.allowed_image_repositories) if name))
+
+
+def monitoring_engine(parameter: str) -> str:
+    """The engine a stack parameter value names; a value the stack would refuse fails at cold start."""
+    if parameter not in MONITORING_ENGINES:
+        raise ValueError(f"{MONITORING_ENGINE_ENV} must be one of {', '.join(MONITORING_ENGINES)}, not '{parameter}'")
+    return MONITORING_ENGINES[parameter]
 
 
 def _ids(text: str) -> tuple[str, ...]:

@@ -190,6 +190,15 @@ class Kept:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """A type's other blueprint, deployed when `chosen` holds for a stage's values (a monitor on the open engine)."""
+
+    blueprint: Blueprint
+    build_parameters: ParameterBuilder
+    chosen: Callable[[Mapping[str, Any], Settings], bool]
+
+
+@dataclass(frozen=True)
 class PipelineType:
     name: str
     postfix: str
@@ -212,6 +221,11 @@ class PipelineType:
     rollback: bool = False
     keeps: tuple[Kept, ...] = ()
     derive_names: NameDeriver | None = None
+    # A monitor: the kind its schedule is named with (`<endpoint>-<kind>-...`); "" for every other type.
+    monitor_kind: str = ""
+    # A training type that a monitor's violations alarm may re-provision (`retrain_pipeline_name`).
+    retrainable: bool = False
+    alternative: Alternative | None = None
     # The example request, a file of source/examples/ (default `<name>.json`).
     example_file: str = ""
 
@@ -222,6 +236,17 @@ class PipelineType:
     def names(self, values: Mapping[str, Any]) -> dict[str, tuple[str, int, str]]:
         """SageMaker names the plan derives from one stage's values: key -> (name, max length, source field)."""
         return self.derive_names(values) if self.derive_names else {}
+
+    def deploys(self, values: Mapping[str, Any], settings: Settings) -> tuple[Blueprint, ParameterBuilder]:
+        """The blueprint one stage's values deploy, and the builder of its parameters."""
+        if self.alternative is not None and self.alternative.chosen(values, settings):
+            return self.alternative.blueprint, self.alternative.build_parameters
+        return self.blueprint, self.build_parameters
+
+    @property
+    def all_blueprints(self) -> tuple[Blueprint, ...]:
+        """Every blueprint the type may deploy."""
+        return (self.blueprint, *((self.alternative.blueprint,) if self.alternative else ()))
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--port", type=int, default=8080, help="port of the local API on 127.0.0.1")
     local.add_argument("--multi-account", action="store_true", help="emulate an Organization with dev/staging/prod")
     local.add_argument("--model-registry", action="store_true", help="use the model registry")
+    local.add_argument(
+        "--monitoring-engine",
+        choices=("open", "model-monitor"),
+        default="model-monitor",
+        help="the engine of monitors whose request names none (the orchestrator stack's MonitoringEngine)",
+    )
     local.add_argument("--templates", help="built templates (default: deployment/regional-s3-assets)")
     local.add_argument(
         "--git-repo", help="a local git repository standing in for the config repository (created if missing)"

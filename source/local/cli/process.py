@@ -37,6 +37,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         templates=Path(args.templates) if args.templates else DEFAULT_TEMPLATES,
         multi_account=args.multi_account,
         model_registry=args.model_registry,
+        monitoring_engine=args.monitoring_engine.replace("-", "_"),
         port=args.port,
         git_repository=Path(args.git_repo).resolve() if args.git_repo else None,
         git_source=args.git_source,

@@ -23,7 +23,10 @@ MAX_EXAMPLES, MAX_SECONDS = 30, 30
 
 
 def stub_blueprints(folder: Path) -> Path:
-    blueprints = {p.blueprint for p in CATALOGUE.values()} | {SINGLE_ACCOUNT_PIPELINE, MULTI_ACCOUNT_PIPELINE}
+    blueprints = {b for p in CATALOGUE.values() for b in p.all_blueprints} | {
+        SINGLE_ACCOUNT_PIPELINE,
+        MULTI_ACCOUNT_PIPELINE,
+    }
     for blueprint in blueprints:
         template = {
             "Parameters": {name: {"Type": "String", "Default": ""} for name in blueprint.parameters},

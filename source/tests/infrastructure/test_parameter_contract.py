@@ -13,11 +13,14 @@ import pytest
 
 from app import stack_id
 from lambdas.pipeline_orchestration.catalogue import (
+    CATALOGUE,
     MULTI_ACCOUNT_PIPELINE,
     SINGLE_ACCOUNT_PIPELINE,
     blueprints,
 )
+from lambdas.pipeline_orchestration.catalogue.monitors import OPEN_SUFFIX
 from lambdas.pipeline_orchestration.planner import plan_pipeline
+from lambdas.pipeline_orchestration.settings import MODEL_MONITOR_ENGINE, OPEN_ENGINE
 from lambdas.pipeline_orchestration.validation import validate
 
 from .examples import MODES, body, settings
@@ -205,3 +208,33 @@ def test_the_orchestrator_refuses_half_a_vpc(synthesized, values, accepted):
         if not _holds(assertion["Assert"], values)
     ]
     assert (not failed) == accepted, failed
+
+
+# Every monitor type, in both account modes, on each engine: chosen by the orchestrator's MonitoringEngine, or
+# by the request's monitoring_engine against the other default.
+ENGINE_CASES = [
+    (name, multi, engine, chosen_by)
+    for name, multi, _ in MODES
+    if CATALOGUE[name].alternative is not None
+    for engine in (OPEN_ENGINE, MODEL_MONITOR_ENGINE)
+    for chosen_by in ("orchestrator", "request")
+]
+
+
+@pytest.mark.synth
+@pytest.mark.parametrize("pipeline_type, multi_account, engine, chosen_by", ENGINE_CASES)
+def test_each_engine_deploys_its_template_with_its_parameters(
+    synthesized, pipeline_type, multi_account, engine, chosen_by
+):
+    other = MODEL_MONITOR_ENGINE if engine == OPEN_ENGINE else OPEN_ENGINE
+    orchestrator = dataclasses.replace(
+        settings(multi_account), monitoring_engine=engine if chosen_by == "orchestrator" else other
+    )
+    request = {**body(pipeline_type), **({"monitoring_engine": engine} if chosen_by == "request" else {})}
+    plan = plan_pipeline(validate(request, orchestrator), orchestrator)
+
+    assert plan.template.endswith(f"{OPEN_SUFFIX}.yaml") == (engine == OPEN_ENGINE), plan.template
+    for stage in plan.stages:
+        _check(_declared(synthesized, plan.template), stage.parameters, f"{pipeline_type} on {engine} ({chosen_by})")
+    if not plan.direct:
+        assert plan.stack_parameters["TemplateFileName"] == plan.template

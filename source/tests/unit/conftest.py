@@ -68,7 +68,10 @@ def aws_scene():
         for bucket in (ASSETS, BLUEPRINTS):
             s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=ASSETS, VersioningConfiguration={"Status": "Enabled"})
-        blueprints = {t.blueprint for t in CATALOGUE.values()} | {SINGLE_ACCOUNT_PIPELINE, MULTI_ACCOUNT_PIPELINE}
+        blueprints = {b for t in CATALOGUE.values() for b in t.all_blueprints} | {
+            SINGLE_ACCOUNT_PIPELINE,
+            MULTI_ACCOUNT_PIPELINE,
+        }
         for blueprint in blueprints:
             s3.put_object(
                 Bucket=BLUEPRINTS,

@@ -10,6 +10,7 @@ import pytest
 from lambdas.pipeline_orchestration.catalogue import CATALOGUE, MULTI_ACCOUNT_PIPELINE, SINGLE_ACCOUNT_PIPELINE
 from lambdas.pipeline_orchestration.planner import plan_pipeline, template_url
 from lambdas.pipeline_orchestration.validation import validate
+from lambdas.shared.errors import ValidationFailed
 from tests.unit.conftest import example, make_settings
 
 SINGLE = make_settings()
@@ -154,11 +155,25 @@ def test_monitor_names_are_stable_for_the_same_values_and_change_with_the_baseli
     assert (
         parameters["BaselineJobOutputLocation"] == f"my-assets-bucket/monitoring/baselines/{names['baseline_job_name']}"
     )
-    assert parameters["ImageUri"].endswith("/sagemaker-model-monitor-analyzer")
+    assert parameters["ImageUri"].endswith("/sagemaker-scikit-learn:1.2-1-cpu-py3")  # the open engine by default
+    on_model_monitor = plan("byom_data_quality_monitor", monitoring_engine="model_monitor")
+    assert on_model_monitor.stages[0].parameters["ImageUri"].endswith("/sagemaker-model-monitor-analyzer")
+    assert on_model_monitor.template == "byom_data_quality_monitor.yaml"
+    assert first.template == "byom_data_quality_monitor_open.yaml"
+    # Another engine is another baseline job: its own name, so neither engine's job stands for the other's.
+    assert on_model_monitor.stages[0].names["baseline_job_name"] != names["baseline_job_name"]
+
+
+def test_an_unknown_monitoring_engine_is_refused_with_the_engines():
+    with pytest.raises(ValidationFailed) as refused:
+        plan("byom_data_quality_monitor", monitoring_engine="clarify")
+    assert {e.field: e.message for e in refused.value.errors} == {
+        "monitoring_engine": "must be one of open, model_monitor; got 'clarify'"
+    }
 
 
 def test_clarify_monitors_use_the_clarify_image_and_json_parameters():
-    parameters = plan("byom_model_bias_monitor").stages[0].parameters
+    parameters = plan("byom_model_bias_monitor", monitoring_engine="model_monitor").stages[0].parameters
     assert "sagemaker-clarify-processing" in parameters["ImageUri"]
     assert json.loads(parameters["BiasConfig"]) == {
         "facet_name": "age",

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The orchestrator reads its deployment from the Lambda environment, with the predecessor's variable names."""
 
+import pytest
+
 from lambdas.pipeline_orchestration.settings import Settings
 
 
@@ -42,3 +44,14 @@ def test_multi_account_environment():
 def test_strict_validation_is_off_unless_the_stack_turns_it_on():
     assert not Settings.from_env({}).strict_validation
     assert Settings.from_env({"STRICT_VALIDATION": "Yes"}).strict_validation
+
+
+def test_the_monitoring_engine_is_the_stacks_parameter_in_the_requests_spelling():
+    assert Settings.from_env({}).monitoring_engine == "open"  # a new stack's default
+    assert Settings.from_env({"MONITORING_ENGINE": "ModelMonitor"}).monitoring_engine == "model_monitor"
+    assert Settings.from_env({"MONITORING_ENGINE": "Open"}).monitoring_engine == "open"
+
+
+def test_a_monitoring_engine_the_stack_would_refuse_fails_at_cold_start_with_the_engines():
+    with pytest.raises(ValueError, match="MONITORING_ENGINE must be one of Open, ModelMonitor, not 'Clarify'"):
+        Settings.from_env({"MONITORING_ENGINE": "Clarify"})

@@ -61,8 +61,10 @@ __all__ = [
     "TUNER",
     "blueprints",
     "derived_names",
+    "monitor_kinds",
     "register",
     "registered",
+    "retrainable_types",
     "short_hash",
     "stack_base_name",
 ]
@@ -103,7 +105,8 @@ def blueprints(types: Iterable[PipelineType] | None = None) -> list[Blueprint]:
     """The distinct blueprints of the given types (default: every type), in catalogue order."""
     found: dict[str, Blueprint] = {}
     for pipeline_type in CATALOGUE.values() if types is None else types:
-        found.setdefault(pipeline_type.blueprint.template, pipeline_type.blueprint)
+        for blueprint in pipeline_type.all_blueprints:
+            found.setdefault(blueprint.template, blueprint)
     return list(found.values())
 
 
@@ -118,6 +121,16 @@ def stack_base_name(pipeline: PipelineType, infix: str) -> str:
 
 
 register(*realtime.TYPES, *batch.TYPES, *monitors.TYPES, *image_builder.TYPES, *training.TYPES)
+
+
+def monitor_kinds() -> dict[str, str]:
+    """The monitor types and the kind each names its schedule with."""
+    return {t.name: t.monitor_kind for t in CATALOGUE.values() if t.monitor_kind}
+
+
+def retrainable_types() -> tuple[str, ...]:
+    """The training types a monitor may re-provision when its violations alarm fires."""
+    return tuple(t.name for t in CATALOGUE.values() if t.retrainable)
 
 
 def type_named(base: str) -> str:

@@ -13,6 +13,7 @@ from ..rules import (
     AssetKey,
     Attribute,
     BucketPath,
+    Choice,
     Cron,
     Fraction,
     InstanceType,
@@ -21,8 +22,8 @@ from ..rules import (
     Name,
     RuleBroken,
 )
-from ..settings import Settings
-from ..spec import Blueprint, Creates, Field, NameDeriver, PipelineType, Reads, StageView
+from ..settings import MODEL_MONITOR_ENGINE, MONITORING_ENGINES, Settings
+from ..spec import Alternative, Blueprint, Creates, Field, NameDeriver, PipelineType, Reads, StageView
 from . import parameters as P
 from .shared import (
     DATA_CAPTURE,
@@ -102,6 +103,13 @@ MONITOR_COMMON = (
         Integer(5, 525600),
         default=60,
         doc="Minimum minutes between two retrainings this monitor starts.",
+    ),
+    Field(
+        "monitoring_engine",
+        Choice(values=tuple(MONITORING_ENGINES.values()), allow_empty=True),
+        doc="open: our own engine (SageMaker Processing on the scikit-learn image, EventBridge Scheduler), for "
+        "every account; model_monitor: SageMaker Model Monitor and Clarify, for accounts that have them. "
+        "Empty: the orchestrator's MonitoringEngine.",
     ),
 )
 # A Clarify job calls SageMaker to create and invoke a shadow endpoint of the model: it needs the network.
@@ -253,13 +261,29 @@ def _ground_truth(view: StageView) -> dict[str, str]:
     }
 
 
+def engine(values: Mapping[str, Any], settings: Settings) -> str:
+    """The engine a monitor runs on: the request's `monitoring_engine`, else the orchestrator's."""
+    return str(values.get("monitoring_engine") or settings.monitoring_engine)
+
+
+def on_open_engine(values: Mapping[str, Any], settings: Settings) -> bool:
+    return engine(values, settings) != MODEL_MONITOR_ENGINE
+
+
+def _image(view: StageView, model_monitor_image: str) -> str:
+    """Model Monitor's or Clarify's image, or the open engine's."""
+    if on_open_engine(view.values, view.settings):
+        return images.monitoring_engine_image(view.settings.region)
+    return model_monitor_image
+
+
 def build_data_quality(view: StageView) -> dict[str, str]:
-    return _monitor_common(view, images.model_monitor_image(view.settings.region))
+    return _monitor_common(view, _image(view, images.model_monitor_image(view.settings.region)))
 
 
 def build_model_quality(view: StageView) -> dict[str, str]:
     return {
-        **_monitor_common(view, images.model_monitor_image(view.settings.region)),
+        **_monitor_common(view, _image(view, images.model_monitor_image(view.settings.region))),
         "BaselineInferenceAttribute": view.text("baseline_inference_attribute"),
         "BaselineProbabilityAttribute": view.text("baseline_probability_attribute"),
         "BaselineGroundTruthAttribute": view.text("baseline_ground_truth_attribute"),
@@ -270,7 +294,7 @@ def build_model_quality(view: StageView) -> dict[str, str]:
 
 def build_model_bias(view: StageView) -> dict[str, str]:
     return {
-        **_monitor_common(view, images.clarify_image(view.settings.region)),
+        **_monitor_common(view, _image(view, images.clarify_image(view.settings.region))),
         **_problem_attributes(view),
         **_ground_truth(view),
         "ModelPredictedLabelConfig": view.text("model_predicted_label_config"),
@@ -317,7 +341,7 @@ def _check_shap_baseline(values: Mapping[str, Any], settings: Settings) -> list[
 def build_model_explainability(view: StageView) -> dict[str, str]:
     scores = view.get("model_scores")
     return {
-        **_monitor_common(view, images.clarify_image(view.settings.region)),
+        **_monitor_common(view, _image(view, images.clarify_image(view.settings.region))),
         **_problem_attributes(view),
         "SHAPConfig": view.text("shap_config"),
         P.SHAP_BASELINE_KEY.name: shap_baseline_key(view.get("shap_config"), view.settings.assets_bucket),
@@ -397,6 +421,19 @@ MODEL_EXPLAINABILITY = Blueprint(
     (MONITORING_SCHEDULE, _job_definition("ModelExplainability")),
 )
 
+# The open engine's blueprints: the same parameters, a baseline job and an EventBridge Scheduler schedule of
+# analysis jobs instead of a job definition and a SageMaker monitoring schedule.
+OPEN_SUFFIX = "_open"
+
+
+def open_blueprint(blueprint: Blueprint) -> Blueprint:
+    """The open engine's blueprint of a Model Monitor / Clarify blueprint (it creates no SageMaker resource)."""
+    return Blueprint(blueprint.template.replace(".yaml", f"{OPEN_SUFFIX}.yaml"), blueprint.declared)
+
+
+def _open(blueprint: Blueprint, build: Any) -> Alternative:
+    return Alternative(open_blueprint(blueprint), build, on_open_engine)
+
 
 TYPES = (
     PipelineType(
@@ -411,6 +448,8 @@ TYPES = (
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_data_quality_monitor"]),
+        monitor_kind=MONITOR_KINDS["byom_data_quality_monitor"],
+        alternative=_open(DATA_QUALITY, build_data_quality),
     ),
     PipelineType(
         "byom_model_quality_monitor",
@@ -449,6 +488,8 @@ TYPES = (
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_model_quality_monitor"]),
+        monitor_kind=MONITOR_KINDS["byom_model_quality_monitor"],
+        alternative=_open(MODEL_QUALITY, build_model_quality),
     ),
     PipelineType(
         "byom_model_bias_monitor",
@@ -493,6 +534,8 @@ TYPES = (
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_model_bias_monitor"]),
+        monitor_kind=MONITOR_KINDS["byom_model_bias_monitor"],
+        alternative=_open(MODEL_BIAS, build_model_bias),
     ),
     PipelineType(
         "byom_model_explainability_monitor",
@@ -543,5 +586,7 @@ TYPES = (
         endpoint="monitors",
         keeps=MONITOR_KEEPS,
         derive_names=monitor_names(MONITOR_KINDS["byom_model_explainability_monitor"]),
+        monitor_kind=MONITOR_KINDS["byom_model_explainability_monitor"],
+        alternative=_open(MODEL_EXPLAINABILITY, build_model_explainability),
     ),
 )

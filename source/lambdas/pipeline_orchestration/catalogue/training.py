@@ -328,6 +328,7 @@ TYPES = (
         reads=_job("training_job"),
         keeps=(KEEP_JOB_OUTPUT,),
         derive_names=job_names("training", TRAINING_NAME_LIMIT),
+        retrainable=True,
     ),
     PipelineType(
         "model_tuner_builtin",
@@ -372,6 +373,7 @@ TYPES = (
         reads=_job("tuning_job"),
         keeps=(KEEP_JOB_OUTPUT,),
         derive_names=job_names("tuner", SHORT_NAME_LIMIT),
+        retrainable=True,
     ),
     PipelineType(
         "model_autopilot_training",
@@ -406,5 +408,6 @@ TYPES = (
         reads=_job("automl_job"),
         keeps=(KEEP_JOB_OUTPUT,),
         derive_names=job_names("autopilot", SHORT_NAME_LIMIT),
+        retrainable=True,
     ),
 )

@@ -244,7 +244,7 @@ def _buckets() -> None:
     for bucket in (ASSETS, BLUEPRINTS):
         s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=ASSETS, VersioningConfiguration={"Status": "Enabled"})
-    templates = {t.blueprint.template: t.blueprint.parameters for t in CATALOGUE.values()}
+    templates = {b.template: b.parameters for t in CATALOGUE.values() for b in t.all_blueprints}
     for wrapper in (SINGLE_ACCOUNT_PIPELINE, MULTI_ACCOUNT_PIPELINE):
         templates[wrapper.template] = wrapper.parameters
     for name, parameters in templates.items():

@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from lambdas.blueprints import open_engine
 from lambdas.pipeline_orchestration import index, monitoring
 from lambdas.pipeline_orchestration.adapters import Aws, Monitoring, SageMaker
+from lambdas.pipeline_orchestration.monitoring import reports
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.shared.aws import client
 
@@ -502,3 +504,114 @@ def test_a_multi_account_monitor_says_its_schedules_run_in_the_stage_accounts(mo
     }
     alarm = scene.service.on_monitoring_event(alarm_event(f"{MONITOR_NAME}-violations"))
     assert alarm["status"] == "ignored"
+
+
+def test_a_second_monitor_of_one_kind_on_one_endpoint_is_refused_with_the_owner(loop):
+    """Both would derive one schedule name: the second would take over the first's schedule."""
+    scene, _, _ = loop
+    schedule = provisioned_monitor(scene)
+    status, answer = scene.call("POST", "/provisionpipeline", {**MONITOR, "model_name": "churn-second"})
+    assert status == 409, answer
+    reason = answer["detailedMessage"]
+    assert MONITOR_NAME in reason and schedule in reason and "delete it first" in reason
+    assert monitoring.lifecycle.lookup("mlops-pipeline-churn-second-byomdataqualitymonitor", scene.service.aws) is None
+    # The owner itself may update its request (its schedule stays its own), and another kind is another schedule.
+    assert scene.call("POST", "/provisionpipeline", {**MONITOR, "violation_threshold": 3})[0] == 200
+    other_kind = {
+        **MONITOR,
+        "pipeline_type": "byom_model_quality_monitor",
+        "problem_type": "Regression",
+        "baseline_inference_attribute": "prediction",
+        "baseline_ground_truth_attribute": "label",
+        "monitor_inference_attribute": "0",
+        "monitor_ground_truth_input": "reports-bucket/ground-truth",
+    }
+    assert scene.call("POST", "/provisionpipeline", other_kind)[0] == 200
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The open engine: its analysis jobs report their own outcome (no SageMaker monitoring schedule, no execution list)
+
+
+def engine_job(name: str, schedule: str, scheduled: datetime = SCHEDULED) -> None:
+    """An analysis job as the open engine's schedule starts it: its environment names the schedule and the hour
+    (moto keeps no Environment of a processing job: the test sets it where DescribeProcessingJob reads it)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    environment = {
+        open_engine.SCHEDULE_ENV: schedule,
+        open_engine.SCHEDULED_TIME_ENV: scheduled.isoformat().replace("+00:00", "Z"),
+    }
+    client("sagemaker").create_processing_job(
+        ProcessingJobName=name,
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},
+        AppSpecification={
+            "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+        },
+        Environment=environment,
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/monitor",
+    )
+    sagemaker_backends[ACCOUNT][REGION].processing_jobs[name].environment = environment
+
+
+def put_result(schedule: str, hour: datetime, result: dict[str, Any]) -> None:
+    key = f"monitoring/churn-endpoint/{schedule}/{hour:%Y/%m/%d/%H}/result.json"
+    client("s3").put_object(Bucket="reports-bucket", Key=key, Body=json.dumps(result))
+
+
+def test_the_open_engines_result_feeds_the_metric_without_sagemakers_monitoring(loop):
+    scene, executions, _ = loop
+    schedule = provisioned_monitor(scene)
+    engine_job("open-monitoring-d32c5kddcf5bb8c3", schedule)
+    location = put_report(schedule, SCHEDULED, VIOLATIONS)
+    put_result(schedule, SCHEDULED, {"status": "CompletedWithViolations", "violations": VIOLATIONS["violations"]})
+
+    answer = index.handle(documented_event("open-monitoring-d32c5kddcf5bb8c3", "Completed"), scene.service)
+
+    assert executions.runs == {}  # nothing was asked of SageMaker's monitoring executions
+    assert answer["status"] == "recorded" and answer["monitoring_schedule"] == schedule
+    assert answer["execution"]["status"] == "CompletedWithViolations" and answer["execution"]["report"] == location
+    assert answer["execution"]["violations_count"] == 7 and metric_values(schedule) == [7.0]
+
+
+def test_a_clean_open_engine_hour_publishes_zero(loop):
+    scene, _, _ = loop
+    schedule = provisioned_monitor(scene)
+    engine_job("open-monitoring-clean", schedule)
+    put_result(schedule, SCHEDULED, {"status": "Completed", "violations": []})
+    answer = scene.service.on_monitoring_event(documented_event("open-monitoring-clean", "Completed"))
+    assert answer["metric"]["value"] == 0 and metric_values(schedule) == [0.0]
+
+
+@pytest.mark.parametrize(
+    "job_status, result, reason",
+    [
+        ("Failed", None, "AlgorithmError: pip could not install monitoring-engine"),
+        ("Completed", {"status": "Failed", "exit_message": "baseline constraints.json is missing"}, "constraints"),
+        ("Completed", None, "the engine wrote no s3://reports-bucket/monitoring/churn-endpoint/"),
+        ("Completed", {"status": "Exploded"}, "result.json says 'Exploded'"),
+    ],
+)
+def test_a_failed_open_engine_hour_notifies_at_once_with_its_reason(loop, job_status, result, reason):
+    scene, _, queue = loop
+    schedule = provisioned_monitor(scene)
+    engine_job("open-monitoring-failed", schedule)
+    if result is not None:
+        put_result(schedule, SCHEDULED, result)
+    event = documented_event("open-monitoring-failed", job_status)
+    if job_status == "Failed":
+        event["detail"]["FailureReason"] = reason
+
+    answer = scene.service.on_monitoring_event(event)
+
+    assert answer["execution"]["status"] == "Failed" and reason in answer["execution"]["failure_reason"]
+    assert answer["notified"] and metric_values(schedule) == []
+    ((subject, message),) = notifications(queue)
+    assert subject == f"Monitoring execution failed: {MONITOR_NAME}" and reason in message
+
+
+def test_the_engines_environment_names_match_the_orchestrators():
+    assert (open_engine.SCHEDULE_ENV, open_engine.SCHEDULED_TIME_ENV) == (
+        reports.ENGINE_SCHEDULE_ENV,
+        reports.ENGINE_SCHEDULED_TIME_ENV,
+    )
