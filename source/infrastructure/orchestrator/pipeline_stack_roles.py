@@ -88,10 +88,17 @@ class PipelineStackRoles(StackLevel):
                 )
                 for service in boundary.BOUNDED_SERVICES
             ],
+            *[
+                (
+                    f"AwsSolutions-IAM5[Action::{pattern}]",
+                    "Matches only actions AWS authorizes on no resource type (checked against the Service "
+                    "Authorization Reference); written as a pattern for IAM's policy size limit",
+                )
+                for pattern in boundary.ANY_RESOURCE_PATTERNS
+            ],
             (
                 "AwsSolutions-IAM5[Resource::*]",
-                "Only the actions AWS authorizes on no resource type (the Service Authorization Reference), and "
-                "denies",
+                "Only the actions AWS authorizes on no resource type (the Service Authorization Reference), and denies",
             ),
             *[
                 (

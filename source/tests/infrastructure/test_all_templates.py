@@ -49,9 +49,10 @@ def test_the_app_has_both_orchestrator_stacks(synthesized):
 
 def _boundary_service(where: str, action: Any) -> bool:
     """The permissions boundary caps by whole service (it grants nothing itself; see infrastructure.boundary)."""
-    from infrastructure.boundary import BOUNDED_SERVICES
+    from infrastructure.boundary import ANY_RESOURCE_PATTERNS, BOUNDED_SERVICES
 
-    return where.startswith("/PipelinePermissionsBoundary") and action in {f"{s}:*" for s in BOUNDED_SERVICES}
+    allowed = {f"{s}:*" for s in BOUNDED_SERVICES} | set(ANY_RESOURCE_PATTERNS)
+    return where.startswith("/PipelinePermissionsBoundary") and action in allowed
 
 
 def test_no_iam_statement_allows_a_wildcard_action(synthesized):
@@ -72,7 +73,7 @@ def _orchestrator_guard(where: str, statement: dict[str, Any]) -> bool:
     infrastructure.boundary.ORCHESTRATOR_GUARDS): a Deny only narrows."""
     from infrastructure.boundary import ORCHESTRATOR_GUARDS
 
-    return where.startswith(("/PipelinePermissionsBoundary", "/PipelineStackRolesCloudformationRoleGuards")) and (
+    return where.startswith(("/PipelinePermissionsBoundary", "/CloudformationRoleGuards")) and (
         statement.get("Sid") in ORCHESTRATOR_GUARDS
     )
 
