@@ -467,7 +467,7 @@ class JobResource(Construct):
         machine = sfn.StateMachine(
             self,
             "Waiter",
-            # mlops-pipeline*, as the permissions boundary requires; the stack's id keeps it unique within 80 characters.
+            # mlops-pipeline*, as the permissions boundary requires; the stack id keeps it unique within 80 characters.
             state_machine_name=Fn.join("-", [PIPELINE_PREFIX, "waiter", Fn.select(2, Fn.split("/", Aws.STACK_ID))]),
             definition_body=sfn.DefinitionBody.from_chainable(loop),
             timeout=Duration.minutes(70),

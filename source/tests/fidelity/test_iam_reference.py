@@ -134,7 +134,6 @@ def test_the_boundary_patterns_match_only_any_resource_actions():
     """The boundary's action patterns on "*" (infrastructure.boundary.ANY_RESOURCE_PATTERNS) stay within the actions
     AWS authorizes on "*" only, and its named "*" actions are such actions."""
     from infrastructure.boundary import ANY_RESOURCE_ACTIONS, ANY_RESOURCE_PATTERNS
-
     from tests.fidelity.aws_reference import resource_arns
 
     for pattern in ANY_RESOURCE_PATTERNS:
@@ -154,11 +153,10 @@ def test_the_boundary_patterns_match_only_any_resource_actions():
 
 @pytest.mark.synth
 def test_the_boundary_allows_on_any_resource_every_any_resource_action_the_pipelines_hold(synthesized):
-    """A boundary of resource-scoped statements cuts an action AWS authorizes on "*" only, unless it allows it on "*"."""
+    """A resource-scoped boundary cuts an action AWS authorizes on "*" only, unless it allows it on "*"."""
     import fnmatch
 
     from infrastructure.boundary import ANY_RESOURCE_ACTIONS, ANY_RESOURCE_PATTERNS
-
     from tests.fidelity.aws_reference import resource_arns
 
     on_any = [*ANY_RESOURCE_ACTIONS, *ANY_RESOURCE_PATTERNS]
