@@ -12,6 +12,7 @@ removing a role's boundary.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import jsii
@@ -19,36 +20,42 @@ from aws_cdk import Aspects, Aws, CfnCondition, CfnParameter, Fn, IAspect, Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from lambdas.pipeline_orchestration.catalogue import BOUNDARY_PARAMETER, PIPELINE_PREFIX
+from lambdas.pipeline_orchestration.catalogue import ARTIFACT_WRITERS_PATH, BOUNDARY_PARAMETER, PIPELINE_PREFIX
 
 PARAMETER = BOUNDARY_PARAMETER  # the blueprints' parameter that names the boundary
 
-# Services whose actions the pipelines' roles hold (identity policies name each action and scope its resources;
-# the boundary caps by service, because the named actions would exceed IAM's 6,144-character policy limit).
-BOUNDED_SERVICES = (
-    "apigateway",
-    "application-autoscaling",
-    "cloudformation",
-    "cloudwatch",
-    "codebuild",
-    "codepipeline",
-    "ecr",
-    "events",
-    "kms",
-    "lambda",
-    "logs",
-    "s3",
-    "sagemaker",
-    "sns",
-    "states",
-    "xray",
-)
-# IAM and account-level actions the pipelines' roles hold, by name: nothing here writes IAM beyond a role that
-# carries this boundary.
-NAMED_ACTIONS = (
+# The boundary names resources, so that a role a compromised template writes reaches only what the pipelines own
+# (IAM permissions boundaries: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html).
+# It is one managed policy, whose size IAM limits to 6,144 characters without whitespace ("Managed policy size",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html), and only one policy can be a role's
+# boundary: statements therefore pair services with resource patterns rather than list every action
+# (tests/infrastructure/test_security_model.py measures the rendered policy).
+
+# Services whose every resource the pipelines' stacks name `mlops-pipeline*` (CloudFormation's generated names start
+# with the stack's name; the state machines and CodeBuild projects are named so explicitly).
+NAMED_SERVICES = ("cloudformation", "cloudwatch", "codebuild", "codepipeline", "events", "lambda", "logs", "states")
+# Services whose resources a request or SageMaker names: any of this account's (the requests' values are validated
+# against the data perimeter, and the roles' own policies name each resource).
+ACCOUNT_SERVICES = ("apigateway", "application-autoscaling", "ecr", "sagemaker", "sns")
+# Every service a statement of the boundary allows whole, on the resources it names.
+BOUNDED_SERVICES = (*NAMED_SERVICES, *ACCOUNT_SERVICES, "s3")
+# What the pipelines' roles hold that AWS authorizes on "*" only (the Service Authorization Reference lists no
+# resource type for them): a resource-scoped statement would cut them (tests/fidelity checks this list against the
+# reference and the roles' grants).
+ANY_RESOURCE_ACTIONS = (
+    "cloudformation:CreateStackSet",
+    "cloudformation:ValidateTemplate",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:PutMetricData",
+    "ecr:GetAuthorizationToken",
+    "lambda:ListFunctions",
+    "logs:DescribeIndexPolicies",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
     "organizations:DescribeOrganization",
     "organizations:ListDelegatedAdministrators",
-    "sts:AssumeRole",
     # What SageMaker and CodeBuild do with a role's permissions to run containers in the user's VPC (the
     # roles' own policies scope them to the given subnets and security groups).
     "ec2:CreateNetworkInterface",
@@ -60,6 +67,35 @@ NAMED_ACTIONS = (
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeSubnets",
     "ec2:DescribeVpcs",
+)
+# The same, written as patterns to save the boundary's characters: each matches only actions AWS authorizes on "*"
+# (test_the_boundary_patterns_match_only_any_resource_actions checks them against the reference).
+ANY_RESOURCE_PATTERNS = (
+    "application-autoscaling:Describe*",
+    "codepipeline:PutJob*",
+    "logs:*LogDelivery",
+    "xray:GetSampling*",
+    "xray:PutT*",
+)
+# KMS only on behalf of the services that store the pipelines' data (kms:ViaService,
+# https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
+KMS_ACTIONS = (
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
+KMS_VIA = ("s3", "sagemaker")
+# Bucket-level writes that would change who may read or write a bucket: no pipeline role holds them, none may.
+BUCKET_POLICY_WRITES = (
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketAcl",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
 )
 ROLE_LIFECYCLE_ACTIONS = (
     "iam:GetRole",
@@ -106,8 +142,8 @@ PASSED_TO = (
 AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
 
 
-def pipeline_roles() -> str:
-    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{PIPELINE_PREFIX}*"
+def pipeline_roles(path: str = "/") -> str:
+    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role{path}{PIPELINE_PREFIX}*"
 
 
 def with_boundary(boundary_arn: str) -> dict[str, Any]:
@@ -134,31 +170,145 @@ def guard_statements(boundary_arn: str) -> list[iam.PolicyStatement]:
     ]
 
 
-def boundary_statements(boundary_arn: str) -> list[iam.PolicyStatement]:
+def _arn(service: str, resource: str, account: str = Aws.ACCOUNT_ID, region: str = Aws.REGION) -> str:
+    return f"arn:{Aws.PARTITION}:{service}:{region}:{account}:{resource}"
+
+
+def pipeline_resources() -> list[str]:
+    """What the pipelines' stacks create (NAMED_SERVICES, named `mlops-pipeline*`) and the resources of this account
+    that requests or SageMaker name (ACCOUNT_SERVICES)."""
+    p = PIPELINE_PREFIX
+    return [
+        # Stacks, StackSets and their targets; a delegated administrator's StackSets carry the management account.
+        _arn("cloudformation", f"stack*/{p}*", account="*"),
+        _arn("cloudformation", "type/resource/*", account=""),  # the handlers' schemas
+        _arn("cloudwatch", f"alarm:{p}*"),
+        _arn("codebuild", f"*/{p}*"),  # projects and their report groups
+        _arn("codepipeline", f"{p}*"),
+        _arn("events", f"rule/{p}*"),
+        _arn("lambda", f"function:{p}*"),
+        _arn("logs", f"log-group:{p}*"),
+        _arn("logs", f"log-group:/aws/*/{p}*"),  # CodeBuild's and Lambda's own log groups
+        _arn("logs", "log-group:/aws/sagemaker/*"),  # SageMaker jobs' and endpoints' logs, named by SageMaker
+        _arn("states", f"*:{p}*"),  # state machines and their executions
+        _arn("apigateway", "/*", account=""),
+        _arn("application-autoscaling", "scalable-target/*"),
+        _arn("ecr", "repository/*"),
+        _arn("sagemaker", "*"),
+        _arn("sagemaker", "model-package/*", account="*"),  # a multi-account registry's packages
+        _arn("sns", "*"),
+    ]
+
+
+def key_resources() -> str:
+    """Keys of this orchestrator's accounts (the data perimeter refuses other accounts' keys in requests)."""
+    return _arn("kms", "key/*", account="*")
+
+
+def s3_resources(bucket_names: list[str], data_buckets: str, any_data_bucket: CfnCondition) -> list[str]:
+    """The buckets the pipelines read and write: the orchestrator's (`bucket_names`), and `data_buckets` (a comma
+    list; every bucket of the account when `any_data_bucket` holds, as the data perimeter allows)."""
+    arn = f"arn:{Aws.PARTITION}:s3:::"
+    named = [f"{arn}{name}{objects}" for name in bucket_names for objects in ("", "/*")]
+    # Fn::Join takes a literal delimiter only: the listed buckets' ARNs name any partition (a bucket's name is unique
+    # in its partition, and s3:ResourceAccount holds the account).
+    data, any_partition = Fn.split(",", data_buckets), "arn:*:s3:::"
+    named += [
+        Fn.join("", [any_partition, Fn.join(f",{any_partition}", data)]),
+        Fn.join("", [any_partition, Fn.join(f"/*,{any_partition}", data), "/*"]),
+    ]
+    return Fn.split(",", Fn.condition_if(any_data_bucket.logical_id, f"{arn}*", Fn.join(",", named)).to_string())
+
+
+@dataclass(frozen=True)
+class Orchestrator:
+    """What no role under the boundary may change: the orchestrator's function, roles, REST API and stack."""
+
+    function_arn: str
+    role_arns: list[str]
+    rest_api_id: str
+
+
+# Sids of the boundary's denies that name a whole service: a Deny only narrows, and naming each action would both
+# exceed the size limit and miss the actions a service adds later.
+ORCHESTRATOR_GUARDS = ("OrchestratorFunctionIsFixed", "OrchestratorRolesAreFixed", "OrchestratorApiIsFixed")
+
+
+def orchestrator_guard_statements(orchestrator: Orchestrator) -> list[iam.PolicyStatement]:
+    """Explicit denies (they hold whatever any other policy allows: https://docs.aws.amazon.com/IAM/latest/UserGuide/
+    reference_policies_evaluation-logic.html) on the orchestrator's own resources and every bucket's policy."""
+    api = _arn("apigateway", f"/restapis/{orchestrator.rest_api_id}", account="")
     return [
         iam.PolicyStatement(
-            # Resource "*": the cap is per service; every role's own policy names the resources it may touch.
-            sid="PipelineServices",
-            actions=[f"{service}:*" for service in BOUNDED_SERVICES] + list(NAMED_ACTIONS),
+            sid="OrchestratorFunctionIsFixed",
+            effect=iam.Effect.DENY,
+            actions=["lambda:*"],
+            resources=[orchestrator.function_arn, f"{orchestrator.function_arn}:*"],
+        ),
+        iam.PolicyStatement(
+            sid="OrchestratorRolesAreFixed",
+            effect=iam.Effect.DENY,
+            actions=["iam:*", "sts:AssumeRole"],
+            resources=list(orchestrator.role_arns),
+        ),
+        iam.PolicyStatement(
+            sid="OrchestratorApiIsFixed", effect=iam.Effect.DENY, actions=["apigateway:*"], resources=[api, f"{api}/*"]
+        ),
+        iam.PolicyStatement(
+            sid="OrchestratorStackIsFixed",
+            effect=iam.Effect.DENY,
+            actions=["cloudformation:UpdateStack", "cloudformation:DeleteStack", "cloudformation:CreateChangeSet"],
+            resources=[_arn("cloudformation", f"stack/{Aws.STACK_NAME}/*")],
+        ),
+        iam.PolicyStatement(
+            # Resource "*": no pipeline role holds these; whoever may read or write a bucket stays the owner's call.
+            sid="BucketPoliciesAreFixed",
+            effect=iam.Effect.DENY,
+            actions=list(BUCKET_POLICY_WRITES),
             resources=["*"],
         ),
+    ]
+
+
+def boundary_statements(
+    boundary_arn: str, *, s3: list[str], orchestrator: Orchestrator | None = None
+) -> list[iam.PolicyStatement]:
+    """The boundary: `s3` the bucket resources it allows (`s3_resources`), `orchestrator` what it guards. Only the
+    denies carry a Sid: every character counts against IAM's size limit."""
+    return [
         iam.PolicyStatement(
-            sid="PipelineRoleLifecycle", actions=list(ROLE_LIFECYCLE_ACTIONS), resources=[pipeline_roles()]
+            # A whole service per statement, on the resources above: every role's own policy names its actions.
+            actions=[f"{service}:*" for service in (*NAMED_SERVICES, *ACCOUNT_SERVICES)],
+            resources=pipeline_resources(),
         ),
         iam.PolicyStatement(
-            sid="RolesCarryThisBoundary",
+            actions=["s3:*"],
+            resources=s3,
+            conditions={"StringEquals": {"s3:ResourceAccount": Aws.ACCOUNT_ID}},
+        ),
+        iam.PolicyStatement(
+            actions=list(KMS_ACTIONS),
+            resources=[key_resources()],
+            conditions={"StringEquals": {"kms:ViaService": [f"{via}.{Aws.REGION}.amazonaws.com" for via in KMS_VIA]}},
+        ),
+        iam.PolicyStatement(actions=[*ANY_RESOURCE_ACTIONS, *ANY_RESOURCE_PATTERNS], resources=["*"]),
+        iam.PolicyStatement(actions=list(ROLE_LIFECYCLE_ACTIONS), resources=[pipeline_roles()]),
+        iam.PolicyStatement(
+            # The wrapper pipelines' action roles live on the artifact writers' path.
+            actions=["sts:AssumeRole"],
+            resources=[pipeline_roles(), pipeline_roles(ARTIFACT_WRITERS_PATH)],
+        ),
+        iam.PolicyStatement(
             actions=list(ROLE_PERMISSION_WRITES),
             resources=[pipeline_roles()],
             conditions=with_boundary(boundary_arn),
         ),
         iam.PolicyStatement(
-            sid="PassPipelineRoles",
             actions=["iam:PassRole"],
             resources=[pipeline_roles()],
             conditions={"StringEquals": {"iam:PassedToService": list(PASSED_TO)}},
         ),
         iam.PolicyStatement(
-            sid="EndpointAutoscalingServiceRole",
             actions=["iam:CreateServiceLinkedRole"],
             resources=[
                 f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/aws-service-role/{AUTOSCALING_SERVICE}/"
@@ -167,6 +317,7 @@ def boundary_statements(boundary_arn: str) -> list[iam.PolicyStatement]:
             conditions={"StringEquals": {"iam:AWSServiceName": AUTOSCALING_SERVICE}},
         ),
         *guard_statements(boundary_arn),
+        *(orchestrator_guard_statements(orchestrator) if orchestrator else []),
     ]
 
 

@@ -37,7 +37,7 @@ from constructs import Construct
 
 from infrastructure.distribution import blueprint_lambdas_key
 from infrastructure.nag import acknowledge
-from lambdas.pipeline_orchestration.catalogue import ARTIFACT_WRITERS_PATH
+from lambdas.pipeline_orchestration.catalogue import ARTIFACT_WRITERS_PATH, PIPELINE_PREFIX
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
@@ -467,6 +467,8 @@ class JobResource(Construct):
         machine = sfn.StateMachine(
             self,
             "Waiter",
+            # mlops-pipeline*, as the permissions boundary requires; the stack id keeps it unique within 80 characters.
+            state_machine_name=Fn.join("-", [PIPELINE_PREFIX, "waiter", Fn.select(2, Fn.split("/", Aws.STACK_ID))]),
             definition_body=sfn.DefinitionBody.from_chainable(loop),
             timeout=Duration.minutes(70),
             tracing_enabled=True,

@@ -88,6 +88,8 @@ class ImageBuilderStack(Stack):
         project = codebuild.PipelineProject(
             self,
             "ContainerFactory",
+            # After the stack (mlops-pipeline*), as the permissions boundary requires.
+            project_name=Fn.join("-", [Aws.STACK_NAME, "image"]),
             description="Builds the custom algorithm image and pushes it to ECR",
             build_spec=codebuild.BuildSpec.from_object(BUILD_SPEC),
             environment=codebuild.BuildEnvironment(

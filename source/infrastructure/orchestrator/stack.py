@@ -11,6 +11,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Fn, Stack
 from constructs import Construct
 
+from infrastructure.boundary import Orchestrator
 from infrastructure.distribution import Distribution
 from infrastructure.nag import acknowledge
 
@@ -89,6 +90,12 @@ class OrchestratorStack(Stack):
             existing_boundary_arn=parameters.permissions_boundary.value_as_string,
             topic_arn=notifications.topic.topic_arn,
             blueprints_bucket_arn=storage.blueprints_bucket.bucket_arn,
+            bucket_names=[
+                storage.assets_bucket_name,
+                storage.artifact_bucket.bucket_name,
+                storage.blueprints_bucket.bucket_name,
+            ],
+            data_buckets=parameters.perimeter.by_variable["ALLOWED_DATA_BUCKETS"].value_as_string,
         )
         # "Default": CDK leaves this construct out of logical IDs and unique names, so the function keeps the
         # names it had at the stack's root, as do the invoke permissions that EventBridge rules name after it.
@@ -125,7 +132,14 @@ class OrchestratorStack(Stack):
         orchestrator.function.add_environment("DOCKER_HUB_CACHE_PREFIX", docker_hub.prefix)
         # The predecessor's construct path, so that the API URL output keeps its name
         # (PipelineOrchestrationLambdaRestApiEndpoint9B628338).
-        OrchestratorApi(self, "PipelineOrchestration", function=orchestrator.function)
+        api = OrchestratorApi(self, "PipelineOrchestration", function=orchestrator.function)
+        roles.guard_orchestrator(
+            Orchestrator(
+                function_arn=orchestrator.function.function_arn,
+                role_arns=[orchestrator.role.role_arn, roles.cfn_role.role_arn],
+                rest_api_id=api.api.rest_api_id,
+            )
+        )
         BlueprintCopy(self, "BlueprintCopy", distribution=distribution, blueprints_bucket=storage.blueprints_bucket)
         PipelineEvents(self, "PipelineEvents", function=orchestrator.function, dead_letters=orchestrator.failed_events)
         CodeCommitTrigger(
@@ -197,3 +211,4 @@ class OrchestratorStack(Stack):
             ),
         )
         keep_stack_level_logical_ids(self)
+        roles.acknowledge_buckets()

@@ -128,3 +128,59 @@ def test_globs_meet_as_iam_matches():
     assert globs_intersect("arn:aws:s3:::?b", "arn:aws:s3:::ab")
     assert not globs_intersect("arn:aws:s3:::a*", "arn:aws:s3:::b*")
     assert not globs_intersect("arn:aws:logs:*:log-group:x", "arn:aws:logs:*:log-group:y")
+
+
+def test_the_boundary_patterns_match_only_any_resource_actions():
+    """The boundary's action patterns on "*" (infrastructure.boundary.ANY_RESOURCE_PATTERNS) stay within the actions
+    AWS authorizes on "*" only, and its named "*" actions are such actions."""
+    from infrastructure.boundary import ANY_RESOURCE_ACTIONS, ANY_RESOURCE_PATTERNS
+    from tests.fidelity.aws_reference import resource_arns
+
+    for pattern in ANY_RESOURCE_PATTERNS:
+        found = actions_matching(pattern)
+        assert found, pattern
+        assert not [p["privilege"] for prefix, p in found if resource_arns(prefix, p)], pattern
+    scoped_on_purpose = {  # VPC access: the reference lists resource types, the roles' own policies scope them
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+    }
+    for action in set(ANY_RESOURCE_ACTIONS) - scoped_on_purpose:
+        ((prefix, privilege),) = actions_matching(action)
+        assert not resource_arns(prefix, privilege), action
+
+
+@pytest.mark.synth
+def test_the_boundary_allows_on_any_resource_every_any_resource_action_the_pipelines_hold(synthesized):
+    """A resource-scoped boundary cuts an action AWS authorizes on "*" only, unless it allows it on "*"."""
+    import fnmatch
+
+    from infrastructure.boundary import ANY_RESOURCE_ACTIONS, ANY_RESOURCE_PATTERNS
+    from tests.fidelity.aws_reference import resource_arns
+
+    on_any = [*ANY_RESOURCE_ACTIONS, *ANY_RESOURCE_PATTERNS]
+    held = set()
+    for name, template in synthesized.templates.items():
+        if name.startswith("mlops-orchestrator"):
+            continue
+        for resource in template["Resources"].values():
+            if resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+                continue
+            properties = resource["Properties"]
+            documents = (
+                [properties["PolicyDocument"]]
+                if "PolicyDocument" in properties
+                else [p["PolicyDocument"] for p in properties.get("Policies", [])]
+            )
+            for statement in (s for d in documents for s in d["Statement"] if s["Effect"] == "Allow"):
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                held.update(actions)
+    cut = sorted(
+        f"{prefix}:{privilege['privilege']}"
+        for action in held
+        for prefix, privilege in actions_matching(action)
+        if not resource_arns(prefix, privilege)
+        and not any(fnmatch.fnmatchcase(f"{prefix}:{privilege['privilege']}".lower(), p.lower()) for p in on_any)
+    )
+    assert not cut, f'the boundary cuts these actions AWS authorizes on "*" only: {cut}'

@@ -222,7 +222,14 @@ def test_conditions(synthesized, stack):
         assert conditions[name] == (equals if when_empty else {"Fn::Not": [equals]})
     assert conditions["CreateModelRegistryCondition"] == {"Fn::Equals": [{"Ref": "CreateModelRegistry"}, "Yes"]}
     assert conditions["CreatePermissionsBoundary"] == {"Fn::Equals": [{"Ref": "PermissionsBoundaryArn"}, ""]}
-    assert set(conditions) == {*CONDITIONAL, "CreateModelRegistryCondition", "CreatePermissionsBoundary"}
+    # The boundary allows every bucket of the account when AllowedDataBuckets names none.
+    assert conditions["AnyDataBucket"] == {"Fn::Equals": [{"Ref": "AllowedDataBuckets"}, ""]}
+    assert set(conditions) == {
+        *CONDITIONAL,
+        "CreateModelRegistryCondition",
+        "CreatePermissionsBoundary",
+        "AnyDataBucket",
+    }
 
 
 def _conditional(template: dict[str, Any], condition: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ a pipeline creates can ever hold, and that a failed event is kept and told."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from typing import Any
 
@@ -36,6 +37,11 @@ ARTIFACT_WRITER = f"arn:aws:iam::{ACCOUNT}:role{ARTIFACT_WRITERS_PATH}mlops-pipe
 # A role a blueprint stack creates for a job, whose S3 scope a request chooses.
 JOB_ROLE = f"arn:aws:iam::{ACCOUNT}:role/mlops-pipeline-churn-xgb-modeltraini-TrainingRole-1J2K3L"
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/mlops-orchestrator-PermissionsBoundary"
+ORCHESTRATOR_FUNCTION = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:mlops-orchestrator-PipelineOrchestrationFun-1A2B"
+ORCHESTRATOR_API = "a1b2c3d4e5"
+# IAM's quota on a managed policy's size, whitespace not counted ("Managed policy size",
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+MANAGED_POLICY_LIMIT = 6144
 OTHER_BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/anything-goes"
 TEMPLATE_ZIP = "mlops_provisioned_pipelines/mlops-pipeline-churn-xgb-byompipelinerealtimebuiltin/template.zip"
 # A user who uploads model artifacts: allowed to write anywhere in the assets bucket.
@@ -61,6 +67,8 @@ def _orchestrator(synthesized: Any, stack: str = SINGLE, **parameters: str) -> d
         _id(template, "AWS::IAM::ManagedPolicy", "PipelinePermissionsBoundary"): BOUNDARY,
         _id(template, "AWS::S3::Bucket", "PipelineArtifactsBucket"): ARTIFACTS,
         f"{_id(template, 'AWS::S3::Bucket', 'PipelineArtifactsBucket')}.Arn": f"arn:aws:s3:::{ARTIFACTS}",
+        f"{_id(template, 'AWS::Lambda::Function', 'PipelineOrchestrationFunction')}.Arn": ORCHESTRATOR_FUNCTION,
+        _id(template, "AWS::ApiGateway::RestApi", "PipelineOrchestrationLambdaRestApi"): ORCHESTRATOR_API,
         "AWS::StackName": "mlops-orchestrator",
         **parameters,
     }
@@ -293,6 +301,120 @@ def test_a_bounded_role_writes_only_roles_that_carry_the_boundary(synthesized):
         ("iam:PutGroupPolicy", f"arn:aws:iam::{ACCOUNT}:group/x"),
     ):
         assert decide(Request(PIPELINE_ROLE, action, resource), everything_iam, boundary=boundary) == IMPLICIT_DENY
+
+
+def _anything(*services: str) -> list[dict[str, Any]]:
+    """A role's own policy as a compromised template would write it: whole services on every resource."""
+    return [{"Effect": "Allow", "Action": [f"{service}:*" for service in services], "Resource": "*"}]
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_a_bounded_role_cannot_change_the_orchestrator(synthesized, stack):
+    """Explicit denies (IAM's policy evaluation: a Deny in the boundary wins over any Allow,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
+    boundary = _boundary(synthesized, stack)
+    own = _anything("lambda", "iam", "apigateway", "s3", "cloudformation")
+    pipeline_function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:mlops-pipeline-churn-xgb-Fn-1A2B"
+    for function in (ORCHESTRATOR_FUNCTION, f"{ORCHESTRATOR_FUNCTION}:live"):
+        request = Request(PIPELINE_ROLE, "lambda:UpdateFunctionCode", function)
+        assert decide(request, own, boundary=boundary) == EXPLICIT_DENY
+    assert (
+        decide(Request(PIPELINE_ROLE, "lambda:UpdateFunctionCode", pipeline_function), own, boundary=boundary) == ALLOW
+    )
+    other_function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:payments"
+    assert decide(Request(PIPELINE_ROLE, "lambda:UpdateFunctionCode", other_function), own, boundary=boundary) == (
+        IMPLICIT_DENY
+    )
+    for role in (ORCHESTRATOR_ROLE, CFN_ROLE):
+        for action in ("iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PassRole", "iam:UpdateAssumeRolePolicy"):
+            request = Request(PIPELINE_ROLE, action, role, {"iam:PermissionsBoundary": BOUNDARY})
+            assert decide(request, own, boundary=boundary) == EXPLICIT_DENY, (role, action)
+    api = f"arn:aws:apigateway:us-east-1::/restapis/{ORCHESTRATOR_API}"
+    for resource in (api, f"{api}/resources/abc/methods/POST"):
+        assert decide(Request(PIPELINE_ROLE, "apigateway:PATCH", resource), own, boundary=boundary) == EXPLICIT_DENY
+    for bucket in (ASSETS, ARTIFACTS, "mlops-blueprints"):
+        for action in ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy"):
+            request = Request(PIPELINE_ROLE, action, f"arn:aws:s3:::{bucket}", {"s3:ResourceAccount": ACCOUNT})
+            assert decide(request, own, boundary=boundary) == EXPLICIT_DENY, (bucket, action)
+    for action in ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicy"):
+        assert decide(Request(PIPELINE_ROLE, action, BOUNDARY), own, boundary=boundary) == EXPLICIT_DENY
+    orchestrator_stack = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/mlops-orchestrator/5f0e2a10"
+    request = Request(PIPELINE_ROLE, "cloudformation:UpdateStack", orchestrator_stack)
+    assert decide(request, own, boundary=boundary) == EXPLICIT_DENY
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_the_cloudformation_role_cannot_change_the_orchestrator(synthesized, stack):
+    """It carries no boundary of its own (see PipelineStackRoles.guard_orchestrator): the same denies are its own."""
+    resources = _orchestrator(synthesized, stack)
+    statements = _of(resources, "MLOpsCloudformationRole") + _of(resources, "CloudformationRoleGuards")
+    statements += _anything("lambda", "iam")
+    assert decide(Request(CFN_ROLE, "lambda:UpdateFunctionCode", ORCHESTRATOR_FUNCTION), statements) == EXPLICIT_DENY
+    assert decide(Request(CFN_ROLE, "iam:PutRolePolicy", ORCHESTRATOR_ROLE), statements) == EXPLICIT_DENY
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_a_bounded_role_reaches_only_the_pipelines_resources(synthesized, stack):
+    own = _anything("states", "codebuild", "codepipeline", "events", "logs", "cloudformation", "sns", "kms", "s3")
+    region = f"us-east-1:{ACCOUNT}"
+    cases = {
+        f"arn:aws:states:{region}:stateMachine:mlops-pipeline-waiter-5f0e2a10": ALLOW,
+        f"arn:aws:states:{region}:stateMachine:payroll": IMPLICIT_DENY,
+        f"arn:aws:codebuild:{region}:project/mlops-pipeline-img-byomcustomalgorithmimagebuilder-image": ALLOW,
+        f"arn:aws:codebuild:{region}:project/release-build": IMPLICIT_DENY,
+        f"arn:aws:codepipeline:{region}:mlops-pipeline-churn-xgb-PipelineC660917D-1A2B": ALLOW,
+        f"arn:aws:codepipeline:{region}:payments-release": IMPLICIT_DENY,
+        f"arn:aws:events:{region}:rule/mlops-pipeline-churn-SourceChanged-1A2B": ALLOW,
+        f"arn:aws:events:{region}:rule/audit-trail": IMPLICIT_DENY,
+        f"arn:aws:logs:{region}:log-group:/aws/lambda/mlops-pipeline-churn-Fn-1A2B": ALLOW,
+        f"arn:aws:logs:{region}:log-group:/aws/cloudtrail/audit": IMPLICIT_DENY,
+        f"arn:aws:cloudformation:{region}:stack/mlops-pipeline-churn-xgb/5f0e2a10": ALLOW,
+        f"arn:aws:cloudformation:{region}:stack/network-baseline/5f0e2a10": IMPLICIT_DENY,
+        "arn:aws:sns:us-east-1:999999999999:exfiltrate": IMPLICIT_DENY,
+    }
+    boundary = _boundary(synthesized, stack)
+    for resource, expected in cases.items():
+        action = f"{resource.split(':')[2]}:Delete"
+        assert decide(Request(PIPELINE_ROLE, action, resource), own, boundary=boundary) == expected, resource
+    key = f"arn:aws:kms:{region}:key/1a2b"
+    through_s3 = {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    assert decide(Request(PIPELINE_ROLE, "kms:Decrypt", key, through_s3), own, boundary=boundary) == ALLOW
+    assert decide(Request(PIPELINE_ROLE, "kms:Decrypt", key), own, boundary=boundary) == IMPLICIT_DENY
+    assert decide(Request(PIPELINE_ROLE, "kms:ScheduleKeyDeletion", key, through_s3), own, boundary=boundary) == (
+        IMPLICIT_DENY
+    )
+
+
+def _s3(bucket: str, account: str = ACCOUNT) -> Request:
+    return Request(PIPELINE_ROLE, "s3:GetObject", f"arn:aws:s3:::{bucket}/data.csv", {"s3:ResourceAccount": account})
+
+
+def test_a_bounded_role_reads_only_the_allowed_buckets(synthesized):
+    own = _anything("s3")
+    anywhere = _boundary(synthesized)  # AllowedDataBuckets empty: any bucket of this account
+    assert decide(_s3("team-data"), own, boundary=anywhere) == ALLOW
+    assert decide(_s3("team-data", "999999999999"), own, boundary=anywhere) == IMPLICIT_DENY
+    listed = _of(_orchestrator(synthesized, AllowedDataBuckets="team-data,features"), "PipelinePermissionsBoundary")
+    for bucket in (ASSETS, ARTIFACTS, "team-data", "features"):
+        assert decide(_s3(bucket), own, boundary=listed) == ALLOW, bucket
+    for bucket in ("hr-payroll", "team-data-archive"):
+        assert decide(_s3(bucket), own, boundary=listed) == IMPLICIT_DENY, bucket
+    assert decide(_s3("team-data", "999999999999"), own, boundary=listed) == IMPLICIT_DENY
+
+
+def _rendered_size(statements: list[dict[str, Any]]) -> int:
+    return len(json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":")))
+
+
+@pytest.mark.parametrize("stack", BOTH)
+def test_the_boundary_fits_in_one_managed_policy(synthesized, stack):
+    """One policy is a role's boundary, and IAM caps its size: measured with every intrinsic function resolved."""
+    assert not any("Fn::" in json.dumps(s) or "Ref" in json.dumps(s) for s in _boundary(synthesized, stack))
+    assert _rendered_size(_boundary(synthesized, stack)) < MANAGED_POLICY_LIMIT
+    # Three data buckets with 30-character names still fit (each costs about 90 characters).
+    buckets = ",".join(f"analytics-team-{n}-datasets-2024" for n in range(3))
+    with_buckets = _of(_orchestrator(synthesized, stack, AllowedDataBuckets=buckets), "PipelinePermissionsBoundary")
+    assert _rendered_size(with_buckets) < MANAGED_POLICY_LIMIT
 
 
 def test_a_bounded_role_passes_roles_only_to_the_pipelines_services(synthesized):
