@@ -37,11 +37,11 @@ if ! wait "$checkov_setup"; then
   exit 1
 fi
 rm -f "$checkov_log"
-# One worker, on purpose: schemathesis' strategies built on two threads at once can hit Python 3.11's shared ast
-# recursion counter.
 # Seeded and bounded (about 20 s): AWS's faults injected into the orchestrator's own calls; prints its figures.
 echo "== faults (throttling, 5xx, dropped connections, lost answers, dropped events; seeded)"
 MLOPS_FAULTS=1 pytest -q -s tests/faults
+# One worker, on purpose: schemathesis' strategies built on two threads at once can hit Python 3.11's shared ast
+# recursion counter.
 echo "== fuzz (schemathesis against local mode with openapi.json, bounded)"
 MLOPS_FUZZ=1 pytest tests/fuzz
 echo "== the test command took $((SECONDS - started)) s"
