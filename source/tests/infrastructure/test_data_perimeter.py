@@ -64,15 +64,7 @@ def _s3(action: str, path: str, account: str = ACCOUNT) -> Request:
     return Request(ROLE, action, f"arn:aws:s3:::{path}", {"s3:ResourceAccount": account})
 
 
-# The image builder's CodePipeline keeps its artifacts in the assets bucket (CDK's artifact-store grant on the
-# whole bucket); moving the pipelines' artifacts out of the users' bucket is the artifact-protection change.
-ARTIFACTS_IN_ASSETS = pytest.mark.xfail(strict=True, reason="the image builder's artifact store is the assets bucket")
-
-
-@pytest.mark.parametrize(
-    "pipeline_type",
-    [pytest.param(t, marks=ARTIFACTS_IN_ASSETS) if t == "byom_image_builder" else t for t in sorted(CATALOGUE)],
-)
+@pytest.mark.parametrize("pipeline_type", sorted(CATALOGUE))
 def test_no_role_reads_the_whole_assets_bucket(synthesized, pipeline_type):
     allowed = {
         role
