@@ -110,6 +110,7 @@ def create_resources(templates: Path, multi_account: bool, model_registry: bool)
     ]["Arn"]
     if model_registry:
         client("sagemaker").create_model_package_group(ModelPackageGroupName="mlops-model-registry")
+        register_example_packages(assets)
     boundary = create_permissions_boundary(templates)
     return Settings(
         region=REGION,
@@ -128,6 +129,29 @@ def create_resources(templates: Path, multi_account: bool, model_registry: bool)
         stage_targets=create_organization() if multi_account else None,
         artifact_bucket=artifacts,
     )
+
+
+# The model package group the registry examples deploy from, and the versions it holds (the examples name the third).
+EXAMPLE_PACKAGE_GROUP, EXAMPLE_PACKAGE_VERSIONS = "churn-models", 3
+EXAMPLE_PACKAGE_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def register_example_packages(assets: str) -> None:
+    """Versions of the examples' model package group, each with its artifact in the assets bucket, as a registry
+    holds them after a few trainings: the orchestrator reads a package's artifact before it plans."""
+    sagemaker = client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName=EXAMPLE_PACKAGE_GROUP)
+    for version in range(1, EXAMPLE_PACKAGE_VERSIONS + 1):
+        key = f"models/{EXAMPLE_PACKAGE_GROUP}/{version}/model.tar.gz"
+        client("s3").put_object(Bucket=assets, Key=key, Body=b"")
+        sagemaker.create_model_package(
+            ModelPackageGroupName=EXAMPLE_PACKAGE_GROUP,
+            InferenceSpecification={
+                "Containers": [{"Image": EXAMPLE_PACKAGE_IMAGE, "ModelDataUrl": f"s3://{assets}/{key}"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )
 
 
 def create_permissions_boundary(templates: Path) -> str:

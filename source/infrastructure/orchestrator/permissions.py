@@ -208,6 +208,11 @@ def orchestrator_statements(
             "Model-card export status: card and export job names are the caller's.",
         ),
         statement(["sagemaker:ListModelCards"], ["*"], "ListModelCards takes no resource; IAM accepts only *."),
+        statement(
+            ["sagemaker:DescribeModelPackage"],
+            [arn("sagemaker", "model-package/*/*")],
+            "A request's model package, read before planning: its artifacts are the objects its model may read.",
+        ),
         # The monitoring loop (monitoring.py): an execution's status, its violations report, the metric.
         statement(
             ["sagemaker:ListMonitoringExecutions"],

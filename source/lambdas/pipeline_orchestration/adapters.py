@@ -281,6 +281,10 @@ class SageMaker:
         operation, parameter, _ = SAGEMAKER_DESCRIBE[kind]
         return _described(getattr(client("sagemaker"), operation), **{parameter: name})
 
+    def model_package(self, arn: str) -> dict[str, Any] | None:
+        """A model package version (DescribeModelPackage), or None when it does not exist."""
+        return _described(client("sagemaker").describe_model_package, ModelPackageName=arn)
+
     def create_model_card(self, **kwargs: Any) -> str:
         return client("sagemaker").create_model_card(**kwargs)["ModelCardArn"]
 

@@ -13,7 +13,17 @@ from typing import Any
 from lambdas.shared.errors import FieldError, ValidationFailed
 from lambdas.shared.logging import get_logger
 
-from . import approval, image_tags, lifecycle, monitoring, pipeline_state, provisioner, status, triggers
+from . import (
+    approval,
+    image_tags,
+    lifecycle,
+    model_packages,
+    monitoring,
+    pipeline_state,
+    provisioner,
+    status,
+    triggers,
+)
 from .adapters import Aws
 from .planner import plan_pipeline
 from .settings import Settings
@@ -45,7 +55,9 @@ class OrchestratorService:
             if request.warnings:
                 answer["warnings"] = list(request.warnings)
             return answer
-        plan = plan_pipeline(request, self.settings)
+        # Read before any write, as the checks below: the package's artifacts are the objects its model reads.
+        facts = model_packages.read_facts(request.values, self.settings, self.aws)
+        plan = plan_pipeline(request, self.settings, facts)
         unusable = monitoring.check_retrain_target(request.values, self.aws)
         if unusable:  # read before any write: a monitor that could never retrain is not created
             raise ValidationFailed([FieldError("retrain_pipeline_name", unusable)])
