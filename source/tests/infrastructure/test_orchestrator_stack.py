@@ -170,7 +170,9 @@ def test_console_groups_and_labels_every_parameter(synthesized, stack):
         "VPC of the pipelines' containers (Optional)",
         "Data perimeter (Optional)",
     ]
-    assert groups[2]["Parameters"] == ["AllowedDataBuckets", "AllowedImageRepositories"]
+    assert groups[2]["Parameters"] == ["AllowedDataBuckets"]
+    # The image repositories sit with the image builder's settings (ImageParameters), beside the Docker Hub cache.
+    assert "AllowedImageRepositories" in groups[0]["Parameters"]
     grouped = [name for group in groups for name in group["Parameters"]]
     assert sorted(grouped) == sorted(template["Parameters"]) and len(grouped) == len(set(grouped))
     assert all("SubnetIds" in n or "SecurityGroupIds" in n or n == "VpcId" for n in groups[1]["Parameters"])
