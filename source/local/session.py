@@ -7,7 +7,7 @@ import contextlib
 import json
 import threading
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from lambdas.shared.logging import get_logger
 from . import persistence
 from .api_server import LocalApiServer
 from .emulator import MONITORING_RUNS, NOTIFICATIONS, Emulator, MonitoringClock, simulate_violation
-from .examples import seed_examples
+from .examples import endpoints_outside_pipelines, seed_examples
 from .git_trigger import BRANCH as GIT_BRANCH
 from .git_trigger import GitWatcher, LocalGitCodeCommit, init_repository
 from .inprocess import run_project_lambdas_in_process
@@ -365,6 +365,8 @@ class LocalOrchestrator:
                 settings = create_resources(self.templates, self.multi_account, self.model_registry)
                 if self.seed_examples:
                     seed_examples(endpoint, settings)
+                    # The endpoints seeded for the monitor examples were not deployed by a pipeline: listed.
+                    settings = replace(settings, allowed_monitored_endpoints=endpoints_outside_pipelines())
             self.restored = saved is not None
             if self.git_source not in GIT_SOURCES:
                 raise ValueError(f"git_source must be one of {', '.join(GIT_SOURCES)}, not {self.git_source!r}")

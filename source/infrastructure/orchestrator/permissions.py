@@ -209,6 +209,11 @@ def orchestrator_statements(
         ),
         statement(["sagemaker:ListModelCards"], ["*"], "ListModelCards takes no resource; IAM accepts only *."),
         statement(
+            ["sagemaker:ListTags"],
+            [arn("sagemaker", "endpoint/*")],
+            "A monitor's endpoint: its CloudFormation stack tag says whether this orchestrator deployed it.",
+        ),
+        statement(
             ["sagemaker:DescribeModelPackage"],
             [arn("sagemaker", "model-package/*/*")],
             "A request's model package, read before planning: its artifacts are the objects its model may read.",

@@ -18,6 +18,7 @@ from . import (
     image_tags,
     lifecycle,
     model_packages,
+    monitored_endpoints,
     monitoring,
     pipeline_state,
     provisioner,
@@ -61,6 +62,7 @@ class OrchestratorService:
         unusable = monitoring.check_retrain_target(request.values, self.aws)
         if unusable:  # read before any write: a monitor that could never retrain is not created
             raise ValidationFailed([FieldError("retrain_pipeline_name", unusable)])
+        monitored_endpoints.check(request, self.settings, self.aws)  # read before any write, as above
         taken = image_tags.check_tag_free(request.values, self.aws)
         if taken:  # read before any write, as above: ECR would refuse the push of an immutable tag
             raise ValidationFailed([FieldError(*taken)])

@@ -50,6 +50,8 @@ class Settings:
     allowed_data_buckets: tuple[str, ...] = ()  # empty: any bucket of the account the role lives in
     # -- Where the wrapper pipelines keep CodePipeline's artifacts: a bucket only their own roles write.
     artifact_bucket: str = "mlops-pipeline-artifacts"
+    # -- Endpoints a monitor may watch besides those the orchestrator's pipelines deployed (AllowedMonitoredEndpoints).
+    allowed_monitored_endpoints: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +124,7 @@ def _ids(text: str) -> tuple[str, ...]:
 # (infrastructure/orchestrator/parameters.py, PerimeterParameters).
 PERIMETER_SETTINGS: tuple[tuple[str, str, Callable[[str], tuple[str, ...]]], ...] = (
     ("allowed_data_buckets", "ALLOWED_DATA_BUCKETS", _ids),
+    ("allowed_monitored_endpoints", "ALLOWED_MONITORED_ENDPOINTS", _ids),
 )
 
 

@@ -39,6 +39,8 @@ COMMON_PARAMETERS = [
     "DockerHubCredentialArn",
     # The data perimeter's allow-list of buckets (new; empty keeps the predecessor's behaviour).
     "AllowedDataBuckets",
+    # Endpoints monitors may watch besides the orchestrator's own (new; empty: its pipelines' endpoints only).
+    "AllowedMonitoredEndpoints",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",
@@ -170,7 +172,7 @@ def test_console_groups_and_labels_every_parameter(synthesized, stack):
         "VPC of the pipelines' containers (Optional)",
         "Data perimeter (Optional)",
     ]
-    assert groups[2]["Parameters"] == ["AllowedDataBuckets"]
+    assert groups[2]["Parameters"] == ["AllowedDataBuckets", "AllowedMonitoredEndpoints"]
     # The image repositories sit with the image builder's settings (ImageParameters), beside the Docker Hub cache.
     assert "AllowedImageRepositories" in groups[0]["Parameters"]
     grouped = [name for group in groups for name in group["Parameters"]]
