@@ -784,8 +784,11 @@ def test_eventbridge_may_use_the_notifications_key_without_a_source_account(synt
     """EventBridge is not documented to send aws:SourceAccount to KMS: its key statement has no condition, as the
     SNS Developer Guide writes it; the other services keep theirs, and the topic policy keeps sns:Publish to this
     account's rules."""
+    # The notifications key (the stack also has its log groups' LogsKey).
     (_, key), *_ = [
-        (k, r) for k, r in synthesized.templates[stack]["Resources"].items() if r["Type"] == "AWS::KMS::Key"
+        (k, r)
+        for k, r in synthesized.templates[stack]["Resources"].items()
+        if r["Type"] == "AWS::KMS::Key" and k.startswith("NotificationsKey")
     ]
     statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
     events = statements["EventBridgePublish"]
