@@ -9,7 +9,7 @@ skipped on their resource, where it is built (`skip_checks`). checkov runs in th
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Aspects, CfnResource, IAspect, aws_lambda
+from aws_cdk import Aspects, CfnResource, IAspect, aws_lambda, aws_logs
 from constructs import IConstruct
 
 # resource type -> (check id, why it does not apply to any resource of that type in the solution)
@@ -34,8 +34,9 @@ TYPE_WIDE_SKIPS: dict[str, list[tuple[str, str]]] = {
     "AWS::Logs::LogGroup": [
         (
             "CKV_AWS_158",
-            "CloudWatch Logs encrypts every log group at rest; the logs hold requests, states and job names, no "
-            "model data, and a customer managed key would need a key policy for CloudWatch Logs in every stack",
+            "The blueprints' log groups (CloudWatch Logs encrypts every log group at rest) hold states and job "
+            "names, no model data; a customer managed key would need a key in every stage account. The "
+            "orchestrator stack's log groups use its LogsKey, and this skip leaves them",
         ),
     ],
     "AWS::ApiGateway::Stage": [
@@ -76,6 +77,8 @@ class _TypeWideSkips:
         if not isinstance(node, CfnResource):
             return
         skips = list(TYPE_WIDE_SKIPS.get(node.cfn_resource_type, []))
+        if isinstance(node, aws_logs.CfnLogGroup) and node.kms_key_id is not None:
+            skips = [skip for skip in skips if skip[0] != "CKV_AWS_158"]  # encrypted with a key of the stack
         # CDK's own handlers (bucket notifications) are plain CfnResources, without a dead-letter queue.
         has_queue = isinstance(node, aws_lambda.CfnFunction) and node.dead_letter_config is not None
         if node.cfn_resource_type == "AWS::Lambda::Function" and not has_queue:

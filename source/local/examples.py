@@ -140,12 +140,19 @@ def _endpoint_role(request: dict[str, Any]) -> str:
     return declared.endpoint if declared else ""
 
 
-def _serve_monitored_endpoints(endpoint: str, settings: Settings, requests: list[dict[str, Any]]) -> list[str]:
+def endpoints_outside_pipelines(requests: Iterable[dict[str, Any]] | None = None) -> tuple[str, ...]:
+    """The endpoints the monitor examples watch that no example deploys: local mode serves them itself, as
+    endpoints an operator runs outside the orchestrator, and lists them as AllowedMonitoredEndpoints would."""
+    requests = list(requests if requests is not None else example_requests().values())
     deployed = {n for r in requests if _endpoint_role(r) == "serves" for n in _values(r.get("endpoint_name"))}
     monitored = {n for r in requests if _endpoint_role(r) == "monitors" for n in _values(r.get("endpoint_name"))}
+    return tuple(sorted(monitored - deployed))
+
+
+def _serve_monitored_endpoints(endpoint: str, settings: Settings, requests: list[dict[str, Any]]) -> list[str]:
     accounts = sorted({t.account_id for t in (settings.stage_targets or {}).values()}) or [None]
     served = []
-    for name in sorted(monitored - deployed):
+    for name in endpoints_outside_pipelines(requests):
         for account in accounts:
             sagemaker = _client(endpoint, "sagemaker", account)
             if sagemaker.list_endpoints(NameContains=name)["Endpoints"]:

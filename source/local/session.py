@@ -8,7 +8,7 @@ import dataclasses
 import json
 import threading
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from lambdas.shared.logging import get_logger
 from . import callers, persistence
 from .api_server import LocalApiServer
 from .emulator import MONITORING_RUNS, NOTIFICATIONS, Emulator, MonitoringClock, simulate_violation
-from .examples import seed_examples
+from .examples import endpoints_outside_pipelines, seed_examples
 from .git_trigger import BRANCH as GIT_BRANCH
 from .git_trigger import GitWatcher, LocalGitCodeCommit, init_repository
 from .inprocess import run_project_lambdas_in_process
@@ -130,6 +130,7 @@ def create_resources(
     ]["Arn"]
     if model_registry:
         client("sagemaker").create_model_package_group(ModelPackageGroupName="mlops-model-registry")
+        register_example_packages(assets)
     boundary = create_permissions_boundary(templates)
     return Settings(
         region=REGION,
@@ -149,6 +150,29 @@ def create_resources(
         artifact_bucket=artifacts,
         monitoring_engine=monitoring_engine,
     )
+
+
+# The model package group the registry examples deploy from, and the versions it holds (the examples name the third).
+EXAMPLE_PACKAGE_GROUP, EXAMPLE_PACKAGE_VERSIONS = "churn-models", 3
+EXAMPLE_PACKAGE_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+def register_example_packages(assets: str) -> None:
+    """Versions of the examples' model package group, each with its artifact in the assets bucket, as a registry
+    holds them after a few trainings: the orchestrator reads a package's artifact before it plans."""
+    sagemaker = client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName=EXAMPLE_PACKAGE_GROUP)
+    for version in range(1, EXAMPLE_PACKAGE_VERSIONS + 1):
+        key = f"models/{EXAMPLE_PACKAGE_GROUP}/{version}/model.tar.gz"
+        client("s3").put_object(Bucket=assets, Key=key, Body=b"")
+        sagemaker.create_model_package(
+            ModelPackageGroupName=EXAMPLE_PACKAGE_GROUP,
+            InferenceSpecification={
+                "Containers": [{"Image": EXAMPLE_PACKAGE_IMAGE, "ModelDataUrl": f"s3://{assets}/{key}"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )
 
 
 def create_permissions_boundary(templates: Path) -> str:
@@ -380,6 +404,8 @@ class LocalOrchestrator:
                 )
                 if self.seed_examples:
                     seed_examples(endpoint, settings)
+                    # The endpoints seeded for the monitor examples were not deployed by a pipeline: listed.
+                    settings = replace(settings, allowed_monitored_endpoints=endpoints_outside_pipelines())
             self.restored = saved is not None
             # Who may do what is this start's choice, also over a kept state.
             settings = dataclasses.replace(

@@ -157,6 +157,9 @@ class ImageBuilderStack(Stack):
         )
 
         artifact, source = source_stage(self, assets, p["CustomImage"].value_as_string)
+        # CodePipeline's artifacts go to the orchestrator's artifact bucket, as the wrappers' do: the build's
+        # roles then hold no grant on the whole assets bucket, which every user may write.
+        artifacts = s3.Bucket.from_bucket_name(self, "Artifacts", p["ArtifactBucket"].value_as_string)
         pipeline = blueprint_pipeline(
             self,
             assets,
@@ -169,6 +172,7 @@ class ImageBuilderStack(Stack):
                     actions=[actions.CodeBuildAction(action_name="BuildImage", project=project, input=artifact)],
                 ),
             ],
+            artifacts=artifacts,
         )
         acknowledge(
             project,
@@ -185,8 +189,9 @@ class ImageBuilderStack(Stack):
                 "CDK's grant on the project's own test report groups",
             ),
             (
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<AssetsBucket>/*]",
-                "The build reads its source artifact from the pipeline's artifact store (the assets bucket)",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<ArtifactBucket>/*]",
+                "The build reads its source artifact from the pipeline's artifact store (the orchestrator's artifact "
+                "bucket, written only by the wrapper pipelines' own roles)",
             ),
             ("AwsSolutions-IAM5[Action::s3:GetObject*]", "CDK's read grant on the source artifact"),
             ("AwsSolutions-IAM5[Action::s3:GetBucket*]", "CDK's read grant on the artifact store's metadata"),

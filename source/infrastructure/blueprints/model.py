@@ -76,6 +76,8 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
     kms = provided(stack, "KmsKeyProvided", p["KmsKeyArn"])
     ecr = provided(stack, "CustomECRRepoProvided", p["CustomAlgorithmsECRRepoArn"])
     registry = provided(stack, "ModelRegistryProvided", p["ModelPackageName"])
+    package_artifacts = provided(stack, "ModelPackageArtifactsProvided", p["ModelPackageArtifacts"])
+    artifact_only = CfnCondition(stack, "ModelArtifactGiven", expression=Fn.condition_not(registry))
     assets = p["AssetsBucket"].value_as_string
     group = p["ModelPackageGroupName"].value_as_string
 
@@ -87,18 +89,6 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
         inline_policies={
             "ModelAndLogs": iam.PolicyDocument(
                 statements=[
-                    iam.PolicyStatement(
-                        sid="ModelArtifact",
-                        actions=["s3:GetObject"],
-                        # With the registry the package's artifact may be anywhere in the assets bucket.
-                        resources=[
-                            if_str(
-                                registry,
-                                s3_arn(Fn.join("", [assets, "/*"])),
-                                s3_arn(Fn.join("/", [assets, p["ModelArtifactLocation"].value_as_string])),
-                            )
-                        ],
-                    ),
                     iam.PolicyStatement(
                         sid="Logs",
                         actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -164,6 +154,36 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
             ],
         ),
     ]
+    # The model reads its artifact and nothing else of the buckets: the request's key in the assets bucket, or the
+    # objects the registered package names (read by the orchestrator before planning, inside its buckets).
+    policies += [
+        conditional_policy(
+            stack,
+            "ModelArtifactRead",
+            role,
+            artifact_only,
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": s3_arn(Fn.join("/", [assets, p["ModelArtifactLocation"].value_as_string])),
+                }
+            ],
+        ),
+        conditional_policy(
+            stack,
+            "ModelPackageArtifactsRead",
+            role,
+            package_artifacts,
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": Fn.split(",", p["ModelPackageArtifacts"].value_as_string),
+                }
+            ],
+        ),
+    ]
     network = declare_network(stack, p)
     policies.append(network.grant(role, "VpcAccess"))
     model = sagemaker.CfnModel(
@@ -201,14 +221,6 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
             "AwsSolutions-IAM5[Resource::*]",
             "cloudwatch:PutMetricData has no resource-level permissions (limited to SageMaker's namespaces); "
             "ecr:GetAuthorizationToken has none either",
-        ),
-        (
-            "AwsSolutions-IAM5[Resource::"
-            '{"Fn::If":["ModelRegistryProvided",{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::",'
-            '{"Ref":"AssetsBucket"},"/*"]]},{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":s3:::",'
-            '{"Fn::Join":["/",[{"Ref":"AssetsBucket"},{"Ref":"ModelArtifactLocation"}]]}]]}]}]',
-            "Without the registry only the model artifact is readable; a registered model package's artifact "
-            "may be anywhere in the assets bucket",
         ),
     )
     acknowledge(

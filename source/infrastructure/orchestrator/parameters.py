@@ -237,6 +237,13 @@ PERIMETER_PARAMETERS = {
         "locations are refused otherwise). Leave empty for any bucket of the account the pipeline's roles live in.",
         "Buckets requests may name (Optional)",
     ),
+    # -- Endpoints the orchestrator did not deploy that monitors may watch
+    "allowed_monitored_endpoints": (
+        r"^([a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}(,[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})*)?$",
+        "Comma-separated names of endpoints the orchestrator did not deploy that monitors may watch. Leave empty "
+        "for the endpoints of the orchestrator's own pipelines only.",
+        "Other endpoints monitors may watch (Optional)",
+    ),
 }
 
 

@@ -219,6 +219,16 @@ def orchestrator_statements(
             "Model-card export status: card and export job names are the caller's.",
         ),
         statement(["sagemaker:ListModelCards"], ["*"], "ListModelCards takes no resource; IAM accepts only *."),
+        statement(
+            ["sagemaker:ListTags"],
+            [arn("sagemaker", "endpoint/*")],
+            "A monitor's endpoint: its CloudFormation stack tag says whether this orchestrator deployed it.",
+        ),
+        statement(
+            ["sagemaker:DescribeModelPackage"],
+            [arn("sagemaker", "model-package/*/*")],
+            "A request's model package, read before planning: its artifacts are the objects its model may read.",
+        ),
         # The monitoring loop (the monitoring package): an execution's status, its violations report, the metric.
         statement(
             ["sagemaker:ListMonitoringExecutions"],

@@ -21,6 +21,7 @@ from .bucket_check import AssetsBucketEventsCheck
 from .config_triggers import CodeCommitTrigger, ConfigBucketTrigger, ConnectionTrigger
 from .function import OrchestratorFunction
 from .index_table import PipelineIndexTable
+from .log_encryption import LogsKey
 from .logical_ids import keep_stack_level_logical_ids
 from .notifications import Notifications
 from .parameters import STAGE_NAMES, OrchestratorConditions, OrchestratorParameters
@@ -69,6 +70,8 @@ class OrchestratorStack(Stack):
             bucket_name=parameters.existing_bucket.value_as_string,
         )
         index = PipelineIndexTable(self, "Index")
+        # -- Every log group of the stack is encrypted with the stack's own key
+        LogsKey(self, "Logs")
         notifications = Notifications(
             self, "Notifications", notification_email=parameters.notification_email.value_as_string
         )

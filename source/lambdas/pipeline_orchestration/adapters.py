@@ -290,6 +290,19 @@ class SageMaker:
         operation, parameter, _ = SAGEMAKER_DESCRIBE[kind]
         return _described(getattr(client("sagemaker"), operation), **{parameter: name})
 
+    def endpoint_tags(self, name: str) -> dict[str, str] | None:
+        """An endpoint's tags (DescribeEndpoint, ListTags), or None when it does not exist."""
+        endpoint = _described(client("sagemaker").describe_endpoint, EndpointName=name)
+        if endpoint is None:
+            return None
+        paginator = client("sagemaker").get_paginator("list_tags")
+        pages = paginator.paginate(ResourceArn=endpoint["EndpointArn"])
+        return {tag["Key"]: tag["Value"] for page in pages for tag in page.get("Tags", [])}
+
+    def model_package(self, arn: str) -> dict[str, Any] | None:
+        """A model package version (DescribeModelPackage), or None when it does not exist."""
+        return _described(client("sagemaker").describe_model_package, ModelPackageName=arn)
+
     def create_model_card(self, **kwargs: Any) -> str:
         return client("sagemaker").create_model_card(**kwargs)["ModelCardArn"]
 

@@ -8,6 +8,7 @@ Dry-run answers with it; the provisioner carries it out. Nothing here calls AWS.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +114,8 @@ def blueprint_parameters(pipeline: PipelineType, view: StageView) -> dict[str, s
     return built
 
 
-def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
+def plan_pipeline(request: ValidRequest, settings: Settings, facts: Mapping[str, str] | None = None) -> Plan:
+    """`facts`: what the orchestrator read before planning (model_packages.read_facts); none offline."""
     pipeline = request.pipeline
     base = request.base_name
     stage_names: tuple[str | None, ...] = STAGES if request.staged else (None,)
@@ -121,7 +123,7 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
     for stage in stage_names:
         values = request.stage_values(stage)
         names = {key: name for key, (name, _, _) in pipeline.names(values).items()}
-        view = StageView(values, settings, base, stage, names, frozenset(f.name for f in pipeline.fields))
+        view = StageView(values, settings, base, stage, names, frozenset(f.name for f in pipeline.fields), facts or {})
         target = (settings.stage_targets or {}).get(stage) if stage else None
         stages.append(
             StagePlan(

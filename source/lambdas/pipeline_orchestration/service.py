@@ -18,6 +18,8 @@ from . import (
     audit,
     image_tags,
     lifecycle,
+    model_packages,
+    monitored_endpoints,
     monitoring,
     notices,
     ownership,
@@ -65,10 +67,13 @@ class OrchestratorService:
             if request.warnings:
                 answer["warnings"] = list(request.warnings)
             return answer
-        plan = plan_pipeline(request, self.settings)
+        # Read before any write, as the checks below: the package's artifacts are the objects its model reads.
+        facts = model_packages.read_facts(request.values, self.settings, self.aws)
+        plan = plan_pipeline(request, self.settings, facts)
         unusable = monitoring.check_retrain_target(request.values, self.aws)
         if unusable:  # read before any write: a monitor that could never retrain is not created
             raise ValidationFailed([FieldError("retrain_pipeline_name", unusable)])
+        monitored_endpoints.check(request, self.settings, self.aws)  # read before any write, as above
         taken = image_tags.check_tag_free(request.values, self.aws)
         if taken:  # read before any write, as above: ECR would refuse the push of an immutable tag
             raise ValidationFailed([FieldError(*taken)])

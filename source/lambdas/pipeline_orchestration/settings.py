@@ -65,6 +65,8 @@ class Settings:
     team_tag_key: str = ""  # the principal tag naming a role's team; "" leaves owner_team unchecked
     # --- Monitoring engine: a monitor request that names none runs on this one ("open" | "model_monitor").
     monitoring_engine: str = OPEN_ENGINE
+    # -- Endpoints a monitor may watch besides those the orchestrator's pipelines deployed (AllowedMonitoredEndpoints).
+    allowed_monitored_endpoints: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -149,6 +151,7 @@ def _ids(text: str) -> tuple[str, ...]:
 # (infrastructure/orchestrator/parameters.py, PerimeterParameters).
 PERIMETER_SETTINGS: tuple[tuple[str, str, Callable[[str], tuple[str, ...]]], ...] = (
     ("allowed_data_buckets", "ALLOWED_DATA_BUCKETS", _ids),
+    ("allowed_monitored_endpoints", "ALLOWED_MONITORED_ENDPOINTS", _ids),
 )
 
 

@@ -295,6 +295,9 @@ class StageView:
     # empty value (a typo would otherwise send "" to the template and pass every check).
     fields: frozenset[str] | None = None
 
+    # What the orchestrator read from AWS before planning (model_packages.FACTS): values no request chooses.
+    facts: Mapping[str, str] = field(default_factory=dict)
+
     def declares(self, key: str) -> bool:
         """Whether the pipeline type has this field (builders shared by several types ask)."""
         return self.fields is None or key in self.fields

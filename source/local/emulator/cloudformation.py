@@ -25,6 +25,7 @@ def fill_cloudformation_gaps() -> None:
     stack_instances_are_stacks_of_their_account()
     sagemaker_endpoints_keep_their_names()
     sagemaker_models_keep_their_network_isolation()
+    sagemaker_endpoints_carry_their_stack_tags()
 
 
 def sagemaker_models_keep_their_network_isolation() -> None:
@@ -44,6 +45,30 @@ def sagemaker_models_keep_their_network_isolation() -> None:
 
     create_from_cloudformation_json._keeps_isolation = True  # type: ignore[attr-defined]
     replace(Model, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+def sagemaker_endpoints_carry_their_stack_tags() -> None:
+    """CloudFormation tags the resources it creates with aws:cloudformation:stack-name, stack-id and logical-id;
+    moto's CloudFormation does not. The orchestrator reads an endpoint's stack-name tag to know it deployed it."""
+    from moto.sagemaker.models import FakeEndpoint
+
+    original = vars(FakeEndpoint)["create_from_cloudformation_json"].__func__
+    if getattr(original, "_stack_tags", False):
+        return
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kw: Any):
+        stack_id = str(kw.get("StackId") or "")
+        stack_tags = [
+            {"Key": "aws:cloudformation:stack-name", "Value": stack_id.split("/")[1] if "/" in stack_id else ""},
+            {"Key": "aws:cloudformation:stack-id", "Value": stack_id},
+            {"Key": "aws:cloudformation:logical-id", "Value": str(kw.get("LogicalId") or "")},
+        ]
+        properties = dict(cloudformation_json["Properties"])
+        properties["Tags"] = [*(properties.get("Tags") or []), *stack_tags]
+        return original(cls, resource_name, {**cloudformation_json, "Properties": properties}, *args, **kw)
+
+    create_from_cloudformation_json._stack_tags = True  # type: ignore[attr-defined]
+    replace(FakeEndpoint, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
 
 
 def sagemaker_endpoints_keep_their_names() -> None:

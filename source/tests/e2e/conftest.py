@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,14 @@ class LocalScene:
         return body
 
     def serve_endpoint(self, name: str) -> None:
-        """The endpoint a monitor watches, deployed beforehand in every account the monitor deploys to."""
+        """The endpoint a monitor watches, deployed beforehand in every account the monitor deploys to. It is
+        made outside the orchestrator's pipelines, so the orchestrator lists it (AllowedMonitoredEndpoints)."""
+        service = self.orchestrator.service
+        assert service is not None
+        if name not in service.settings.allowed_monitored_endpoints:
+            listed = (*service.settings.allowed_monitored_endpoints, name)
+            service.settings = replace(service.settings, allowed_monitored_endpoints=listed)
+            self.settings = service.settings
         targets = self.settings.stage_targets
         for account in sorted({t.account_id for t in targets.values()}) if targets else [None]:
             sagemaker = self.aws("sagemaker", account)

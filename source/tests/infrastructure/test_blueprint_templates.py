@@ -297,6 +297,9 @@ def test_multi_account_pipeline_deploys_dev_then_staging_then_prod_with_approval
             "regions": ["us-east-1"],
             "template_url": "https://mlops-blueprints.s3.us-east-1.amazonaws.com/blueprints/"
             "byom_realtime_inference_pipeline.yaml",
+            # The template.zip whose recorded SHA-256 the deployer compares with the artifact it deploys.
+            "source_bucket": "mlops-assets",
+            "source_key": plan.artifact_key,
         }
 
 

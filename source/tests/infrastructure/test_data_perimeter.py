@@ -14,7 +14,7 @@ from lambdas.pipeline_orchestration.catalogue import CATALOGUE
 from lambdas.pipeline_orchestration.planner import plan_pipeline
 from lambdas.pipeline_orchestration.validation import validate
 
-from .examples import ACCOUNT, body, settings
+from .examples import ACCOUNT, INFERENCE_TYPES, body, settings
 from .policy_eval import ALLOW, Request, concrete, decide
 
 pytestmark = pytest.mark.synth
@@ -64,15 +64,7 @@ def _s3(action: str, path: str, account: str = ACCOUNT) -> Request:
     return Request(ROLE, action, f"arn:aws:s3:::{path}", {"s3:ResourceAccount": account})
 
 
-# The image builder's CodePipeline keeps its artifacts in the assets bucket (CDK's artifact-store grant on the
-# whole bucket); moving the pipelines' artifacts out of the users' bucket is the artifact-protection change.
-ARTIFACTS_IN_ASSETS = pytest.mark.xfail(strict=True, reason="the image builder's artifact store is the assets bucket")
-
-
-@pytest.mark.parametrize(
-    "pipeline_type",
-    [pytest.param(t, marks=ARTIFACTS_IN_ASSETS) if t == "byom_image_builder" else t for t in sorted(CATALOGUE)],
-)
+@pytest.mark.parametrize("pipeline_type", sorted(CATALOGUE))
 def test_no_role_reads_the_whole_assets_bucket(synthesized, pipeline_type):
     allowed = {
         role
@@ -81,6 +73,27 @@ def test_no_role_reads_the_whole_assets_bucket(synthesized, pipeline_type):
         if decide(_s3(action, f"{SINGLE.assets_bucket}/{UNNAMED}"), statements) == ALLOW
     }
     assert not allowed, f"{pipeline_type}: these roles reach an object no request named: {sorted(allowed)}"
+
+
+@pytest.mark.parametrize("pipeline_type", INFERENCE_TYPES)
+def test_with_the_registry_the_model_reads_its_packages_artifact_and_nothing_else(synthesized, pipeline_type):
+    registry = settings(model_registry=True)
+    artifact = f"{registry.assets_bucket}/models/churn/3/model.tar.gz"
+    facts = {"ModelPackageArtifacts": artifact}
+    plan = plan_pipeline(validate(body(pipeline_type, model_registry=True), registry), registry, facts)
+    parameters = dict(plan.stages[0].parameters)
+    assert parameters["ModelPackageArtifacts"] == f"arn:aws:s3:::{artifact}"
+    roles = _role_statements(synthesized, pipeline_type, **parameters)
+
+    def readers(path: str) -> set[str]:
+        request = _s3("s3:GetObject", path)
+        return {role for role, statements in roles.items() if decide(request, statements) == ALLOW}
+
+    assert readers(artifact), "the model cannot read its package's artifact"
+    assert not readers(f"{registry.assets_bucket}/{UNNAMED}"), "a role reads what the package does not name"
+    # A package without an artifact of its own (an image that carries its model): nothing of the bucket.
+    roles = _role_statements(synthesized, pipeline_type, **{**parameters, "ModelPackageArtifacts": ""})
+    assert not readers(artifact)
 
 
 # (pipeline type, action, the blueprint parameter holding the request's location the role reaches)

@@ -45,6 +45,8 @@ COMMON_PARAMETERS = [
     "AllowSelfApproval",
     "AdminPrincipalArns",
     "TeamTagKey",
+    # Endpoints monitors may watch besides the orchestrator's own (new; empty: its pipelines' endpoints only).
+    "AllowedMonitoredEndpoints",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",
@@ -176,7 +178,9 @@ def test_console_groups_and_labels_every_parameter(synthesized, stack):
         "VPC of the pipelines' containers (Optional)",
         "Data perimeter (Optional)",
     ]
-    assert groups[2]["Parameters"] == ["AllowedDataBuckets"]
+    assert groups[2]["Parameters"] == ["AllowedDataBuckets", "AllowedMonitoredEndpoints"]
+    # The image repositories sit with the image builder's settings (ImageParameters), beside the Docker Hub cache.
+    assert "AllowedImageRepositories" in groups[0]["Parameters"]
     grouped = [name for group in groups for name in group["Parameters"]]
     assert sorted(grouped) == sorted(template["Parameters"]) and len(grouped) == len(set(grouped))
     assert all("SubnetIds" in n or "SecurityGroupIds" in n or n == "VpcId" for n in groups[1]["Parameters"])
@@ -811,8 +815,11 @@ def test_eventbridge_may_use_the_notifications_key_without_a_source_account(synt
     """EventBridge is not documented to send aws:SourceAccount to KMS: its key statement has no condition, as the
     SNS Developer Guide writes it; the other services keep theirs, and the topic policy keeps sns:Publish to this
     account's rules."""
+    # The notifications key (the stack also has its log groups' LogsKey).
     (_, key), *_ = [
-        (k, r) for k, r in synthesized.templates[stack]["Resources"].items() if r["Type"] == "AWS::KMS::Key"
+        (k, r)
+        for k, r in synthesized.templates[stack]["Resources"].items()
+        if r["Type"] == "AWS::KMS::Key" and k.startswith("NotificationsKey")
     ]
     statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
     events = statements["EventBridgePublish"]

@@ -37,6 +37,9 @@ def stand_in_template(parameters: tuple[str, ...]) -> str:
     )
 
 
+MONITORED_BY_EXAMPLES = ("churn-xgb-endpoint", "churn-xgb-drift-endpoint", "credit-xgb-endpoint")
+
+
 def make_settings(multi_account: bool = False, model_registry: bool = False, **overrides: Any) -> Settings:
     targets = None
     if multi_account:
@@ -53,6 +56,8 @@ def make_settings(multi_account: bool = False, model_registry: bool = False, **o
         multi_account=multi_account,
         model_registry=model_registry,
         stage_targets=targets,
+        # The examples' monitors watch endpoints no unit test deploys through a stack: listed, as an operator would.
+        allowed_monitored_endpoints=MONITORED_BY_EXAMPLES,
     )
     values.update(overrides)
     return Settings(**values)

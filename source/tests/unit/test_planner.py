@@ -117,6 +117,8 @@ def test_image_builder_is_a_direct_stack():
     assert result.stack_parameters == {
         "NotificationsSNSTopicArn": SINGLE.sns_topic_arn,
         "AssetsBucket": SINGLE.assets_bucket,
+        # CodePipeline's artifacts: the bucket only the pipelines' own roles write, not the assets bucket.
+        "ArtifactBucket": SINGLE.artifact_bucket,
         "CustomImage": "containers/sklearn_serving.zip",
         "ECRRepoName": "mlops-custom-algorithms",
         "ImageTag": "sklearn-v4",

@@ -75,6 +75,7 @@ def build_image_builder(view: StageView) -> dict[str, str]:
     return {
         "NotificationsSNSTopicArn": view.settings.sns_topic_arn,
         "AssetsBucket": view.settings.assets_bucket,
+        P.ARTIFACT_BUCKET.name: view.settings.artifact_bucket,
         "CustomImage": view.text("custom_algorithm_docker"),
         "ECRRepoName": view.text("ecr_repo_name"),
         "ImageTag": view.text("image_tag"),
@@ -90,6 +91,7 @@ IMAGE_BUILDER = Blueprint(
     (
         P.NOTIFICATIONS_TOPIC_ARN,
         P.ASSETS_BUCKET,
+        P.ARTIFACT_BUCKET,
         P.CUSTOM_IMAGE,
         P.ECR_REPO_NAME,
         P.IMAGE_TAG,

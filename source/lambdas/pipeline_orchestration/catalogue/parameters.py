@@ -96,6 +96,14 @@ MODEL_PACKAGE_NAME = Parameter(
     pattern=r"(arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+)?",
     hint="a model package version ARN or empty",
 )
+# -- The registered model package's artifacts: the only objects its model's role reads
+MODEL_PACKAGE_ARTIFACTS = Parameter(
+    "ModelPackageArtifacts",
+    "Comma-separated S3 ARNs of the model package's artifacts (its containers' ModelDataUrl), the objects the "
+    "model's role reads; empty without a model package or when it has none.",
+    pattern=r"(arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^,?$]+(,arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^,?$]+)*)?",
+    hint="comma-separated S3 object ARNs, or empty",
+)
 
 # Real-time
 DATA_CAPTURE_LOCATION = Parameter(
@@ -482,6 +490,7 @@ def model_parameters(instance: Parameter = INFERENCE_INSTANCE) -> tuple[Paramete
         IMAGE_URI,
         MODEL_PACKAGE_GROUP_NAME,
         MODEL_PACKAGE_NAME,
+        MODEL_PACKAGE_ARTIFACTS,
     )
 
 

@@ -171,19 +171,31 @@ def _model_source(view: StageView, image_uri: str) -> dict[str, str]:
     # the artifact); the blueprint prefers a package it is given to the image and artifact.
     package_arn = view.text("model_package_name")
     group = package_arn.split("/", 1)[1].rsplit("/", 1)[0] if "/" in package_arn else ""
+    # Read from the package before planning (model_packages.read_facts); empty offline, where nothing is deployed.
+    paths = view.facts.get(P.MODEL_PACKAGE_ARTIFACTS.name, "") if package_arn else ""
+    package_artifacts = ",".join(f"arn:{partition(view.settings.region)}:s3:::{p}" for p in paths.split(",") if p)
     if view.settings.model_registry:
         return {
             "ModelArtifactLocation": "",
             "ImageUri": "",
             "ModelPackageGroupName": group,
             "ModelPackageName": package_arn,
+            P.MODEL_PACKAGE_ARTIFACTS.name: package_artifacts,
         }
     return {
         "ModelArtifactLocation": view.text("model_artifact_location"),
         "ImageUri": image_uri,
         "ModelPackageGroupName": group,
         "ModelPackageName": package_arn,
+        P.MODEL_PACKAGE_ARTIFACTS.name: package_artifacts,
     }
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def _inference_image(view: StageView) -> str:

@@ -32,10 +32,13 @@ from tests.callers import ALICE, BOB, context
 
 ASSETS, BLUEPRINTS = "mlops-assets", "mlops-blueprints"
 DEV, STAGING, PROD = "111111111111", "222222222222", "333333333333"
-SINGLE = Settings(assets_bucket=ASSETS, blueprint_bucket=BLUEPRINTS)
+# The monitors of these tests watch an endpoint their stand-in stacks do not create: listed, as an operator would.
+MONITORED = ("churn-endpoint",)
+SINGLE = Settings(assets_bucket=ASSETS, blueprint_bucket=BLUEPRINTS, allowed_monitored_endpoints=MONITORED)
 MULTI = Settings(
     assets_bucket=ASSETS,
     blueprint_bucket=BLUEPRINTS,
+    allowed_monitored_endpoints=MONITORED,
     multi_account=True,
     delegated_admin=False,
     stage_targets={
