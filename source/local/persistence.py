@@ -170,6 +170,7 @@ class LocalState:
     settings: Any
     runner: dict[str, Any]
     emulator: dict[str, Any]
+    git_head: str | None = None  # the last commit of --git-repo's main that was processed
 
 
 def _versions() -> dict[str, str]:
@@ -178,7 +179,9 @@ def _versions() -> dict[str, str]:
     return {"format": str(FORMAT), "moto": moto.__version__}
 
 
-def dump(path: Path, mode: str, settings: Any, runner: dict[str, Any], attempts: int = 3) -> None:
+def dump(
+    path: Path, mode: str, settings: Any, runner: dict[str, Any], attempts: int = 3, git_head: str | None = None
+) -> None:
     """Write the state of this process's emulator atomically to `path` (a temporary file, then a rename)."""
     from moto.core.base_backend import BackendDict
 
@@ -203,7 +206,7 @@ def dump(path: Path, mode: str, settings: Any, runner: dict[str, Any], attempts:
                 "notifications": list(emulator.NOTIFICATIONS),
             }
             buffer = io.BytesIO()
-            state = LocalState(mode, settings, runner, {"backends": data, **extra})
+            state = LocalState(mode, settings, runner, {"backends": data, **extra}, git_head)
             _StatePickler(buffer, backends, set()).dump((_versions(), state))
             break
         except RuntimeError:  # a dictionary changed while it was read (a request in flight): read again

@@ -60,3 +60,59 @@ def test_a_bucket_of_another_account_is_found_after_a_restart(tmp_path):
         persistence.load(state, "multi-account")
         body = client("s3").get_object(Bucket="stage-assets", Key="code.zip")["Body"].read()
     assert body == b"code"
+
+
+def test_an_execution_running_at_the_stop_runs_again_after_the_restart(tmp_path, monkeypatch):
+    import json
+    import time
+
+    from lambdas.shared.aws import client
+    from local.emulator import stepfunctions
+
+    state = tmp_path / persistence.STATE_FILE
+    machine = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": {"done": True}, "End": True}}}
+    with emulator.Emulator():
+        monkeypatch.setattr(stepfunctions, "_run_execution", lambda *_: None)  # the stop comes while it runs
+        arn = client("stepfunctions").create_state_machine(
+            name="waiter", definition=json.dumps(machine), roleArn="arn:aws:iam::123456789012:role/waiter"
+        )["stateMachineArn"]
+        execution = client("stepfunctions").start_execution(stateMachineArn=arn)["executionArn"]
+        persistence.dump(state, "single-account", settings=None, runner={})
+        monkeypatch.undo()
+    with emulator.Emulator():
+        persistence.load(state, "single-account")
+        assert client("stepfunctions").describe_execution(executionArn=execution)["status"] == "RUNNING"
+        assert stepfunctions.resume_running_executions() == [execution]
+        deadline = time.monotonic() + 10
+        while client("stepfunctions").describe_execution(executionArn=execution)["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        described = client("stepfunctions").describe_execution(executionArn=execution)
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"done": True})
+
+
+def test_commits_made_while_local_mode_was_down_are_one_push_from_the_last_processed(tmp_path):
+    from local.git_trigger import GitWatcher, git, init_repository
+    from local.session import LocalOrchestrator
+
+    repository = tmp_path / "repo"
+    init_repository(repository)
+    git(repository, "commit", "--allow-empty", "--quiet", "-m", "processed before the stop")
+    processed = git(repository, "rev-parse", "HEAD")
+    git(repository, "commit", "--allow-empty", "--quiet", "-m", "made while local mode was down")
+    head = git(repository, "rev-parse", "HEAD")
+
+    pushes: list[dict] = []
+    orchestrator = LocalOrchestrator(templates=tmp_path, git_repository=repository)
+    orchestrator.git_watcher = GitWatcher(repository, pushes.append)
+    orchestrator._catch_up_on_commits(processed)
+    orchestrator.git_watcher.check()
+
+    assert [(p["detail"].get("oldCommitId"), p["detail"]["commitId"]) for p in pushes] == [(processed, head)]
+
+    # A kept commit that is gone from the repository (history rewritten) is said, and nothing is guessed.
+    pushes.clear()
+    orchestrator.git_watcher = GitWatcher(repository, pushes.append)
+    orchestrator._catch_up_on_commits("0" * 40)
+    orchestrator.git_watcher.check()
+    assert pushes == []
