@@ -95,6 +95,15 @@ def _weak_values(items: dict[Any, Any]) -> weakref.WeakValueDictionary:
     return weakref.WeakValueDictionary(items)
 
 
+def _versioned_keys(versions: dict[str, list[Any]]) -> Any:
+    from moto.s3.utils import _VersionedKeyStore
+
+    store = _VersionedKeyStore()
+    for key, kept in versions.items():
+        store.setlist(key, kept)
+    return store
+
+
 def _placeholder(resource_type: str, state: dict[str, Any]) -> Any:
     from .emulator import _PLACEHOLDERS
 
@@ -122,8 +131,11 @@ class _StatePickler(pickle.Pickler):
 
     def __init__(self, file: io.BytesIO, backends: dict[int, tuple[str, str, str]], top: set[int]):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        from moto.s3.utils import _VersionedKeyStore
+
         from .emulator import _PLACEHOLDERS
 
+        self.versioned_keys = _VersionedKeyStore
         self.backends, self.top = backends, top
         self.placeholders = {cls: name for name, cls in _PLACEHOLDERS.items()}
 
@@ -137,6 +149,10 @@ class _StatePickler(pickle.Pickler):
             return _defaultdict, (type(obj.default_factory()), dict(obj))  # type: ignore[misc]
         if isinstance(obj, weakref.WeakValueDictionary):
             return _weak_values, (dict(obj),)
+        if isinstance(obj, self.versioned_keys):
+            # a bucket's keys: pickle's dict items would be the newest version of each key only (moto's items()),
+            # and the rollback reads the earlier versions of request.json and template.zip, and the delete markers
+            return _versioned_keys, ({key: list(kept) for key, kept in dict.items(obj)},)
         if isinstance(obj, type) and obj in self.placeholders:
             return _placeholder_class, (self.placeholders[obj],)
         if type(obj) in self.placeholders:
@@ -154,6 +170,7 @@ class LocalState:
     settings: Any
     runner: dict[str, Any]
     emulator: dict[str, Any]
+    git_head: str | None = None  # the last commit of --git-repo's main that was processed
 
 
 def _versions() -> dict[str, str]:
@@ -162,7 +179,9 @@ def _versions() -> dict[str, str]:
     return {"format": str(FORMAT), "moto": moto.__version__}
 
 
-def dump(path: Path, mode: str, settings: Any, runner: dict[str, Any], attempts: int = 3) -> None:
+def dump(
+    path: Path, mode: str, settings: Any, runner: dict[str, Any], attempts: int = 3, git_head: str | None = None
+) -> None:
     """Write the state of this process's emulator atomically to `path` (a temporary file, then a rename)."""
     from moto.core.base_backend import BackendDict
 
@@ -187,7 +206,7 @@ def dump(path: Path, mode: str, settings: Any, runner: dict[str, Any], attempts:
                 "notifications": list(emulator.NOTIFICATIONS),
             }
             buffer = io.BytesIO()
-            state = LocalState(mode, settings, runner, {"backends": data, **extra})
+            state = LocalState(mode, settings, runner, {"backends": data, **extra}, git_head)
             _StatePickler(buffer, backends, set()).dump((_versions(), state))
             break
         except RuntimeError:  # a dictionary changed while it was read (a request in flight): read again
@@ -219,8 +238,21 @@ def load(path: Path, mode: str) -> LocalState | None:
         for account, regions in accounts.items():
             for region, values in regions.items():
                 vars(get_backend(service)[account][region]).update(values)  # type: ignore[call-overload]
+    _buckets_are_found_from_every_account()
     emulator.MONITORING_SCHEDULES.update(state.emulator.get("monitoring_schedules", {}))
     emulator.JOB_DEFINITIONS.update(state.emulator.get("job_definitions", {}))
     emulator.MONITORING_RUNS.update(state.emulator.get("monitoring_runs", {}))
     emulator.NOTIFICATIONS[:] = state.emulator.get("notifications", [])
     return state
+
+
+def _buckets_are_found_from_every_account() -> None:
+    """moto finds a bucket of another account (a stage account's function code, the StackSet deployer reading the
+    orchestrator's buckets) through a registry of bucket names beside its backends, which the restored backends do
+    not fill: register every restored bucket under its account, as its creation did."""
+    from moto.s3.models import s3_backends
+
+    for account, partitions in list(s3_backends.items()):
+        for partition, backend in list(partitions.items()):
+            for name in list(backend.buckets):
+                s3_backends.bucket_accounts[name] = (partition, account)

@@ -24,9 +24,10 @@ from lambdas.shared.logging import get_logger
 from . import callers, persistence
 from .api_server import LocalApiServer
 from .emulator import MONITORING_RUNS, NOTIFICATIONS, Emulator, MonitoringClock, simulate_violation
+from .emulator.stepfunctions import resume_running_executions
 from .examples import endpoints_outside_pipelines, seed_examples
 from .git_trigger import BRANCH as GIT_BRANCH
-from .git_trigger import GitWatcher, LocalGitCodeCommit, init_repository
+from .git_trigger import GitWatcher, LocalGitCodeCommit, git, init_repository
 from .inprocess import run_project_lambdas_in_process
 from .runner import LocalPipeline, PipelineRunner, pipeline_events
 
@@ -367,6 +368,7 @@ class LocalOrchestrator:
     admin_principal_arns: tuple[str, ...] = ()
     allow_self_approval: bool = False
     restored: bool = False  # whether start() brought back a kept state
+    resumed_executions: list[str] = field(default_factory=list)  # Step Functions executions run again at start
     _saver: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     # One process per state directory, and one state write at a time (the saver, an acknowledged change).
@@ -424,6 +426,13 @@ class LocalOrchestrator:
             )
             if saved is not None:
                 self.runner.restore(saved.runner)
+                self.resumed_executions = resume_running_executions()
+                if self.resumed_executions:
+                    logger.warning(
+                        "local mode stopped while %d Step Functions execution(s) ran; run again from their start: %s",
+                        len(self.resumed_executions),
+                        ", ".join(self.resumed_executions),
+                    )
             if not connection:  # a state kept from a run with the connection source: its pipeline is not run now
                 self.runner.pipelines.pop(CONNECTION_PIPELINE, None)
             aws = Aws(pipelines=LocalPipelines(self.runner))
@@ -446,6 +455,7 @@ class LocalOrchestrator:
             self.monitoring.start()
             if self.git_repository is not None and not connection:
                 self.git_watcher = GitWatcher(self.git_repository, self.service.on_codecommit_push)
+                self._catch_up_on_commits(saved.git_head if saved else None)
                 self.git_watcher.start()
             self.server = LocalApiServer(self.handle, [*index.ROUTES, *LOCAL_ROUTES], self.port)
             url = self.server.start()
@@ -459,6 +469,29 @@ class LocalOrchestrator:
         except BaseException:
             self.stop(save=False)
             raise
+
+    def _catch_up_on_commits(self, processed: str | None) -> None:
+        """Commits made to --git-repo while local mode was down are one push from the last processed commit (the
+        watcher's first look delivers it); a kept commit that is gone from the repository is said, not guessed."""
+        watcher = self.git_watcher
+        if watcher is None or processed is None or processed == watcher.head:
+            return
+        if not git(watcher.repository, "rev-parse", "--verify", "--quiet", f"{processed}^{{commit}}", check=False):
+            logger.warning(
+                "commits made to %s while local mode was down are not processed: the last processed commit %s is "
+                "no longer in the repository (main is now %s)",
+                watcher.repository,
+                processed,
+                watcher.head,
+            )
+            return
+        logger.info(
+            "commits made to %s while local mode was down are processed: %s..%s",
+            watcher.repository,
+            processed,
+            watcher.head,
+        )
+        watcher.head = processed
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """The API's routes, and the routes only local mode serves (a pipeline's events from the runner)."""
@@ -565,7 +598,10 @@ class LocalOrchestrator:
         """Write the state to the state directory (nothing without one)."""
         if self.state_file and self.runner and self.service:
             with self._save_lock:
-                persistence.dump(self.state_file, self.mode, self.service.settings, self.runner.snapshot())
+                git_head = self.git_watcher.head if self.git_watcher else None
+                persistence.dump(
+                    self.state_file, self.mode, self.service.settings, self.runner.snapshot(), git_head=git_head
+                )
 
     def _save_often(self) -> None:
         while not self._stopping.wait(self.save_seconds):

@@ -20,6 +20,7 @@ def fill_cloudformation_gaps() -> None:
     missing_stack_instances_are_not_found()
     generated_names_fit_their_limits()
     custom_resource_answers_reach_their_stack()
+    custom_resources_gate_their_dependents()
     custom_resources_hear_their_updates()
     custom_resource_answers_name_loopback()
     stack_instances_are_stacks_of_their_account()
@@ -154,6 +155,118 @@ def custom_resource_answers_reach_their_stack() -> None:
 
     process_cfn_response._by_stack = True  # type: ignore[attr-defined]
     replace(CloudFormationResponse, "process_cfn_response", process_cfn_response)
+
+
+def custom_resources_gate_their_dependents() -> None:
+    """moto creates every resource of a stack at once and only waits for a custom resource's answer before calling
+    the stack complete, so a resource that depends on it (a monitor's job definition on its baseline, the schedule on
+    the job definition) is created before the answer, even though CloudFormation would create it only after. The
+    emulator creates a resource once every resource it depends on (DependsOn, Ref, Fn::GetAtt, Fn::Sub) is created
+    and every custom resource among them has answered SUCCESS; the rest wait for the answer, which creates them. A
+    FAILED answer fails the stack, and what waits for it is never created.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-custom-resources.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html"""
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.parsing import ResourceMap
+
+    original_getitem = ResourceMap.__getitem__
+    if getattr(original_getitem, "_gated", False):
+        return
+    original_creation_complete = ResourceMap.creation_complete
+    original_verify_readiness = Stack.verify_readiness
+
+    def getitem(self: Any, key: str) -> Any:
+        if key in getattr(self, "_waiting", ()):
+            return None  # not created yet: a read never creates a resource that waits for an answer
+        return original_getitem(self, key)
+
+    def create(self: Any, template: dict[str, Any]) -> bool:
+        self._template = template
+        self._resource_json_map = template["Resources"]
+        stack_tags = {"aws:cloudformation:stack-name": "AWS::StackName", "aws:cloudformation:stack-id": "AWS::StackId"}
+        self.tags.update({tag: self[name] for tag, name in stack_tags.items()})
+        self._waiting = set(self._resource_json_map)
+        _create_what_no_longer_waits(self)
+        return not self._waiting and original_creation_complete(self)
+
+    def creation_complete(self: Any) -> bool:
+        return not getattr(self, "_waiting", None) and original_creation_complete(self)
+
+    def verify_readiness(self: Any) -> None:
+        if self.status == "CREATE_IN_PROGRESS" and getattr(self.resource_map, "_waiting", None):
+            try:
+                _create_what_no_longer_waits(self.resource_map)
+            except Exception as error:  # a resource refused after the answer fails its stack as CloudFormation does
+                fail_stack(self.stack_id, f"{getattr(error, 'message', None) or error}")
+                return
+        original_verify_readiness(self)
+
+    def stack_resources(self: Any) -> list[Any]:
+        return [resource for resource in self.resource_map.values() if resource is not None]
+
+    getitem._gated = True  # type: ignore[attr-defined]
+    replace(ResourceMap, "__getitem__", getitem)
+    replace(ResourceMap, "create", create)
+    replace(ResourceMap, "creation_complete", creation_complete)
+    replace(Stack, "verify_readiness", verify_readiness)
+    replace(Stack, "stack_resources", property(stack_resources))
+
+
+def _create_what_no_longer_waits(resource_map: Any) -> None:
+    """Create, in dependency order, each waiting resource whose dependencies are created and answered."""
+    from moto.cloudformation.custom_model import CustomModel
+
+    waiting: set[str] = resource_map._waiting
+    progressed = True
+    while waiting and progressed:
+        progressed = False
+        for logical_id in resource_map._ResourceMap__get_resources_in_dependency_order():
+            if logical_id not in waiting:
+                continue
+            needs = _dependencies(resource_map._resource_json_map[logical_id]) & set(resource_map._resource_json_map)
+            if needs & waiting:
+                continue
+            unanswered = [
+                need
+                for need in needs
+                if isinstance(resource_map._parsed_resources.get(need), CustomModel)
+                and not resource_map._parsed_resources[need].is_created()
+            ]
+            if unanswered:
+                continue
+            waiting.discard(logical_id)
+            resource_map[logical_id]  # creates it (a lazy map creates a resource when first read)
+            progressed = True
+
+
+def _dependencies(resource_json: dict[str, Any]) -> set[str]:
+    """The logical ids a resource's definition names: DependsOn, Ref, Fn::GetAtt and Fn::Sub's ${Name}."""
+    import re
+
+    found: set[str] = set()
+    depends_on = resource_json.get("DependsOn", [])
+    found.update([depends_on] if isinstance(depends_on, str) else depends_on)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Ref" and isinstance(value, str):
+                    found.add(value)
+                elif key == "Fn::GetAtt":
+                    found.add(value.split(".")[0] if isinstance(value, str) else value[0])
+                elif key == "Fn::Sub":
+                    text = value if isinstance(value, str) else value[0]
+                    found.update(name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text))
+                    if not isinstance(value, str):
+                        visit(value[1])
+                else:
+                    visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(resource_json.get("Properties", {}))
+    return found
 
 
 def custom_resource_answers_name_loopback() -> None:

@@ -47,6 +47,29 @@ def state_machines_run_their_executions() -> None:
     replace(StateMachine, "start_execution", start_execution)
 
 
+def resume_running_executions() -> list[str]:
+    """Run again, from their start, the executions a stopped local mode left RUNNING (a restart brings back the
+    execution, not the thread that ran it); returns their ARNs. The emulator's state machines poll jobs until they
+    are done, so a run from the start finds where the first one was."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    resumed: list[str] = []
+    for regions in list(stepfunctions_backends.values()):
+        for backend in list(regions.values()):
+            for machine in list(backend.state_machines):
+                for execution in list(machine.executions):
+                    if execution.status == "RUNNING" and getattr(execution, "_thread", None) is None:
+                        execution._thread = threading.Thread(
+                            target=_run_execution,
+                            args=(machine.definition, execution),
+                            name=f"sfn-{execution.name}",
+                            daemon=True,
+                        )
+                        execution._thread.start()
+                        resumed.append(execution.execution_arn)
+    return resumed
+
+
 class _StateFailed(Exception):
     def __init__(self, error: str, cause: str) -> None:
         super().__init__(f"{error}: {cause}")

@@ -341,3 +341,106 @@ def test_a_baseline_job_whose_data_is_not_there_fails_and_writes_no_report():
     assert "s3://data/nothing-here.csv cannot be read: no object under it" in missing["FailureReason"]
     assert there["ProcessingJobStatus"] == "Completed"
     assert written == {"out/there/statistics.json", "out/there/constraints.json"}
+
+
+def _monitor_stack_template() -> str:
+    """A monitor's shape: the job definition waits for the baseline (a custom resource), the schedule for the job
+    definition (by Ref)."""
+    resources = {
+        "Baseline": {
+            "Type": "Custom::Baseline",
+            "Properties": {"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:baseline"},
+        },
+        "JobDefinition": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": "job-definition"},
+            "DependsOn": "Baseline",
+        },
+        "Schedule": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": "schedule", "Tags": [{"Key": "definition", "Value": {"Ref": "JobDefinition"}}]},
+        },
+    }
+    return json.dumps({"Resources": resources})
+
+
+def _baseline_asked(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The events the baseline's function receives; it answers only when the test does."""
+    from moto.cloudformation import custom_model
+
+    asked: list[dict[str, Any]] = []
+    function = SimpleNamespace(invoke=lambda event, *_: asked.append(json.loads(event)))
+    monkeypatch.setattr(custom_model, "get_lambda_backend", lambda *_: SimpleNamespace(get_function=lambda _: function))
+    return asked
+
+
+def _answer(event: dict[str, Any], status: str, endpoint: str) -> None:
+    """What a custom resource's function sends to the URL CloudFormation gave it."""
+    import re
+    import urllib.request
+
+    body = {
+        "Status": status,
+        "Reason": "the baseline job could not start" if status == "FAILED" else "",
+        "PhysicalResourceId": "baseline-1",
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+        "Data": {},
+    }
+    url = re.sub(r"^https?://[^/]+", endpoint, event["ResponseURL"])
+    payload = json.dumps(body).encode()
+    request = urllib.request.Request(url, data=payload, method="PUT", headers={"Content-Type": ""})
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def _topics() -> set[str]:
+    from lambdas.shared.aws import client
+
+    return {topic["TopicArn"].rsplit(":", 1)[1] for topic in client("sns").list_topics()["Topics"]}
+
+
+def test_a_custom_resource_holds_back_what_depends_on_it_until_it_answers(monkeypatch: pytest.MonkeyPatch):
+    """A monitor's schedule once ran before its baseline answered: moto created the dependents at once."""
+    from lambdas.shared.aws import client
+
+    asked = _baseline_asked(monkeypatch)
+    with emulator.Emulator() as running:
+        endpoint = running.endpoint
+        cloudformation = client("cloudformation")
+        cloudformation.create_stack(StackName="monitor", TemplateBody=_monitor_stack_template())
+        deadline = time.monotonic() + 10
+        while not asked and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the answer is late: nothing that waits for it is created meanwhile
+        stack = cloudformation.describe_stacks(StackName="monitor")["Stacks"][0]
+        resources = cloudformation.list_stack_resources(StackName="monitor")["StackResourceSummaries"]
+        assert stack["StackStatus"] == "CREATE_IN_PROGRESS"
+        assert [r["LogicalResourceId"] for r in resources] == ["Baseline"]
+        assert _topics() == set()
+
+        _answer(asked[0], "SUCCESS", endpoint)
+
+        stack = cloudformation.describe_stacks(StackName="monitor")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        assert _topics() == {"job-definition", "schedule"}
+
+
+def test_a_failed_answer_fails_the_stack_and_creates_nothing_that_waits_for_it(monkeypatch: pytest.MonkeyPatch):
+    from lambdas.shared.aws import client
+
+    asked = _baseline_asked(monkeypatch)
+    with emulator.Emulator() as running:
+        endpoint = running.endpoint
+        cloudformation = client("cloudformation")
+        cloudformation.create_stack(StackName="monitor", TemplateBody=_monitor_stack_template())
+        deadline = time.monotonic() + 10
+        while not asked and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        _answer(asked[0], "FAILED", endpoint)
+
+        stack = cloudformation.describe_stacks(StackName="monitor")["Stacks"][0]
+        assert stack["StackStatus"] == "CREATE_FAILED"
+        assert "the baseline job could not start" in stack["StackStatusReason"]
+        assert _topics() == set()
