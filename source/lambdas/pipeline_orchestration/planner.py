@@ -156,6 +156,7 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
         "TemplateFileName": template,
         "AssetsBucket": settings.assets_bucket,
         "ArtifactBucket": settings.artifact_bucket,
+        "BlueprintBucket": settings.blueprint_bucket,
         "StackName": base,
         "NotificationsSNSTopicArn": settings.sns_topic_arn,
         BOUNDARY_PARAMETER: settings.permissions_boundary_arn,
@@ -168,7 +169,6 @@ def plan_pipeline(request: ValidRequest, settings: Settings) -> Plan:
             **{f"{stage.capitalize()}ParamsName": by_stage[stage].params_file for stage in STAGES},
             **{f"{stage.capitalize()}AccountId": by_stage[stage].account_id for stage in STAGES},
             **{f"{stage.capitalize()}OrgId": by_stage[stage].org_unit_id for stage in STAGES},
-            "BlueprintBucket": settings.blueprint_bucket,
             "DelegatedAdminAccount": "Yes" if settings.delegated_admin else "No",
         }
     else:
