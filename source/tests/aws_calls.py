@@ -118,6 +118,7 @@ HANDLERS = Handlers(
         "lambdas.blueprints.job_resource.on_event",
         "lambdas.blueprints.job_resource.poll",
         "lambdas.blueprints.stackset_deployer.handler",
+        "lambdas.blueprints.artifact_verifier.handler",
     }
 )
 

@@ -25,7 +25,7 @@ from infrastructure.blueprints.functions import (
     console_url,
 )
 from infrastructure.blueprints.parameters import declare
-from infrastructure.blueprints.single_account_pipeline import SOURCE_ARTIFACT, source_stage
+from infrastructure.blueprints.single_account_pipeline import SOURCE_ARTIFACT, source_stage, source_version_read
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import MULTI_ACCOUNT_PIPELINE, PIPELINE_PREFIX
 from lambdas.pipeline_orchestration.planner import BLUEPRINTS_PREFIX
@@ -82,13 +82,6 @@ def _rendered_if(resource: str) -> str:
             ]
         },
         separators=(",", ":"),
-    )
-
-
-def source_version_read(assets_bucket: str, template_zip: str) -> iam.PolicyStatement:
-    """Reading one version's metadata (HeadObject with a VersionId) is s3:GetObjectVersion."""
-    return iam.PolicyStatement(
-        actions=["s3:GetObjectVersion"], resources=[f"arn:{Aws.PARTITION}:s3:::{assets_bucket}/{template_zip}"]
     )
 
 

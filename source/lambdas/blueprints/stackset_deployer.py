@@ -6,14 +6,12 @@ deploy its instance; the job then continues with a continuation token. Each cont
 StackSet operation until it succeeds or fails; a failure fails the job with StackSets' own reason.
 CodePipeline's own StackSet action cannot act as a delegated administrator, hence this Lambda.
 
-Before anything is deployed, the artifact must be what the orchestrator wrote: its SHA-256 must equal the one the
-orchestrator recorded (object metadata) on the version of template.zip that the source stage pinned. Versions
-are immutable and that prefix is written by the orchestrator alone, so a rewritten artifact fails the stage.
+Before anything is deployed, the artifact must be what the orchestrator wrote (source_artifact.verify_artifact):
+a rewritten artifact fails the stage.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -21,8 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from lambdas.blueprints.source_artifact import ArtifactRejected, read_input_artifact, verify_artifact
 from lambdas.shared.aws import client
 from lambdas.shared.logging import get_logger
 
@@ -38,8 +35,6 @@ REQUIRED_PARAMETERS = (
     "source_bucket",
     "source_key",
 )
-# The metadata in which the orchestrator records template.zip's SHA-256 (the provisioner writes it).
-CONTENT_HASH_METADATA = "content-sha256"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 # CreateStackSet takes a template body of at most 51,200 bytes; larger templates go by URL.
 TEMPLATE_BODY_LIMIT = 51_200
@@ -114,21 +109,9 @@ def call_as() -> str:
 
 
 def read_artifact(job_data: dict[str, Any], request: StageRequest) -> tuple[str, list[dict[str, str]]]:
-    """The template body and the stage's parameter list from the pipeline's source artifact."""
-    artifact = next((a for a in job_data.get("inputArtifacts", []) if a.get("name") == request.artifact), None)
-    if artifact is None:
-        raise DeployFailed(f"The action has no input artifact named {request.artifact}")
-    location = artifact["location"]["s3Location"]
-    credentials = job_data["artifactCredentials"]
-    import boto3  # a one-off client: the artifact credentials belong to this job only
-
-    s3 = boto3.session.Session(
-        aws_access_key_id=credentials["accessKeyId"],
-        aws_secret_access_key=credentials["secretAccessKey"],
-        aws_session_token=credentials["sessionToken"],
-    ).client("s3", region_name=os.environ.get("AWS_REGION"))
-    body = s3.get_object(Bucket=location["bucketName"], Key=location["objectKey"])["Body"].read()
-    verify_artifact(body, artifact.get("revision", ""), request)
+    """The template body and the stage's parameter list from the pipeline's source artifact, once verified."""
+    body, revision = read_input_artifact(job_data, request.artifact)
+    verify_artifact(body, revision, request.source_bucket, request.source_key)
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         names = set(archive.namelist())
         for wanted in (request.template_file, request.stage_params_file):
@@ -141,36 +124,6 @@ def read_artifact(job_data: dict[str, Any], request: StageRequest) -> tuple[str,
     ):
         raise DeployFailed(f"{request.stage_params_file} must be a list of {{ParameterKey, ParameterValue}} objects")
     return template, parameters
-
-
-def verify_artifact(body: bytes, revision: str, request: StageRequest) -> None:
-    """Fail unless `body` is the template.zip version the source stage pinned, as the orchestrator wrote it.
-
-    For an S3 source, CodePipeline gives the object's version id as the input artifact's `revision`
-    (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_Artifact.html); a version's content and
-    metadata never change (https://docs.aws.amazon.com/AmazonS3/latest/userguide/versioning-workflows.html)."""
-    where = f"s3://{request.source_bucket}/{request.source_key}"
-    if not revision:
-        raise DeployFailed(f"The source stage pinned no version of {where}: the artifact cannot be verified")
-    try:
-        head = client("s3").head_object(Bucket=request.source_bucket, Key=request.source_key, VersionId=revision)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        raise DeployFailed(
-            f"Version {revision} of {where} cannot be read ({code}): the artifact cannot be verified"
-        ) from None
-    recorded = (head.get("Metadata") or {}).get(CONTENT_HASH_METADATA, "")
-    if not recorded:
-        raise DeployFailed(
-            f"Version {revision} of {where} carries no {CONTENT_HASH_METADATA} recorded by the orchestrator: "
-            "provision the pipeline again"
-        )
-    actual = hashlib.sha256(body).hexdigest()
-    if actual != recorded:
-        raise DeployFailed(
-            f"The artifact's SHA-256 {actual} is not the {recorded} the orchestrator recorded for version "
-            f"{revision} of {where}: it was changed after the orchestrator wrote it, and is not deployed"
-        )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -356,7 +309,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
     deployer = StackSetDeployer(client("cloudformation"), call_as())
     try:
         outcome = run_job(job, deployer)
-    except DeployFailed as error:
+    except (DeployFailed, ArtifactRejected) as error:
         outcome = Outcome("failed", str(error))
     except Exception as error:
         # The job must be failed explicitly, or the stage waits for its timeout; the error is logged in

@@ -239,7 +239,8 @@ def test_single_account_pipeline_deploys_the_blueprint_stack_from_template_zip(s
         "S3ObjectKey": plan.artifact_key,
         "PollForSourceChanges": False,
     }
-    action = deploy["Actions"][0]
+    verify, action = deploy["Actions"]
+    assert (verify["ActionTypeId"]["Provider"], verify["RunOrder"], action["RunOrder"]) == ("Lambda", 1, 2)
     assert action["ActionTypeId"]["Provider"] == "CloudFormation"
     configuration = action["Configuration"]
     assert configuration["ActionMode"] == "CREATE_UPDATE"
@@ -252,6 +253,46 @@ def test_single_account_pipeline_deploys_the_blueprint_stack_from_template_zip(s
         "Service": "cloudformation.amazonaws.com"
     }
     assert "ManagedPolicyArns" not in deploy_role
+
+
+def test_single_account_pipeline_verifies_the_artifact_before_deploy_stack(synthesized):
+    resolved, plan = _wrapper(synthesized, multi=False)
+    _, deploy = _stages(resolved)
+    verify = deploy["Actions"][0]
+    assert (verify["Name"], verify["InputArtifacts"]) == ("verify_artifact", [{"Name": "Artifact_Source_S3Source"}])
+    # Checked against the template.zip the orchestrator wrote, whose version the source stage pins.
+    assert json.loads(verify["Configuration"]["UserParameters"]) == {
+        "artifact": "Artifact_Source_S3Source",
+        "source_bucket": settings().assets_bucket,
+        "source_key": plan.artifact_key,
+    }
+    functions = of_type(resolved, "AWS::Lambda::Function")
+    function = functions[verify["Configuration"]["FunctionName"]["Ref"]]["Properties"]
+    assert function["Handler"] == "lambdas.blueprints.artifact_verifier.handler"
+    assert function["Code"]["S3Bucket"] == settings().blueprint_bucket
+    # Its role reads the versions of template.zip and reports the job; it writes nothing, and is not one of the
+    # artifact writers.
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    role = resolved["Resources"][role_id]["Properties"]
+    assert role.get("Path") is None
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    statements += [
+        s
+        for policy in of_type(resolved, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    granted = {
+        (action, json.dumps(s["Resource"]))
+        for s in statements
+        for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        if not action.startswith("logs:")
+    }
+    assert granted == {
+        ("s3:GetObjectVersion", json.dumps(f"arn:aws:s3:::{settings().assets_bucket}/{plan.artifact_key}")),
+        ("codepipeline:PutJobSuccessResult", '"*"'),
+        ("codepipeline:PutJobFailureResult", '"*"'),
+    }
 
 
 @pytest.mark.parametrize("multi", [False, True])

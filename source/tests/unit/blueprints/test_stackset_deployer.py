@@ -428,6 +428,7 @@ def test_a_source_version_without_the_orchestrators_hash_is_not_deployed(organiz
 
 
 def test_the_deployer_reads_the_hash_the_provisioner_writes():
+    from lambdas.blueprints import source_artifact
     from lambdas.pipeline_orchestration.provisioner import CONTENT_HASH_METADATA
 
-    assert deployer_module.CONTENT_HASH_METADATA == CONTENT_HASH_METADATA
+    assert source_artifact.CONTENT_HASH_METADATA == CONTENT_HASH_METADATA
