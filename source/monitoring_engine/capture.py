@@ -29,7 +29,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
@@ -39,13 +39,13 @@ from . import s3io
 
 def parse_time(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def hour_prefixes(uri: str, start: str, end: str) -> list[str]:
     """The `yyyy/mm/dd/hh/` prefixes of the hours that overlap [start, end)."""
     first, last = parse_time(start), parse_time(end)
-    hour = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hour = first.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
     prefixes = []
     while hour < last:
         prefixes.append(s3io.join(uri, hour.strftime("%Y/%m/%d/%H/")))
@@ -86,7 +86,7 @@ def json_rows(text: str) -> list[Any]:
                 return json_rows(json.dumps(value[key]))
         return [value]
     if isinstance(value, list):
-        if value and all(isinstance(item, list | dict) for item in value):
+        if value and all(isinstance(item, (list, dict)) for item in value):
             return [item["features"] if isinstance(item, dict) and "features" in item else item for item in value]
         return [value]
     return [[value]]
@@ -188,7 +188,7 @@ def iter_inferences(s3: Any, files: Iterable[str]) -> Iterator[Inference]:
         if len(outputs) == 1 and len(inputs) == 1:
             yield Inference(key, inputs[0], outputs[0])
             continue
-        for index, (row, output) in enumerate(zip(inputs, outputs, strict=False)):
+        for index, (row, output) in enumerate(zip(inputs, outputs)):
             yield Inference(f"{key}:{index}", row, output)
 
 

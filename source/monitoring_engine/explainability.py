@@ -88,9 +88,7 @@ def global_attributions(
         "explanations": {
             "kernel_shap": {
                 label: {
-                    "global_shap_values": {
-                        str(name): float(v) for name, v in zip(rows.columns, aggregated, strict=True)
-                    },
+                    "global_shap_values": {str(name): float(v) for name, v in zip(rows.columns, aggregated)},
                     "expected_value": float(np.asarray(explainer.expected_value).reshape(-1)[0]),
                 }
             }

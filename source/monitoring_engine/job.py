@@ -360,7 +360,7 @@ def _joined(spec: dict[str, Any], s3: Any, config: dict[str, Any], with_features
 
 
 def _feature_frame(rows: list[Any], headers: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame([row if isinstance(row, list | dict) else [row] for row in rows])
+    frame = pd.DataFrame([row if isinstance(row, (list, dict)) else [row] for row in rows])
     if headers and all(isinstance(column, int) for column in frame.columns):
         frame.columns = [headers[i] if i < len(headers) else f"_c{i}" for i in range(frame.shape[1])]
     return frame.apply(_numeric_if_possible)

@@ -263,7 +263,7 @@ class DatasetStatistics:
 
     def column_name(self, column: Any) -> str:
         """A positional column takes the baseline's name at that position, else Model Monitor's `_c<i>`."""
-        if isinstance(column, int | np.integer):
+        if isinstance(column, (int, np.integer)):
             index = int(column)
             return self.names[index] if index < len(self.names) else f"_c{index}"
         return str(column)

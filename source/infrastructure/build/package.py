@@ -8,6 +8,8 @@
 - regional-s3-assets/: the blueprint templates under the catalogue's file names, `blueprints.zip` (templates and
   `lambdas/<hash>.zip`, which the copy-assets custom resource unpacks into the blueprints bucket) and every Lambda
   zip `<hash>.zip`.
+- regional-s3-assets/monitoring_engine/: the open monitoring engine's wheel and the pinned wheels it needs (also in
+  `blueprints.zip`, so the blueprints bucket holds them where the engine's processing jobs install them from).
 
 Uploaded to `s3://<bucket>-<region>/<solution>/<version>/`, this is where the templates point.
 """
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infrastructure.build import engine_bundle
 from infrastructure.distribution import (
     BLUEPRINT_LAMBDAS_PREFIX,
     BLUEPRINTS_ARCHIVE,
@@ -33,6 +36,7 @@ from infrastructure.distribution import (
     blueprint_lambda_files,
     blueprint_lambdas_key,
 )
+from lambdas.blueprints.open_engine import ENGINE_PREFIX
 
 # Fixed timestamp and permissions for every zip entry: two builds of one commit give identical bytes.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -40,6 +44,7 @@ FILE_MODE = 0o644
 UNIX = 3
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+ENGINE_DIR = ENGINE_PREFIX.removeprefix(BLUEPRINTS_PREFIX)  # under regional-s3-assets/ and in blueprints.zip
 
 
 class PackagingError(Exception):
@@ -54,6 +59,7 @@ class Packaged:
     blueprint_templates: list[Path] = field(default_factory=list)
     lambda_zips: list[Path] = field(default_factory=list)
     archive: Path | None = None
+    engine_wheels: list[Path] = field(default_factory=list)
     resources: int = 0
 
     @property
@@ -140,8 +146,10 @@ def package(
     regional_dir: Path,
     orchestrator_stacks: list[str],
     blueprint_templates: dict[str, str],
+    engine_wheels: Path,
 ) -> Packaged:
-    """Write the distributable files; `blueprint_templates` maps a blueprint stack id to its template file name."""
+    """Write the distributable files; `blueprint_templates` maps a blueprint stack id to its template file name,
+    `engine_wheels` is the directory of the open engine's downloaded wheels (`engine_bundle`)."""
     validate_distribution(distribution)
     stacks = _stacks(cdk_out)
     missing = [name for name in orchestrator_stacks if name not in stacks]
@@ -150,6 +158,10 @@ def package(
     unknown = [name for name in stacks if name not in orchestrator_stacks and name not in blueprint_templates]
     if unknown:
         raise PackagingError(f"stacks {', '.join(unknown)} are neither orchestrator nor registered blueprint stacks")
+    try:
+        wheels = engine_bundle.pinned_wheels(engine_wheels)
+    except engine_bundle.BundleError as error:
+        raise PackagingError(str(error)) from error
 
     for directory in (global_dir, regional_dir):
         shutil.rmtree(directory, ignore_errors=True)
@@ -189,6 +201,13 @@ def package(
     lambda_zips[code_key.removeprefix(BLUEPRINT_LAMBDAS_PREFIX)] = code
     archive[code_key.removeprefix(BLUEPRINTS_PREFIX)] = code
 
+    # The open engine's wheels, where its processing jobs install them from (`open_engine.ENGINE_PREFIX`).
+    engine_name, engine_files = engine_bundle.engine_wheel_files()
+    wheels[engine_name] = deterministic_zip(engine_files)
+    for file_name, content in sorted(wheels.items()):
+        packaged.engine_wheels.append(_write(regional_dir / ENGINE_DIR / file_name, content))
+        archive[f"{ENGINE_DIR}/{file_name}"] = content
+
     for file_name, content in sorted(lambda_zips.items()):
         packaged.lambda_zips.append(_write(regional_dir / file_name, content))
     packaged.archive = _write(regional_dir / BLUEPRINTS_ARCHIVE, deterministic_zip(archive))
@@ -206,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", required=True)
     parser.add_argument("--global-dir", type=Path, required=True)
     parser.add_argument("--regional-dir", type=Path, required=True)
+    parser.add_argument("--engine-wheels", type=Path, required=True, help="the open engine's downloaded wheels")
     args = parser.parse_args(argv)
     distribution = Distribution(args.bucket, args.solution, args.version)
     try:
@@ -216,13 +236,14 @@ def main(argv: list[str] | None = None) -> int:
             args.regional_dir,
             list(ORCHESTRATOR_STACKS),
             {stack_id(template): template for template in BLUEPRINT_STACKS},
+            args.engine_wheels,
         )
     except PackagingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(
         f"{packaged.templates} templates ({packaged.resources} resources), {len(packaged.lambda_zips)} Lambda zips "
-        f"({packaged.lambda_zip_bytes} bytes); upload to s3://{distribution.bucket}-<region>/{distribution.prefix}"
+        f"({packaged.lambda_zip_bytes} bytes), {len(packaged.engine_wheels)} monitoring engine wheels; upload to s3://{distribution.bucket}-<region>/{distribution.prefix}"
     )
     return 0
 

@@ -23,7 +23,7 @@ from lambdas.shared.logging import get_logger
 logger = get_logger(__name__)
 
 OPEN = "Open"
-ENGINE_PREFIX = "monitoring_engine"  # in the blueprints bucket: the engine's wheel and the wheels it needs
+ENGINE_PREFIX = "blueprints/monitoring_engine"  # in the blueprints bucket, from blueprints.zip: the engine's wheels
 ENGINE_DIR = "/opt/ml/processing/input/engine"
 SPEC_FILE = "spec.json"
 ANALYSIS_SPEC = "engine/analysis_spec.json"  # under the baseline's output: the spec of every hour, less the hour

@@ -220,7 +220,8 @@ def sagemaker_resources(pipeline: Pipeline, plan: Plan | None, deployment: Mappi
     stage = plan.stages[0]
     outputs = deployment.get("outputs", {})
     found: dict[str, Any] = {}
-    for read in declared.reads:
+    reads = declared.reads_of(plan.template)
+    for read in reads:
         output = next((v for k, v in outputs.items() if k.endswith(read.output)), None) if read.output else None
         name = output or stage.names.get(read.name) or stage.parameters.get(read.parameter)
         if name:
@@ -230,7 +231,7 @@ def sagemaker_resources(pipeline: Pipeline, plan: Plan | None, deployment: Mappi
     if declared.inference_api:
         url = next((v for v in outputs.values() if v.startswith("https://") and ".execute-api." in v), None)
         found["inference_api_url"] = url
-    _jobs_of_failed_stack(found, deployment, declared.reads)
+    _jobs_of_failed_stack(found, deployment, reads)
     return found
 
 

@@ -348,7 +348,7 @@ def observe(stack: Mapping[str, Any], settings: Settings, aws: Aws) -> Observati
         executions = _read_or_none(aws.pipelines.executions, name, 1) if name else None
         execution = executions[0] if executions else None
         deployment = readings.deployed(dict(stack), settings, aws) if execution else {}
-        monitoring = _latest_monitoring(deployment, aws)
+        monitoring = _latest_monitoring(stack, deployment, settings, aws)
         jobs = _started_jobs(stack, deployment, aws)
         not_started = _change_not_started(stack, execution, settings, aws)
     except Exception as error:
@@ -419,11 +419,24 @@ def _started_jobs(stack: Mapping[str, Any], deployment: Mapping[str, Any], aws: 
 SCHEDULE_OUTPUT = "MonitoringScheduleJobName"  # the monitor blueprints' output naming their schedule
 
 
-def _latest_monitoring(deployment: Mapping[str, Any], aws: Aws) -> dict[str, Any] | None:
-    """The latest execution of the schedule a monitor's deployed stack names (None for other pipelines)."""
+# The open engine's monitor blueprints have this output, its value the stack parameter's (`MonitoringEngine`).
+ENGINE_OUTPUT, OPEN_ENGINE_OUTPUT = "MonitoringEngine", "Open"
+
+
+def _latest_monitoring(
+    stack: Mapping[str, Any], deployment: Mapping[str, Any], settings: Settings, aws: Aws
+) -> dict[str, Any] | None:
+    """The latest execution of the schedule a monitor's deployed stack names (None for other pipelines): SageMaker's
+    LastMonitoringExecutionSummary, or for the open engine the orchestrator's latest record of one."""
     outputs = deployment.get("outputs") or {}
     schedule = next((v for k, v in outputs.items() if k.endswith(SCHEDULE_OUTPUT) and v), None)
     if not schedule:
         return None
+    if any(k.endswith(ENGINE_OUTPUT) and v == OPEN_ENGINE_OUTPUT for k, v in outputs.items()):
+        from .monitoring.records import recorded_executions  # monitoring imports lifecycle, which imports this
+
+        name = str(stack["StackName"]).removesuffix(WRAPPER_SUFFIX)
+        latest = _read_or_none(recorded_executions, settings.assets_bucket, name, 1, aws)
+        return latest[0] if latest else None
     described = _read_or_none(aws.monitoring.schedule, schedule)
     return (described or {}).get("LastMonitoringExecutionSummary")

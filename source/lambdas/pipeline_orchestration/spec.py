@@ -196,6 +196,8 @@ class Alternative:
     blueprint: Blueprint
     build_parameters: ParameterBuilder
     chosen: Callable[[Mapping[str, Any], Settings], bool]
+    # What its stack deploys, when that differs from the type's (an open-engine monitor has no SageMaker schedule).
+    reads: tuple[Reads, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,13 @@ class PipelineType:
         if self.alternative is not None and self.alternative.chosen(values, settings):
             return self.alternative.blueprint, self.alternative.build_parameters
         return self.blueprint, self.build_parameters
+
+    def reads_of(self, template: str) -> tuple[Reads, ...]:
+        """What a stack of this blueprint template deploys, as describe reports it."""
+        alternative = self.alternative
+        if alternative is not None and alternative.reads is not None and template == alternative.blueprint.template:
+            return alternative.reads
+        return self.reads
 
     @property
     def all_blueprints(self) -> tuple[Blueprint, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pytest
 
 from app import ORCHESTRATOR_STACKS, stack_id
 from infrastructure.blueprints import BLUEPRINT_STACKS
+from infrastructure.build import engine_bundle
 from infrastructure.build.package import PackagingError, deterministic_zip, package
 from infrastructure.distribution import Distribution
+from lambdas.blueprints import open_engine
 
 pytestmark = pytest.mark.synth
 
@@ -22,7 +25,16 @@ DEPLOYMENT = Path(__file__).resolve().parents[3] / "deployment"
 BLUEPRINT_FILES = {stack_id(template): template for template in BLUEPRINT_STACKS}
 
 
-def _package(synthesized, out: Path, distribution: Distribution | None = None):
+def _engine_wheels(directory: Path) -> Path:
+    """A directory as the engine's download leaves it: one wheel per pin (their bytes are only copied)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for pin in engine_bundle.pins():
+        name = f"{engine_bundle.normalize(pin.name)}-{pin.version}-py3-none-any.whl"
+        (directory / name).write_bytes(f"wheel of {pin.name}".encode())
+    return directory
+
+
+def _package(synthesized, out: Path, distribution: Distribution | None = None, wheels: Path | None = None):
     return package(
         synthesized.outdir,
         distribution or Distribution.from_env(),
@@ -30,6 +42,7 @@ def _package(synthesized, out: Path, distribution: Distribution | None = None):
         out / "regional-s3-assets",
         list(ORCHESTRATOR_STACKS),
         BLUEPRINT_FILES,
+        wheels or _engine_wheels(out / "engine-wheels"),
     )
 
 
@@ -62,8 +75,61 @@ def test_blueprints_lambda_zips_and_archive_go_to_regional_assets(built, synthes
     with zipfile.ZipFile(out / "regional-s3-assets" / "blueprints.zip") as archive:
         names = archive.namelist()
     assert sorted(BLUEPRINT_FILES[name] for name in blueprint_stacks) == sorted(
-        n for n in names if not n.startswith("lambdas/")
+        n for n in names if not n.startswith(("lambdas/", "monitoring_engine/"))
     )
+
+
+def test_the_engine_and_its_wheels_go_where_its_jobs_install_them(built):
+    """regional-s3-assets/monitoring_engine/ and blueprints.zip's monitoring_engine/ (unpacked under blueprints/,
+    the open engine's ENGINE_PREFIX) hold the engine's wheel and exactly the pinned wheels."""
+    out, packaged = built
+    assert open_engine.ENGINE_PREFIX == "blueprints/monitoring_engine"
+    shipped = _tree(out / "regional-s3-assets" / "monitoring_engine")
+    pinned = {path.name for path in (out / "engine-wheels").iterdir()}
+    engine_wheel = f"monitoring_engine-{engine_bundle.engine_version()}-py3-none-any.whl"
+    assert set(shipped) == pinned | {engine_wheel}
+    assert sorted(path.name for path in packaged.engine_wheels) == sorted(shipped)
+    with zipfile.ZipFile(out / "regional-s3-assets" / "blueprints.zip") as archive:
+        for name, content in shipped.items():
+            assert archive.read(f"monitoring_engine/{name}") == content
+
+
+def test_the_engine_wheel_installs_offline_and_runs(built, tmp_path):
+    """pip installs the shipped wheel with no index (as the job does, without its dependencies here) and the
+    installed engine is the package's code, importable with its entry point."""
+    out, _ = built
+    target = tmp_path / "site"
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--no-compile",
+            "--find-links", str(out / "regional-s3-assets" / "monitoring_engine"),
+            "--target", str(target), "monitoring-engine",
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    source = Path(__file__).resolve().parents[2] / "monitoring_engine"
+    installed = target / "monitoring_engine"
+    assert sorted(p.name for p in installed.glob("*.py")) == sorted(p.name for p in source.glob("*.py"))
+    assert (installed / "job.py").read_bytes() == (source / "job.py").read_bytes()
+    metadata = next(target.glob("monitoring_engine-*.dist-info")) / "METADATA"
+    requires = [line for line in metadata.read_text().splitlines() if line.startswith("Requires-Dist: ")]
+    assert "Requires-Dist: shap==0.46.0" in requires and "Requires-Dist: datasketches==5.1.0" in requires
+    assert "Requires-Dist: numpy" in requires  # the image's own numpy, whatever its version
+    help_text = subprocess.run(
+        [sys.executable, "-m", "monitoring_engine.job", "--help"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(target)}, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert help_text.returncode == 0 and "--spec" in help_text.stdout, help_text.stderr
+
+
+def test_packaging_without_the_pinned_wheels_is_refused(synthesized, tmp_path):
+    wheels = _engine_wheels(tmp_path / "wheels")
+    next(wheels.glob("shap-*")).unlink()
+    (wheels / "requests-2.0.0-py3-none-any.whl").write_bytes(b"")
+    with pytest.raises(PackagingError, match=r"shap==0\.46\.0: 0 wheels; not pinned: requests-2\.0\.0"):
+        _package(synthesized, tmp_path / "out", wheels=wheels)
 
 
 def test_every_template_asset_is_in_the_package(built, synthesized):
@@ -103,7 +169,7 @@ def test_orchestrator_zip_holds_only_the_lambda_package(built, synthesized):
 
 def test_two_packagings_are_byte_identical(built, synthesized, tmp_path):
     out, _ = built
-    _package(synthesized, tmp_path)
+    _package(synthesized, tmp_path, wheels=out / "engine-wheels")
     for directory in ("global-s3-assets", "regional-s3-assets"):
         assert _tree(tmp_path / directory) == _tree(out / directory)
 
@@ -138,14 +204,15 @@ def test_invalid_distribution_names_are_refused(synthesized, tmp_path, distribut
 
 def test_a_directory_that_is_not_an_assembly_is_refused(tmp_path):
     with pytest.raises(PackagingError, match=r"no manifest\.json"):
-        package(tmp_path, Distribution(), tmp_path / "g", tmp_path / "r", list(ORCHESTRATOR_STACKS), {})
+        package(tmp_path, Distribution(), tmp_path / "g", tmp_path / "r", list(ORCHESTRATOR_STACKS), {}, tmp_path / "w")
 
 
 def test_unregistered_stacks_are_refused(synthesized, tmp_path):
     with pytest.raises(PackagingError, match="neither orchestrator nor registered blueprint"):
         # The multi-account stack is not in the list any more: packaging must not guess what it is.
         stacks = ["mlops-orchestrator-single-account"]
-        package(synthesized.outdir, Distribution.from_env(), tmp_path / "g", tmp_path / "r", stacks, {})
+        wheels = _engine_wheels(tmp_path / "w")
+        package(synthesized.outdir, Distribution.from_env(), tmp_path / "g", tmp_path / "r", stacks, {}, wheels)
 
 
 def _script(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -166,8 +233,10 @@ def test_build_script_packages_an_existing_assembly(synthesized, built, tmp_path
         distribution.version,
         MLOPS_CDK_OUT=str(synthesized.outdir),
         MLOPS_BUILD_DIR=str(tmp_path),
+        MLOPS_ENGINE_WHEELS=str(built[0] / "engine-wheels"),
     )
     assert result.returncode == 0, result.stderr
+    assert "monitoring engine wheels" in result.stdout
     assert f"upload to s3://{distribution.bucket}-<region>/{distribution.prefix}" in result.stdout
     out, _ = built
     for directory in ("global-s3-assets", "regional-s3-assets"):
@@ -175,7 +244,11 @@ def test_build_script_packages_an_existing_assembly(synthesized, built, tmp_path
 
 
 def test_build_script_rejects_a_mismatched_assembly(synthesized, tmp_path):
-    result = _script("another-bucket", "x", "v1", MLOPS_CDK_OUT=str(synthesized.outdir), MLOPS_BUILD_DIR=str(tmp_path))
+    wheels = str(_engine_wheels(tmp_path / "w"))
+    result = _script(
+        "another-bucket", "x", "v1", MLOPS_CDK_OUT=str(synthesized.outdir), MLOPS_BUILD_DIR=str(tmp_path),
+        MLOPS_ENGINE_WHEELS=wheels,
+    )  # fmt: skip
     assert result.returncode == 2
     assert "synthesize again for this distribution" in result.stderr
 

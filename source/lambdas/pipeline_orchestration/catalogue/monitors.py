@@ -199,6 +199,8 @@ MONITOR_READS = (
     Reads("monitoring_schedule", "monitoring_schedule", name="monitoring_schedule_name"),
     Reads("endpoint", "endpoint", parameter="EndpointName"),
 )
+# On the open engine the schedule is EventBridge Scheduler's, part of the stack: SageMaker holds no schedule.
+OPEN_MONITOR_READS = tuple(read for read in MONITOR_READS if read.kind != "monitoring_schedule")
 MONITOR_KEEPS = (KEEP_DATA_CAPTURE, KEEP_BASELINE_OUTPUT, KEEP_MONITORING_OUTPUT)
 MONITORING_SCHEDULE = Creates(
     "monitoring-schedule",
@@ -432,7 +434,7 @@ def open_blueprint(blueprint: Blueprint) -> Blueprint:
 
 
 def _open(blueprint: Blueprint, build: Any) -> Alternative:
-    return Alternative(open_blueprint(blueprint), build, on_open_engine)
+    return Alternative(open_blueprint(blueprint), build, on_open_engine, OPEN_MONITOR_READS)
 
 
 TYPES = (

@@ -23,6 +23,7 @@ from ..adapters import Aws
 from ..catalogue import PIPELINE_PREFIX
 from ..settings import Settings
 from .monitors import ALARM_SUFFIX, Monitor, find_monitor, monitor_of
+from .records import latest_executions, record_execution
 from .reports import (
     ENGINE_SCHEDULE_ENV,
     ENGINE_SCHEDULED_TIME_ENV,
@@ -94,6 +95,8 @@ def on_execution(event: Mapping[str, Any], settings: Settings, aws: Aws) -> dict
         if detail.get("FailureReason") or detail.get("ExitMessage"):
             execution["FailureReason"] = detail.get("FailureReason") or detail.get("ExitMessage")
     summary = execution_summary(monitor, execution, aws, job_output(detail))
+    if run is not None:  # SageMaker keeps no execution of the open engine's: the orchestrator records it
+        record_execution(settings.assets_bucket, monitor.name, monitor.schedule, execution, summary["report"], aws)
     answer: dict[str, Any] = {
         "status": "recorded",
         "pipeline_name": monitor.name,
@@ -191,7 +194,7 @@ def on_alarm(event: Mapping[str, Any], settings: Settings, aws: Aws, provision: 
     monitor = monitor_of(pipeline, settings, aws) if pipeline else None
     if monitor is None:
         return _ignored(f"alarm {name} belongs to no monitor pipeline of this orchestrator", alarm=name)
-    executions = aws.monitoring.executions(monitor.schedule, HISTORY)
+    executions = latest_executions(monitor, settings, aws, HISTORY)
     violating = next((e for e in executions if e.get("MonitoringExecutionStatus") == "CompletedWithViolations"), None)
     execution = execution_summary(monitor, violating, aws) if violating else None
     retraining = retrain(monitor, name, settings, aws, provision)

@@ -21,6 +21,7 @@ from lambdas.shared.logging import get_logger
 from .. import lifecycle, pipeline_index
 from ..adapters import Aws
 from ..catalogue import CATALOGUE, monitor_kinds
+from ..catalogue.monitors import on_open_engine
 from ..planner import REQUEST_FILE, pipeline_key
 from ..settings import STAGES, Settings
 from ..validation import validate
@@ -43,6 +44,8 @@ class Monitor:
     pipeline: lifecycle.Pipeline
     request: Mapping[str, Any]
     schedule: str
+    # On the open engine its schedule is EventBridge Scheduler's and the orchestrator records its executions.
+    open_engine: bool = False
 
     @property
     def name(self) -> str:
@@ -92,7 +95,7 @@ def monitor_of(pipeline: lifecycle.Pipeline, settings: Settings, aws: Aws) -> Mo
         return None
     if len(names) != 1:
         return None
-    return Monitor(pipeline, request, names.pop())
+    return Monitor(pipeline, request, names.pop(), on_open_engine(request, settings))
 
 
 def _claimants(schedule: str, settings: Settings, aws: Aws) -> list[str]:

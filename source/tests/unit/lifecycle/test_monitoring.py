@@ -21,6 +21,7 @@ from lambdas.pipeline_orchestration import index, monitoring
 from lambdas.pipeline_orchestration.adapters import Aws, Monitoring, SageMaker
 from lambdas.pipeline_orchestration.monitoring import reports
 from lambdas.pipeline_orchestration.service import OrchestratorService
+from lambdas.pipeline_orchestration.settings import MODEL_MONITOR_ENGINE
 from lambdas.shared.aws import client
 
 from .conftest import MULTI, SINGLE, TRAINING, FakePipelines, Scene, StandInStacks
@@ -94,7 +95,8 @@ def loop(moto_aws: None) -> tuple[Scene, RecordedExecutions, str]:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     client("s3").create_bucket(Bucket="reports-bucket")
-    settings = dataclasses.replace(SINGLE, sns_topic_arn=topic)
+    # Model Monitor's executions unless a request names the open engine (whose tests below do).
+    settings = dataclasses.replace(SINGLE, sns_topic_arn=topic, monitoring_engine=MODEL_MONITOR_ENGINE)
     executions = RecordedExecutions()
     pipelines = FakePipelines()
     aws = Aws(stacks=StandInStacks(), pipelines=pipelines, monitoring=executions, sagemaker=SchedulesOf(executions))
@@ -615,3 +617,71 @@ def test_the_engines_environment_names_match_the_orchestrators():
         reports.ENGINE_SCHEDULE_ENV,
         reports.ENGINE_SCHEDULED_TIME_ENV,
     )
+
+
+def _deployed_open_monitor(scene: Scene) -> str:
+    """A monitor on the open engine whose CodePipeline deployed its blueprint (no SageMaker schedule exists)."""
+    scene.provision({**MONITOR, "monitoring_engine": "open"})
+    schedule = schedule_of(scene)
+    outputs = {"MonitoringScheduleJobName": schedule, "MonitoringEngine": open_engine.OPEN}
+    scene.deploy_blueprint(MONITOR_NAME, outputs=outputs)
+    scene.pipelines.record(MONITOR_NAME, "Succeeded")
+    return schedule
+
+
+def _open_hour(scene: Scene, schedule: str, hour: int, result: dict[str, Any], job_status: str = "Completed") -> None:
+    scheduled = SCHEDULED + timedelta(hours=hour)
+    engine_job(f"open-monitoring-hour-{hour}", schedule, scheduled)
+    if result.get("status") == "CompletedWithViolations":
+        put_report(schedule, scheduled, VIOLATIONS)
+    put_result(schedule, scheduled, result)
+    scene.service.on_monitoring_event(documented_event(f"open-monitoring-hour-{hour}", job_status))
+
+
+def test_the_open_engines_outcomes_are_recorded_and_describe_and_the_state_read_them(loop):
+    scene, executions, _ = loop
+    schedule = _deployed_open_monitor(scene)
+    _open_hour(scene, schedule, 0, {"status": "Completed", "violations": []})
+    _open_hour(scene, schedule, 1, {"status": "Failed", "exit_message": "no capture could be parsed"})
+    _open_hour(scene, schedule, 2, {"status": "CompletedWithViolations"})
+
+    keys = client("s3").list_objects_v2(
+        Bucket=SINGLE.assets_bucket, Prefix=f"mlops_provisioned_pipelines/{MONITOR_NAME}/"
+    )
+    recorded = sorted(o["Key"].rsplit("/", 1)[-1] for o in keys["Contents"] if "/monitoring_executions/" in o["Key"])
+    assert recorded == ["2026-12-01T14.json", "2026-12-01T15.json", "2026-12-01T16.json"]
+    status, answer = scene.call("GET", "/pipelines/{pipeline_name}", path={"pipeline_name": MONITOR_NAME})
+
+    assert status == 200 and executions.runs == {}  # SageMaker's monitoring was never asked
+    section = answer["monitoring"]
+    assert (section["engine"], section["schedule"], section["status"]) == ("open", schedule, "Scheduled")
+    assert [e["status"] for e in section["executions"]] == ["CompletedWithViolations", "Failed", "Completed"]
+    newest, failed, clean = section["executions"]
+    assert newest["violations_count"] == 7 and newest["processing_job"] == "open-monitoring-hour-2"
+    assert failed["failure_reason"] == "no capture could be parsed" and clean["violations_count"] == 0
+    assert answer["state"] == "VIOLATIONS" and schedule in answer["reason"]
+    assert "monitoring_schedule" not in answer["sagemaker"]  # the stack deploys none on the open engine
+
+
+def test_an_open_monitors_failed_hour_is_monitoring_failed_and_a_clean_one_after_it_active(loop):
+    scene, _, _ = loop
+    schedule = _deployed_open_monitor(scene)
+    _open_hour(scene, schedule, 0, {}, job_status="Failed")
+    status, answer = scene.call("GET", "/pipelines/{pipeline_name}", path={"pipeline_name": MONITOR_NAME})
+    assert status == 200 and answer["state"] == "MONITORING_FAILED" and "the analysis job failed" in answer["reason"]
+    _open_hour(scene, schedule, 1, {"status": "Completed", "violations": []})
+    status, answer = scene.call("GET", "/pipelines/{pipeline_name}", path={"pipeline_name": MONITOR_NAME})
+    assert status == 200 and answer["state"] == "ACTIVE", answer["reason"]
+
+
+def test_an_open_monitors_alarm_notifies_the_recorded_executions_violations(loop):
+    scene, _, queue = loop
+    schedule = _deployed_open_monitor(scene)
+    _open_hour(scene, schedule, 0, {"status": "CompletedWithViolations"})
+
+    answer = scene.service.on_monitoring_event(alarm_event(f"{MONITOR_NAME}-violations"))
+
+    assert answer["status"] == "notified" and answer["execution"]["violations_count"] == 7
+    ((subject, message),) = notifications(queue)
+    assert subject == "Model monitor violations: churn-endpoint (7 constraints)"
+    assert "feature f0, check baseline_drift_check: drift 0" in message and "... and 2 more in the report" in message
