@@ -36,7 +36,7 @@ PARAMETER = BOUNDARY_PARAMETER  # the blueprints' parameter that names the bound
 NAMED_SERVICES = ("cloudformation", "cloudwatch", "codebuild", "codepipeline", "events", "lambda", "logs", "states")
 # Services whose resources a request or SageMaker names: any of this account's (the requests' values are validated
 # against the data perimeter, and the roles' own policies name each resource).
-ACCOUNT_SERVICES = ("apigateway", "application-autoscaling", "ecr", "sagemaker", "sns")
+ACCOUNT_SERVICES = ("apigateway", "application-autoscaling", "ecr", "sagemaker", "scheduler", "sns")
 # Every service a statement of the boundary allows whole, on the resources it names.
 BOUNDED_SERVICES = (*NAMED_SERVICES, *ACCOUNT_SERVICES, "s3")
 # What the pipelines' roles hold that AWS authorizes on "*" only (the Service Authorization Reference lists no
@@ -196,6 +196,7 @@ def pipeline_resources() -> list[str]:
         _arn("ecr", "repository/*"),
         _arn("sagemaker", "*"),
         _arn("sagemaker", "model-package/*", account="*"),  # a multi-account registry's packages
+        _arn("scheduler", "*"),  # an open-engine monitor's schedule, named after its monitoring schedule
         _arn("sns", "*"),
     ]
 

@@ -112,6 +112,7 @@ HANDLERS = Handlers(
         "lambdas.pipeline_orchestration.index.handler",
         "lambdas.custom_resource.copy_assets.handler",
         "lambdas.custom_resource.bucket_notifications.handler",
+        "lambdas.blueprints.open_engine.run_scheduled",
         "lambdas.blueprints.batch_transform.handler",
         "lambdas.blueprints.inference.handler",
         "lambdas.blueprints.invoke_on_deploy.handler",

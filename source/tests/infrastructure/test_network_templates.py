@@ -57,6 +57,8 @@ EC2_ACTIONS = (
 def _resolved(synthesized: Any, pipeline_type: str, **changes: Any) -> dict[str, Any]:
     orchestrator = settings()
     request = {**body(pipeline_type), **changes}
+    if "monitor" in pipeline_type:  # the job definitions of Model Monitor; the open engine's jobs: test_open_engine
+        request.setdefault("monitoring_engine", "model_monitor")
     if pipeline_type == "byom_image_builder" and "subnet_ids" in changes:
         request["vpc_id"] = "vpc-0123abcd"
     plan = plan_pipeline(validate(request, orchestrator), orchestrator)

@@ -47,6 +47,8 @@ COMMON_PARAMETERS = [
     "TeamTagKey",
     # Endpoints monitors may watch besides the orchestrator's own (new; empty: its pipelines' endpoints only).
     "AllowedMonitoredEndpoints",
+    # The engine of monitors whose request names none.
+    "MonitoringEngine",
 ]
 MULTI_PARAMETERS = [
     "DelegatedAdminAccount",
@@ -382,6 +384,7 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
         "SUBNET_IDS",
         "SECURITY_GROUP_IDS",
         "VPC_ID",
+        "MONITORING_ENGINE",
         "LOG_LEVEL",
         "SOLUTION_VERSION",
         "ALLOWED_IMAGE_REPOSITORIES",
@@ -413,7 +416,12 @@ def test_orchestrator_environment_is_what_settings_read(synthesized, stack):
 def test_settings_read_the_multi_account_environment(synthesized):
     """Settings.from_env understands the values the template sets (parameter refs replaced by samples)."""
     variables = _orchestrator(synthesized.templates[MULTI])["Properties"]["Environment"]["Variables"]
-    samples = {"DevAccountId": "111111111111", "DevOrgId": "ou-ab12-dev00000", "DelegatedAdminAccount": "No"}
+    samples = {
+        "DevAccountId": "111111111111",
+        "DevOrgId": "ou-ab12-dev00000",
+        "DelegatedAdminAccount": "No",
+        "MonitoringEngine": "Open",
+    }
     env = {
         name: value if isinstance(value, str) else samples.get(value.get("Ref", ""), "x")
         for name, value in variables.items()
@@ -679,6 +687,8 @@ def test_api_routes_are_iam_authorized_lambda_proxies_with_validation(synthesize
         ("POST", "/pipelines/{pipeline_name}/rollback"),
         ("POST", "/pipelines/{pipeline_name}/approval"),
         ("GET", "/pipelines/{pipeline_name}/history"),
+        ("POST", "/pipelines/{pipeline_name}/retry"),
+        ("POST", "/pipelines/{pipeline_name}/stop"),
     }
     # API Gateway serves every route the handler serves: none answers "Missing Authentication Token".
     assert routes == set(API_ROUTES)

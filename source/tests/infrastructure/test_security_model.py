@@ -143,9 +143,25 @@ def _base_values(synthesized: Any, template: str) -> dict[str, str]:
         multi = template.startswith("multi")
         plan = plan_pipeline(validate(body("byom_realtime_builtin"), settings(multi)), settings(multi))
         return {**plan.stack_parameters, "ArtifactBucket": ARTIFACTS, "AssetsBucket": ASSETS}
-    name = next(n for n in sorted(CATALOGUE) if CATALOGUE[n].blueprint.template == template)
-    plan = plan_pipeline(validate(body(name), settings()), settings())
+    name = _deployed_by(template)
+    request = body(name)
+    alternative = CATALOGUE[name].alternative
+    if alternative is not None:  # the monitors: the engine that deploys this template
+        request["monitoring_engine"] = "open" if template == alternative.blueprint.template else "model_monitor"
+    plan = plan_pipeline(validate(request, settings()), settings())
+    assert plan.template == template
     return {**plan.stages[0].parameters, "AssetsBucket": ASSETS}
+
+
+def _deployed_by(template: str) -> str:
+    """The first pipeline type whose request deploys the template: its blueprint, or its alternative's (a monitor on
+    the open engine)."""
+    return next(
+        n
+        for n in sorted(CATALOGUE)
+        if template in {CATALOGUE[n].blueprint.template}
+        | {a.blueprint.template for a in ([CATALOGUE[n].alternative] if CATALOGUE[n].alternative else [])}
+    )
 
 
 def _hostile_variants(synthesized: Any, template: str, value: str) -> list[dict[str, str]]:
