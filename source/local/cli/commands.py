@@ -20,7 +20,7 @@ from .answers import (
     state_exit_code,
     status_by_name,
 )
-from .exits import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_OK
+from .exits import EXIT_FAILED, EXIT_INVALID, EXIT_MONITOR_ALERT, EXIT_NOT_FOUND, EXIT_OK
 from .renderers import pipeline_outcome, principal_text, render, render_monitoring, render_state, render_who, table
 from .watch import WATCH_SECONDS, approval_hint, execution_before, pipeline_name, watch
 
@@ -288,15 +288,27 @@ def cmd_simulate_violation(args: argparse.Namespace) -> int:
     if not response.ok:
         return answer(args, response)
     count, threshold = response.body.get("violations", 1), response.body.get("violation_threshold", 1)
-    alarm = "its alarm fires" if count >= threshold else "below the threshold: its alarm does not fire"
-    lines = [f"reports {count} violation(s); the monitor alarms at {threshold} ({alarm})"]
+    executions = response.body.get("executions", [])
+    reported = [e for e in executions if e["status"] in ("Completed", "CompletedWithViolations")]
+    failed = [e for e in executions if e["status"] == "Failed"]
+    # Only an execution that completed reports violations (and emits the metric the alarm watches).
+    if not reported:
+        lines = ["no execution completed, so none reported a violation: the monitor's alarm does not fire"]
+    else:
+        alarm = "its alarm fires" if count >= threshold else "below the threshold: its alarm does not fire"
+        where = f" in {len(reported)} of {len(executions)} accounts" if len(reported) < len(executions) else ""
+        lines = [f"reports {count} violation(s){where}; the monitor alarms at {threshold} ({alarm})"]
     lines += [
         f"{e['monitoring_schedule_name']} (account {e['account']}): execution {e['status']}"
         + (f": {e['failure_reason']}" if e.get("failure_reason") else "")
-        for e in response.body.get("executions", [])
+        for e in executions
     ]
+    if len(reported) + len(failed) < len(executions):
+        lines.append(f"an execution has not finished yet: mlops status {args.name} follows it")
     lines.append("the orchestrator's notifications: mlops local notifications")
-    return answer(args, response, "\n".join(lines))
+    code = EXIT_MONITOR_ALERT if failed else EXIT_OK if len(reported) == len(executions) else EXIT_FAILED
+    answer(args, response, "\n".join(lines))
+    return code
 
 
 def cmd_notifications(args: argparse.Namespace) -> int:

@@ -250,3 +250,43 @@ def test_status_exits_5_on_a_monitor_alert(state, code):
     from local.cli.answers import state_exit_code
 
     assert state_exit_code({"state": state}) == code
+
+
+def _simulated(monkeypatch, executions: list[dict]) -> None:
+    from local.api_client import ApiClient, ApiResponse
+
+    body = {"pipeline_name": "m", "violations": 1, "violation_threshold": 1, "executions": executions}
+    monkeypatch.setattr(ApiClient, "call", lambda self, *args, **kw: ApiResponse(200, body))
+
+
+def _execution(account: str, status: str, reason: str = "") -> dict:
+    found = {"account": account, "monitoring_schedule_name": "m-schedule", "status": status}
+    return {**found, "failure_reason": reason} if reason else found
+
+
+def test_simulate_violation_whose_executions_failed_says_no_alarm_fires_and_exits_5(monkeypatch, capsys):
+    """A monitor written for one account, deployed to three, watches an endpoint that none of them has."""
+    reason = "ValidationException: the monitored endpoint churn does not exist"
+    _simulated(monkeypatch, [_execution(a, "Failed", reason) for a in ("111111111111", "222222222222", "3" * 12)])
+    code = main(["local", "simulate-violation", "m", "--endpoint", "http://127.0.0.1:8080"])
+    out = capsys.readouterr().out
+    assert code == 5
+    assert "alarm fires" not in out and "reports 1 violation" not in out
+    assert (
+        out.splitlines()[0] == "no execution completed, so none reported a violation: the monitor's alarm does not fire"
+    )
+    assert out.count(f"execution Failed: {reason}") == 3
+
+
+def test_simulate_violation_says_in_how_many_accounts_the_alarm_fires(monkeypatch, capsys):
+    _simulated(monkeypatch, [_execution("1" * 12, "CompletedWithViolations"), _execution("2" * 12, "Failed", "no")])
+    code = main(["local", "simulate-violation", "m", "--endpoint", "http://127.0.0.1:8080"])
+    out = capsys.readouterr().out
+    assert code == 5
+    assert out.splitlines()[0] == "reports 1 violation(s) in 1 of 2 accounts; the monitor alarms at 1 (its alarm fires)"
+
+
+def test_simulate_violation_whose_executions_all_report_exits_0(monkeypatch, capsys):
+    _simulated(monkeypatch, [_execution("1" * 12, "CompletedWithViolations")])
+    assert main(["local", "simulate-violation", "m", "--endpoint", "http://127.0.0.1:8080"]) == EXIT_OK
+    assert capsys.readouterr().out.startswith("reports 1 violation(s); the monitor alarms at 1 (its alarm fires)")
