@@ -338,3 +338,13 @@ def test_a_watch_that_only_hears_try_again_exits_6(monkeypatch, capsys):
     args = argparse.Namespace(endpoint="http://127.0.0.1:8080", profile=None, aws_region=None, timeout=0.2)
     assert watch.watch(args, "p") == 6
     assert "the state is not known after" in capsys.readouterr().err
+
+
+def test_a_not_found_answer_points_a_cli_user_to_mlops_list():
+    from local.cli.renderers import error_text
+
+    body = {
+        "message": "A NotFound exception occurred",
+        "detailedMessage": "No pipeline named x; GET /pipelines lists them.",
+    }
+    assert error_text(404, body) == "error 404: No pipeline named x; mlops list shows them."
