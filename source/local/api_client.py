@@ -22,6 +22,7 @@ def is_local(endpoint: str) -> bool:
 class ApiResponse:
     status: int
     body: Any
+    retry_after: float | None = None  # seconds, from the Retry-After of a 502/503/504 (AWS throttled or down)
 
     @property
     def ok(self) -> bool:
@@ -50,7 +51,7 @@ class ApiClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return ApiResponse(response.status, _decode(response.read()))
         except urllib.error.HTTPError as error:
-            return ApiResponse(error.code, _decode(error.read()))
+            return ApiResponse(error.code, _decode(error.read()), _seconds(error.headers.get("Retry-After")))
 
     def _local_headers(self, method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
         """Local mode names the caller by the access key id a request is signed with, as the credential chain gives
@@ -109,3 +110,10 @@ def _decode(raw: bytes) -> Any:
         return json.loads(raw) if raw else {}
     except ValueError:
         return {"message": raw.decode(errors="replace")}
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:  # an HTTP date: the caller backs off on its own
+        return None

@@ -357,13 +357,25 @@ class Monitoring:
 SNS_SUBJECT_LIMIT = 99  # SNS refuses a subject of 100 characters or more, or one with a line break
 
 
+def subject_line(text: str) -> str:
+    """The subject on one line within SNS's limit; a longer one is cut at a word, never inside one, and ends
+    with an ellipsis."""
+    line = " ".join(text.split())
+    if len(line) <= SNS_SUBJECT_LIMIT:
+        return line
+    cut = line[: SNS_SUBJECT_LIMIT - 1]
+    if line[SNS_SUBJECT_LIMIT - 1] != " " and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:(") + "…"
+
+
 class Notifier:
     def publish(self, topic_arn: str, subject: str, message: str) -> bool:
         """Publish to the topic; a failure is logged with its reason and answered False, never raised: a
         notice that cannot be sent must not fail the work it reports on."""
         if not topic_arn:
             return False
-        subject = " ".join(subject.split())[:SNS_SUBJECT_LIMIT]
+        subject = subject_line(subject)
         try:
             client("sns").publish(TopicArn=topic_arn, Subject=subject, Message=message)
         except Exception as error:

@@ -41,4 +41,4 @@ def quoted(text: object) -> str:
 
 def publish(settings: Settings, aws: Aws, subject: str, message: str) -> None:
     """A notice on the orchestrator's topic; the subject is one line, as SNS requires."""
-    aws.notifier.publish(settings.sns_topic_arn, flatten(subject)[:100], message)
+    aws.notifier.publish(settings.sns_topic_arn, flatten(subject), message)

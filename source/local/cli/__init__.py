@@ -27,6 +27,7 @@ from .exits import (
     EXIT_MONITOR_ALERT,
     EXIT_NOT_FOUND,
     EXIT_OK,
+    EXIT_TRY_AGAIN,
 )
 from .parser import build_parser
 
@@ -37,6 +38,7 @@ __all__ = [
     "EXIT_MONITOR_ALERT",
     "EXIT_NOT_FOUND",
     "EXIT_OK",
+    "EXIT_TRY_AGAIN",
     "build_parser",
     "main",
 ]

@@ -9,7 +9,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .exits import EXIT_CONFLICT, EXIT_FAILED, EXIT_INVALID, EXIT_MONITOR_ALERT, EXIT_NOT_FOUND, EXIT_OK
+from .exits import (
+    EXIT_CONFLICT,
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_MONITOR_ALERT,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_TRY_AGAIN,
+    TRY_AGAIN_STATUSES,
+)
 from .renderers import error_text, pipeline_outcome, render
 
 
@@ -73,6 +82,8 @@ def api_client(args: argparse.Namespace):
 def exit_code(status: int) -> int:
     if 200 <= status < 300:
         return EXIT_OK
+    if status in TRY_AGAIN_STATUSES:
+        return EXIT_TRY_AGAIN
     return {400: EXIT_INVALID, 404: EXIT_NOT_FOUND, 409: EXIT_CONFLICT}.get(status, EXIT_FAILED)
 
 
@@ -89,8 +100,10 @@ def answer(args: argparse.Namespace, response, text: str | None = None) -> int:
 
 
 def state_exit_code(state: dict[str, Any]) -> int:
-    from lambdas.pipeline_orchestration.pipeline_state import MONITOR_ALERTS, UNSUCCESSFUL
+    from lambdas.pipeline_orchestration.pipeline_state import MONITOR_ALERTS, UNKNOWN, UNSUCCESSFUL
 
+    if pipeline_outcome(state) == UNKNOWN:
+        return EXIT_TRY_AGAIN
     if pipeline_outcome(state) in MONITOR_ALERTS:
         return EXIT_MONITOR_ALERT
     return EXIT_FAILED if pipeline_outcome(state) in UNSUCCESSFUL else EXIT_OK

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from .answers import (
-    RequestUnreadable,
     answer,
     api_client,
     local_only,
@@ -20,7 +19,7 @@ from .answers import (
     state_exit_code,
     status_by_name,
 )
-from .exits import EXIT_FAILED, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_OK
+from .exits import EXIT_FAILED, EXIT_INVALID, EXIT_MONITOR_ALERT, EXIT_NOT_FOUND, EXIT_OK
 from .renderers import pipeline_outcome, principal_text, render, render_monitoring, render_state, render_who, table
 from .watch import WATCH_SECONDS, approval_hint, execution_before, pipeline_name, watch
 
@@ -244,18 +243,22 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 def cmd_upload(args: argparse.Namespace) -> int:
     """Put a file into the assets bucket: local mode's (found from its API), or a deployed orchestrator's."""
+    from boto3.exceptions import S3UploadFailedError
+
     from local.api_client import is_local
     from local.pipeline_events import aws_session
 
     path = Path(args.file)
     if not path.is_file():
-        raise RequestUnreadable(f"no file {path}")
-    endpoint_url, bucket = None, args.bucket
+        print(f"error: cannot upload {path}: no such file", file=sys.stderr)
+        return EXIT_INVALID
+    endpoint_url, bucket, assets = None, args.bucket, None
     if is_local(args.endpoint):
         response = api_client(args).call("GET", "/local")
         if not response.ok:
             return answer(args, response)
-        endpoint_url, bucket = response.body["emulator_endpoint"], bucket or response.body["assets_bucket"]
+        assets = response.body["assets_bucket"]
+        endpoint_url, bucket = response.body["emulator_endpoint"], bucket or assets
         session = aws_session(None, "us-east-1", local=True)
     else:
         session = aws_session(args.profile, args.aws_region)
@@ -267,14 +270,23 @@ def cmd_upload(args: argparse.Namespace) -> int:
         if not bucket:
             print("error: name the assets bucket (--bucket) or the orchestrator's stack (--stack)", file=sys.stderr)
             return EXIT_INVALID
+        assets = bucket  # outside local mode --bucket names the assets bucket
     key = args.key.lstrip("/")
-    session.client("s3", endpoint_url=endpoint_url).upload_file(str(path), bucket, key)
+    try:
+        session.client("s3", endpoint_url=endpoint_url).upload_file(str(path), bucket, key)
+    except S3UploadFailedError as error:  # boto3's transfer wraps S3's answer (NoSuchBucket, AccessDenied)
+        missing = "NoSuchBucket" in str(error)
+        why = f"bucket {bucket} does not exist" if missing else str(error).split(": ", 1)[-1]
+        print(f"error: cannot upload {path} to s3://{bucket}/{key}: {why}", file=sys.stderr)
+        return EXIT_NOT_FOUND if missing else EXIT_FAILED
     uploaded = {"bucket": bucket, "key": key, "bytes": path.stat().st_size, "location": f"{bucket}/{key}"}
+    # A bare key names an object of the assets bucket; any other bucket is named with its key.
+    where = f'"{key}" (a key in the assets bucket) or ' if bucket == assets else ""
     print_answer(
         args,
         uploaded,
         f"uploaded {path} ({uploaded['bytes']} bytes) to s3://{bucket}/{key}\n"
-        f'use it in a request as "{key}" (a key in the assets bucket) or "{bucket}/{key}" (bucket/prefix)',
+        f'use it in a request as {where}"{bucket}/{key}" (bucket/prefix)',
     )
     return EXIT_OK
 
@@ -288,15 +300,27 @@ def cmd_simulate_violation(args: argparse.Namespace) -> int:
     if not response.ok:
         return answer(args, response)
     count, threshold = response.body.get("violations", 1), response.body.get("violation_threshold", 1)
-    alarm = "its alarm fires" if count >= threshold else "below the threshold: its alarm does not fire"
-    lines = [f"reports {count} violation(s); the monitor alarms at {threshold} ({alarm})"]
+    executions = response.body.get("executions", [])
+    reported = [e for e in executions if e["status"] in ("Completed", "CompletedWithViolations")]
+    failed = [e for e in executions if e["status"] == "Failed"]
+    # Only an execution that completed reports violations (and emits the metric the alarm watches).
+    if not reported:
+        lines = ["no execution completed, so none reported a violation: the monitor's alarm does not fire"]
+    else:
+        alarm = "its alarm fires" if count >= threshold else "below the threshold: its alarm does not fire"
+        where = f" in {len(reported)} of {len(executions)} accounts" if len(reported) < len(executions) else ""
+        lines = [f"reports {count} violation(s){where}; the monitor alarms at {threshold} ({alarm})"]
     lines += [
         f"{e['monitoring_schedule_name']} (account {e['account']}): execution {e['status']}"
         + (f": {e['failure_reason']}" if e.get("failure_reason") else "")
-        for e in response.body.get("executions", [])
+        for e in executions
     ]
+    if len(reported) + len(failed) < len(executions):
+        lines.append(f"an execution has not finished yet: mlops status {args.name} follows it")
     lines.append("the orchestrator's notifications: mlops local notifications")
-    return answer(args, response, "\n".join(lines))
+    code = EXIT_MONITOR_ALERT if failed else EXIT_OK if len(reported) == len(executions) else EXIT_FAILED
+    answer(args, response, "\n".join(lines))
+    return code
 
 
 def cmd_notifications(args: argparse.Namespace) -> int:

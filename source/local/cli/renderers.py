@@ -130,4 +130,6 @@ def error_text(status: int, body: dict[str, Any]) -> str:
         lines = [f"error {status}: {len(errors)} problem{'s' if len(errors) != 1 else ''}"]
         lines += [f"  {e.get('field') or '(body)'}: {e.get('message', '')}" for e in errors]
         return "\n".join(lines + [f"warning: {w}" for w in body.get("warnings", [])])
-    return f"error {status}: {body.get('detailedMessage') or body.get('message', '')}"
+    text = str(body.get("detailedMessage") or body.get("message", ""))
+    # The API points its callers to its route; a CLI user's way to the same list is a command.
+    return f"error {status}: {text.replace('GET /pipelines lists them', 'mlops list shows them')}"

@@ -8,11 +8,12 @@ import sys
 from typing import Any
 
 from .answers import answer, api_client, state_exit_code, status_by_name
-from .exits import EXIT_FAILED
+from .exits import EXIT_FAILED, EXIT_TRY_AGAIN, TRY_AGAIN_STATUSES
 from .renderers import pipeline_outcome, render_state
 
 WATCH_SECONDS = 2.0
 HEARTBEAT_SECONDS = 15.0
+MAX_BACKOFF_SECONDS = 30.0
 
 
 def approval_hint(name: str, state: dict[str, Any]) -> str:
@@ -33,14 +34,23 @@ def watch(args: argparse.Namespace, pipeline_id: str, superseded: str = "") -> i
     The outcome of execution `superseded` (the one before an update) is not taken for the update's."""
     import time
 
-    from lambdas.pipeline_orchestration.pipeline_state import WAITING_APPROVAL, has_finished
+    from lambdas.pipeline_orchestration.pipeline_state import UNKNOWN, WAITING_APPROVAL, has_finished
 
     client, last, started = api_client(args), "", time.monotonic()
     deadline, beat = started + args.timeout, started + HEARTBEAT_SECONDS
+    backoff, outcome = WATCH_SECONDS, ""
     while time.monotonic() < deadline:
         response = status_by_name(client, pipeline_id)
+        if response.status in TRY_AGAIN_STATUSES:  # AWS throttled or down: wait as asked, longer each time
+            wait = min(response.retry_after or backoff, MAX_BACKOFF_SECONDS, max(0.0, deadline - time.monotonic()))
+            print(f"[{time.monotonic() - started:5.0f} s] the API answered {response.status}: trying again in "
+                  f"{wait:.0f} s", file=sys.stderr, flush=True)  # fmt: skip
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            time.sleep(wait)
+            continue
         if not response.ok:
             return answer(args, response)
+        backoff = WATCH_SECONDS
         body = response.body
         elapsed = time.monotonic() - started
         outcome = pipeline_outcome(body)
@@ -63,6 +73,9 @@ def watch(args: argparse.Namespace, pipeline_id: str, superseded: str = "") -> i
         if has_finished(outcome):
             return state_exit_code(body)
         time.sleep(WATCH_SECONDS)
+    if outcome in ("", UNKNOWN):  # never answered, or answered that a source of the state could not be read
+        print(f"the state is not known after {args.timeout:.0f} s: try again", file=sys.stderr)
+        return EXIT_TRY_AGAIN
     print(f"still running after {args.timeout:.0f} s", file=sys.stderr)
     return EXIT_FAILED
 

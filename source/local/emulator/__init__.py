@@ -37,7 +37,9 @@ from .sagemaker import (
     baseline_jobs_write_their_reports,
     endpoints_say_no_model_runs,
     model_card_exports_are_refused,
+    models_need_what_they_serve,
     monitoring_schedules_are_described,
+    training_jobs_need_their_input,
     transform_jobs_fail_without_their_input,
 )
 from .sns import NOTIFICATIONS, published_messages_are_recorded
@@ -98,6 +100,8 @@ class Emulator:
         monitoring_schedules_are_described()
         endpoints_say_no_model_runs()
         transform_jobs_fail_without_their_input()
+        training_jobs_need_their_input()
+        models_need_what_they_serve()
         automl_jobs_finish()
         model_card_exports_are_refused()
         monitoring_executions_are_listed()

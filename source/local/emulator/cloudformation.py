@@ -27,6 +27,7 @@ def fill_cloudformation_gaps() -> None:
     sagemaker_endpoints_keep_their_names()
     sagemaker_models_keep_their_network_isolation()
     sagemaker_endpoints_carry_their_stack_tags()
+    refused_resources_fail_their_stack()
 
 
 def sagemaker_models_keep_their_network_isolation() -> None:
@@ -469,6 +470,71 @@ def generated_names_fit_their_limits() -> None:
 
     generate._fits = True  # type: ignore[attr-defined]
     replace(parsing, "generate_resource_name", generate)
+
+
+def refused_resources_fail_their_stack() -> None:
+    """moto creates a stack's resources inside CreateStack (and UpdateStack) and lets a service's refusal escape:
+    the request answers a 500 and leaves a half-made stack whose next read tries the refused resource again.
+    CloudFormation files the refusal as the resource's CREATE_FAILED (UPDATE_FAILED) event with the service's
+    message, and the stack fails with it; so does the emulator, once moto has stopped creating."""
+    from moto.cloudformation import parsing
+    from moto.cloudformation.models import Event, Stack
+    from moto.core.exceptions import ServiceException
+    from moto.core.exceptions import _RESTError as RESTError
+
+    original_create, original_change = parsing.parse_and_create_resource, parsing.parse_and_update_resource
+    if getattr(original_create, "_refusals_named", False):
+        return
+
+    def naming_the_resource(original: Any) -> Any:
+        def parse(logical_id: str, resource_json: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(logical_id, resource_json, *args, **kwargs)
+            except (ServiceException, RESTError) as error:
+                error.refused_resource = (logical_id, resource_json.get("Type", ""))  # type: ignore[union-attr]
+                raise
+
+        parse._refusals_named = True  # type: ignore[attr-defined]
+        return parse
+
+    def refused(stack: Any, error: Exception, operation: str) -> None:
+        logical_id, resource_type = getattr(error, "refused_resource", ("", ""))
+        code = getattr(error, "code", None) or getattr(error, "error_type", "")
+        message = f"{getattr(error, 'message', '') or error} (Error Code: {code})"
+        if logical_id:
+            stack.events.append(
+                Event(stack.stack_id, stack.name, logical_id, "", resource_type, f"{operation}_FAILED", message, None)
+            )
+            message = f"{logical_id}: {message}"
+        # What moto did not create yet is not created by a later read either: the stack holds what it made, and
+        # shows no outputs (a failed stack has none to show).
+        resources = stack.resource_map
+        resources._resource_json_map = {
+            k: v for k, v in resources._resource_json_map.items() if k in resources._parsed_resources
+        }
+        stack.output_map = parsing.OutputMap(resources, {"Outputs": {}}, stack.stack_id)
+        failed = "CREATE_FAILED" if operation == "CREATE" else "UPDATE_ROLLBACK_COMPLETE"
+        stack._add_stack_event(failed, resource_status_reason=message)
+        stack.status, stack.status_reason = failed, message
+
+    original_resources, original_update = Stack.create_resources, Stack.update
+
+    def create_resources(self: Any) -> None:
+        try:
+            original_resources(self)
+        except (ServiceException, RESTError) as error:
+            refused(self, error, "CREATE")
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            original_update(self, *args, **kwargs)
+        except (ServiceException, RESTError) as error:
+            refused(self, error, "UPDATE")
+
+    replace(parsing, "parse_and_create_resource", naming_the_resource(original_create))
+    replace(parsing, "parse_and_update_resource", naming_the_resource(original_change))
+    replace(Stack, "create_resources", create_resources)
+    replace(Stack, "update", update)
 
 
 def fail_stack(stack_id: str, reason: str) -> None:

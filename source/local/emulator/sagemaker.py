@@ -49,7 +49,8 @@ def baseline_jobs_write_their_reports() -> None:
 def transform_jobs_fail_without_their_input() -> None:
     """moto completes every transform job at once, even one whose input does not exist, so a batch pipeline
     reading from a wrong bucket would look done. A job whose S3 input has no object (a missing bucket, or
-    nothing under the key or prefix) fails, as SageMaker fails a job that can download no data."""
+    nothing under the key or prefix) fails, as SageMaker fails a job that can download no data; so does one
+    whose output bucket does not exist, as SageMaker fails a job that cannot upload its results."""
     from moto.s3.models import s3_backends
     from moto.sagemaker.responses import SageMakerResponse
 
@@ -61,13 +62,110 @@ def transform_jobs_fail_without_their_input() -> None:
         answer = original(self)
         job = self.sagemaker_backend.transform_jobs[self._get_param("TransformJobName")]
         uri = str(job.transform_input.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri", ""))
-        missing = _missing_input(s3_backends[self.current_account]["aws"], uri)
+        s3 = s3_backends[self.current_account]["aws"]
+        missing = _missing_input(s3, uri) or _unwritable_output(s3, str(job.transform_output.get("S3OutputPath", "")))
         if missing:
             job.transform_job_status, job.failure_reason = "Failed", missing
         return answer
 
     create_transform_job._checks_input = True  # type: ignore[attr-defined]
     replace(SageMakerResponse, "create_transform_job", create_transform_job)
+
+
+def models_need_what_they_serve() -> None:
+    """moto creates a model whatever its containers name; SageMaker's CreateModel refuses a ModelDataUrl with no
+    object ("Could not find model data at s3://..."; ValidationException, 400) and a model package that does not
+    exist. A blueprint's AWS::SageMaker::Model then fails its stack with that reason, as on AWS (see
+    cloudformation.refused_resources_fail_their_stack).
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModel.html"""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    original = SageMakerModelBackend.create_model
+    if getattr(original, "_needs_its_data", False):
+        return
+
+    def create_model(self: Any, *args: Any, **kwargs: Any) -> Any:
+        containers = [kwargs.get("primary_container") or {}, *(kwargs.get("containers") or [])]
+        for container in containers:
+            refusal = _container_refusal(self.account_id, self.region_name, container)
+            if refusal:
+                raise ValidationError(message=refusal)
+        return original(self, *args, **kwargs)
+
+    create_model._needs_its_data = True  # type: ignore[attr-defined]
+    replace(SageMakerModelBackend, "create_model", create_model)
+
+
+def _container_refusal(account_id: str, region: str, container: dict[str, Any]) -> str:
+    """Why SageMaker refuses the container ('' when it does not)."""
+    from moto.s3.exceptions import MissingBucket
+    from moto.s3.models import s3_backends
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import sagemaker_backends
+
+    package = str(container.get("ModelPackageName") or "")
+    if package:
+        parts = package.split(":")  # an ARN names the package's account and region
+        owner, where = (parts[4], parts[3]) if len(parts) > 5 else (account_id, region)
+        try:
+            sagemaker_backends[owner][where].describe_model_package(package)
+        except ValidationError:
+            return f"Could not find model package {package}."
+        return ""
+    source = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
+    uri = str(container.get("ModelDataUrl") or source.get("S3Uri") or "")
+    if not uri.startswith("s3://"):
+        return ""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        keys = s3_backends[account_id]["aws"].get_bucket(bucket).keys
+    except MissingBucket:
+        return f"Could not find model data at {uri}."
+    found = any(str(k).startswith(key) for k in keys) if key.endswith("/") or not key else key in keys
+    return "" if found else f"Could not find model data at {uri}."
+
+
+def training_jobs_need_their_input() -> None:
+    """moto completes a training or tuning job whatever its channels name. SageMaker's CreateTrainingJob and
+    CreateHyperParameterTuningJob refuse a channel whose S3 location holds no object (ValidationException: "No S3
+    objects found under S3 URL ... given in input data source ..."), so the blueprint's job resource fails its
+    stack with that reason, as on AWS.
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html"""
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    training, tuning = SageMakerResponse.create_training_job, SageMakerResponse.create_hyper_parameter_tuning_job
+    if getattr(training, "_needs_its_input", False):
+        return
+
+    def refuse_without_input(self: Any, channels: list[dict[str, Any]], role: str) -> None:
+        from moto.s3.models import s3_backends
+
+        s3 = s3_backends[self.current_account]["aws"]
+        for channel in channels or []:
+            uri = str(channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri", ""))
+            if uri and _missing_input(s3, uri):
+                bucket = uri.removeprefix("s3://").split("/", 1)[0]
+                raise ValidationError(
+                    message=f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure '
+                    f"that the bucket exists in the selected region ({self.region}), that objects exist under "
+                    f'that S3 prefix, and that the role "{role}" has "s3:ListBucket" permissions on bucket '
+                    f'"{bucket}".'
+                )
+
+    def create_training_job(self: Any) -> Any:
+        refuse_without_input(self, self._get_param("InputDataConfig"), self._get_param("RoleArn") or "")
+        return training(self)
+
+    def create_hyper_parameter_tuning_job(self: Any) -> Any:
+        definition = self._get_param("TrainingJobDefinition") or {}
+        refuse_without_input(self, definition.get("InputDataConfig"), definition.get("RoleArn") or "")
+        return tuning(self)
+
+    create_training_job._needs_its_input = True  # type: ignore[attr-defined]
+    replace(SageMakerResponse, "create_training_job", create_training_job)
+    replace(SageMakerResponse, "create_hyper_parameter_tuning_job", create_hyper_parameter_tuning_job)
 
 
 def automl_jobs_finish() -> None:
@@ -110,6 +208,18 @@ def _missing_input(s3: Any, uri: str) -> str:
         return f"ClientError: the input {uri} cannot be read: bucket {bucket} does not exist"
     if not any(str(key).startswith(prefix) for key in objects):
         return f"ClientError: the input {uri} cannot be read: no object under it"
+    return ""
+
+
+def _unwritable_output(s3: Any, uri: str) -> str:
+    """Why the job cannot write its output ('' when its bucket exists): the job runs, then fails to upload."""
+    from moto.s3.exceptions import MissingBucket
+
+    bucket = uri.removeprefix("s3://").split("/", 1)[0]
+    try:
+        s3.get_bucket(bucket)
+    except MissingBucket:
+        return f"ClientError: the output {uri} cannot be written: NoSuchBucket: bucket {bucket} does not exist"
     return ""
 
 

@@ -115,7 +115,13 @@ def test_upload_puts_a_file_into_local_modes_assets_bucket(scene: LocalScene, tm
     stored = scene.aws("s3").get_object(Bucket=scene.settings.assets_bucket, Key="models/uploaded/model.tar.gz")
     assert stored["Body"].read() == b"not really a model"
     code, _, err = run(scene, capsys, "upload", str(tmp_path / "missing"), "k")
-    assert code == EXIT_INVALID and "no file" in err
+    assert code == EXIT_INVALID and "no such file" in err and "cannot read request" not in err
+    # A bucket that does not exist is named, without a traceback; another bucket is not called the assets bucket.
+    code, _, err = run(scene, capsys, "upload", str(model), "k", "--bucket", "nosuchbucket")
+    assert code == EXIT_NOT_FOUND and "bucket nosuchbucket does not exist" in err and "Traceback" not in err
+    scene.aws("s3").create_bucket(Bucket="other-bucket")
+    code, out, _ = run(scene, capsys, "upload", str(model), "k", "--bucket", "other-bucket")
+    assert code == EXIT_OK and "assets bucket" not in out and '"other-bucket/k"' in out
 
 
 def test_delete_without_a_terminal_needs_yes(scene: LocalScene, request_file, capsys, monkeypatch):

@@ -71,3 +71,16 @@ def test_the_multi_account_examples_run_to_the_end(multi_account: LocalScene):
 def test_the_multi_account_registry_example_runs_to_the_end_with_the_model_registry(multi_with_registry: LocalScene):
     # It deploys a model package from the registry.
     provision_every_example(multi_with_registry, [p for p in MULTI_ACCOUNT if p.endswith(REGISTRY)])
+
+
+def test_a_model_package_that_does_not_exist_fails_the_first_deploy_with_sagemakers_reason(
+    multi_with_registry: LocalScene,
+):
+    body = dict(EXAMPLES[next(p for p in MULTI_ACCOUNT if p.endswith(REGISTRY))])
+    missing = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/999"
+    body["model_package_name"] = missing
+    described = run_to_the_end(multi_with_registry, body)
+    assert described["state"] == "FAILED", described
+    assert described["stage"] == "DeployDev", described
+    assert f"Could not find model package {missing}." in described["reason"], described["reason"]
+    delete_until_gone(multi_with_registry, name_of(body))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.cli import EXIT_INVALID, EXIT_NOT_FOUND, EXIT_OK, main
+from local.cli import EXIT_INVALID, EXIT_MONITOR_ALERT, EXIT_NOT_FOUND, EXIT_OK, main
 from local.emulator import monitoring
 from tests.e2e.conftest import LocalScene
 from tests.e2e.test_pipelines import pipeline_name
@@ -199,7 +199,8 @@ def test_a_failed_execution_notifies_with_its_reason(single_account: LocalScene,
     scene, name, endpoint = single_account, monitor["name"], monitor["body"]["endpoint_name"]
     scene.aws("sagemaker").delete_endpoint(EndpointName=endpoint)  # the monitored endpoint is gone
     code, out, err = run(scene, capsys, "local", "simulate-violation", name)
-    assert code == EXIT_OK, err
+    assert code == EXIT_MONITOR_ALERT, err
+    assert "alarm does not fire" in out and "alarm fires" not in out
     reason = f"ValidationException: the monitored endpoint {endpoint} does not exist"
     assert f"execution Failed: {reason}" in out
     (failed,) = until("the failure notification", lambda: notifications(scene, "Monitoring execution failed"))

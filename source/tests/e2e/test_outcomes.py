@@ -113,6 +113,55 @@ def test_a_batch_pipeline_whose_transform_job_fails_is_failed_with_the_jobs_reas
     delete_until_gone(single_account, name)
 
 
+def test_a_model_artifact_that_does_not_exist_fails_the_deploy_with_sagemakers_reason(single_account: LocalScene):
+    """SageMaker's CreateModel refuses model data that is not there; the endpoint is never created."""
+    body = single_account.request("byom_realtime_builtin")
+    body["model_artifact_location"] = "models/never-uploaded/model.tar.gz"
+    answer = single_account.call("POST", "/provisionpipeline", body)
+    assert answer.status == 200, answer.body
+    name = pipeline_name(single_account, "byom_realtime_builtin", body)
+
+    uri = f"s3://{single_account.settings.assets_bucket}/models/never-uploaded/model.tar.gz"
+    described = check_failed_everywhere(
+        single_account, name, answer.body["pipeline_id"], f"Model: Could not find model data at {uri}."
+    )
+    assert described["stage"] == "DeployCloudFormation"
+    assert described["deployed"]["status"] == "CREATE_FAILED"
+    endpoints = single_account.aws("sagemaker").list_endpoints()["Endpoints"]
+    assert body["endpoint_name"] not in [e["EndpointName"] for e in endpoints]
+    delete_until_gone(single_account, name)
+
+
+def test_training_data_that_does_not_exist_fails_the_training_stack_with_sagemakers_reason(
+    single_account: LocalScene,
+):
+    body = single_account.request("model_training_builtin")
+    body["training_data"] = "training/never-uploaded/train.csv"
+    answer = single_account.call("POST", "/provisionpipeline", body)
+    assert answer.status == 200, answer.body
+    name = pipeline_name(single_account, "model_training_builtin", body)
+
+    uri = f"s3://{single_account.settings.assets_bucket}/training/never-uploaded/train.csv"
+    described = check_failed_everywhere(
+        single_account, name, answer.body["pipeline_id"], f'No S3 objects found under S3 URL "{uri}"'
+    )
+    assert "CreateTrainingJob" in described["reason"] and described["deployed"]["status"] == "CREATE_FAILED"
+    delete_until_gone(single_account, name)
+
+
+def test_a_batch_output_in_a_bucket_that_does_not_exist_fails_the_transform_job(single_account: LocalScene):
+    body = single_account.request("byom_batch_builtin")
+    body["batch_job_output_location"] = "no-such-output-bucket/batch/output"
+    answer = single_account.call("POST", "/provisionpipeline", body)
+    assert answer.status == 200, answer.body
+    name = pipeline_name(single_account, "byom_batch_builtin", body)
+
+    described = check_failed_everywhere(single_account, name, answer.body["pipeline_id"], "no-such-output-bucket")
+    job = described["sagemaker"]["transform_job"]
+    assert job["status"] == "Failed" and "NoSuchBucket" in job["failure_reason"], job
+    delete_until_gone(single_account, name)
+
+
 def test_approving_the_wrong_stage_is_refused_and_the_waiting_stage_still_waits(multi_account: LocalScene, capsys):
     name, pipeline_id = provision(multi_account, "byom_realtime_custom")
     described = settled(multi_account, name)

@@ -250,3 +250,101 @@ def test_status_exits_5_on_a_monitor_alert(state, code):
     from local.cli.answers import state_exit_code
 
     assert state_exit_code({"state": state}) == code
+
+
+def _simulated(monkeypatch, executions: list[dict]) -> None:
+    from local.api_client import ApiClient, ApiResponse
+
+    body = {"pipeline_name": "m", "violations": 1, "violation_threshold": 1, "executions": executions}
+    monkeypatch.setattr(ApiClient, "call", lambda self, *args, **kw: ApiResponse(200, body))
+
+
+def _execution(account: str, status: str, reason: str = "") -> dict:
+    found = {"account": account, "monitoring_schedule_name": "m-schedule", "status": status}
+    return {**found, "failure_reason": reason} if reason else found
+
+
+def test_simulate_violation_whose_executions_failed_says_no_alarm_fires_and_exits_5(monkeypatch, capsys):
+    """A monitor written for one account, deployed to three, watches an endpoint that none of them has."""
+    reason = "ValidationException: the monitored endpoint churn does not exist"
+    _simulated(monkeypatch, [_execution(a, "Failed", reason) for a in ("111111111111", "222222222222", "3" * 12)])
+    code = main(["local", "simulate-violation", "m", "--endpoint", "http://127.0.0.1:8080"])
+    out = capsys.readouterr().out
+    assert code == 5
+    assert "alarm fires" not in out and "reports 1 violation" not in out
+    assert (
+        out.splitlines()[0] == "no execution completed, so none reported a violation: the monitor's alarm does not fire"
+    )
+    assert out.count(f"execution Failed: {reason}") == 3
+
+
+def test_simulate_violation_says_in_how_many_accounts_the_alarm_fires(monkeypatch, capsys):
+    _simulated(monkeypatch, [_execution("1" * 12, "CompletedWithViolations"), _execution("2" * 12, "Failed", "no")])
+    code = main(["local", "simulate-violation", "m", "--endpoint", "http://127.0.0.1:8080"])
+    out = capsys.readouterr().out
+    assert code == 5
+    assert out.splitlines()[0] == "reports 1 violation(s) in 1 of 2 accounts; the monitor alarms at 1 (its alarm fires)"
+
+
+def test_simulate_violation_whose_executions_all_report_exits_0(monkeypatch, capsys):
+    _simulated(monkeypatch, [_execution("1" * 12, "CompletedWithViolations")])
+    assert main(["local", "simulate-violation", "m", "--endpoint", "http://127.0.0.1:8080"]) == EXIT_OK
+    assert capsys.readouterr().out.startswith("reports 1 violation(s); the monitor alarms at 1 (its alarm fires)")
+
+
+def test_the_help_names_exit_code_6_try_again(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "6 try again" in out and "502, 503 or 504" in out and "UNKNOWN" in out
+
+
+@pytest.mark.parametrize(("status", "code"), [(502, 6), (503, 6), (504, 6), (500, 1), (409, 4)])
+def test_an_answer_that_says_try_again_exits_6(status, code):
+    from local.cli.answers import exit_code
+
+    assert exit_code(status) == code
+
+
+def test_an_unknown_state_exits_6():
+    from local.cli.answers import state_exit_code
+
+    assert state_exit_code({"state": "UNKNOWN", "reason": "cannot read the stack: Throttling"}) == 6
+
+
+def test_a_watch_backs_off_while_aws_throttles_and_follows_to_the_end(monkeypatch, capsys):
+    import argparse
+
+    from local.api_client import ApiResponse
+    from local.cli import watch
+
+    answers = [ApiResponse(503, {"message": "Throttling"}, 0.01), ApiResponse(503, {}, None)]
+    answers += [ApiResponse(200, {"state": "ACTIVE", "stageStates": []})]
+    monkeypatch.setattr(watch, "status_by_name", lambda client, pipeline_id: answers.pop(0))
+    monkeypatch.setattr(watch, "WATCH_SECONDS", 0.01)
+    args = argparse.Namespace(endpoint="http://127.0.0.1:8080", profile=None, aws_region=None, timeout=10.0)
+    assert watch.watch(args, "p") == EXIT_OK
+    err = capsys.readouterr().err
+    assert err.count("the API answered 503: trying again") == 2
+
+
+def test_a_watch_that_only_hears_try_again_exits_6(monkeypatch, capsys):
+    import argparse
+
+    from local.api_client import ApiResponse
+    from local.cli import watch
+
+    monkeypatch.setattr(watch, "status_by_name", lambda client, pipeline_id: ApiResponse(502, {}, 0.05))
+    args = argparse.Namespace(endpoint="http://127.0.0.1:8080", profile=None, aws_region=None, timeout=0.2)
+    assert watch.watch(args, "p") == 6
+    assert "the state is not known after" in capsys.readouterr().err
+
+
+def test_a_not_found_answer_points_a_cli_user_to_mlops_list():
+    from local.cli.renderers import error_text
+
+    body = {
+        "message": "A NotFound exception occurred",
+        "detailedMessage": "No pipeline named x; GET /pipelines lists them.",
+    }
+    assert error_text(404, body) == "error 404: No pipeline named x; mlops list shows them."

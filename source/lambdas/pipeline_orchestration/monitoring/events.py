@@ -222,7 +222,7 @@ def on_alarm(event: Mapping[str, Any], settings: Settings, aws: Aws, provision: 
         lines.append(f"No execution with violations is among the schedule's last {HISTORY}.")
     lines += ["", f"Retraining: {retraining['message']}"]
     subject = (
-        f"Model monitor violations: {monitor.endpoint} ({count} constraints)"
+        f"Model monitor violations: {monitor.endpoint} ({count} constraint{'' if count == 1 else 's'})"
         if execution
         else f"Model monitor alarm: {monitor.endpoint}"
     )

@@ -74,8 +74,9 @@ def read_violations(location: str, aws: Aws) -> Violations:
         return Violations(0, error=f"s3://{bucket}/{key} is not a violations report")
     shown = tuple(
         {
-            # Model Monitor names the feature; Clarify names the metric.
+            # Data quality names the feature; model quality and Clarify name the metric (accuracy is no feature).
             "feature": str(v.get("feature_name") or v.get("metric_name") or ""),
+            "kind": "feature" if v.get("feature_name") else "metric",
             "check": str(v.get("constraint_check_type", "")),
             "description": str(v.get("description", "")),
         }
@@ -128,7 +129,9 @@ def execution_summary(monitor: Monitor, execution: Mapping[str, Any], aws: Aws, 
 
 
 def violation_lines(violations: list[dict[str, str]], count: int) -> list[str]:
-    lines = [f"  - feature {v['feature']}, check {v['check']}: {v['description']}" for v in violations]
+    lines = [
+        f"  - {v.get('kind', 'feature')} {v['feature']}, check {v['check']}: {v['description']}" for v in violations
+    ]
     if count > len(violations):
         lines.append(f"  ... and {count - len(violations)} more in the report")
     return lines

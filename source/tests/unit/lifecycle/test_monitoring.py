@@ -182,6 +182,7 @@ def test_routed_by_the_handler_and_a_violating_execution_publishes_its_count(loo
     assert answer["execution"]["violations_count"] == 7
     assert answer["execution"]["violations"][0] == {
         "feature": "f0",
+        "kind": "feature",
         "check": "baseline_drift_check",
         "description": "drift 0",
     }
