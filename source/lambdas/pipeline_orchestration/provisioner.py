@@ -209,8 +209,9 @@ def _put_once(
             raise
         try:
             now = aws.storage.head(bucket, key)
-        except Exception:
-            raise _Unknown(key) from error
+        except Exception as unread:
+            # The failure to answer with: AWS's own (try again), or the read's when the write met a precondition.
+            raise _Unknown(key) from (error if unavailable(error) else unread)
         if now and (now.get("Metadata") or {}).get(WRITER_METADATA) == writer:
             return now.get("VersionId"), True  # our write landed; only its answer was lost
         if now and conflict and _holds(now, digest, aws, bucket, key):
@@ -257,10 +258,14 @@ def _write_artifacts(
             return _write_artifacts(plan, settings, aws, artifact, attempts - 1, again)
         raise Conflict(f"{plan.history_key} is being written by another request; post again.") from None
     except Exception as error:
-        detail, status = _failure(
-            error, f"Could not write {plan.history_key} to the assets bucket: {aws_reason(error)}."
-        )
-        raise ProvisioningFailed(detail + " Nothing was left behind.", status, [], _retry_after(error)) from error
+        cause = _cause(error)  # a write whose outcome is unknown is answered as the AWS failure behind it
+        reason = f"Could not write {plan.history_key} to the assets bucket: {aws_reason(cause)}."
+        detail, status = _failure(cause, reason)
+        if isinstance(error, _Unknown):  # a request.json version without its template.zip changes no pipeline
+            detail += " Whether it was written is not known; post the request again."
+        else:
+            detail += " Nothing was left behind."
+        raise ProvisioningFailed(detail, status, [], _retry_after(cause)) from cause
     written: list[tuple[str, str | None]] = [(plan.history_key, request_version)] if wrote_request else []
     # The pipeline runs from a template.zip version; this link finds the request it came from (rollback).
     metadata = {REQUEST_VERSION_METADATA: request_version} if request_version else {}

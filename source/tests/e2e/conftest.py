@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -21,6 +25,9 @@ from local.session import LocalOrchestrator
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_BUCKETS = ("my-assets-bucket", "input-bucket", "output-bucket")
+# Where the kill test of local mode leaves its figure for the fault tier to print (pytest's cache, which every worker
+# of the test command shares).
+KILL_FIGURE = "mlops/acknowledged_lost_across_a_kill"
 # Types that watch an endpoint: it must serve before they deploy.
 MONITORS = {t.name for t in CATALOGUE.values() if t.endpoint == "monitors"}
 
@@ -32,10 +39,11 @@ class LocalScene:
         self.orchestrator = orchestrator
         self.api = ApiClient(orchestrator.server.url)  # type: ignore[union-attr]
         self.settings = orchestrator.service.settings  # type: ignore[union-attr]
+        self.emulator_endpoint = orchestrator.emulator.endpoint
 
     def aws(self, service: str, account: str | None = None) -> Any:
         """A client of the emulator, in the orchestrator's account or in the given (stage) account."""
-        found = boto3.client(service, endpoint_url=self.orchestrator.emulator.endpoint, region_name="us-east-1")
+        found = boto3.client(service, endpoint_url=self.emulator_endpoint, region_name="us-east-1")
         if account:
             found.meta.events.register_first(
                 "before-sign.*.*", lambda request, **_: request.headers.add_header("x-moto-account-id", account)
@@ -121,6 +129,32 @@ class LocalScene:
 # The running local orchestrator. moto's state is process-wide: one left running by an earlier fixture of the
 # module would find the next one's stacks and run their pipelines a second time. One runs at a time.
 _RUNNING: list[LocalOrchestrator] = []
+
+
+class LocalProcess(LocalScene):
+    """`mlops local --state-dir` in a process of its own, which a test may kill -9. Its scene speaks to it over HTTP
+    and to its emulator only: what needs the orchestrator's objects (`serve_endpoint`, `orchestrator`) is not there."""
+
+    def __init__(self, templates: Path, state_dir: Path):
+        command = [sys.executable, "-m", "local.cli", "local", "--json", "--port", "0"]
+        command += ["--templates", str(templates), "--state-dir", str(state_dir)]
+        self.errors = state_dir.parent / f"{state_dir.name}.stderr"
+        with self.errors.open("a") as errors:
+            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()  # the start as JSON, once the API answers
+        if not line:
+            self.process.wait(timeout=30)
+            raise RuntimeError(f"mlops local did not start ({self.process.returncode}): {self.errors.read_text()}")
+        about = json.loads(line)
+        self.api = ApiClient(about["api"])
+        self.emulator_endpoint = about["emulator_endpoint"]
+        self.settings = SimpleNamespace(assets_bucket=about["assets_bucket"])
+
+    def kill(self) -> None:
+        """kill -9: nothing runs at the stop, so only what was written before is kept."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
 
 
 def _local(built_templates: Path, multi_account: bool, **options: Any):
