@@ -191,3 +191,15 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def standing_in_engine_wheels(directory: Path) -> Path:
+    """A directory as the open engine's download leaves it, one wheel per pin: packaging only copies their bytes,
+    and local mode never installs them."""
+    from infrastructure.build import engine_bundle
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for pin in engine_bundle.pins():
+        name = f"{engine_bundle.normalize(pin.name)}-{pin.version}-py3-none-any.whl"
+        (directory / name).write_bytes(f"wheel of {pin.name}".encode())
+    return directory

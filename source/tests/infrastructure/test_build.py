@@ -18,20 +18,12 @@ from infrastructure.build import engine_bundle
 from infrastructure.build.package import PackagingError, deterministic_zip, package
 from infrastructure.distribution import Distribution
 from lambdas.blueprints import open_engine
+from tests.synthesis import standing_in_engine_wheels
 
 pytestmark = pytest.mark.synth
 
 DEPLOYMENT = Path(__file__).resolve().parents[3] / "deployment"
 BLUEPRINT_FILES = {stack_id(template): template for template in BLUEPRINT_STACKS}
-
-
-def _engine_wheels(directory: Path) -> Path:
-    """A directory as the engine's download leaves it: one wheel per pin (their bytes are only copied)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for pin in engine_bundle.pins():
-        name = f"{engine_bundle.normalize(pin.name)}-{pin.version}-py3-none-any.whl"
-        (directory / name).write_bytes(f"wheel of {pin.name}".encode())
-    return directory
 
 
 def _package(synthesized, out: Path, distribution: Distribution | None = None, wheels: Path | None = None):
@@ -42,7 +34,7 @@ def _package(synthesized, out: Path, distribution: Distribution | None = None, w
         out / "regional-s3-assets",
         list(ORCHESTRATOR_STACKS),
         BLUEPRINT_FILES,
-        wheels or _engine_wheels(out / "engine-wheels"),
+        wheels or standing_in_engine_wheels(out / "engine-wheels"),
     )
 
 
@@ -125,7 +117,7 @@ def test_the_engine_wheel_installs_offline_and_runs(built, tmp_path):
 
 
 def test_packaging_without_the_pinned_wheels_is_refused(synthesized, tmp_path):
-    wheels = _engine_wheels(tmp_path / "wheels")
+    wheels = standing_in_engine_wheels(tmp_path / "wheels")
     next(wheels.glob("shap-*")).unlink()
     (wheels / "requests-2.0.0-py3-none-any.whl").write_bytes(b"")
     with pytest.raises(PackagingError, match=r"shap==0\.46\.0: 0 wheels; not pinned: requests-2\.0\.0"):
@@ -211,7 +203,7 @@ def test_unregistered_stacks_are_refused(synthesized, tmp_path):
     with pytest.raises(PackagingError, match="neither orchestrator nor registered blueprint"):
         # The multi-account stack is not in the list any more: packaging must not guess what it is.
         stacks = ["mlops-orchestrator-single-account"]
-        wheels = _engine_wheels(tmp_path / "w")
+        wheels = standing_in_engine_wheels(tmp_path / "w")
         package(synthesized.outdir, Distribution.from_env(), tmp_path / "g", tmp_path / "r", stacks, {}, wheels)
 
 
@@ -244,7 +236,7 @@ def test_build_script_packages_an_existing_assembly(synthesized, built, tmp_path
 
 
 def test_build_script_rejects_a_mismatched_assembly(synthesized, tmp_path):
-    wheels = str(_engine_wheels(tmp_path / "w"))
+    wheels = str(standing_in_engine_wheels(tmp_path / "w"))
     result = _script(
         "another-bucket", "x", "v1", MLOPS_CDK_OUT=str(synthesized.outdir), MLOPS_BUILD_DIR=str(tmp_path),
         MLOPS_ENGINE_WHEELS=wheels,
