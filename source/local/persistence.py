@@ -79,6 +79,27 @@ class StateDirLock:
             self._file = None
 
 
+def holder_api(state_dir: Path) -> str | None:
+    """The API of the running `mlops local` that holds `state_dir`, as its lock file names it; None when no live
+    process holds it (no lock file, one whose process is gone, or one that does not serve yet)."""
+    import re
+
+    try:
+        holder = (state_dir / LOCK_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = re.fullmatch(r"pid (\d+), API (\S+)", holder.strip())
+    if not found:
+        return None
+    try:
+        os.kill(int(found.group(1)), 0)  # signal 0: only whether the process is there
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # there, another user's
+        pass
+    return found.group(2)
+
+
 def _fresh_lock() -> Any:
     return threading.RLock()
 

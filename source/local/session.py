@@ -508,6 +508,13 @@ class LocalOrchestrator:
                 return responses.error(error, self.service.settings.detailed_errors)  # type: ignore[union-attr]
         if route in LOCAL_ROUTES:
             return self._events_answer(event)
+        if route == ("POST", "/pipelinestatus") and self._names_the_config_source(event.get("body")):
+            detail = (
+                f"{CONNECTION_PIPELINE} is the orchestrator stack's own config-source pipeline (it hands the "
+                "repository's mlops-config.json to the orchestrator), not a provisioned pipeline: it has no status "
+                f"here; mlops logs {CONNECTION_PIPELINE} shows its runs."
+            )
+            return _json_answer(404, {"message": "A NotFound exception occurred", "detailedMessage": detail})
         # API Gateway's IAM authorization names the caller; here the SigV4 header does (see local/callers.py).
         context = dict(event.get("requestContext") or {})
         context["identity"] = callers.identity(event.get("headers") or {}, self.service.settings.account_id)  # type: ignore[union-attr]
@@ -584,6 +591,19 @@ class LocalOrchestrator:
             "violation_threshold": threshold,
             "executions": executions,
         }
+
+    def _names_the_config_source(self, body: str | None) -> bool:
+        """Whether a status request names the config-source pipeline (by its name or as a wrapper stack's), which
+        the runner runs but no stack of the API describes."""
+        from lambdas.pipeline_orchestration.validation import WRAPPER_SUFFIX
+
+        try:
+            pipeline_id = json.loads(body or "{}").get("pipeline_id")
+        except (ValueError, AttributeError):
+            return False
+        if self.runner is None or CONNECTION_PIPELINE not in self.runner.pipelines:
+            return False
+        return isinstance(pipeline_id, str) and pipeline_id.removesuffix(WRAPPER_SUFFIX) == CONNECTION_PIPELINE
 
     def _events_answer(self, event: dict[str, Any]) -> dict[str, Any]:
         name = (event.get("pathParameters") or {}).get("pipeline_name", "")

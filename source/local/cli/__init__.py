@@ -61,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     from lambdas.shared.errors import BadRequest
 
     args = build_parser().parse_args(argv)
+    found = getattr(args, "find_endpoint", False) and args.endpoint is None
+    if found:
+        from local.api_client import DEFAULT_ENDPOINT
+
+        from .process import find_local_endpoint
+
+        args.endpoint = find_local_endpoint(DEFAULT_ENDPOINT)
     try:
         return args.run(args)
     except BadRequest as error:
@@ -75,7 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot reach the API at {getattr(args, 'endpoint', '')}: {error}", file=sys.stderr)
         return EXIT_FAILED
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-        print(f"error: cannot reach the API at {getattr(args, 'endpoint', '')}: {error}", file=sys.stderr)
+        hint = (
+            " (is `mlops local` running? One on another port or state directory: name its API with --endpoint or "
+            "MLOPS_ENDPOINT, or its state directory with MLOPS_STATE_DIR)"
+            if found
+            else ""
+        )
+        print(f"error: cannot reach the API at {getattr(args, 'endpoint', '')}: {error}{hint}", file=sys.stderr)
         return EXIT_FAILED
     except RequestUnreadable as error:
         print(f"error: cannot read request: {error}", file=sys.stderr)

@@ -33,9 +33,11 @@ def _add_api_options(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--endpoint",
-        default=os.environ.get("MLOPS_ENDPOINT", DEFAULT_ENDPOINT),
-        help=f"API URL (default: $MLOPS_ENDPOINT, else local mode at {DEFAULT_ENDPOINT})",
+        default=os.environ.get("MLOPS_ENDPOINT"),  # neither: the CLI finds a running local mode (find_local_endpoint)
+        help=f"API URL (default: $MLOPS_ENDPOINT, else local mode at {DEFAULT_ENDPOINT}, else the one running with "
+        "the state directory $MLOPS_STATE_DIR or ~/.mlops/local)",
     )
+    parser.set_defaults(find_endpoint=True)
     parser.add_argument("--profile", help="AWS profile for signing requests to a deployed API")
     parser.add_argument(
         "--region",

@@ -76,12 +76,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         if not run_demo(orchestrator):
             print("the sample pipeline did not become ACTIVE: its state is above", file=sys.stderr, flush=True)
     if not args.json:
-        print(
-            f"Ready. Call it with `mlops list` (or --endpoint {url} / MLOPS_ENDPOINT), `mlops upload FILE KEY`, "
-            f"`mlops provision FILE --watch`, or `curl {url}/pipelines`; what it notifies: "
-            "`mlops local notifications`. Press Ctrl-C to stop.",
-            flush=True,
-        )
+        print(ready_line(url), flush=True)
     try:
         import signal
         import threading
@@ -92,7 +87,69 @@ def cmd_local(args: argparse.Namespace) -> int:
         print("stopping" + (f"; state kept in {state_dir}" if state_dir else ""), flush=True)
     finally:
         orchestrator.stop()
+        if state_dir is None:  # --in-memory keeps nothing on disk, its log file neither
+            forget_log(log_file)
     return EXIT_OK
+
+
+def mlops_command() -> str:
+    """The command that calls this CLI from any shell: the full path of the script beside this Python (the
+    virtualenv's `bin/mlops`, which PATH need not find), else this Python running the package."""
+    script = Path(sys.executable).parent / "mlops"
+    return str(script) if script.is_file() else f"{sys.executable} -m local.cli"
+
+
+def ready_line(url: str) -> str:
+    """What to type next, exactly: the full command, with --endpoint when the port is not the default."""
+    from local.api_client import DEFAULT_ENDPOINT
+
+    endpoint = "" if url.rstrip("/") == DEFAULT_ENDPOINT else f" --endpoint {url}"
+    return (
+        f"Ready. Call it with `{mlops_command()} list{endpoint}` (and so provision FILE --watch, upload FILE KEY, "
+        f"local notifications; MLOPS_ENDPOINT={url} names it to any mlops), or `curl {url}/pipelines`. "
+        "Press Ctrl-C to stop."
+    )
+
+
+def find_local_endpoint(default: str, state_dir: Path | None = None) -> str:
+    """The API a command calls when given no --endpoint nor MLOPS_ENDPOINT: local mode on the default port if it
+    answers, else the running local mode that holds the state directory ($MLOPS_STATE_DIR, else ~/.mlops/local), as
+    its lock file names it; else the default, whose failure then says how to name another."""
+    import os
+
+    from local.persistence import holder_api
+
+    if _answers(default):
+        return default
+    folder = state_dir or Path(os.environ.get("MLOPS_STATE_DIR", str(DEFAULT_STATE_DIR))).expanduser()
+    held = holder_api(folder)
+    return held if held and _answers(held) else default
+
+
+def _answers(url: str) -> bool:
+    """Whether something listens at the URL's host and port (a connection, no request)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def forget_log(log_file: Path) -> None:
+    """Close the log file and remove it with its temporary folder."""
+    import logging
+    import shutil
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename) == log_file:
+            root.removeHandler(handler)
+            handler.close()
+    shutil.rmtree(log_file.parent, ignore_errors=True)
 
 
 def print_start(orchestrator: Any, url: str, kept: str, log_file: Path) -> None:

@@ -194,7 +194,11 @@ def custom_resources_gate_their_dependents() -> None:
         return not getattr(self, "_waiting", None) and original_creation_complete(self)
 
     def verify_readiness(self: Any) -> None:
-        if self.status == "CREATE_IN_PROGRESS" and getattr(self.resource_map, "_waiting", None):
+        if self.status != "CREATE_IN_PROGRESS":
+            # A custom resource answering after the stack's creation (an update's answer, a late one) completes no
+            # creation: moto would add a CREATE_COMPLETE event after UPDATE_COMPLETE and call the stack created.
+            return
+        if getattr(self.resource_map, "_waiting", None):
             try:
                 _create_what_no_longer_waits(self.resource_map)
             except Exception as error:  # a resource refused after the answer fails its stack as CloudFormation does

@@ -57,6 +57,18 @@ def test_the_stacks_config_source_pipeline_runs_locally(with_connection):
     assert source["Configuration"]["ConnectionArn"].startswith("arn:aws:codeconnections:us-east-1:123456789012:")
 
 
+def test_status_of_the_config_source_pipeline_says_what_it_is_and_that_logs_show_it(with_connection, capsys):
+    """`mlops status` answered a bare 404 for the pipeline `mlops logs` knows."""
+    from local.cli import EXIT_NOT_FOUND, main
+
+    scene, _ = with_connection
+    assert main(["status", CONNECTION_PIPELINE, "--endpoint", scene.api.endpoint]) == EXIT_NOT_FOUND
+    error = capsys.readouterr().err
+    assert "the orchestrator stack's own config-source pipeline" in error
+    assert f"mlops logs {CONNECTION_PIPELINE} shows its runs" in error
+    assert main(["logs", CONNECTION_PIPELINE, "--endpoint", scene.api.endpoint]) == 0
+
+
 def test_a_commit_of_the_config_provisions_and_the_pipeline_ends_active(with_connection):
     scene, repository = with_connection
     body = scene.request("byom_realtime_builtin")

@@ -17,6 +17,7 @@ import boto3
 
 from lambdas.pipeline_orchestration.pipeline_state import has_finished
 from local.api_client import ApiClient
+from local.cli import EXIT_OK, main
 from local.demo import sample_model, sample_request
 
 SOURCE = Path(__file__).resolve().parents[2]
@@ -60,7 +61,7 @@ def provision_sample(about: dict[str, Any]) -> ApiClient:
     return api
 
 
-def test_mlops_local_keeps_its_pipelines_across_a_restart(built_templates, tmp_path):
+def test_mlops_local_keeps_its_pipelines_across_a_restart(built_templates, tmp_path, monkeypatch, capsys):
     port = free_port()
     process, about = start(built_templates, "--port", port, "--state-dir", str(tmp_path))
     try:
@@ -80,6 +81,14 @@ def test_mlops_local_keeps_its_pipelines_across_a_restart(built_templates, tmp_p
         assert about["restored"] is True
         api = ApiClient(about["api"])
         assert [p["pipeline_name"] for p in api.call("GET", "/pipelines").body["pipelines"]] == [NAME]
+        # A command given no endpoint finds this one on its port: the default port does not answer, the state
+        # directory's lock names the API.
+        monkeypatch.delenv("MLOPS_ENDPOINT", raising=False)
+        monkeypatch.setenv("MLOPS_STATE_DIR", str(tmp_path))
+        monkeypatch.setattr("local.api_client.DEFAULT_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+        capsys.readouterr()
+        assert main(["list", "--json"]) == EXIT_OK
+        assert [p["pipeline_name"] for p in json.loads(capsys.readouterr().out)["pipelines"]] == [NAME]
         assert api.call("GET", f"/pipelines/{NAME}").body["state"] == "ACTIVE"
     finally:
         stop(again)
@@ -90,3 +99,25 @@ def test_mlops_local_keeps_its_pipelines_across_a_restart(built_templates, tmp_p
         assert ApiClient(about["api"]).call("GET", "/pipelines").body["pipelines"] == []
     finally:
         stop(fresh)
+
+
+def test_in_memory_local_mode_says_the_exact_command_and_leaves_no_log_behind(built_templates):
+    """The Ready line names the CLI by its full path (PATH need not find it) with the API's port, and --in-memory
+    removes its log file at the stop."""
+    port = free_port()
+    command = [sys.executable, "-m", "local.cli", "local", "--templates", str(built_templates), "--in-memory"]
+    process = subprocess.Popen(
+        [*command, "--port", port], cwd=SOURCE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines: list[str] = []
+    try:
+        while not lines or not lines[-1].startswith("Ready."):
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            assert line, process.stderr.read()  # type: ignore[union-attr]
+            lines.append(line.strip())
+    finally:
+        stop(process)
+    log_file = Path(next(line for line in lines if line.startswith("log:")).split()[1])
+    mlops = Path(sys.executable).parent / "mlops"
+    assert f"`{mlops} list --endpoint http://127.0.0.1:{port}`" in lines[-1]
+    assert not log_file.exists() and not log_file.parent.exists()

@@ -212,3 +212,29 @@ def test_a_failed_execution_notifies_with_its_reason(single_account: LocalScene,
     described = scene.call("GET", f"/pipelines/{name}").body
     assert described["state"] == "MONITORING_FAILED" and reason in described["reason"], described
     assert described["monitoring"]["executions"][0]["failure_reason"].startswith(reason)
+
+
+def test_deleting_a_monitor_runs_no_source_stage(single_account: LocalScene, monitor: dict[str, Any], monkeypatch):
+    """Deleting a monitor showed a failed run of its source stage. The teardown removes the pipeline's objects once
+    its CodePipeline stack is gone, and a removed source object starts no execution (runs start on "Object Created"):
+    the teardown leaves the executions as they were."""
+    scene, name = single_account, monitor["name"]
+    runner = scene.orchestrator.runner
+    assert runner is not None
+    (pipeline,) = [p for p in runner.pipelines.values() if p.stack_name.startswith(f"{name}-")]
+    before = [(e.id, e.status) for e in pipeline.executions]
+    assert before
+
+    owner = scene.call("GET", f"/pipelines/{name}").body["owner"]["arn"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", owner.rsplit("/", 1)[1])  # as the module's fixture, its owner
+    answer = scene.call("DELETE", f"/pipelines/{name}")
+    assert answer.ok, answer.body
+    deadline = time.monotonic() + 60
+    while pipeline.name in runner.pipelines:  # the wrapper stack's deletion removes its CodePipeline
+        assert time.monotonic() < deadline, "the monitor was not torn down"
+        time.sleep(0.3)
+
+    assert [(e.id, e.status) for e in pipeline.executions] == before
+    journal = runner.journal.get(pipeline.name, [])
+    started = [m for m in journal if m["message"].startswith("execution ") and m["message"].endswith(" started")]
+    assert len(started) == len(before), started

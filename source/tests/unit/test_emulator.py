@@ -444,3 +444,30 @@ def test_a_failed_answer_fails_the_stack_and_creates_nothing_that_waits_for_it(m
         assert stack["StackStatus"] == "CREATE_FAILED"
         assert "the baseline job could not start" in stack["StackStatusReason"]
         assert _topics() == set()
+
+
+def test_an_answer_after_an_update_completes_no_creation(monkeypatch: pytest.MonkeyPatch):
+    """After an update, the stack's events ended in UPDATE_COMPLETE then CREATE_COMPLETE: a custom resource's answer
+    completed a creation that was over."""
+    from lambdas.shared.aws import client
+
+    asked = _baseline_asked(monkeypatch)
+    with emulator.Emulator() as running:
+        endpoint = running.endpoint
+        cloudformation = client("cloudformation")
+        cloudformation.create_stack(StackName="monitor", TemplateBody=_monitor_stack_template())
+        deadline = time.monotonic() + 10
+        while not asked and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _answer(asked[0], "SUCCESS", endpoint)
+        updated = json.loads(_monitor_stack_template())
+        updated["Resources"]["Alarm"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alarm"}}
+        cloudformation.update_stack(StackName="monitor", TemplateBody=json.dumps(updated))
+
+        _answer(asked[-1], "SUCCESS", endpoint)  # the function's answer, heard after the update
+
+        stack = cloudformation.describe_stacks(StackName="monitor")["Stacks"][0]
+        events = cloudformation.describe_stack_events(StackName="monitor")["StackEvents"]
+    stack_events = [e["ResourceStatus"] for e in reversed(events) if e["LogicalResourceId"] == "monitor"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert stack_events == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"]

@@ -116,3 +116,23 @@ def test_commits_made_while_local_mode_was_down_are_one_push_from_the_last_proce
     orchestrator._catch_up_on_commits("0" * 40)
     orchestrator.git_watcher.check()
     assert pushes == []
+
+
+def test_the_lock_names_the_api_of_a_live_holder_only(tmp_path):
+    """How a command given no endpoint finds a local mode on another port: the API its state directory's lock names,
+    while the process holding it lives."""
+    import subprocess
+    import sys
+
+    lock = persistence.StateDirLock(tmp_path / persistence.LOCK_FILE)
+    lock.acquire()
+    try:
+        assert persistence.holder_api(tmp_path) is None  # not serving yet
+        lock.describe_holder("http://127.0.0.1:8123")
+        assert persistence.holder_api(tmp_path) == "http://127.0.0.1:8123"
+    finally:
+        lock.release()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / persistence.LOCK_FILE).write_text(f"pid {gone.stdout.strip()}, API http://127.0.0.1:8123")
+    assert persistence.holder_api(tmp_path) is None  # its process is gone
+    assert persistence.holder_api(tmp_path / "nothing-here") is None
