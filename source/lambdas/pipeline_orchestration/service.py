@@ -16,6 +16,7 @@ from lambdas.shared.logging import get_logger
 from . import (
     approval,
     audit,
+    card_ownership,
     image_tags,
     lifecycle,
     model_packages,
@@ -63,7 +64,7 @@ class OrchestratorService:
             if request.dry_run:
                 answer = {"message": DRY_RUN, "dry_run": True, "request": request.request_body()}
             else:
-                answer = request.operation.run(request.values, self.settings, self.aws)
+                answer = card_ownership.run(request.operation, request.values, principal, self.settings, self.aws)
             if request.warnings:
                 answer["warnings"] = list(request.warnings)
             return answer
