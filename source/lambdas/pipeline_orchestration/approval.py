@@ -14,7 +14,7 @@ from typing import Any
 
 from lambdas.shared.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 
-from . import audit, ownership
+from . import audit, notices, ownership
 from .adapters import Aws, error_code, is_client_error
 from .catalogue.approvals import APPROVAL_BODY, MAX_COMMENT
 from .deployment import codepipeline_name
@@ -132,6 +132,7 @@ def approve_stage(
         comment=decision.comment,
         execution_id=execution_id,
     )
+    notices.decision(settings, aws, pipeline_name, stage, decision.verdict, principal, decision.comment)
     answer = {
         "message": f"{action} {decision.verdict} in pipeline {pipeline_name} by {principal.label}: the {stage} stage "
         + ("deploys next." if decision.approved else "does not deploy; the pipeline's execution fails."),

@@ -31,9 +31,22 @@ MAX_ENTRIES = 1000  # entries one answer shows, newest kept
 
 # What happened (the `action` of an entry).
 PROVISION, UPDATE, APPROVE, REJECT = "provision", "update", "approve", "reject"
+CREATE = "create"  # a model card's
 ROLLBACK, DELETE, RETRY, STOP = "rollback", "delete", "retry", "stop"
 REQUEST_TEARDOWN, REQUEST_ROLLBACK = "request-teardown", "request-rollback"
-ACTIONS = (PROVISION, UPDATE, APPROVE, REJECT, ROLLBACK, DELETE, RETRY, STOP, REQUEST_TEARDOWN, REQUEST_ROLLBACK)
+ACTIONS = (
+    PROVISION,
+    CREATE,
+    UPDATE,
+    APPROVE,
+    REJECT,
+    ROLLBACK,
+    DELETE,
+    RETRY,
+    STOP,
+    REQUEST_TEARDOWN,
+    REQUEST_ROLLBACK,
+)
 
 
 def request_hash(request: Mapping[str, Any] | None) -> str:

@@ -22,6 +22,7 @@ ANONYMOUS = "Anonymous"  # local mode's unsigned requests
 COMMIT_AUTHOR = "CommitAuthor"  # a name and e-mail a git commit carries: whoever made the commit wrote them
 S3_PRINCIPAL = "S3Principal"  # the S3 event's principal id (`AWS:<unique id>[:<session>]`)
 ORCHESTRATOR = "Orchestrator"  # the orchestrator's own action (a monitor's retraining)
+API_SOURCE = "api"  # the source of a principal the API (or local mode, as the API) named
 
 _ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>\d{12}):(?P<resource>[^\s]+)",
@@ -36,7 +37,7 @@ class Principal:
     arn: str
     type: str
     session: str = ""
-    source: str = "api"
+    source: str = API_SOURCE
     verified: bool = True
     detail: str = ""  # what else the source said (the pusher, an e-mail), shown, never compared
 
@@ -74,7 +75,7 @@ class Principal:
             raw["arn"],
             str(raw.get("type", "")),
             str(raw.get("session", "")),
-            str(raw.get("source", "api")),
+            str(raw.get("source", API_SOURCE)),
             bool(raw.get("verified", True)),
             str(raw.get("detail", "")),
         )
@@ -97,7 +98,7 @@ class NotAPrincipal(ValueError):
     """The text is not the ARN of an IAM principal."""
 
 
-def from_arn(arn: str, source: str = "api") -> Principal:
+def from_arn(arn: str, source: str = API_SOURCE) -> Principal:
     """An IAM caller's ARN, normalised: an assumed role's session becomes its role ARN plus the session name."""
     found = _ARN.fullmatch(arn.strip() if isinstance(arn, str) else "")
     if not found:

@@ -13,6 +13,7 @@ import re
 from lambdas.shared.logging import get_logger
 
 from .adapters import Aws
+from .identity import Principal
 from .settings import Settings
 
 logger = get_logger(__name__)
@@ -42,3 +43,27 @@ def quoted(text: object) -> str:
 def publish(settings: Settings, aws: Aws, subject: str, message: str) -> None:
     """A notice on the orchestrator's topic; the subject is one line, as SNS requires."""
     aws.notifier.publish(settings.sns_topic_arn, flatten(subject), message)
+
+
+def by(principal: Principal) -> str:
+    """Who acted, as a notice names them: quoted, for a commit author's name is whatever the commit says."""
+    return quoted(principal.label)
+
+
+def decision(
+    settings: Settings, aws: Aws, pipeline_name: str, stage: str, verdict: str, principal: Principal, comment: str
+) -> None:
+    """An approval or rejection: who decided what, with their comment."""
+    lines = [
+        f"The {stage} approval of pipeline {pipeline_name} was {verdict}.",
+        f"{verdict.capitalize()} by: {by(principal)}",
+        f"Comment: {quoted(comment)}" if comment else "Comment: none",
+    ]
+    publish(settings, aws, f"MLOps {stage} {verdict}: {pipeline_name}", "\n".join(lines))
+
+
+def change(settings: Settings, aws: Aws, pipeline_name: str, action: str, principal: Principal, outcome: str) -> None:
+    """A change a caller made to a pipeline (provision, update, retry, stop, rollback, delete): who, and how it
+    went. The pipeline's own notice says how its execution ends."""
+    lines = [f"Pipeline {pipeline_name}: {action} {outcome}.", f"By: {by(principal)}"]
+    publish(settings, aws, f"MLOps pipeline {action} {outcome}: {pipeline_name}", "\n".join(lines))

@@ -16,6 +16,7 @@ from lambdas.shared.logging import get_logger
 from . import (
     approval,
     audit,
+    card_ownership,
     image_tags,
     lifecycle,
     model_packages,
@@ -34,7 +35,7 @@ from . import (
     triggers,
 )
 from .adapters import Aws
-from .identity import ORCHESTRATOR_PRINCIPAL, Principal
+from .identity import API_SOURCE, ORCHESTRATOR_PRINCIPAL, Principal
 from .planner import plan_pipeline
 from .settings import Settings
 from .validation import ValidOperation, validate_request
@@ -55,15 +56,16 @@ class OrchestratorService:
     settings: Settings
     aws: Aws = field(default_factory=Aws)
 
-    def provision(self, body: Any, principal: Principal | None = None) -> dict[str, Any]:
-        """Validate, plan and provision; `principal` is who asked (None: the orchestrator itself, a retraining)."""
+    def provision(self, body: Any, principal: Principal | None = None, notify: bool = True) -> dict[str, Any]:
+        """Validate, plan and provision; `principal` is who asked (None: the orchestrator itself, a retraining).
+        `notify`: tell the topic who changed the pipeline (a rollback tells it of itself)."""
         principal = principal or ORCHESTRATOR_PRINCIPAL
         request = validate_request(body, self.settings)
         if isinstance(request, ValidOperation):
             if request.dry_run:
                 answer = {"message": DRY_RUN, "dry_run": True, "request": request.request_body()}
             else:
-                answer = request.operation.run(request.values, self.settings, self.aws)
+                answer = card_ownership.run(request.operation, request.values, principal, self.settings, self.aws)
             if request.warnings:
                 answer["warnings"] = list(request.warnings)
             return answer
@@ -125,6 +127,8 @@ class OrchestratorService:
                 audit.append(
                     plan.pipeline_name, action, principal, "started", self.settings, self.aws, request_hash=digest
                 )
+                if notify:
+                    self._notify_change(plan.pipeline_name, action, principal, "started")
             try:
                 lifecycle.index_pipeline(plan.pipeline_name, self.settings, self.aws)
             except Exception:  # the stack exists; its next status-change event writes the index item
@@ -169,6 +173,7 @@ class OrchestratorService:
             stage=decision.stage,
             comment=decision.comment,
         )
+        notices.decision(self.settings, self.aws, name, decision.stage, decision.verdict, principal, decision.comment)
         decided = {f"{decision.verdict}_by": principal.as_dict(), "requested_by": asker.as_dict()}
         if not decision.approved:
             return {
@@ -243,12 +248,14 @@ class OrchestratorService:
             if error.http_status != 404:
                 audit.append(name, audit.DELETE, principal, f"failed: {error.detail}", self.settings, self.aws)
             raise
-        audit.append(name, audit.DELETE, principal, "done" if answer["done"] else "started", self.settings, self.aws)
+        outcome = "done" if answer["done"] else "started"
+        audit.append(name, audit.DELETE, principal, outcome, self.settings, self.aws)
+        self._notify_change(name, audit.DELETE, principal, outcome)
         return answer
 
     def _rollback(self, name: str, principal: Principal) -> dict[str, Any]:
         def provision(body: Any) -> dict[str, Any]:
-            return self.provision(body, principal)
+            return self.provision(body, principal, notify=False)
 
         try:
             answer = rollback.rollback_pipeline(name, self.settings, self.aws, provision)
@@ -266,6 +273,7 @@ class OrchestratorService:
             request_hash=audit.request_hash(request),
             execution_id=str(answer.get("rolled_back_to", {}).get("execution_id") or ""),
         )
+        self._notify_change(name, audit.ROLLBACK, principal, "started")
         return answer
 
     def retry_pipeline(self, name: str, principal: Principal | None = None) -> dict[str, Any]:
@@ -285,7 +293,14 @@ class OrchestratorService:
             audit.append(pipeline.name, action, principal, f"failed: {error.detail}", self.settings, self.aws)
             raise
         audit.append(pipeline.name, action, principal, "started", self.settings, self.aws)
+        self._notify_change(pipeline.name, action, principal, "started")
         return answer
+
+    def _notify_change(self, name: str, action: str, principal: Principal, outcome: str) -> None:
+        """Tell the topic who changed a pipeline through the API. A config source's report names its principal,
+        and a monitor's alarm notice the retraining the orchestrator started."""
+        if principal.source == API_SOURCE:
+            notices.change(self.settings, self.aws, name, action, principal, outcome)
 
     def on_stack_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         return lifecycle.on_stack_event(event, self.settings, self.aws, self._settle)

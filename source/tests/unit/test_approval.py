@@ -12,6 +12,7 @@ from lambdas.pipeline_orchestration import index
 from lambdas.pipeline_orchestration.adapters import Aws, Pipelines
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from tests.callers import ALICE, BOB, CAROL, context
+from tests.topic import notices, subscribed_queue
 from tests.unit.conftest import example, make_settings
 from tests.unit.test_status import PIPELINE_NAME, StacksWithPipeline
 
@@ -212,3 +213,20 @@ def test_a_long_comment_keeps_the_summary_within_codepipelines_512_characters(ap
     status, _ = post(service, PIPELINE_NAME, {"stage": "staging", "comment": "x" * 512})
     assert status == 200 and len(sent[0]["result"]["summary"]) == 512
     assert sent[0]["result"]["summary"].startswith(f"Approved by {BOB}: xxx")
+
+
+def test_a_stage_decision_is_told_on_the_topic_naming_who_decided_with_the_comment_quoted(approval_service):
+    service, _, _ = approval_service
+    queue = subscribed_queue(service.settings.sns_topic_arn)
+
+    status, _ = post(service, PIPELINE_NAME, {"stage": "staging", "comment": "looks fine\nsee http://x.example"})
+
+    assert status == 200
+    assert notices(queue) == [
+        (
+            f"MLOps staging approved: {PIPELINE_NAME}",
+            f"The staging approval of pipeline {PIPELINE_NAME} was approved.\n"
+            f'Approved by: "{BOB}"\n'
+            'Comment: "looks fine see x.example"',
+        )
+    ]

@@ -18,9 +18,11 @@ from typing import Any
 
 from lambdas.shared.logging import get_logger
 
-from .. import lifecycle
+from .. import lifecycle, ownership
 from ..adapters import Aws
 from ..catalogue import PIPELINE_PREFIX
+from ..identity import ORCHESTRATOR_PRINCIPAL
+from ..notices import quoted
 from ..settings import Settings
 from .monitors import ALARM_SUFFIX, Monitor, find_monitor, monitor_of
 from .records import latest_executions, record_execution
@@ -221,6 +223,12 @@ def on_alarm(event: Mapping[str, Any], settings: Settings, aws: Aws, provision: 
     else:
         lines.append(f"No execution with violations is among the schedule's last {HISTORY}.")
     lines += ["", f"Retraining: {retraining['message']}"]
+    if retraining["status"] == "started":  # no person asked for it: say who did, and for whom
+        record = ownership.read(monitor.name, settings, aws)
+        lines.append(
+            f"Started by: the orchestrator ({ORCHESTRATOR_PRINCIPAL.arn}) for the alarm {name} of the monitor "
+            f"{monitor.name}" + (f", owned by {quoted(ownership.owner_label(record))}" if record else "")
+        )
     subject = (
         f"Model monitor violations: {monitor.endpoint} ({count} constraint{'' if count == 1 else 's'})"
         if execution

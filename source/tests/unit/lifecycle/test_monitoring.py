@@ -23,6 +23,8 @@ from lambdas.pipeline_orchestration.monitoring import reports
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from lambdas.pipeline_orchestration.settings import MODEL_MONITOR_ENGINE
 from lambdas.shared.aws import client
+from tests.callers import ALICE
+from tests.topic import notices
 
 from .conftest import MULTI, SINGLE, TRAINING, FakePipelines, Scene, StandInStacks
 
@@ -104,8 +106,8 @@ def loop(moto_aws: None) -> tuple[Scene, RecordedExecutions, str]:
 
 
 def notifications(queue: str) -> list[tuple[str, str]]:
-    messages = client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-    return [(json.loads(m["Body"])["Subject"], json.loads(m["Body"])["Message"]) for m in messages]
+    """The monitoring notices; those naming who provisioned the monitors and pipelines are test_who_notices'."""
+    return [(subject, text) for subject, text in notices(queue) if not subject.startswith("MLOps pipeline ")]
 
 
 def schedule_of(scene: Scene) -> str:
@@ -345,7 +347,12 @@ def test_an_alarm_retrains_and_records_it_then_the_interval_holds_the_next(loop)
     assert len(versions) == versions_before + 1  # re-provisioned through the same code a POST uses
     record, _ = monitoring.last_retraining(TRAINING_NAME, scene.settings, scene.service.aws)
     assert record and record["by"] == MONITOR_NAME and record["alarm"] == f"{MONITOR_NAME}-violations"
-    assert "Retraining: started" in notifications(queue)[0][1]
+    notifications_seen = notifications(queue)
+    assert "Retraining: started" in notifications_seen[0][1]
+    assert (
+        f"Started by: the orchestrator (mlops-orchestrator) for the alarm {MONITOR_NAME}-violations of the monitor "
+        f'{MONITOR_NAME}, owned by "{ALICE}"' in notifications_seen[0][1]
+    )
 
     # The re-provisioned pipeline finished; the alarm fires again within the interval.
     scene.pipelines.record(TRAINING_NAME, "Succeeded")
