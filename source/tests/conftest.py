@@ -138,6 +138,7 @@ def built_templates(synthesized, tmp_path_factory: pytest.TempPathFactory):
     from infrastructure.blueprints import BLUEPRINT_STACKS
     from infrastructure.build.package import package
     from infrastructure.distribution import Distribution
+    from tests.synthesis import stand_in_engine_wheels
 
     out = tmp_path_factory.mktemp("dist")
     package(
@@ -147,5 +148,6 @@ def built_templates(synthesized, tmp_path_factory: pytest.TempPathFactory):
         out / "regional-s3-assets",
         list(ORCHESTRATOR_STACKS),
         {stack_id(template): template for template in BLUEPRINT_STACKS},
+        stand_in_engine_wheels(out / "engine-wheels"),
     )
     return out / "regional-s3-assets"

@@ -191,3 +191,15 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def stand_in_engine_wheels(directory: Path) -> Path:
+    """A directory as the engine's download leaves it, one wheel per pin with stand-in bytes: the build only copies
+    them, and local mode installs none (its emulator runs the engine in process)."""
+    from infrastructure.build import engine_bundle
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for pin in engine_bundle.pins():
+        name = f"{engine_bundle.normalize(pin.name)}-{pin.version}-py3-none-any.whl"
+        (directory / name).write_bytes(f"wheel of {pin.name}".encode())
+    return directory
