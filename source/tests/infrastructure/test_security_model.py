@@ -159,7 +159,8 @@ def _deployed_by(template: str) -> str:
     return next(
         n
         for n in sorted(CATALOGUE)
-        if template in {CATALOGUE[n].blueprint.template}
+        if template
+        in {CATALOGUE[n].blueprint.template}
         | {a.blueprint.template for a in ([CATALOGUE[n].alternative] if CATALOGUE[n].alternative else [])}
     )
 
