@@ -29,7 +29,7 @@ from .monitoring import (
     monitoring_executions_are_listed,
     simulate_violation,
 )
-from .open_engine import SCHEDULES, run_now
+from .open_engine import SCHEDULES, emulator_client, run_now
 from .patches import replace, restore_moto
 from .placeholders import _PLACEHOLDERS, PLACEHOLDER_TYPES
 from .sagemaker import (
@@ -63,6 +63,7 @@ __all__ = [
     "_PLACEHOLDERS",
     "Emulator",
     "MonitoringClock",
+    "emulator_client",
     "fail_stack",
     "replace",
     "restore_moto",
