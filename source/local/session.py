@@ -20,10 +20,20 @@ from lambdas.pipeline_orchestration.settings import MODEL_MONITOR_ENGINE, STAGES
 from lambdas.shared.aws import client
 from lambdas.shared.errors import BadRequest, Conflict
 from lambdas.shared.logging import get_logger
+from monitoring_engine import s3io
 
 from . import callers, persistence
 from .api_server import LocalApiServer
-from .emulator import MONITORING_RUNS, NOTIFICATIONS, Emulator, MonitoringClock, simulate_violation
+from .emulator import (
+    MONITORING_RUNS,
+    NOTIFICATIONS,
+    SCHEDULES,
+    Emulator,
+    MonitoringClock,
+    emulator_client,
+    run_now,
+    simulate_violation,
+)
 from .emulator.stepfunctions import resume_running_executions
 from .examples import endpoints_outside_pipelines, seed_examples
 from .git_trigger import BRANCH as GIT_BRANCH
@@ -46,7 +56,8 @@ ORCHESTRATOR_FUNCTION = f"{ORCHESTRATOR_STACK}-function"
 EVENTS_ROUTE = ("GET", "/pipelines/{pipeline_name}/events")
 SIMULATE_VIOLATION_ROUTE = ("POST", "/local/pipelines/{pipeline_name}/simulate-violation")
 NOTIFICATIONS_ROUTE = ("GET", "/local/notifications")
-LOCAL_ROUTES = (EVENTS_ROUTE, ("GET", "/local"), SIMULATE_VIOLATION_ROUTE, NOTIFICATIONS_ROUTE)
+RUN_MONITORING_ROUTE = ("POST", "/local/pipelines/{pipeline_name}/run-monitoring")
+LOCAL_ROUTES = (EVENTS_ROUTE, ("GET", "/local"), SIMULATE_VIOLATION_ROUTE, NOTIFICATIONS_ROUTE, RUN_MONITORING_ROUTE)
 SIMULATED_EXECUTION_SECONDS = 30.0  # how long simulate-violation waits for the execution it asked for
 logger = get_logger(__name__)
 
@@ -506,6 +517,12 @@ class LocalOrchestrator:
                 return _json_answer(200, self.simulate_violation(name, _violations_asked(event.get("body"))))
             except Exception as error:  # the API's one error mapper answers
                 return responses.error(error, self.service.settings.detailed_errors)  # type: ignore[union-attr]
+        if route == RUN_MONITORING_ROUTE:
+            name = (event.get("pathParameters") or {}).get("pipeline_name", "")
+            try:
+                return _json_answer(200, self.run_monitoring(name))
+            except Exception as error:  # the API's one error mapper answers
+                return responses.error(error, self.service.settings.detailed_errors)  # type: ignore[union-attr]
         if route in LOCAL_ROUTES:
             return self._events_answer(event)
         if route == ("POST", "/pipelinestatus") and self._names_the_config_source(event.get("body")):
@@ -605,6 +622,52 @@ class LocalOrchestrator:
             return False
         return isinstance(pipeline_id, str) and pipeline_id.removesuffix(WRAPPER_SUFFIX) == CONNECTION_PIPELINE
 
+    def run_monitoring(self, name: str) -> dict[str, Any]:
+        """Run a monitor's next execution now (in every account it is deployed to) on the capture written so far;
+        answers each execution's status and violations. An open monitor's execution analyses the current hour's
+        capture with the engine; a Model Monitor schedule's runs the emulator's checks of its baseline."""
+        import time
+
+        from lambdas.pipeline_orchestration.catalogue import CATALOGUE
+
+        described = self.service.describe_pipeline(name)  # type: ignore[union-attr]
+        pipeline_type = described.get("pipeline_type", "")
+        declared = CATALOGUE.get(pipeline_type)
+        if declared is None or declared.endpoint != "monitors":
+            raise BadRequest(
+                f"pipeline_name: {name} is a {pipeline_type or 'unknown type of'} pipeline, not a monitor: only a "
+                "monitor's schedule runs executions"
+            )
+        schedules = _schedule_names(described.get("plan"))
+        open_keys = [key for key in list(SCHEDULES) if key[2] in schedules]
+        model_monitor_keys = [key for key in list(MONITORING_RUNS) if key[2] in schedules]
+        if not open_keys and not model_monitor_keys:
+            raise Conflict(
+                f"monitor {name} has no monitoring schedule deployed yet (its state is {described.get('state')}): "
+                "run its monitoring once it is ACTIVE"
+            )
+        executions = [_open_execution(key, run_now(key)) for key in open_keys]
+        before = {key: len(MONITORING_RUNS[key].executions) for key in model_monitor_keys}
+        for key in model_monitor_keys:
+            MONITORING_RUNS[key].next_at = time.time()
+        deadline = time.monotonic() + SIMULATED_EXECUTION_SECONDS
+        while time.monotonic() < deadline and any(len(MONITORING_RUNS[k].executions) == n for k, n in before.items()):
+            time.sleep(0.1)
+        for key, count in before.items():
+            runs = MONITORING_RUNS[key].executions
+            ran = runs[-1] if len(runs) > count else None
+            executions.append(
+                {
+                    "account": key[0],
+                    "monitoring_schedule_name": key[2],
+                    "status": ran["MonitoringExecutionStatus"] if ran else "Pending",
+                    "processing_job": ran["ProcessingJobArn"].rsplit("/", 1)[-1] if ran else "",
+                    "violations": [],
+                    **({"failure_reason": ran["FailureReason"]} if ran and "FailureReason" in ran else {}),
+                }
+            )
+        return {"pipeline_name": name, "executions": executions}
+
     def _events_answer(self, event: dict[str, Any]) -> dict[str, Any]:
         name = (event.get("pathParameters") or {}).get("pipeline_name", "")
         query = event.get("queryStringParameters") or {}
@@ -658,6 +721,41 @@ class LocalOrchestrator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _open_execution(key: tuple[str, str, str], started: dict[str, Any]) -> dict[str, Any]:
+    """An open monitor's execution that ran now: its job's status, and the violations of the engine's result."""
+    from botocore.exceptions import ClientError
+
+    account, region, schedule = key
+    execution: dict[str, Any] = {
+        "account": account,
+        "monitoring_schedule_name": schedule,
+        "status": "Failed",
+        "processing_job": str(started.get("processing_job", "")),
+        "violations": [],
+    }
+    if not execution["processing_job"]:
+        execution["failure_reason"] = f"the schedule's function started no job: {started.get('errorMessage', '')}"
+        return execution
+    spec = str(started.get("spec", ""))
+    reports = spec.rsplit("/", 1)[0]
+    try:
+        job = emulator_client("sagemaker", account, region).describe_processing_job(
+            ProcessingJobName=execution["processing_job"]
+        )
+        result = s3io.read_json(
+            emulator_client("s3", account, region), s3io.join(spec.rsplit("/", 1)[0], "result.json")
+        )
+    except (ClientError, ValueError) as error:
+        execution["failure_reason"] = f"{type(error).__name__}: {error}"
+        return execution
+    execution["status"] = result.get("status", "Failed") if job["ProcessingJobStatus"] == "Completed" else "Failed"
+    execution["report"] = reports
+    execution["violations"] = list(result.get("violations") or [])
+    if execution["status"] == "Failed":
+        execution["failure_reason"] = job.get("FailureReason") or result.get("exit_message", "")
+    return execution
 
 
 MAX_SIMULATED_VIOLATIONS = 1000

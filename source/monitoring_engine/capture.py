@@ -54,11 +54,27 @@ def hour_prefixes(uri: str, start: str, end: str) -> list[str]:
 
 
 def window_files(s3: Any, uri: str, start: str, end: str) -> list[str]:
-    """The capture (or ground-truth) files of the hours in [start, end), sorted."""
+    """The capture (or ground-truth) files of the hours in [start, end), sorted.
+
+    `uri` is the hours' parent (`<ground truth>/`, `<capture>/<endpoint>/<variant>/`) or an endpoint's capture
+    (`<capture>/<endpoint>/`), whose hours are under each of its variants, as AWS writes them."""
     files: list[str] = []
-    for prefix in hour_prefixes(uri, start, end):
-        files.extend(s3io.list_keys(s3, prefix))
-    return files
+    for parent in [uri, *variant_prefixes(s3, uri)]:
+        for prefix in hour_prefixes(parent, start, end):
+            files.extend(s3io.list_keys(s3, prefix))
+    return sorted(files)
+
+
+def variant_prefixes(s3: Any, uri: str) -> list[str]:
+    """The folders under `uri` that are not years: an endpoint capture's variants."""
+    bucket, prefix = s3io.split_uri(s3io.join(uri, ""))
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            name = common["Prefix"][len(prefix) :].rstrip("/")
+            if name and not (len(name) == 4 and name.isdigit()):
+                found.append(f"s3://{bucket}/{common['Prefix']}")
+    return found
 
 
 def decode(section: dict[str, Any]) -> tuple[str, str]:

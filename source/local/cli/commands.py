@@ -323,6 +323,34 @@ def cmd_simulate_violation(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_run_monitoring(args: argparse.Namespace) -> int:
+    """A monitor's next execution runs now on the capture written so far; its status and violations."""
+    if not local_only(args, "run-monitoring"):
+        return EXIT_INVALID
+    response = api_client(args).call("POST", f"/local/pipelines/{args.name}/run-monitoring", {})
+    if not response.ok:
+        return answer(args, response)
+    executions = response.body.get("executions", [])
+    lines = []
+    for e in executions:
+        reason = f": {e['failure_reason']}" if e.get("failure_reason") else ""
+        lines.append(f"{e['monitoring_schedule_name']} (account {e['account']}): execution {e['status']}{reason}")
+        lines += [
+            f"  {v.get('feature_name', '')}: {v.get('constraint_check_type', '')}: {v.get('description', '')}"
+            for v in e.get("violations", [])
+        ]
+        if e.get("report"):
+            lines.append(f"  reports: {e['report']}")
+    alerting = [e for e in executions if e["status"] in ("Failed", "CompletedWithViolations")]
+    pending = [e for e in executions if e["status"] not in ("Failed", "Completed", "CompletedWithViolations")]
+    if pending:
+        lines.append(f"an execution has not finished yet: mlops status {args.name} follows it")
+    lines.append("the orchestrator's notifications: mlops local notifications")
+    code = EXIT_MONITOR_ALERT if alerting else EXIT_FAILED if pending else EXIT_OK
+    answer(args, response, "\n".join(lines))
+    return code
+
+
 def cmd_notifications(args: argparse.Namespace) -> int:
     """What the orchestrator published to its SNS topics in local mode, oldest first."""
     if not local_only(args, "notifications"):

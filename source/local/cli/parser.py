@@ -18,6 +18,7 @@ from .commands import (
     cmd_provision,
     cmd_retry,
     cmd_rollback,
+    cmd_run_monitoring,
     cmd_simulate_violation,
     cmd_status,
     cmd_upload,
@@ -140,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument(
         "--monitoring-engine",
         choices=("open", "model-monitor"),
-        default="model-monitor",
+        default="open",
         help="the engine of monitors whose request names none (the orchestrator stack's MonitoringEngine)",
     )
     local.add_argument("--templates", help="built templates (default: deployment/regional-s3-assets)")
@@ -203,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     acceptance.add_argument("--templates", help="local mode's built templates (default: deployment/regional-s3-assets)")
     acceptance.set_defaults(run=cmd_acceptance)
 
-    local_commands = local.add_subparsers(dest="local_command", metavar="{simulate-violation,notifications}")
+    local_commands = local.add_subparsers(
+        dest="local_command", metavar="{run-monitoring,simulate-violation,notifications}"
+    )
     simulate = local_commands.add_parser(
         "simulate-violation", help="run a monitor's next execution now, reporting a violation of its baseline"
     )
@@ -214,9 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how many violations the execution reports (default: the monitor's violation_threshold, so it alarms)",
     )
     simulate.set_defaults(run=cmd_simulate_violation)
+    run_monitoring = local_commands.add_parser(
+        "run-monitoring", help="run a monitor's next execution now on the capture written so far"
+    )
+    run_monitoring.add_argument("name", help="the monitor pipeline's name")
+    run_monitoring.set_defaults(run=cmd_run_monitoring)
     notifications = local_commands.add_parser("notifications", help="what the orchestrator published to SNS")
     notifications.set_defaults(run=cmd_notifications)
-    for sub in (simulate, notifications):
+    for sub in (simulate, run_monitoring, notifications):
         _add_api_options(sub)
     return parser
 

@@ -2,8 +2,9 @@
 """The embedded AWS emulator: moto's server on 127.0.0.1, with every boto3 client of this process pointed at it.
 
 The fills that make moto behave as AWS does live by service: `cloudformation`, `codepipeline`, `stepfunctions`,
-`sagemaker`, `monitoring` (Model Monitor's schedules), `cloudwatch` (alarms), `sns` (published messages), and
-`placeholders` for the resource types moto does not model; `patches` undoes them all at stop.
+`sagemaker`, `monitoring` (Model Monitor's schedules), `open_engine` (the open engine's jobs and schedules),
+`cloudwatch` (alarms), `sns` (published messages), and `placeholders` for the resource types moto does not model;
+`patches` undoes them all at stop.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .monitoring import (
     monitoring_executions_are_listed,
     simulate_violation,
 )
+from .open_engine import SCHEDULES, emulator_client, run_now
 from .patches import replace, restore_moto
 from .placeholders import _PLACEHOLDERS, PLACEHOLDER_TYPES
 from .sagemaker import (
@@ -56,13 +58,16 @@ __all__ = [
     "NOTIFICATIONS",
     "NO_MODEL_RUNS",
     "PLACEHOLDER_TYPES",
+    "SCHEDULES",
     "STACK_INSTANCE_TIMEOUT",
     "_PLACEHOLDERS",
     "Emulator",
     "MonitoringClock",
+    "emulator_client",
     "fail_stack",
     "replace",
     "restore_moto",
+    "run_now",
     "simulate_violation",
 ]
 
@@ -112,7 +117,7 @@ class Emulator:
         # moto keeps its state in this process: a new emulator starts from an empty AWS.
         reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
         urllib.request.urlopen(reset, timeout=30).close()
-        for kept in (MONITORING_SCHEDULES, JOB_DEFINITIONS, MONITORING_RUNS, EVENTS, NOTIFICATIONS):
+        for kept in (MONITORING_SCHEDULES, JOB_DEFINITIONS, MONITORING_RUNS, SCHEDULES, EVENTS, NOTIFICATIONS):
             kept.clear()  # what the emulator keeps beside moto's backends starts empty too
         env = {**EMULATOR_ENV, "AWS_ENDPOINT_URL": self.endpoint}
         for name, value in env.items():

@@ -176,6 +176,7 @@ class MonitoringClock:
 
     def tick(self) -> None:
         from .cloudwatch import evaluate_all_alarms
+        from .open_engine import run_due_schedules
 
         now = time.time()
         for key, runs in list(MONITORING_RUNS.items()):
@@ -185,6 +186,7 @@ class MonitoringClock:
             EVENTS.append(run_execution(key, schedule, runs))
             period = _period(schedule["MonitoringScheduleConfig"])
             runs.next_at = now + period * MONITORING_HOUR_SECONDS
+        run_due_schedules(now)
         evaluate_all_alarms()
         self.deliver()
 
@@ -273,6 +275,11 @@ def run_execution(key: tuple[str, str, str], schedule: dict[str, Any], runs: Sch
     del runs.executions[:-EXECUTIONS_KEPT]
     reason = f": {failure}" if failure else f", {len(violations)} violation(s) in {report}" if violations else ""
     progress.info("monitoring schedule %s: execution %s%s", name, status, reason)
+    return job_state_change(account, region, job.arn, sagemaker.describe_processing_job(job.processing_job_name))
+
+
+def job_state_change(account: str, region: str, arn: str, described: dict[str, Any]) -> dict[str, Any]:
+    """SageMaker's "SageMaker Processing Job State Change" event of a job (DescribeProcessingJob's answer)."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -281,8 +288,8 @@ def run_execution(key: tuple[str, str, str], schedule: dict[str, Any], runs: Sch
         "account": account,
         "region": region,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "resources": [job.arn],
-        "detail": _event_detail(sagemaker.describe_processing_job(job.processing_job_name)),
+        "resources": [arn],
+        "detail": _event_detail(described),
     }
 
 

@@ -7,6 +7,7 @@ from lambdas.pipeline_orchestration.catalogue import blueprints
 
 from .cloudwatch import create_stack_alarm, delete_stack_alarm
 from .monitoring import JOB_DEFINITIONS, MONITORING_RUNS, record_job_definition
+from .open_engine import delete_schedule, record_schedule
 from .sagemaker import MONITORING_SCHEDULES, _record_monitoring_schedule
 
 # Resource types our templates use that moto's CloudFormation does not model. The emulator records them as
@@ -23,6 +24,7 @@ PLACEHOLDER_TYPES = {
     "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::CodeBuild::Project": "Name",
     "AWS::CodePipeline::Pipeline": "Name",
+    "AWS::Scheduler::Schedule": "Name",  # an open monitor's schedule, run by the monitoring clock
     # The SageMaker resources the blueprints create, as the catalogue declares them (moto's own are kept).
     **{c.cloudformation_type: c.name_property for b in blueprints() for c in b.creates},
 }
@@ -59,6 +61,8 @@ def _placeholder_model(base: type, resource_type: str, name_property: str) -> ty
                 record_job_definition(name, properties, account_id, region)
             elif resource_type == "AWS::CloudWatch::Alarm":
                 create_stack_alarm(name, properties, account_id, region)
+            elif resource_type == "AWS::Scheduler::Schedule":
+                record_schedule(name, properties, account_id, region)
 
         def delete(self, account_id: str, region: str) -> None:
             key = getattr(self, "_key", ("", "", ""))
@@ -69,6 +73,8 @@ def _placeholder_model(base: type, resource_type: str, name_property: str) -> ty
                 JOB_DEFINITIONS.pop(key, None)
             elif resource_type == "AWS::CloudWatch::Alarm":
                 delete_stack_alarm(self.name, account_id, region)
+            elif resource_type == "AWS::Scheduler::Schedule":
+                delete_schedule(*key)
 
         @property
         def physical_resource_id(self) -> str:

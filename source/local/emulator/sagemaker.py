@@ -7,7 +7,8 @@ import json
 from datetime import UTC
 from typing import Any
 
-from .monitoring import MONITORING_RUNS, last_execution_summary, start_clock
+from .monitoring import EVENTS, MONITORING_RUNS, job_state_change, last_execution_summary, start_clock
+from .open_engine import is_engine_job, run_engine_job
 from .patches import replace
 
 # Images of SageMaker's own baseline containers (by repository name) and the reports each leaves in its output.
@@ -18,7 +19,8 @@ def baseline_jobs_write_their_reports() -> None:
     """moto completes a processing job as soon as it is created, but runs no container, so a baseline job
     leaves nothing behind. A job on the Model Monitor analyzer or Clarify image writes what those containers
     write to the job's output: statistics.json and constraints.json (data quality), constraints.json (model
-    quality, from its analysis_type), analysis.json (Clarify), with the columns of the baseline data. A job
+    quality, from its analysis_type), analysis.json (Clarify), with the columns of the baseline data. A job on
+    the open engine's entrypoint runs the engine in process (see open_engine) and ends as its result says. A job
     with an S3 input that is not there fails instead, with the reason, and writes nothing."""
     from moto.s3.models import s3_backends
     from moto.sagemaker.responses import SageMakerResponse
@@ -36,9 +38,15 @@ def baseline_jobs_write_their_reports() -> None:
         if missing:
             job.processing_job_status, job.failure_reason = "Failed", missing
             return answer
+        environment = self._get_param("Environment") or {}
+        job.environment = environment or None  # moto keeps none; DescribeProcessingJob answers it, as SageMaker does
+        if is_engine_job(job.app_specification):
+            run_engine_job(self.current_account, self.region, job)
+            described = self.sagemaker_backend.describe_processing_job(job.processing_job_name)
+            EVENTS.append(job_state_change(self.current_account, self.region, job.arn, described))
+            return answer
         repository = str((job.app_specification or {}).get("ImageUri", "")).rsplit("/", 1)[-1].split(":")[0]
         if repository in BASELINE_IMAGES:
-            environment = self._get_param("Environment") or {}  # moto keeps no Environment
             _write_reports(self.current_account, job, BASELINE_IMAGES[repository], environment)
         return answer
 
