@@ -14,6 +14,7 @@ from lambdas.pipeline_orchestration import index
 from lambdas.pipeline_orchestration.adapters import Aws
 from lambdas.pipeline_orchestration.model_packages import artifact_paths
 from lambdas.pipeline_orchestration.service import OrchestratorService
+from tests.callers import as_caller
 from tests.unit.conftest import ASSETS, REGION, example, make_settings
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -46,7 +47,7 @@ def _registry_request(package_arn: str, dry_run: bool = True) -> dict:
 
 def _post(service: OrchestratorService, body: dict) -> tuple[int, dict]:
     event = {"httpMethod": "POST", "resource": "/provisionpipeline", "body": json.dumps(body)}
-    response = index.handle(event, service)
+    response = index.handle(as_caller(event), service)
     return response["statusCode"], json.loads(response["body"])
 
 

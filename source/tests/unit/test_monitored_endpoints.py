@@ -14,6 +14,7 @@ from lambdas.pipeline_orchestration import index
 from lambdas.pipeline_orchestration.adapters import Aws
 from lambdas.pipeline_orchestration.service import OrchestratorService
 from local.examples import endpoints_outside_pipelines, example_requests
+from tests.callers import as_caller
 from tests.unit.conftest import REGION, example, make_settings
 
 MONITOR = {**example("byom_data_quality_monitor"), "endpoint_name": "churn-live"}
@@ -21,7 +22,7 @@ MONITOR = {**example("byom_data_quality_monitor"), "endpoint_name": "churn-live"
 
 def _post(service: OrchestratorService, body: dict, dry_run: bool = True) -> tuple[int, dict]:
     event = {"httpMethod": "POST", "resource": "/provisionpipeline", "body": json.dumps({**body, "dry_run": dry_run})}
-    response = index.handle(event, service)
+    response = index.handle(as_caller(event), service)
     return response["statusCode"], json.loads(response["body"])
 
 
