@@ -176,6 +176,9 @@ def test_undo_that_fails_reports_exactly_what_is_left(aws_scene):
 def test_concurrent_posts_end_with_one_stack_and_an_answer_each(aws_scene):
     """Both requests look up the stack before either creates it; the loser's create meets AlreadyExists."""
     barrier = threading.Barrier(2)
+    # CloudFormation creates a stack name once, atomically; moto's in-process backend is not thread-safe, so the
+    # creates are serialized here as AWS serializes them.
+    one_create_at_a_time = threading.Lock()
 
     class RacingStacks(Stacks):
         def describe(self, name_or_id):
@@ -183,6 +186,10 @@ def test_concurrent_posts_end_with_one_stack_and_an_answer_each(aws_scene):
             if found is None and threading.current_thread().name.startswith("post"):
                 barrier.wait(timeout=5)
             return found
+
+        def create(self, **kwargs):
+            with one_create_at_a_time:
+                return super().create(**kwargs)
 
     service = OrchestratorService(make_settings(), Aws(stacks=RacingStacks()))
     answers = []
