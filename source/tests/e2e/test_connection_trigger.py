@@ -107,6 +107,6 @@ def test_an_invalid_config_fails_the_action_naming_the_field(with_connection):
 
     assert execution["status"] == "Failed"
     summary = action_summary(scene, "Provision")
-    assert "error" in summary and "- model_name: is required" in summary
+    assert "error" in summary and '- "model_name": "is required"' in summary
     report = result_file(scene)
     assert report["status"] == "error" and "model_name" in {e["field"] for e in report["errors"]}

@@ -25,7 +25,8 @@ REGISTRY = "_registry.json"  # examples that need the model registry
 
 @pytest.fixture(scope="module")
 def multi_with_registry(built_templates):
-    yield from _local(built_templates, multi_account=True, model_registry=True)
+    # One caller provisions and approves here, as with the predecessor: the operator allows self-approval.
+    yield from _local(built_templates, multi_account=True, model_registry=True, allow_self_approval=True)
 
 
 def run_to_the_end(scene: LocalScene, body: dict, timeout: float = 120) -> dict:
@@ -73,14 +74,16 @@ def test_the_multi_account_registry_example_runs_to_the_end_with_the_model_regis
     provision_every_example(multi_with_registry, [p for p in MULTI_ACCOUNT if p.endswith(REGISTRY)])
 
 
-def test_a_model_package_that_does_not_exist_fails_the_first_deploy_with_sagemakers_reason(
+def test_a_model_package_that_does_not_exist_is_refused_naming_the_field_and_creates_nothing(
     multi_with_registry: LocalScene,
 ):
+    """The orchestrator reads the package before it plans (its artifacts are what the model may read), so a package
+    that does not exist is a 400 before anything is written, not a failed deploy."""
     body = dict(EXAMPLES[next(p for p in MULTI_ACCOUNT if p.endswith(REGISTRY))])
     missing = "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn-models/999"
     body["model_package_name"] = missing
-    described = run_to_the_end(multi_with_registry, body)
-    assert described["state"] == "FAILED", described
-    assert described["stage"] == "DeployDev", described
-    assert f"Could not find model package {missing}." in described["reason"], described["reason"]
-    delete_until_gone(multi_with_registry, name_of(body))
+    answer = multi_with_registry.call("POST", "/provisionpipeline", body)
+    assert answer.status == 400, answer.body
+    assert answer.body["errors"][0]["field"] == "model_package_name", answer.body
+    assert "does not exist" in answer.body["errors"][0]["message"]
+    assert multi_with_registry.call("GET", f"/pipelines/{name_of(body)}").status == 404

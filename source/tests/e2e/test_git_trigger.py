@@ -56,7 +56,7 @@ def test_an_invalid_config_is_reported_on_the_commit(with_repository):
     _, repository = with_repository
     commit_id = commit(repository, {"mlops-config.json": json.dumps({"pipeline_type": "byom_batch_custom"})}, "Broken")
     text = note(repository, commit_id)
-    assert "error" in text and "- model_name: is required" in text
+    assert "error" in text and '- "model_name": "is required"' in text
 
 
 def test_a_commit_that_does_not_touch_the_config_does_nothing(with_repository):

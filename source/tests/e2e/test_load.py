@@ -33,7 +33,9 @@ def test_identical_concurrent_posts_are_all_answered_and_make_one_pipeline(singl
 
     assert [getattr(a, "status", a) for a in answers] == [200] * CALLERS
     assert len({a.body["pipeline_id"] for a in answers}) == 1
-    assert [a.body["message"] for a in answers].count("success: stack creation started") == 1
+    # One caller creates the stack; the others are told it exists, or (having met AlreadyExists and found their own
+    # plan in it) that it was created: one pipeline either way.
+    assert [a.body["message"] for a in answers].count("success: stack creation started") >= 1
     name = "mlops-pipeline-twenty-callers-byompipelinerealtimebuiltin"
     listed = single_account.call("GET", "/pipelines", query={"pipeline_type": "byom_realtime_builtin"}).body
     assert [p["pipeline_name"] for p in listed["pipelines"]].count(name) == 1
