@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -136,10 +137,20 @@ def built_templates(synthesized, tmp_path_factory: pytest.TempPathFactory):
     """The distributable files built from that synthesis: regional-s3-assets, as deployment/ holds them."""
     from app import ORCHESTRATOR_STACKS, stack_id
     from infrastructure.blueprints import BLUEPRINT_STACKS
+    from infrastructure.build import engine_bundle
     from infrastructure.build.package import package
     from infrastructure.distribution import Distribution
 
     out = tmp_path_factory.mktemp("dist")
+    # The engine's pinned wheels as the build downloads them (MLOPS_ENGINE_WHEELS, as deployment/build-s3-dist.sh
+    # reads it), else one stand-in per pin: local mode installs none of them.
+    wheels = Path(os.environ.get("MLOPS_ENGINE_WHEELS", "")) if os.environ.get("MLOPS_ENGINE_WHEELS") else None
+    if wheels is None:
+        wheels = out / "engine-wheels"
+        wheels.mkdir()
+        for pin in engine_bundle.pins():
+            name = f"{engine_bundle.normalize(pin.name)}-{pin.version}-py3-none-any.whl"
+            (wheels / name).write_bytes(f"stand-in for {pin.name}".encode())
     package(
         synthesized.outdir,
         Distribution.from_env(),
@@ -147,5 +158,6 @@ def built_templates(synthesized, tmp_path_factory: pytest.TempPathFactory):
         out / "regional-s3-assets",
         list(ORCHESTRATOR_STACKS),
         {stack_id(template): template for template in BLUEPRINT_STACKS},
+        wheels,
     )
     return out / "regional-s3-assets"
