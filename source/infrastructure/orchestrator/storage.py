@@ -149,7 +149,7 @@ class Storage(StackLevel):
                     sid="StageAccountsNeverReadPipelineSources",
                     effect=iam.Effect.DENY,
                     principals=[iam.AccountPrincipal(account) for account in stage_accounts],
-                    actions=["s3:*"],
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
                     resources=[
                         created_assets.arn_for_objects(f"{PROVISIONED_PREFIX}/*"),
                         created_assets.arn_for_objects(f"{permissions.PIPELINE_PREFIX}*"),
