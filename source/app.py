@@ -21,6 +21,7 @@ from infrastructure.distribution import (
 )
 from infrastructure.nag import add_checks
 from infrastructure.orchestrator import OrchestratorStack
+from infrastructure.trust import source_account_in_trust
 
 ORCHESTRATOR_STACKS = {
     "mlops-orchestrator-single-account": False,
@@ -66,6 +67,7 @@ def build_app(outdir: str | None = None, nag: bool = True, distribution: Distrib
     if nag:
         add_checks(app)
     add_type_wide_skips(app)
+    source_account_in_trust(app)
     return app
 
 

@@ -20,7 +20,12 @@ from aws_cdk import Aspects, Aws, CfnCondition, CfnParameter, Fn, IAspect, Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from lambdas.pipeline_orchestration.catalogue import ARTIFACT_WRITERS_PATH, BOUNDARY_PARAMETER, PIPELINE_PREFIX
+from lambdas.pipeline_orchestration.catalogue import (
+    ARTIFACT_WRITERS_PATH,
+    BOUNDARY_PARAMETER,
+    PIPELINE_PREFIX,
+    STAGE_BOUNDARY_POLICY_NAME,
+)
 
 PARAMETER = BOUNDARY_PARAMETER  # the blueprints' parameter that names the boundary
 
@@ -142,8 +147,8 @@ PASSED_TO = (
 AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
 
 
-def pipeline_roles(path: str = "/") -> str:
-    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role{path}{PIPELINE_PREFIX}*"
+def pipeline_roles(path: str = "/", prefix: str = PIPELINE_PREFIX) -> str:
+    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role{path}{prefix}*"
 
 
 def with_boundary(boundary_arn: str) -> dict[str, Any]:
@@ -174,23 +179,28 @@ def _arn(service: str, resource: str, account: str = Aws.ACCOUNT_ID, region: str
     return f"arn:{Aws.PARTITION}:{service}:{region}:{account}:{resource}"
 
 
-def pipeline_resources() -> list[str]:
-    """What the pipelines' stacks create (NAMED_SERVICES, named `mlops-pipeline*`) and the resources of this account
-    that requests or SageMaker name (ACCOUNT_SERVICES)."""
-    p = PIPELINE_PREFIX
-    return [
+def pipeline_resources(prefixes: tuple[str, ...] = (PIPELINE_PREFIX,)) -> list[str]:
+    """What the pipelines' stacks create (NAMED_SERVICES, named with one of `prefixes`) and the resources of this
+    account that requests or SageMaker name (ACCOUNT_SERVICES)."""
+    named = [
         # Stacks, StackSets and their targets; a delegated administrator's StackSets carry the management account.
-        _arn("cloudformation", f"stack*/{p}*", account="*"),
+        *[_arn("cloudformation", f"stack*/{p}*", account="*") for p in prefixes],
         _arn("cloudformation", "type/resource/*", account=""),  # the handlers' schemas
-        _arn("cloudwatch", f"alarm:{p}*"),
-        _arn("codebuild", f"*/{p}*"),  # projects and their report groups
-        _arn("codepipeline", f"{p}*"),
-        _arn("events", f"rule/{p}*"),
-        _arn("lambda", f"function:{p}*"),
-        _arn("logs", f"log-group:{p}*"),
-        _arn("logs", f"log-group:/aws/*/{p}*"),  # CodeBuild's and Lambda's own log groups
+    ]
+    for p in prefixes:
+        named += [
+            _arn("cloudwatch", f"alarm:{p}*"),
+            _arn("codebuild", f"*/{p}*"),  # projects and their report groups
+            _arn("codepipeline", f"{p}*"),
+            _arn("events", f"rule/{p}*"),
+            _arn("lambda", f"function:{p}*"),
+            _arn("logs", f"log-group:{p}*"),
+            _arn("logs", f"log-group:/aws/*/{p}*"),  # CodeBuild's and Lambda's own log groups
+        ]
+    return [
+        *named,
         _arn("logs", "log-group:/aws/sagemaker/*"),  # SageMaker jobs' and endpoints' logs, named by SageMaker
-        _arn("states", f"*:{p}*"),  # state machines and their executions
+        *[_arn("states", f"*:{p}*") for p in prefixes],  # state machines and their executions
         _arn("apigateway", "/*", account=""),
         _arn("application-autoscaling", "scalable-target/*"),
         _arn("ecr", "repository/*"),
@@ -272,15 +282,21 @@ def orchestrator_guard_statements(orchestrator: Orchestrator) -> list[iam.Policy
 
 
 def boundary_statements(
-    boundary_arn: str, *, s3: list[str], orchestrator: Orchestrator | None = None
+    boundary_arn: str,
+    *,
+    s3: list[str],
+    orchestrator: Orchestrator | None = None,
+    prefixes: tuple[str, ...] = (PIPELINE_PREFIX,),
 ) -> list[iam.PolicyStatement]:
-    """The boundary: `s3` the bucket resources it allows (`s3_resources`), `orchestrator` what it guards. Only the
-    denies carry a Sid: every character counts against IAM's size limit."""
+    """The boundary: `s3` the bucket resources it allows (`s3_resources`), `orchestrator` what it guards, `prefixes`
+    how the pipelines' resources are named. Only the denies carry a Sid: every character counts against IAM's size
+    limit."""
+    roles = [pipeline_roles(prefix=prefix) for prefix in prefixes]
     return [
         iam.PolicyStatement(
             # A whole service per statement, on the resources above: every role's own policy names its actions.
             actions=[f"{service}:*" for service in (*NAMED_SERVICES, *ACCOUNT_SERVICES)],
-            resources=pipeline_resources(),
+            resources=pipeline_resources(prefixes),
         ),
         iam.PolicyStatement(
             actions=["s3:*"],
@@ -293,20 +309,20 @@ def boundary_statements(
             conditions={"StringEquals": {"kms:ViaService": [f"{via}.{Aws.REGION}.amazonaws.com" for via in KMS_VIA]}},
         ),
         iam.PolicyStatement(actions=[*ANY_RESOURCE_ACTIONS, *ANY_RESOURCE_PATTERNS], resources=["*"]),
-        iam.PolicyStatement(actions=list(ROLE_LIFECYCLE_ACTIONS), resources=[pipeline_roles()]),
+        iam.PolicyStatement(actions=list(ROLE_LIFECYCLE_ACTIONS), resources=roles),
         iam.PolicyStatement(
             # The wrapper pipelines' action roles live on the artifact writers' path.
             actions=["sts:AssumeRole"],
-            resources=[pipeline_roles(), pipeline_roles(ARTIFACT_WRITERS_PATH)],
+            resources=[*roles, pipeline_roles(ARTIFACT_WRITERS_PATH)],
         ),
         iam.PolicyStatement(
             actions=list(ROLE_PERMISSION_WRITES),
-            resources=[pipeline_roles()],
+            resources=roles,
             conditions=with_boundary(boundary_arn),
         ),
         iam.PolicyStatement(
             actions=["iam:PassRole"],
-            resources=[pipeline_roles()],
+            resources=roles,
             conditions={"StringEquals": {"iam:PassedToService": list(PASSED_TO)}},
         ),
         iam.PolicyStatement(
@@ -320,6 +336,42 @@ def boundary_statements(
         *guard_statements(boundary_arn),
         *(orchestrator_guard_statements(orchestrator) if orchestrator else []),
     ]
+
+
+# The boundary of the stacks a StackSet deploys into the stage accounts: the same policy in each stage account, under
+# this name, which the stage blueprints' roles carry (catalogue/shared.boundary gives its ARN).
+STAGE_BOUNDARY_NAME = STAGE_BOUNDARY_POLICY_NAME
+# A StackSet's instance in an account is the stack `StackSet-<StackSet name>-<UUID>`, and the pipelines' StackSets
+# are named after their pipelines: what CloudFormation names in a stage account begins with the second prefix, what
+# a blueprint names itself with the first.
+STAGE_PREFIXES = (PIPELINE_PREFIX, f"StackSet-{PIPELINE_PREFIX}")
+# What a stage account's roles read of the orchestrator's account: its buckets' objects and its repository's images.
+ORCHESTRATOR_READS = ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket")
+REPOSITORY_READS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+
+def stage_boundary_statements(
+    boundary_arn: str, *, orchestrator_buckets: list[str], repository_arn: str
+) -> list[iam.PolicyStatement]:
+    """The boundary in a stage account: the pipelines' resources of that account (the pseudo parameters are the stage
+    account's where the StackSet deploys it), any bucket of that account, the orchestrator's `orchestrator_buckets`
+    and repository read-only; of the guards only those of the boundary itself (the orchestrator lives elsewhere)."""
+    own_buckets = f"arn:{Aws.PARTITION}:s3:::*"
+    statements = boundary_statements(boundary_arn, s3=[own_buckets, f"{own_buckets}/*"], prefixes=STAGE_PREFIXES)
+    arn = f"arn:{Aws.PARTITION}:s3:::"
+    statements.insert(
+        2,
+        iam.PolicyStatement(
+            actions=list(ORCHESTRATOR_READS),
+            resources=[f"{arn}{name}{objects}" for name in orchestrator_buckets for objects in ("", "/*")],
+        ),
+    )
+    statements.insert(3, iam.PolicyStatement(actions=list(REPOSITORY_READS), resources=[repository_arn]))
+    return statements
+
+
+def stage_boundary_arn(account_id: str, partition: str = Aws.PARTITION) -> str:
+    return f"arn:{partition}:iam::{account_id}:policy/{STAGE_BOUNDARY_NAME}"
 
 
 def boundary_policy_name() -> str:

@@ -46,6 +46,7 @@ ACCOUNT = "123456789012"  # the emulator's own account: the orchestrator's
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "deployment" / "regional-s3-assets"
 ORCHESTRATOR_TEMPLATE = "mlops-orchestrator-single-account.template"
 ORCHESTRATOR_STACK = "mlops-orchestrator"
+MULTI_ACCOUNT_TEMPLATE = "mlops-orchestrator-multi-account.template"
 # The config source when the repository stands in for a GitHub, GitLab or Bitbucket one (see connection_pipeline).
 GIT_SOURCES = ("codecommit", "connection")
 CONNECTION_PIPELINE = f"{ORCHESTRATOR_STACK}-config-source"
@@ -144,6 +145,9 @@ def create_resources(
         client("sagemaker").create_model_package_group(ModelPackageGroupName="mlops-model-registry")
         register_example_packages(assets)
     boundary = create_permissions_boundary(templates)
+    targets = create_organization() if multi_account else None
+    if targets:
+        create_stage_boundaries(templates, targets, assets, blueprints, repository["repositoryArn"])
     return Settings(
         region=REGION,
         account_id=ACCOUNT,
@@ -158,7 +162,7 @@ def create_resources(
         multi_account=multi_account,
         model_registry=model_registry,
         delegated_admin=False,
-        stage_targets=create_organization() if multi_account else None,
+        stage_targets=targets,
         artifact_bucket=artifacts,
         monitoring_engine=monitoring_engine,
     )
@@ -211,6 +215,42 @@ def create_permissions_boundary(templates: Path) -> str:
         Description=properties.get("Description", ""),
     )
     return created["Policy"]["Arn"]
+
+
+def create_stage_boundaries(
+    templates: Path, targets: dict[str, StageTarget], assets: str, blueprints: str, repository_arn: str
+) -> None:
+    """The permissions boundary in each stage account, as the multi-account orchestrator stack's StackSet creates it:
+    its template, read from the built stack, resolved in each account. Nothing without a built template."""
+    from moto.iam.models import iam_backends
+
+    from .template_resolver import StackContext
+
+    path = templates.parent / "global-s3-assets" / MULTI_ACCOUNT_TEMPLATE
+    if not path.is_file():
+        return
+    stack_sets = [
+        resource
+        for resource in json.loads(path.read_text())["Resources"].values()
+        if resource["Type"] == "AWS::CloudFormation::StackSet"
+    ]
+    if not stack_sets:
+        return
+    template = json.loads(stack_sets[0]["Properties"]["TemplateBody"])
+    parameters = {"AssetsBucket": assets, "BlueprintsBucket": blueprints, "RepositoryArn": repository_arn}
+    for account in sorted({target.account_id for target in targets.values()}):
+        name = "StackSet-mlops-orchestrator-stage-boundary"
+        stack_id = f"arn:aws:cloudformation:{REGION}:{account}:stack/{name}/00000000-0000-0000-0000-000000000000"
+        context = StackContext(template, parameters, name, stack_id, REGION, account)
+        for resource in template["Resources"].values():
+            properties = context.resolve(resource["Properties"])
+            iam_backends[account]["aws"].create_policy(
+                description=properties.get("Description", ""),
+                path="/",
+                policy_document=json.dumps(properties["PolicyDocument"]),
+                policy_name=properties["ManagedPolicyName"],
+                tags=[],
+            )
 
 
 def connection_pipeline(templates: Path, multi_account: bool, repository: Path) -> LocalPipeline:

@@ -21,6 +21,7 @@ from infrastructure.blueprints.functions import (
 from infrastructure.blueprints.network import declare_network
 from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
+from infrastructure.trust import from_this_account
 
 
 def no_value() -> str:
@@ -84,7 +85,8 @@ def sagemaker_model(stack: Stack, p: dict[str, CfnParameter]) -> ModelParts:
     role = iam.Role(
         stack,
         "SageMakerRole",
-        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        # SageMaker's guide documents aws:SourceAccount for the roles of models (infrastructure/trust.py).
+        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(from_this_account()),
         description="Execution role of the pipeline's SageMaker model",
         inline_policies={
             "ModelAndLogs": iam.PolicyDocument(

@@ -14,6 +14,7 @@ from infrastructure.checkov import skip_checks
 from . import permissions
 from .conditional import only_if
 from .logical_ids import StackLevel
+from .stage_access import stage_read, stage_roles
 
 
 class ContainerRegistry(StackLevel):
@@ -50,10 +51,10 @@ class ContainerRegistry(StackLevel):
         )
         if stage_accounts:
             repository.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="StageAccountsPull",
-                    principals=[iam.AccountPrincipal(account) for account in stage_accounts],
-                    actions=[
+                stage_read(
+                    "StageAccountsPull",
+                    stage_accounts,
+                    [
                         "ecr:DescribeImages",
                         "ecr:DescribeRepositories",
                         "ecr:GetDownloadUrlForLayer",
@@ -143,6 +144,8 @@ class ModelRegistry(StackLevel):
                         "Principal": {
                             "AWS": [f"arn:{Aws.PARTITION}:iam::{account}:root" for account in stage_accounts]
                         },
+                        # CloudFormation's CreateModel from a package is the StackSets' execution role's call.
+                        "Condition": {"ArnLike": {"aws:PrincipalArn": stage_roles(stage_accounts, deployer=True)}},
                         "Action": [
                             "sagemaker:CreateModel",
                             "sagemaker:DescribeModelPackage",

@@ -28,6 +28,7 @@ from .parameters import STAGE_NAMES, OrchestratorConditions, OrchestratorParamet
 from .pipeline_events import PipelineEvents
 from .pipeline_stack_roles import PipelineStackRoles
 from .registries import ContainerRegistry, DockerHubCache, ModelRegistry
+from .stage_boundary import StageBoundary
 from .storage import Storage
 
 
@@ -119,6 +120,18 @@ class OrchestratorStack(Stack):
             artifact_bucket_name=storage.artifact_bucket.bucket_name,
         )
         storage.reserve_pipeline_objects(orchestrator_role_arn=orchestrator.role.role_arn)
+        if parameters.stages and parameters.delegated_admin is not None:
+            # The stage accounts' boundary exists before the orchestrator can create any pipeline there.
+            stage_boundary = StageBoundary(
+                self,
+                "StageBoundary",
+                delegated_admin=parameters.delegated_admin.value_as_string,
+                org_unit_ids=[parameters.stages[stage].org_unit_id.value_as_string for stage in STAGE_NAMES],
+                assets_bucket=storage.assets_bucket_name,
+                blueprints_bucket=storage.blueprints_bucket.bucket_name,
+                repository_arn=images.repository_arn,
+            )
+            orchestrator.function.node.add_dependency(stage_boundary)
         # Images: the repositories builds may push to besides the orchestrator's, and the Docker Hub cache.
         tag_reads = images.grant_tag_reads(orchestrator.role)
         acknowledge(

@@ -12,10 +12,12 @@ from infrastructure.checkov import skip_checks
 from infrastructure.nag import acknowledge
 from lambdas.pipeline_orchestration.catalogue import ARTIFACT_WRITERS_PATH
 from lambdas.pipeline_orchestration.planner import PROVISIONED_PREFIX
+from lambdas.pipeline_orchestration.rules import BLUEPRINTS_PREFIX
 
 from . import permissions
 from .conditional import only_if
 from .logical_ids import StackLevel
+from .stage_access import stage_read
 
 # Writes to the objects a pipeline deploys from: reserved to the orchestrator (see the assets bucket's policy).
 PIPELINE_OBJECT_WRITES = (
@@ -136,16 +138,33 @@ class Storage(StackLevel):
         )
 
         if stage_accounts:
-            stage_principals = [iam.AccountPrincipal(account) for account in stage_accounts]
-            for bucket in (created_assets, self.blueprints_bucket):
-                bucket.add_to_resource_policy(
-                    iam.PolicyStatement(
-                        sid="StageAccountsRead",
-                        principals=stage_principals,
-                        actions=["s3:GetObject", "s3:ListBucket"],
-                        resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
-                    )
+            # The stages read models and data under the users' prefixes, never what a pipeline deploys (its template
+            # reaches a stage only through the orchestrator's StackSet deployer), and of the blueprints only the
+            # functions' code and the monitoring engine under blueprints/.
+            created_assets.add_to_resource_policy(
+                stage_read("StageAccountsRead", stage_accounts, ["s3:GetObject"], [created_assets.arn_for_objects("*")])
+            )
+            created_assets.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="StageAccountsNeverReadPipelineSources",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AccountPrincipal(account) for account in stage_accounts],
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[
+                        created_assets.arn_for_objects(f"{PROVISIONED_PREFIX}/*"),
+                        created_assets.arn_for_objects(f"{permissions.PIPELINE_PREFIX}*"),
+                    ],
                 )
+            )
+            self.blueprints_bucket.add_to_resource_policy(
+                stage_read(
+                    "StageAccountsRead",
+                    stage_accounts,
+                    ["s3:GetObject"],
+                    [self.blueprints_bucket.arn_for_objects(f"{BLUEPRINTS_PREFIX}/*")],
+                    deployer=True,
+                )
+            )
         only_if(create_assets_bucket, created_assets)
 
     def reserve_pipeline_objects(self, orchestrator_role_arn: str) -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lambdas.pipeline_orchestration.catalogue import CATALOGUE
+from lambdas.pipeline_orchestration.catalogue import CATALOGUE, STAGE_BOUNDARY_POLICY_NAME
 from local.examples import pipeline_name as name_of
 from tests.e2e.conftest import MONITORS, LocalScene
 
@@ -108,8 +108,19 @@ def approve(scene: LocalScene, name: str, stage: str) -> None:
 def check_stage_resources(scene: LocalScene, pipeline_type: str, stage: dict, names: dict) -> None:
     """The stage's instance stack completed in the stage's account, with what its custom resources started."""
     account = stage["account_id"]
-    stack = scene.aws("cloudformation", account).describe_stacks(StackName=stage["stack_id"])["Stacks"][0]
+    cloudformation = scene.aws("cloudformation", account)
+    stack = cloudformation.describe_stacks(StackName=stage["stack_id"])["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+    # Its roles carry the boundary the orchestrator stack's StackSet created in that account before any pipeline.
+    iam = scene.aws("iam", account)
+    boundary = f"arn:aws:iam::{account}:policy/{STAGE_BOUNDARY_POLICY_NAME}"
+    assert iam.get_policy(PolicyArn=boundary)["Policy"]["Arn"] == boundary
+    roles = [
+        iam.get_role(RoleName=resource["PhysicalResourceId"])["Role"]
+        for resource in cloudformation.list_stack_resources(StackName=stage["stack_id"])["StackResourceSummaries"]
+        if resource["ResourceType"] == "AWS::IAM::Role"
+    ]
+    assert roles and all(r.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") == boundary for r in roles)
     sagemaker = scene.aws("sagemaker", account)
     if pipeline_type in MONITORS:
         baseline = sagemaker.describe_processing_job(ProcessingJobName=names["names"]["baseline_job_name"])

@@ -10,6 +10,7 @@ keys it supports. A grant that names an ARN no resource type of the action match
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -223,6 +224,17 @@ class Located:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def embedded_templates(templates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The templates a StackSet of these templates deploys (a literal `TemplateBody`), named after where they are."""
+    return {
+        f"{name} {logical_id}.TemplateBody": json.loads(resource["Properties"]["TemplateBody"])
+        for name, template in sorted(templates.items())
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource["Type"] == "AWS::CloudFormation::StackSet"
+        and isinstance(resource.get("Properties", {}).get("TemplateBody"), str)
+    }
 
 
 def statements(templates: dict[str, dict[str, Any]]) -> Iterator[Located]:

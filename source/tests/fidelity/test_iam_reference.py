@@ -15,6 +15,7 @@ import pytest
 from tests.fidelity.aws_reference import (
     actions_matching,
     created_arn_gaps,
+    embedded_templates,
     globs_intersect,
     statement_findings,
 )
@@ -28,7 +29,21 @@ def _accepted() -> dict[str, str]:
 
 
 def _findings(templates) -> list[str]:
-    return statement_findings(templates) + created_arn_gaps(templates, json.loads(NOT_GRANTED_FILE.read_text()))
+    """The findings of every template, and of the templates their StackSets deploy (a stage account's boundary)."""
+    return statement_findings({**templates, **embedded_templates(templates)}) + created_arn_gaps(
+        templates, json.loads(NOT_GRANTED_FILE.read_text())
+    )
+
+
+@pytest.mark.synth
+def test_the_stage_accounts_boundary_is_checked_against_the_reference(synthesized):
+    """The multi-account stack's StackSet carries its template as a string: it is read and judged as any other."""
+    embedded = embedded_templates(synthesized.templates)
+    (name,) = [name for name in embedded if name.startswith("mlops-orchestrator-multi-account ")]
+    assert statement_findings({name: embedded[name]}) == []
+    policy = embedded[name]["Resources"]["PermissionsBoundary"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    assert len(policy["Properties"]["PolicyDocument"]["Statement"]) > 5
 
 
 @pytest.mark.synth

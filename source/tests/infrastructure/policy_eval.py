@@ -66,7 +66,12 @@ def _principal_matches(statement: dict[str, Any], request: Request) -> bool:
     if principal in ("*", {"AWS": "*"}):
         return True
     if isinstance(principal, dict) and "AWS" in principal:
-        return request.principal_arn in _listed(principal["AWS"])
+        # An account's root (or its bare id) names every principal of that account.
+        account = request.principal_arn.split(":")[4] if request.principal_arn.count(":") >= 5 else ""
+        return any(
+            named in (request.principal_arn, account) or named == f"arn:aws:iam::{account}:root"
+            for named in _listed(principal["AWS"])
+        )
     return False  # service principals are not the callers this evaluator judges
 
 

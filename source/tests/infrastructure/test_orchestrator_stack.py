@@ -230,11 +230,17 @@ def test_conditions(synthesized, stack):
     assert conditions["CreatePermissionsBoundary"] == {"Fn::Equals": [{"Ref": "PermissionsBoundaryArn"}, ""]}
     # The boundary allows every bucket of the account when AllowedDataBuckets names none.
     assert conditions["AnyDataBucket"] == {"Fn::Equals": [{"Ref": "AllowedDataBuckets"}, ""]}
+    # Multi-account: the stage accounts' boundary StackSet calls as a delegated administrator, or as the management
+    # account (CallAs).
+    delegated = {"StageBoundaryByDelegatedAdmin"} if stack == MULTI else set()
+    if delegated:
+        assert conditions["StageBoundaryByDelegatedAdmin"] == {"Fn::Equals": [{"Ref": "DelegatedAdminAccount"}, "Yes"]}
     assert set(conditions) == {
         *CONDITIONAL,
         "CreateModelRegistryCondition",
         "CreatePermissionsBoundary",
         "AnyDataBucket",
+        *delegated,
     }
 
 
@@ -779,10 +785,23 @@ def test_stage_accounts_read_buckets_and_pull_images_only_in_multi_account(synth
     repository = _one(template, "AWS::ECR::Repository")[1]["Properties"]
     assert repository["ImageScanningConfiguration"] == {"ScanOnPush": True}
     if stack == MULTI:
-        assert policies.count('"Ref": "DevAccountId"') == 2  # assets and blueprints buckets
+        # Assets and blueprints buckets each name the account (principal) and its pipelines' roles (condition),
+        # and the assets bucket denies it the pipelines' sources (test_stage_accounts judges what they allow).
+        reads = [
+            s
+            for p in _resources(template, "AWS::S3::BucketPolicy").values()
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+            if "DevAccountId" in json.dumps(s)
+        ]
+        assert sorted(s["Sid"] for s in reads) == [
+            "StageAccountsNeverReadPipelineSources",
+            "StageAccountsRead",
+            "StageAccountsRead",
+        ]
         pull = repository["RepositoryPolicyText"]["Statement"][0]
         assert "ecr:BatchGetImage" in pull["Action"]
         assert "DevAccountId" in json.dumps(pull["Principal"])
+        assert "role/mlops-pipeline*" in json.dumps(pull["Condition"]["ArnLike"]["aws:PrincipalArn"])
     else:
         assert "AccountId" not in policies.replace("AWS::AccountId", "")
         assert "RepositoryPolicyText" not in repository

@@ -504,12 +504,8 @@ def _check_role_writes(statements: list[dict[str, Any]]) -> None:
     assert decide(Request(CFN_ROLE, "iam:DeleteRolePermissionsBoundary", role), statements) == EXPLICIT_DENY
 
 
-def test_a_stage_account_stack_gets_no_boundary_and_the_orchestrators_own_stacks_do():
-    """The boundary exists in the orchestrator's account only: a StackSet stage gets an empty value."""
-    multi = settings(multi_account=True)
-    staged = plan_pipeline(validate(body("byom_realtime_builtin"), multi), multi)
-    assert {stage.parameters["PermissionsBoundaryArn"] for stage in staged.stages} == {""}
-    assert staged.stack_parameters["PermissionsBoundaryArn"] == multi.permissions_boundary_arn
+def test_the_orchestrators_own_stacks_carry_its_boundary():
+    """(A StackSet stage carries its own account's boundary: test_stage_accounts.)"""
     single = settings()
     for name in sorted(CATALOGUE):
         plan = plan_pipeline(validate(body(name), single), single)

@@ -30,6 +30,7 @@ from .shared import (
     PIPELINE_PREFIX,
     PROBLEM_TYPES,
     REGISTRY_ONLY,
+    STAGE_BOUNDARY_POLICY_NAME,
     short_hash,
 )
 from .training import AUTOPILOT, TRAINING, TUNER
@@ -57,6 +58,7 @@ __all__ = [
     "REGISTRY_ONLY",
     "SERVERLESS_MEMORY_SIZES",
     "SINGLE_ACCOUNT_PIPELINE",
+    "STAGE_BOUNDARY_POLICY_NAME",
     "TRAINING",
     "TUNER",
     "blueprints",

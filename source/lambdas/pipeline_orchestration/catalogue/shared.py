@@ -35,6 +35,9 @@ PIPELINE_PREFIX = "mlops-pipeline"
 # not begin with PIPELINE_PREFIX, so no role under the permissions boundary (which writes `role/mlops-pipeline*`
 # only) can create a role there.
 ARTIFACT_WRITERS_PATH = "/mlops-artifact-writers/"
+# The permissions boundary the orchestrator stack's StackSet creates in every stage account (multi-account mode).
+# It does not begin with PIPELINE_PREFIX: no policy a pipeline stack writes can take its name.
+STAGE_BOUNDARY_POLICY_NAME = "mlops-stage-permissions-boundary"
 
 # ---------------------------------------------------------------------------------------------------------
 # Conditions
@@ -153,8 +156,14 @@ def _bucket(path: str) -> str:
 
 
 def boundary(view: StageView) -> str:
-    """The orchestrator's permissions boundary, for stacks in its own account (a stage account has none)."""
-    return "" if view.stage else view.settings.permissions_boundary_arn
+    """The permissions boundary of a stack's roles: the orchestrator's in its own account, in a stage account the
+    one the orchestrator stack's StackSet created there."""
+    if not view.stage:
+        return view.settings.permissions_boundary_arn
+    account = view.settings.stage_targets[view.stage].account_id if view.settings.stage_targets else ""
+    role = view.settings.cfn_role_arn  # the orchestrator's own partition
+    partition = role.split(":")[1] if role.startswith("arn:") else "aws"
+    return f"arn:{partition}:iam::{account}:policy/{STAGE_BOUNDARY_POLICY_NAME}" if account else ""
 
 
 def _common(view: StageView) -> dict[str, str]:
