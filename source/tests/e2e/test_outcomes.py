@@ -162,6 +162,35 @@ def test_a_batch_output_in_a_bucket_that_does_not_exist_fails_the_transform_job(
     delete_until_gone(single_account, name)
 
 
+def test_an_artifact_rewritten_after_the_source_stage_fails_the_single_account_deploy(
+    single_account: LocalScene, monkeypatch
+):
+    """The same attack on a single-account pipeline: the verification action before deploy_stack refuses the
+    artifact, the blueprint stack is never created, and every surface says why."""
+    from lambdas.shared.aws import client
+    from local.runner import PipelineRunner
+
+    copy_source = PipelineRunner._source_s3
+
+    def then_rewrite(self, pipeline, execution, action):
+        copy_source(self, pipeline, execution, action)
+        for bucket, key in execution.artifacts.values():
+            client("s3").put_object(Bucket=bucket, Key=key, Body=b"PK\x05\x06" + bytes(18))
+
+    monkeypatch.setattr(PipelineRunner, "_source_s3", then_rewrite)
+    name, pipeline_id = provision(single_account, "byom_batch_builtin")
+    described = check_failed_everywhere(single_account, name, pipeline_id, "the orchestrator recorded for version")
+    assert described["stage"] == "DeployCloudFormation", described
+    assert "verify_artifact" in described["reason"], described["reason"]
+    assert "is not deployed" in described["reason"], described["reason"]
+    stacks = single_account.aws("cloudformation").list_stacks()["StackSummaries"]
+    assert not [s for s in stacks if s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE"], stacks
+    # Only the rewrite is undone: undo() would also restore the caller an autouse fixture set, and the delete
+    # would come from another principal than the owner.
+    monkeypatch.setattr(PipelineRunner, "_source_s3", copy_source)
+    delete_until_gone(single_account, name)
+
+
 def test_approving_the_wrong_stage_is_refused_and_the_waiting_stage_still_waits(multi_account: LocalScene, capsys):
     name, pipeline_id = provision(multi_account, "byom_realtime_custom")
     described = settled(multi_account, name)
@@ -247,32 +276,3 @@ def test_an_artifact_rewritten_after_the_source_stage_fails_the_stage_and_the_pi
     # would come from another principal than the owner.
     monkeypatch.setattr(PipelineRunner, "_source_s3", copy_source)
     delete_until_gone(multi_account, name)
-
-
-def test_an_artifact_rewritten_after_the_source_stage_fails_the_single_account_deploy(
-    single_account: LocalScene, monkeypatch
-):
-    """The same attack on a single-account pipeline: the verification action before deploy_stack refuses the
-    artifact, the blueprint stack is never created, and every surface says why."""
-    from lambdas.shared.aws import client
-    from local.runner import PipelineRunner
-
-    copy_source = PipelineRunner._source_s3
-
-    def then_rewrite(self, pipeline, execution, action):
-        copy_source(self, pipeline, execution, action)
-        for bucket, key in execution.artifacts.values():
-            client("s3").put_object(Bucket=bucket, Key=key, Body=b"PK\x05\x06" + bytes(18))
-
-    monkeypatch.setattr(PipelineRunner, "_source_s3", then_rewrite)
-    name, pipeline_id = provision(single_account, "byom_batch_builtin")
-    described = check_failed_everywhere(single_account, name, pipeline_id, "the orchestrator recorded for version")
-    assert described["stage"] == "DeployCloudFormation", described
-    assert "verify_artifact" in described["reason"], described["reason"]
-    assert "is not deployed" in described["reason"], described["reason"]
-    stacks = single_account.aws("cloudformation").list_stacks()["StackSummaries"]
-    assert not [s for s in stacks if s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE"], stacks
-    # Only the rewrite is undone: undo() would also restore the caller an autouse fixture set, and the delete
-    # would come from another principal than the owner.
-    monkeypatch.setattr(PipelineRunner, "_source_s3", copy_source)
-    delete_until_gone(single_account, name)
