@@ -50,7 +50,9 @@ def iam_actions(signing_name: str, operation: str, params: dict[str, Any]) -> li
     name = f"{prefix}:{operation}"
     if name in UNAUTHORIZED:
         return []
-    if prefix == "s3" and params.get("VersionId") and operation in ("GetObject", "HeadObject", "DeleteObject"):
+    # A `before-call` hook sees the serialized request: a version id is in its query string.
+    version = params.get("VersionId") or (params.get("query_string") or {}).get("versionId")
+    if prefix == "s3" and version and operation in ("GetObject", "HeadObject", "DeleteObject"):
         return [f"s3:{'DeleteObject' if operation == 'DeleteObject' else 'GetObject'}Version"]
     if name == "s3:DeleteObjects" and any("VersionId" in o for o in params.get("Delete", {}).get("Objects", [])):
         return ["s3:DeleteObject", "s3:DeleteObjectVersion"]
@@ -137,10 +139,19 @@ def _frames() -> list[tuple[str, str]]:
 OWNERS_SEPARATOR = " | "
 
 
+def _signed_with_other_credentials(request_signer: Any) -> bool:
+    """Whether the call is signed with credentials other than the process's own (the function role's)."""
+    credentials = getattr(request_signer, "_credentials", None)
+    key = getattr(credentials, "access_key", None)
+    return bool(key) and key != os.environ.get("AWS_ACCESS_KEY_ID")
+
+
 def record_calls(record: dict[str, set[str]]):
     """A `before-call` hook adding each call of our Lambda code to `record` (owning handlers -> IAM actions)."""
 
-    def before_call(model: Any, params: dict[str, Any], **_: Any) -> None:
+    def before_call(model: Any, params: dict[str, Any], request_signer: Any = None, **_: Any) -> None:
+        if _signed_with_other_credentials(request_signer):
+            return  # e.g. CodePipeline's artifact credentials, which are the job's, not the function role's
         handlers = HANDLERS.of_frames(_frames())
         if handlers:
             actions = iam_actions(model.service_model.signing_name, model.name, params)
