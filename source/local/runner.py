@@ -690,7 +690,13 @@ class PipelineRunner:
             },
             "inputArtifacts": inputs,
             "outputArtifacts": [],
-            "artifactCredentials": {"accessKeyId": "local", "secretAccessKey": "local", "sessionToken": "local"},
+            # The job's own credentials, as CodePipeline hands a job temporary ones of its artifact store (the
+            # emulator takes any).
+            "artifactCredentials": {
+                "accessKeyId": "codepipeline-job",
+                "secretAccessKey": "codepipeline-job",
+                "sessionToken": "codepipeline-job",
+            },
         }
         if action.name in execution.continuations:
             data["continuationToken"] = execution.continuations.pop(action.name)

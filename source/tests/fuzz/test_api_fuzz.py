@@ -19,7 +19,7 @@ from local.session import LocalOrchestrator
 DOCUMENT = Path(__file__).resolve().parents[2] / "openapi.json"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 # Bounded: examples per operation and seconds for the whole run (the tier must stay well under two minutes).
-MAX_EXAMPLES, MAX_SECONDS = 30, 30
+MAX_EXAMPLES, MAX_SECONDS = 30, 20
 
 
 def stub_blueprints(folder: Path) -> Path:
