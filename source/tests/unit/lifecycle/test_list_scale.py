@@ -18,7 +18,7 @@ from lambdas.shared.aws import client
 
 from .conftest import SINGLE, FakePipelines, Scene, StandInStacks
 
-PIPELINES = 1000
+PIPELINES = 600  # more than one QUERY_BATCH, several pages: the shape, not the count, is tested
 OTHER_STACKS = 200  # blueprint stacks and stacks of other applications share the account
 MOTO_PAGE = 50  # moto's DescribeStacks page size (AWS pages are larger; the shape is the same)
 TOPIC = json.dumps({"Resources": {"Stand": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
@@ -96,7 +96,7 @@ def test_the_first_listing_fills_the_index_from_the_stacks_once(single: Scene, c
     assert calls == Counter({"dynamodb.GetItem": 1, "dynamodb.Query": 1})
 
 
-def test_listing_1000_pipelines_costs_one_query_per_page(single: Scene, calls: Counter[str]) -> None:
+def test_listing_hundreds_of_pipelines_costs_one_query_per_page(single: Scene, calls: Counter[str]) -> None:
     _thousand_pipelines()
     single.call("GET", "/pipelines", query={"limit": "1"})  # fills the index
     seen: list[str] = []
