@@ -176,6 +176,18 @@ def start_in_background(cache: Path = CACHE) -> subprocess.Popen | None:
             )
 
 
+def standing_in_engine_wheels(directory: Path) -> Path:
+    """A directory as the open engine's download leaves it, one wheel per pin: packaging only copies their bytes,
+    and local mode never installs them."""
+    from infrastructure.build import engine_bundle
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for pin in engine_bundle.pins():
+        name = f"{engine_bundle.normalize(pin.name)}-{pin.version}-py3-none-any.whl"
+        (directory / name).write_bytes(f"wheel of {pin.name}".encode())
+    return directory
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Synthesize the CDK app into the test cache.")
     parser.add_argument("--locked-fd", type=int, help="an inherited descriptor of the cache's lock, already held")
@@ -191,15 +203,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def standing_in_engine_wheels(directory: Path) -> Path:
-    """A directory as the open engine's download leaves it, one wheel per pin: packaging only copies their bytes,
-    and local mode never installs them."""
-    from infrastructure.build import engine_bundle
-
-    directory.mkdir(parents=True, exist_ok=True)
-    for pin in engine_bundle.pins():
-        name = f"{engine_bundle.normalize(pin.name)}-{pin.version}-py3-none-any.whl"
-        (directory / name).write_bytes(f"wheel of {pin.name}".encode())
-    return directory

@@ -8,29 +8,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from lambdas.shared.aws import is_already_there
+from lambdas.shared.aws import THROTTLING_CODES, is_already_there
 
 # CloudFormation rejects a response body above 4 KB; the reason is the part that may be long.
 MAX_REASON = 3000
 
 
-# AWS's answers that mean "try again later" (botocore's standard retry mode retries the same codes).
-RETRYABLE_CODES = frozenset(
+# AWS's answers that mean "try again later" (botocore's standard retry mode retries the same codes): its throttles,
+# as lambdas/shared/aws.py lists them, and its timeouts and server-side failures.
+RETRYABLE_CODES = THROTTLING_CODES | frozenset(
     {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
         "RequestTimeout",
         "RequestTimeoutException",
         "InternalError",
